@@ -1,0 +1,135 @@
+//! [`Error`]: everything the engine refuses, each with a stable, Node-style code.
+
+use std::fmt;
+
+/// Why an engine call was refused. Every variant leaves the ring usable.
+///
+/// [`Error::code`] gives the Node-style code the JS layer throws with.
+///
+/// ```
+/// use disruptor_core::{Error, RingBuffer};
+/// let err = RingBuffer::new(3, || 0u64).unwrap_err();
+/// assert_eq!(err, Error::InvalidBufferSize(3));
+/// assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ring size is zero, not a power of two, or above [`crate::MAX_BUFFER_SIZE`].
+    InvalidBufferSize(usize),
+    /// The slot size is zero, not a multiple of 8, or above [`crate::MAX_SLOT_SIZE`].
+    InvalidSlotSize(usize),
+    /// A claim of `requested` slots, which is less than 1 or more than the ring holds.
+    InvalidClaim {
+        /// Slots asked for.
+        requested: i64,
+        /// Slots in the ring.
+        buffer_size: usize,
+    },
+    /// `try_next` found too little free room; nothing was claimed.
+    InsufficientCapacity,
+    /// `publish(lo, hi)` with `lo > hi`, a negative bound, or a span longer than the ring.
+    InvalidRange {
+        /// Lowest sequence asked for.
+        lo: i64,
+        /// Highest sequence asked for.
+        hi: i64,
+    },
+    /// Publishing a sequence that was never claimed.
+    NotClaimed {
+        /// The first offending sequence.
+        sequence: i64,
+    },
+    /// Publishing a sequence that is already published.
+    AlreadyPublished {
+        /// The first offending sequence.
+        sequence: i64,
+    },
+    /// A single-producer ring publishes in claim order; `lo` was not the next one.
+    OutOfOrder {
+        /// The sequence that must be published next.
+        expected: i64,
+        /// The sequence that was given.
+        lo: i64,
+    },
+    /// The ring is shut down: waits are released and new claims refused.
+    Closed,
+    /// A wait was interrupted by [`crate::SequenceBarrier::alert`] (a halt).
+    Alerted,
+    /// A wait with a timeout ran out of time.
+    Timeout,
+    /// A producer would wait for room that can never come: a gating consumer halted on an error.
+    ConsumerHalted {
+        /// Name of the halted consumer.
+        name: String,
+    },
+    /// A stage token from another builder was given to this one.
+    ForeignStage,
+}
+
+impl Error {
+    /// The Node-style error code for this error.
+    ///
+    /// ```
+    /// assert_eq!(disruptor_core::Error::Closed.code(), "ERR_DISRUPTOR_CLOSED");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidBufferSize(_)
+            | Error::InvalidSlotSize(_)
+            | Error::InvalidClaim { .. }
+            | Error::InvalidRange { .. }
+            | Error::ForeignStage => "ERR_INVALID_ARG_VALUE",
+            Error::InsufficientCapacity => "ERR_DISRUPTOR_INSUFFICIENT_CAPACITY",
+            Error::NotClaimed { .. } => "ERR_DISRUPTOR_NOT_CLAIMED",
+            Error::AlreadyPublished { .. } => "ERR_DISRUPTOR_ALREADY_PUBLISHED",
+            Error::OutOfOrder { .. } => "ERR_DISRUPTOR_SINGLE_PRODUCER",
+            Error::Closed => "ERR_DISRUPTOR_CLOSED",
+            Error::Alerted => "ERR_DISRUPTOR_ALERTED",
+            Error::Timeout => "ERR_DISRUPTOR_TIMEOUT",
+            Error::ConsumerHalted { .. } => "ERR_DISRUPTOR_CONSUMER_HALTED",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidBufferSize(n) => write!(
+                f,
+                "ring size must be a power of two between 1 and {}, got {n}",
+                crate::MAX_BUFFER_SIZE
+            ),
+            Error::InvalidSlotSize(n) => write!(
+                f,
+                "slot size must be a multiple of 8 between 8 and {}, got {n}",
+                crate::MAX_SLOT_SIZE
+            ),
+            Error::InvalidClaim { requested, buffer_size } => {
+                write!(f, "cannot claim {requested} slots: must be between 1 and {buffer_size}")
+            }
+            Error::InsufficientCapacity => write!(f, "not enough free slots in the ring"),
+            Error::InvalidRange { lo, hi } => write!(f, "invalid sequence range [{lo}, {hi}]"),
+            Error::NotClaimed { sequence } => write!(f, "sequence {sequence} was not claimed"),
+            Error::AlreadyPublished { sequence } => {
+                write!(f, "sequence {sequence} is already published")
+            }
+            Error::OutOfOrder { expected, lo } => write!(
+                f,
+                "single producer must publish in claim order: expected {expected}, got {lo}"
+            ),
+            Error::Closed => write!(f, "the disruptor is closed"),
+            Error::Alerted => write!(f, "the wait was alerted (halt)"),
+            Error::Timeout => write!(f, "the wait timed out"),
+            Error::ConsumerHalted { name } => {
+                write!(f, "consumer '{name}' halted on an error; the ring can no longer drain")
+            }
+            Error::ForeignStage => write!(f, "stage belongs to another disruptor builder"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for results of engine calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,150 @@
+//! [`EventPoller`]: a gating consumer driven by the caller's thread (pull mode).
+
+use std::sync::Arc;
+
+use crate::consumer::{ConsumerInfo, LocalCounters};
+use crate::data_provider::DataProvider;
+use crate::error::{Error, Result};
+use crate::sequence::Sequence;
+use crate::sequence_barrier::SequenceBarrier;
+use crate::sequencer::Sequencer;
+use crate::wait_strategy::WaitStrategy;
+
+/// What a poll found.
+///
+/// ```
+/// use disruptor_core::PollState;
+/// assert_ne!(PollState::Idle, PollState::Gating);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollState {
+    /// Events were handed to the handler.
+    Processing,
+    /// The next sequence is claimed (or published) but not yet available to this poller: a
+    /// producer is still filling it, or an upstream consumer has not finished it.
+    Gating,
+    /// Nothing new was claimed.
+    Idle,
+}
+
+/// A consumer with no thread of its own: the caller polls it. Its sequence gates producers like
+/// any consumer, so a poller that is never polled eventually stops the ring (by design: it has
+/// not read those events).
+///
+/// ```
+/// use disruptor_core::*;
+/// let mut b = DisruptorBuilder::new(
+///     RingBuffer::new(8, || 0u32).unwrap(),
+///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+/// ).unwrap();
+/// let mut poller = b.poller();
+/// let (d, mut p) = b.build();
+/// assert_eq!(poller.poll(|_, _, _| true), Ok(PollState::Idle));
+/// p.publish(|e, _| *e = 9).unwrap();
+/// let mut seen = vec![];
+/// assert_eq!(poller.poll(|e, s, _| { seen.push((*e, s)); true }), Ok(PollState::Processing));
+/// assert_eq!(seen, [(9, 0)]);
+/// d.shutdown().unwrap();
+/// ```
+pub struct EventPoller<D: DataProvider, S: Sequencer> {
+    data: Arc<D>,
+    barrier: Arc<SequenceBarrier<S>>,
+    sequence: Arc<Sequence>,
+    info: Arc<ConsumerInfo>,
+    counters: LocalCounters,
+}
+
+impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
+    pub(crate) fn new(
+        data: Arc<D>,
+        barrier: Arc<SequenceBarrier<S>>,
+        sequence: Arc<Sequence>,
+        info: Arc<ConsumerInfo>,
+    ) -> Self {
+        EventPoller { data, barrier, sequence, info, counters: LocalCounters::default() }
+    }
+
+    /// Hands every available event to `handler(event, sequence, end_of_batch)` until it
+    /// returns false, then records progress (also if the handler panics: events it finished
+    /// stay finished). [`Error::Closed`] once the disruptor halted.
+    pub fn poll<F>(&mut self, mut handler: F) -> Result<PollState>
+    where
+        F: FnMut(&D::Item, i64, bool) -> bool,
+    {
+        let (lo, hi) = match self.available()? {
+            Ok(range) => range,
+            Err(state) => return Ok(state),
+        };
+        /// Records progress on drop, so a panicking handler keeps what it finished.
+        struct Progress<'a, D: DataProvider, S: Sequencer> {
+            poller: &'a mut EventPoller<D, S>,
+            lo: i64,
+            done: i64,
+        }
+        impl<D: DataProvider, S: Sequencer> Drop for Progress<'_, D, S> {
+            fn drop(&mut self) {
+                if self.done >= self.lo {
+                    self.poller.release(self.lo, self.done);
+                }
+            }
+        }
+        let mut progress = Progress { poller: self, lo, done: lo - 1 };
+        for sequence in lo..=hi {
+            // SAFETY: `sequence <= hi`, which the barrier reported available; our sequence is
+            // below it until `release`, so no producer can claim the slot again meanwhile.
+            let event = unsafe { progress.poller.data.get(sequence) };
+            let more = handler(event, sequence, sequence == hi);
+            progress.done = sequence;
+            if !more {
+                break;
+            }
+        }
+        Ok(PollState::Processing)
+    }
+
+    /// The range available now, `Ok(Ok((lo, hi)))`, or why there is none. Nothing is consumed
+    /// until [`release`](Self::release): for callers that read the slots elsewhere (the JS
+    /// layer reads them from JavaScript).
+    pub fn available(&self) -> Result<std::result::Result<(i64, i64), PollState>> {
+        if self.barrier.is_alerted() {
+            return Err(Error::Closed);
+        }
+        let next = self.sequence.get_relaxed() + 1;
+        Ok(match self.barrier.try_wait_for(next) {
+            Some(hi) => Ok((next, hi)),
+            None if self.barrier.sequencer().cursor().get() >= next => Err(PollState::Gating),
+            None => Err(PollState::Idle),
+        })
+    }
+
+    /// Waits with the ring's strategy until something is available, then returns the range
+    /// (as [`available`](Self::available) would). [`Error::Closed`] on halt.
+    pub fn wait(&self) -> Result<(i64, i64)> {
+        let next = self.sequence.get_relaxed() + 1;
+        match self.barrier.wait_for(next) {
+            Ok(hi) => Ok((next, hi)),
+            Err(Error::Alerted) => Err(Error::Closed),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Marks `[lo, hi]` processed (it must be the start of what [`available`](Self::available)
+    /// returned): one **Release** store, then waiting producers are woken.
+    pub fn release(&mut self, lo: i64, hi: i64) {
+        debug_assert_eq!(lo, self.sequence.get_relaxed() + 1);
+        self.sequence.set(hi);
+        self.barrier.sequencer().wait_strategy().signal_all_when_blocking();
+        self.counters.batch(hi - lo + 1);
+        self.info.store(&self.counters);
+    }
+
+    /// The poller's progress.
+    pub fn sequence(&self) -> &Arc<Sequence> {
+        &self.sequence
+    }
+
+    /// Name and statistics.
+    pub fn info(&self) -> &Arc<ConsumerInfo> {
+        &self.info
+    }
+}

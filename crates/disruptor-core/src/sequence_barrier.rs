@@ -1,0 +1,143 @@
+//! [`SequenceBarrier`]: what a consumer waits on.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::sequence::{minimum_sequence, Sequence};
+use crate::sequencer::Sequencer;
+use crate::wait_strategy::{Alert, WaitError, WaitStrategy};
+
+/// Tells a consumer which sequences it may read: published ones (first stage) or those every
+/// upstream consumer has finished (later stages), waiting with the ring's strategy.
+///
+/// [`wait_for`](SequenceBarrier::wait_for) returns the *highest* available sequence, not just
+/// the one asked for, so a consumer that fell behind catches up in one batch.
+///
+/// ```
+/// use std::sync::Arc;
+/// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, Sequencer, SingleProducerSequencer};
+/// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+/// let barrier = SequenceBarrier::new(seq.clone(), vec![]);
+/// let hi = seq.next(3).unwrap();
+/// seq.publish(0, hi).unwrap();
+/// assert_eq!(barrier.wait_for(0), Ok(2)); // a batch of three
+/// ```
+pub struct SequenceBarrier<S: Sequencer> {
+    sequencer: Arc<S>,
+    dependents: Box<[Arc<Sequence>]>,
+    alert: Alert,
+}
+
+impl<S: Sequencer> SequenceBarrier<S> {
+    /// A barrier on `sequencer`'s published sequences, or, when `dependents` is not empty, on
+    /// the slowest of those upstream consumer sequences.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// let upstream = Arc::new(Sequence::new(4));
+    /// let barrier = SequenceBarrier::new(seq, vec![upstream]);
+    /// assert_eq!(barrier.try_wait_for(3), Some(4));
+    /// ```
+    pub fn new(sequencer: Arc<S>, dependents: Vec<Arc<Sequence>>) -> Self {
+        SequenceBarrier { sequencer, dependents: dependents.into(), alert: Alert::default() }
+    }
+
+    /// The highest available sequence `>= sequence`, if `sequence` is available now. Never
+    /// waits; slots up to the result are visible (**Acquire**).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// assert_eq!(SequenceBarrier::new(seq, vec![]).try_wait_for(0), None);
+    /// ```
+    #[inline]
+    pub fn try_wait_for(&self, sequence: i64) -> Option<i64> {
+        if self.dependents.is_empty() {
+            self.sequencer.poll_published(sequence)
+        } else {
+            // Upstream consumers only pass published sequences: no availability scan needed.
+            let min = minimum_sequence(&self.dependents, i64::MAX);
+            (min >= sequence).then_some(min)
+        }
+    }
+
+    /// Waits until `sequence` is available and returns the highest available sequence.
+    /// [`Error::Alerted`] if the barrier is alerted (checked first),
+    /// [`Error::Timeout`] if the wait strategy has a timeout and it passes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// let barrier = SequenceBarrier::new(seq, vec![]);
+    /// barrier.alert();
+    /// assert_eq!(barrier.wait_for(0), Err(Error::Alerted));
+    /// ```
+    pub fn wait_for(&self, sequence: i64) -> Result<i64> {
+        if self.alert.is_raised() {
+            return Err(Error::Alerted);
+        }
+        self.sequencer
+            .wait_strategy()
+            .wait_until(|| self.try_wait_for(sequence), &self.alert)
+            .map_err(|e| match e {
+                WaitError::Alerted => Error::Alerted,
+                WaitError::Timeout => Error::Timeout,
+            })
+    }
+
+    /// Interrupts current and future waits with [`Error::Alerted`] (how a consumer is halted).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// let b = SequenceBarrier::new(seq, vec![]);
+    /// b.alert();
+    /// assert!(b.is_alerted());
+    /// b.clear_alert();
+    /// assert!(!b.is_alerted());
+    /// ```
+    pub fn alert(&self) {
+        self.alert.raise();
+        self.sequencer.wait_strategy().signal_all_when_blocking();
+    }
+
+    /// Lowers the alert.
+    pub fn clear_alert(&self) {
+        self.alert.clear();
+    }
+
+    /// Whether the barrier is alerted.
+    pub fn is_alerted(&self) -> bool {
+        self.alert.is_raised()
+    }
+
+    /// The sequencer this barrier reads.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, Sequencer, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// let b = SequenceBarrier::new(seq, vec![]);
+    /// assert_eq!(b.sequencer().buffer_size(), 8);
+    /// ```
+    pub fn sequencer(&self) -> &Arc<S> {
+        &self.sequencer
+    }
+
+    /// The upstream sequences this barrier follows (empty: the producer cursor).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// assert!(SequenceBarrier::new(seq, vec![]).dependents().is_empty());
+    /// ```
+    pub fn dependents(&self) -> &[Arc<Sequence>] {
+        &self.dependents
+    }
+}

@@ -1,0 +1,237 @@
+//! [`Sequencer`]: claims slots for producers and tells consumers what is published.
+
+mod gating;
+mod multi_producer;
+mod single_producer;
+
+pub use gating::GatingSequences;
+pub use multi_producer::MultiProducerSequencer;
+pub use single_producer::SingleProducerSequencer;
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::sequence::Sequence;
+use crate::sync::{AtomicBool, Ordering};
+use crate::wait_strategy::{Alert, WaitError, WaitStrategy};
+
+/// Coordinates producers with the consumers that gate them.
+///
+/// Producers [`next`](Sequencer::next) (claim) slots, fill them, then
+/// [`publish`](Sequencer::publish) them; consumers learn what is published through
+/// [`poll_published`](Sequencer::poll_published) (via a [`crate::SequenceBarrier`]). A producer
+/// never claims a slot that a gating consumer has not finished: it waits with the ring's
+/// [`WaitStrategy`], and is released with [`Error::Closed`] by [`close`](Sequencer::close) or
+/// [`Error::ConsumerHalted`] when a gating consumer halted on an error.
+///
+/// ```
+/// use disruptor_core::{BusySpinWaitStrategy, Sequencer, SingleProducerSequencer};
+/// let s = SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap();
+/// let hi = s.next(2).unwrap();
+/// assert_eq!(hi, 1);
+/// s.publish(0, hi).unwrap();
+/// assert_eq!(s.poll_published(0), Some(1));
+/// ```
+pub trait Sequencer: Send + Sync + 'static {
+    /// The wait strategy producers and consumers of this ring use.
+    type Wait: WaitStrategy;
+
+    /// The state every sequencer has: cursor, gating list, wait strategy, close flag.
+    fn core(&self) -> &SequencerCore<Self::Wait>;
+
+    /// Claims the next `n` slots (1 ..= buffer size) and returns the highest claimed sequence,
+    /// waiting for room with the wait strategy. The caller must publish what it claimed.
+    fn next(&self, n: i64) -> Result<i64>;
+
+    /// Like [`next`](Sequencer::next) but never waits: [`Error::InsufficientCapacity`] when
+    /// there is not room for all `n`, and then nothing is claimed.
+    fn try_next(&self, n: i64) -> Result<i64>;
+
+    /// Makes `[lo, hi]` visible to consumers, after checking that it was claimed and not yet
+    /// published (and, for a single producer, that it is the next range in claim order).
+    fn publish(&self, lo: i64, hi: i64) -> Result<()>;
+
+    /// Publishes `[lo, hi]` without the checks of [`publish`](Sequencer::publish): for callers
+    /// that hold the claim, such as [`crate::Producer`].
+    fn publish_claimed(&self, lo: i64, hi: i64);
+
+    /// Whether `sequence` is published (**Acquire**: its slot's contents are visible after).
+    fn is_available(&self, sequence: i64) -> bool;
+
+    /// If `sequence` is published, the highest published sequence `h >= sequence` such that
+    /// every sequence in `[sequence, h]` is published (a batch); otherwise `None`. Slots up to
+    /// the result are visible to the caller (**Acquire**).
+    fn poll_published(&self, sequence: i64) -> Option<i64>;
+
+    /// The highest sequence `h` such that every sequence up to `h` is published.
+    fn published_cursor(&self) -> i64;
+
+    /// How many slots can be claimed now without waiting.
+    fn remaining_capacity(&self) -> i64;
+
+    /// The number of slots in the ring.
+    fn buffer_size(&self) -> usize {
+        self.core().buffer_size
+    }
+
+    /// The cursor: the highest claimed sequence for a multi-producer ring, the highest
+    /// published one for a single producer.
+    fn cursor(&self) -> &Arc<Sequence> {
+        &self.core().cursor
+    }
+
+    /// The wait strategy.
+    fn wait_strategy(&self) -> &Self::Wait {
+        &self.core().wait
+    }
+
+    /// The consumer sequences that gate producers.
+    fn gating_sequences(&self) -> &GatingSequences {
+        &self.core().gating
+    }
+
+    /// Refuses new claims and releases waiting producers with [`Error::Closed`].
+    fn close(&self) {
+        self.core().close();
+    }
+
+    /// Whether [`close`](Sequencer::close) was called.
+    fn is_closed(&self) -> bool {
+        self.core().is_closed()
+    }
+}
+
+/// What every [`Sequencer`] holds: size, cursor, gating list, wait strategy and the flags that
+/// release waiting producers.
+///
+/// ```
+/// use disruptor_core::{BlockingWaitStrategy, Sequencer, SingleProducerSequencer};
+/// let s = SingleProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap();
+/// assert_eq!(s.core().buffer_size(), 4);
+/// ```
+pub struct SequencerCore<W> {
+    buffer_size: usize,
+    cursor: Arc<Sequence>,
+    gating: GatingSequences,
+    wait: W,
+    /// Raised on close or on a consumer fault: releases producers waiting for room.
+    alert: Alert,
+    closed: AtomicBool,
+    fault: Mutex<Option<String>>,
+}
+
+impl<W: WaitStrategy> SequencerCore<W> {
+    pub(crate) fn new(buffer_size: usize, wait: W) -> Result<Self> {
+        check_buffer_size(buffer_size)?;
+        Ok(SequencerCore {
+            buffer_size,
+            cursor: Arc::new(Sequence::default()),
+            gating: GatingSequences::default(),
+            wait,
+            alert: Alert::default(),
+            closed: AtomicBool::new(false),
+            fault: Mutex::new(None),
+        })
+    }
+
+    /// The number of slots in the ring.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(16, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.core().buffer_size(), 16);
+    /// ```
+    pub fn buffer_size(&self) -> usize {
+        self.buffer_size
+    }
+
+    /// Records that the gating consumer `name` halted on an error: producers that wait for
+    /// room get [`Error::ConsumerHalted`] instead of waiting forever.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, SingleProducerSequencer};
+    /// use std::sync::Arc;
+    /// let s = SingleProducerSequencer::new(1, BusySpinWaitStrategy).unwrap();
+    /// s.gating_sequences().add(&[Arc::new(disruptor_core::Sequence::default())]);
+    /// s.core().report_consumer_fault("journal");
+    /// s.publish(0, s.next(1).unwrap()).unwrap();
+    /// assert_eq!(s.next(1), Err(Error::ConsumerHalted { name: "journal".into() }));
+    /// ```
+    pub fn report_consumer_fault(&self, name: &str) {
+        let mut fault = self.fault.lock().unwrap_or_else(|e| e.into_inner());
+        if fault.is_none() {
+            *fault = Some(name.to_owned());
+        }
+        drop(fault);
+        self.alert.raise();
+        self.wait.signal_all_when_blocking();
+    }
+
+    pub(crate) fn close(&self) {
+        // Relaxed: the alert's Release store below publishes it to waiters.
+        self.closed.store(true, Ordering::Relaxed);
+        self.alert.raise();
+        self.wait.signal_all_when_blocking();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // Relaxed: a hint for fast refusal; waiters synchronise through the alert.
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Checks a claim of `n` slots on a ring that is not closed.
+    #[inline]
+    pub(crate) fn check_claim(&self, n: i64) -> Result<()> {
+        if n < 1 || n > self.buffer_size as i64 {
+            return Err(Error::InvalidClaim { requested: n, buffer_size: self.buffer_size });
+        }
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// Checks the shape of a publish range.
+    #[inline]
+    pub(crate) fn check_range(&self, lo: i64, hi: i64) -> Result<()> {
+        if lo < 0 || lo > hi || hi - lo >= self.buffer_size as i64 {
+            return Err(Error::InvalidRange { lo, hi });
+        }
+        Ok(())
+    }
+
+    /// Waits until no gating sequence is below `wrap_point`; returns the gating minimum.
+    /// `claimed` (the producer's claim cursor) stands in when there is no gating sequence.
+    pub(crate) fn wait_for_capacity(&self, wrap_point: i64, claimed: i64) -> Result<i64> {
+        let gating = &self.gating;
+        self.wait
+            .wait_until(
+                || {
+                    let min = gating.minimum(claimed);
+                    (wrap_point <= min).then_some(min)
+                },
+                &self.alert,
+            )
+            .map_err(|e| match e {
+                WaitError::Timeout => Error::Timeout,
+                WaitError::Alerted => self.release_reason(),
+            })
+    }
+
+    fn release_reason(&self) -> Error {
+        if self.is_closed() {
+            return Error::Closed;
+        }
+        match self.fault.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(name) => Error::ConsumerHalted { name: name.clone() },
+            None => Error::Closed,
+        }
+    }
+}
+
+pub(crate) fn check_buffer_size(size: usize) -> Result<()> {
+    if size == 0 || !size.is_power_of_two() || size > crate::MAX_BUFFER_SIZE {
+        return Err(Error::InvalidBufferSize(size));
+    }
+    Ok(())
+}

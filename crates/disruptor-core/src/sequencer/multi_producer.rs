@@ -1,0 +1,185 @@
+use super::{Sequencer, SequencerCore};
+use crate::error::{Error, Result};
+use crate::sequence::Sequence;
+use crate::sync::{fence, AtomicI32, Ordering};
+use crate::wait_strategy::WaitStrategy;
+
+/// A [`Sequencer`] that any number of threads may claim from and publish to concurrently.
+///
+/// Claims are one atomic add on the cursor ([`next`](Sequencer::next)) or a compare-and-swap
+/// loop ([`try_next`](Sequencer::try_next), which must not claim when there is no room).
+/// Because producers finish out of order, the cursor only says what is *claimed*; each slot has
+/// an availability flag holding the lap (`sequence >> log2(size)`) of the last publish there,
+/// and consumers scan those flags to find the highest contiguous published sequence.
+///
+/// ```
+/// use std::sync::Arc;
+/// use disruptor_core::{BusySpinWaitStrategy, MultiProducerSequencer, Sequencer};
+/// let s = Arc::new(MultiProducerSequencer::new(64, BusySpinWaitStrategy).unwrap());
+/// let a = s.next(1).unwrap();
+/// let b = s.next(1).unwrap();
+/// s.publish(b, b).unwrap();
+/// assert_eq!(s.poll_published(a), None); // a is claimed, not published
+/// s.publish(a, a).unwrap();
+/// assert_eq!(s.poll_published(a), Some(b));
+/// ```
+pub struct MultiProducerSequencer<W> {
+    core: SequencerCore<W>,
+    /// Minimum of the gating sequences as last read by any producer.
+    gating_cache: Sequence,
+    available: Box<[AtomicI32]>,
+    index_mask: i64,
+    index_shift: u32,
+}
+
+impl<W: WaitStrategy> MultiProducerSequencer<W> {
+    /// A sequencer over `buffer_size` slots (a power of two, at most
+    /// [`crate::MAX_BUFFER_SIZE`]).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, MultiProducerSequencer};
+    /// assert!(MultiProducerSequencer::new(8, BusySpinWaitStrategy).is_ok());
+    /// assert_eq!(MultiProducerSequencer::new(0, BusySpinWaitStrategy).err(),
+    ///            Some(Error::InvalidBufferSize(0)));
+    /// ```
+    pub fn new(buffer_size: usize, wait_strategy: W) -> Result<Self> {
+        let core = SequencerCore::new(buffer_size, wait_strategy)?;
+        Ok(MultiProducerSequencer {
+            core,
+            gating_cache: Sequence::default(),
+            available: (0..buffer_size).map(|_| AtomicI32::new(-1)).collect(),
+            index_mask: buffer_size as i64 - 1,
+            index_shift: buffer_size.trailing_zeros(),
+        })
+    }
+
+    #[inline]
+    fn flag(&self, sequence: i64) -> &AtomicI32 {
+        // The mask keeps the index inside the buffer whatever the sequence.
+        &self.available[(sequence & self.index_mask) as usize]
+    }
+
+    #[inline]
+    fn lap(&self, sequence: i64) -> i32 {
+        // Truncation is intended: a flag is only compared with the lap one ring apart.
+        (sequence >> self.index_shift) as i32
+    }
+
+    /// Whether `n` more slots fit after `claimed`, refreshing the shared gating cache if needed.
+    #[inline]
+    fn has_capacity(&self, n: i64, claimed: i64) -> bool {
+        let wrap_point = claimed + n - self.core.buffer_size as i64;
+        let cached = self.gating_cache.get();
+        if wrap_point > cached || cached > claimed {
+            let min = self.core.gating.minimum(claimed);
+            // Release/Acquire through the cache: another producer that trusts this value
+            // inherits the happens-before we got from the consumers' sequences.
+            self.gating_cache.set(min);
+            return wrap_point <= min;
+        }
+        true
+    }
+}
+
+impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
+    type Wait = W;
+
+    #[inline]
+    fn core(&self) -> &SequencerCore<W> {
+        &self.core
+    }
+
+    #[inline]
+    fn next(&self, n: i64) -> Result<i64> {
+        self.core.check_claim(n)?;
+        let current = self.core.cursor.fetch_add(n);
+        let next_sequence = current + n;
+        let wrap_point = next_sequence - self.core.buffer_size as i64;
+        let cached = self.gating_cache.get();
+        if wrap_point > cached || cached > current {
+            // On Err (close or consumer fault) the claimed range stays unpublished: the ring is
+            // shutting down or can no longer drain anyway.
+            let min = self.core.wait_for_capacity(wrap_point, current)?;
+            self.gating_cache.set(min);
+        }
+        Ok(next_sequence)
+    }
+
+    fn try_next(&self, n: i64) -> Result<i64> {
+        self.core.check_claim(n)?;
+        loop {
+            let current = self.core.cursor.get();
+            if !self.has_capacity(n, current) {
+                return Err(Error::InsufficientCapacity);
+            }
+            if self.core.cursor.compare_and_set(current, current + n) {
+                return Ok(current + n);
+            }
+        }
+    }
+
+    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+        self.core.check_range(lo, hi)?;
+        let claimed = self.core.cursor.get();
+        if hi > claimed {
+            return Err(Error::NotClaimed { sequence: lo.max(claimed + 1) });
+        }
+        for sequence in lo..=hi {
+            // A sequence a whole ring behind the claim cursor was published long ago (consumers
+            // cannot pass an unpublished one); re-flagging it would hide a newer lap.
+            if sequence <= claimed - self.core.buffer_size as i64 || self.is_available(sequence) {
+                return Err(Error::AlreadyPublished { sequence });
+            }
+        }
+        self.publish_claimed(lo, hi);
+        Ok(())
+    }
+
+    #[inline]
+    fn publish_claimed(&self, lo: i64, hi: i64) {
+        for sequence in lo..=hi {
+            // Release: the slot's contents happen-before a consumer's Acquire of this flag.
+            self.flag(sequence).store(self.lap(sequence), Ordering::Release);
+        }
+        self.core.wait.signal_all_when_blocking();
+    }
+
+    #[inline]
+    fn is_available(&self, sequence: i64) -> bool {
+        self.flag(sequence).load(Ordering::Acquire) == self.lap(sequence)
+    }
+
+    #[inline]
+    fn poll_published(&self, sequence: i64) -> Option<i64> {
+        // Relaxed: the claim cursor only bounds the scan; the flags carry the synchronisation.
+        let claimed = self.core.cursor.get_relaxed();
+        // A consumer is never a whole ring behind what can be published for it.
+        let end = claimed.min(sequence + self.index_mask);
+        let mut highest = sequence - 1;
+        for s in sequence..=end {
+            // Relaxed per flag; one Acquire fence below covers every flag read before it.
+            if self.flag(s).load(Ordering::Relaxed) != self.lap(s) {
+                break;
+            }
+            highest = s;
+        }
+        if highest < sequence {
+            return None;
+        }
+        fence(Ordering::Acquire);
+        Some(highest)
+    }
+
+    fn published_cursor(&self) -> i64 {
+        let claimed = self.core.cursor.get();
+        let consumed = self.core.gating.minimum(claimed);
+        let from = consumed.max(claimed - self.core.buffer_size as i64) + 1;
+        self.poll_published(from).unwrap_or(from - 1)
+    }
+
+    fn remaining_capacity(&self) -> i64 {
+        let claimed = self.core.cursor.get();
+        let consumed = self.core.gating.minimum(claimed);
+        self.core.buffer_size as i64 - (claimed - consumed)
+    }
+}

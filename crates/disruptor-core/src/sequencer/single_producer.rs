@@ -1,0 +1,152 @@
+use crossbeam_utils::CachePadded;
+
+use super::{Sequencer, SequencerCore};
+use crate::error::{Error, Result};
+use crate::sync::{AtomicI64, Ordering};
+use crate::wait_strategy::WaitStrategy;
+
+/// The producer's own counters, on a cache line of their own. Only the producing thread writes
+/// them; other threads read them only for estimates (remaining capacity, error messages).
+#[derive(Debug)]
+struct ProducerLocal {
+    /// Highest claimed sequence.
+    next_value: AtomicI64,
+    /// Last minimum of the gating sequences that this producer read.
+    cached_gating: AtomicI64,
+}
+
+/// A [`Sequencer`] for exactly one producing thread at a time: a claim is two relaxed loads and
+/// a compare while the cached gating minimum says there is room, and a publish is one Release
+/// store of the cursor. No atomic read-modify-write on the hot path.
+///
+/// Claims and publishes must come from one thread at a time (the safe [`crate::Producer`] for
+/// this sequencer is not `Clone` and takes `&mut self`); ranges are published in claim order.
+///
+/// ```
+/// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, SingleProducerSequencer};
+/// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+/// let hi = s.next(4).unwrap();
+/// assert_eq!(s.try_next(1), Ok(4)); // nobody gates it: the ring may wrap
+/// assert_eq!(s.publish(2, hi), Err(Error::OutOfOrder { expected: 0, lo: 2 }));
+/// s.publish(0, hi).unwrap();
+/// s.publish(4, 4).unwrap();
+/// assert_eq!(s.cursor().get(), 4);
+/// ```
+pub struct SingleProducerSequencer<W> {
+    core: SequencerCore<W>,
+    local: CachePadded<ProducerLocal>,
+}
+
+impl<W: WaitStrategy> SingleProducerSequencer<W> {
+    /// A sequencer over `buffer_size` slots (a power of two, at most
+    /// [`crate::MAX_BUFFER_SIZE`]).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, SingleProducerSequencer};
+    /// assert!(SingleProducerSequencer::new(1024, BusySpinWaitStrategy).is_ok());
+    /// assert_eq!(SingleProducerSequencer::new(1000, BusySpinWaitStrategy).err(),
+    ///            Some(Error::InvalidBufferSize(1000)));
+    /// ```
+    pub fn new(buffer_size: usize, wait_strategy: W) -> Result<Self> {
+        Ok(SingleProducerSequencer {
+            core: SequencerCore::new(buffer_size, wait_strategy)?,
+            local: CachePadded::new(ProducerLocal {
+                next_value: AtomicI64::new(-1),
+                cached_gating: AtomicI64::new(-1),
+            }),
+        })
+    }
+
+    /// Claims up to `next_value + n`, waiting for room when `wait` is true.
+    #[inline]
+    fn claim(&self, n: i64, wait: bool) -> Result<i64> {
+        self.core.check_claim(n)?;
+        // Relaxed: both counters are written only by this (the producing) thread.
+        let next_value = self.local.next_value.load(Ordering::Relaxed);
+        let next_sequence = next_value + n;
+        let wrap_point = next_sequence - self.core.buffer_size as i64;
+        let cached = self.local.cached_gating.load(Ordering::Relaxed);
+        if wrap_point > cached || cached > next_value {
+            let min = if wait {
+                self.core.wait_for_capacity(wrap_point, next_value)?
+            } else {
+                let min = self.core.gating.minimum(next_value);
+                if wrap_point > min {
+                    return Err(Error::InsufficientCapacity);
+                }
+                min
+            };
+            // Relaxed: producer-local cache; the Acquire loads inside `minimum` already ordered
+            // the consumers' reads of the slots before our upcoming writes.
+            self.local.cached_gating.store(min, Ordering::Relaxed);
+        }
+        // Relaxed: producer-local.
+        self.local.next_value.store(next_sequence, Ordering::Relaxed);
+        Ok(next_sequence)
+    }
+}
+
+impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
+    type Wait = W;
+
+    #[inline]
+    fn core(&self) -> &SequencerCore<W> {
+        &self.core
+    }
+
+    #[inline]
+    fn next(&self, n: i64) -> Result<i64> {
+        self.claim(n, true)
+    }
+
+    #[inline]
+    fn try_next(&self, n: i64) -> Result<i64> {
+        self.claim(n, false)
+    }
+
+    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+        self.core.check_range(lo, hi)?;
+        // Relaxed: producer-local (the cursor is written only by this thread too).
+        let claimed = self.local.next_value.load(Ordering::Relaxed);
+        let cursor = self.core.cursor.get_relaxed();
+        if hi > claimed {
+            return Err(Error::NotClaimed { sequence: lo.max(claimed + 1) });
+        }
+        if lo <= cursor {
+            return Err(Error::AlreadyPublished { sequence: lo });
+        }
+        if lo != cursor + 1 {
+            return Err(Error::OutOfOrder { expected: cursor + 1, lo });
+        }
+        self.publish_claimed(lo, hi);
+        Ok(())
+    }
+
+    #[inline]
+    fn publish_claimed(&self, _lo: i64, hi: i64) {
+        self.core.cursor.set(hi);
+        self.core.wait.signal_all_when_blocking();
+    }
+
+    #[inline]
+    fn is_available(&self, sequence: i64) -> bool {
+        sequence <= self.core.cursor.get()
+    }
+
+    #[inline]
+    fn poll_published(&self, sequence: i64) -> Option<i64> {
+        let cursor = self.core.cursor.get();
+        (cursor >= sequence).then_some(cursor)
+    }
+
+    fn published_cursor(&self) -> i64 {
+        self.core.cursor.get()
+    }
+
+    fn remaining_capacity(&self) -> i64 {
+        // Relaxed: an estimate for any thread; exact on the producing thread.
+        let claimed = self.local.next_value.load(Ordering::Relaxed);
+        let consumed = self.core.gating.minimum(claimed);
+        self.core.buffer_size as i64 - (claimed - consumed)
+    }
+}

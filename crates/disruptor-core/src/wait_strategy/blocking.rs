@@ -1,0 +1,190 @@
+use std::time::{Duration, Instant};
+
+use super::{Alert, WaitError, WaitStrategy};
+use crate::sync::{fence, AtomicU64, Condvar, Mutex, Ordering};
+
+/// The sleeping half shared by the blocking strategies: a mutex, a condition variable and a
+/// count of sleepers, so that signalling costs one fence and one load when nobody sleeps.
+///
+/// No lost wake-up (a Dekker pattern, checked by the loom model in `tests/loom.rs`):
+///
+/// ```text
+/// waiter:    sleepers += 1; fence(SeqCst); check condition; sleep under the lock
+/// signaller: change condition; fence(SeqCst); if sleepers > 0 { lock; notify_all }
+/// ```
+///
+/// The two SeqCst fences are totally ordered. If the waiter's fence comes first, the
+/// signaller's load sees `sleepers > 0` and takes the lock, which it can only get once the waiter
+/// either sleeps (and is notified) or re-checks after it. If the signaller's fence comes first,
+/// the waiter's check sees the change. Acquire/Release cannot give this store-load ordering.
+#[derive(Debug)]
+struct Sleepers {
+    lock: Mutex<()>,
+    condvar: Condvar,
+    count: AtomicU64,
+}
+
+impl Default for Sleepers {
+    fn default() -> Self {
+        Sleepers { lock: Mutex::new(()), condvar: Condvar::new(), count: AtomicU64::new(0) }
+    }
+}
+
+impl Sleepers {
+    fn wait_until<F: FnMut() -> Option<i64>>(
+        &self,
+        mut ready: F,
+        alert: &Alert,
+        timeout: Option<Duration>,
+    ) -> Result<i64, WaitError> {
+        if let Some(v) = ready() {
+            return Ok(v);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Relaxed: ordered before the condition checks by the SeqCst fence below.
+        self.count.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
+        fence(Ordering::SeqCst);
+        let result = loop {
+            if let Some(v) = ready() {
+                break Ok(v);
+            }
+            if alert.is_raised() {
+                break Err(WaitError::Alerted);
+            }
+            match deadline {
+                None => guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break Err(WaitError::Timeout);
+                    }
+                    guard = wait_timeout(&self.condvar, guard, deadline - now);
+                }
+            }
+        };
+        // Relaxed: a stale non-zero count only costs a signaller one needless lock.
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        drop(guard);
+        result
+    }
+
+    #[inline]
+    fn signal_all(&self) {
+        // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered after the caller's change by the fence above.
+        if self.count.load(Ordering::Relaxed) != 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.condvar.notify_all();
+        }
+    }
+}
+
+#[cfg(not(loom))]
+fn wait_timeout<'a>(
+    condvar: &Condvar,
+    guard: std::sync::MutexGuard<'a, ()>,
+    dur: Duration,
+) -> std::sync::MutexGuard<'a, ()> {
+    condvar.wait_timeout(guard, dur).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0)
+}
+
+#[cfg(loom)]
+fn wait_timeout<'a>(
+    condvar: &Condvar,
+    guard: loom::sync::MutexGuard<'a, ()>,
+    _dur: Duration,
+) -> loom::sync::MutexGuard<'a, ()> {
+    // loom has no time: model a timed wait as a plain wait.
+    condvar.wait(guard).unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sleeps on a condition variable until signalled: no CPU while idle, a few microseconds of
+/// wake-up latency. Publishers and consumers signal it only when a waiter sleeps.
+///
+/// ```
+/// use std::sync::Arc;
+/// use disruptor_core::{Alert, BlockingWaitStrategy, Sequence, WaitStrategy};
+/// let strategy = Arc::new(BlockingWaitStrategy::default());
+/// let cursor = Arc::new(Sequence::default());
+/// let (s, c) = (strategy.clone(), cursor.clone());
+/// let t = std::thread::spawn(move || {
+///     s.wait_until(|| (c.get() >= 0).then(|| c.get()), &Alert::default())
+/// });
+/// cursor.set(0);
+/// strategy.signal_all_when_blocking();
+/// assert_eq!(t.join().unwrap(), Ok(0));
+/// ```
+#[derive(Debug, Default)]
+pub struct BlockingWaitStrategy {
+    sleepers: Sleepers,
+}
+
+impl WaitStrategy for BlockingWaitStrategy {
+    fn wait_until<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+    ) -> Result<i64, WaitError> {
+        self.sleepers.wait_until(ready, alert, None)
+    }
+
+    #[inline]
+    fn signal_all_when_blocking(&self) {
+        self.sleepers.signal_all();
+    }
+}
+
+/// A [`BlockingWaitStrategy`] whose waits give up after a timeout with
+/// [`WaitError::Timeout`]; consumers then get [`crate::EventHandler::on_timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use disruptor_core::{Alert, TimeoutBlockingWaitStrategy, WaitError, WaitStrategy};
+/// let s = TimeoutBlockingWaitStrategy::new(Duration::from_millis(1));
+/// assert_eq!(s.wait_until(|| None, &Alert::default()), Err(WaitError::Timeout));
+/// ```
+#[derive(Debug)]
+pub struct TimeoutBlockingWaitStrategy {
+    sleepers: Sleepers,
+    timeout: Duration,
+}
+
+impl TimeoutBlockingWaitStrategy {
+    /// Waits block at most `timeout` each.
+    ///
+    /// ```
+    /// let s = disruptor_core::TimeoutBlockingWaitStrategy::new(std::time::Duration::from_millis(5));
+    /// assert_eq!(s.timeout(), std::time::Duration::from_millis(5));
+    /// ```
+    pub fn new(timeout: Duration) -> Self {
+        TimeoutBlockingWaitStrategy { sleepers: Sleepers::default(), timeout }
+    }
+
+    /// The timeout of each wait.
+    ///
+    /// ```
+    /// let s = disruptor_core::TimeoutBlockingWaitStrategy::new(std::time::Duration::from_secs(1));
+    /// assert_eq!(s.timeout().as_secs(), 1);
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl WaitStrategy for TimeoutBlockingWaitStrategy {
+    fn wait_until<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+    ) -> Result<i64, WaitError> {
+        self.sleepers.wait_until(ready, alert, Some(self.timeout))
+    }
+
+    #[inline]
+    fn signal_all_when_blocking(&self) {
+        self.sleepers.signal_all();
+    }
+}
