@@ -117,7 +117,7 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
         counters.batch(failed - next);
         self.info.store(counters);
         self.info.set_state(ConsumerState::Failed);
-        barrier.sequencer().core().report_consumer_fault(self.info.name());
+        barrier.sequencer().core().report_consumer_fault(self.info.name(), failed - 1);
     }
 
     /// Calls a lifecycle hook, recording a panic as an error instead of unwinding.

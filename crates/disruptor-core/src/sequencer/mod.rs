@@ -117,7 +117,9 @@ pub struct SequencerCore<W> {
     /// Raised on close or on a consumer fault: releases producers waiting for room.
     alert: Alert,
     closed: AtomicBool,
-    fault: Mutex<Option<String>>,
+    /// The first consumer that halted on an error, and the lowest sequence a halted consumer
+    /// stopped at: the gating minimum can never pass it again.
+    fault: Mutex<Option<(String, i64)>>,
 }
 
 impl<W: WaitStrategy> SequencerCore<W> {
@@ -145,22 +147,24 @@ impl<W: WaitStrategy> SequencerCore<W> {
         self.buffer_size
     }
 
-    /// Records that the gating consumer `name` halted on an error: producers that wait for
-    /// room get [`Error::ConsumerHalted`] instead of waiting forever.
+    /// Records that consumer `name` halted on an error after finishing `sequence`: from then
+    /// on no gating sequence can pass `sequence`, so a producer that needs room beyond it gets
+    /// [`Error::ConsumerHalted`] instead of waiting forever (one that needs less still waits).
     ///
     /// ```
     /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, SingleProducerSequencer};
     /// use std::sync::Arc;
     /// let s = SingleProducerSequencer::new(1, BusySpinWaitStrategy).unwrap();
     /// s.gating_sequences().add(&[Arc::new(disruptor_core::Sequence::default())]);
-    /// s.core().report_consumer_fault("journal");
+    /// s.core().report_consumer_fault("journal", -1);
     /// s.publish(0, s.next(1).unwrap()).unwrap();
     /// assert_eq!(s.next(1), Err(Error::ConsumerHalted { name: "journal".into() }));
     /// ```
-    pub fn report_consumer_fault(&self, name: &str) {
+    pub fn report_consumer_fault(&self, name: &str, sequence: i64) {
         let mut fault = self.fault.lock().unwrap_or_else(|e| e.into_inner());
-        if fault.is_none() {
-            *fault = Some(name.to_owned());
+        match fault.as_mut() {
+            None => *fault = Some((name.to_owned(), sequence)),
+            Some((_, lowest)) => *lowest = (*lowest).min(sequence),
         }
         drop(fault);
         self.alert.raise();
@@ -204,27 +208,46 @@ impl<W: WaitStrategy> SequencerCore<W> {
     /// `claimed` (the producer's claim cursor) stands in when there is no gating sequence.
     pub(crate) fn wait_for_capacity(&self, wrap_point: i64, claimed: i64) -> Result<i64> {
         let gating = &self.gating;
-        self.wait
-            .wait_until(
-                || {
-                    let min = gating.minimum(claimed);
-                    (wrap_point <= min).then_some(min)
-                },
-                &self.alert,
-            )
-            .map_err(|e| match e {
-                WaitError::Timeout => Error::Timeout,
-                WaitError::Alerted => self.release_reason(),
-            })
+        let room = || {
+            let min = gating.minimum(claimed);
+            (wrap_point <= min).then_some(min)
+        };
+        match self.wait.wait_until(room, &self.alert) {
+            Ok(min) => Ok(min),
+            Err(WaitError::Timeout) => Err(Error::Timeout),
+            Err(WaitError::Alerted) => self.wait_after_fault(wrap_point, room),
+        }
     }
 
-    fn release_reason(&self) -> Error {
-        if self.is_closed() {
-            return Error::Closed;
-        }
-        match self.fault.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(name) => Error::ConsumerHalted { name: name.clone() },
-            None => Error::Closed,
+    /// The alert is raised for good: closed, or a consumer halted. In the second case room may
+    /// still come (consumers downstream of the halted one catch up to where it stopped), so poll
+    /// with a backoff until it does, the ring closes, or the room needed is past the halt.
+    #[cold]
+    fn wait_after_fault(
+        &self,
+        wrap_point: i64,
+        mut room: impl FnMut() -> Option<i64>,
+    ) -> Result<i64> {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            if let Some(min) = room() {
+                return Ok(min);
+            }
+            if self.is_closed() {
+                return Err(Error::Closed);
+            }
+            match self.fault.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                Some((name, halted)) if wrap_point > *halted => {
+                    return Err(Error::ConsumerHalted { name: name.clone() });
+                }
+                Some(_) => {}
+                None => return Err(Error::Closed),
+            }
+            if backoff.is_completed() {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            } else {
+                backoff.snooze();
+            }
         }
     }
 }

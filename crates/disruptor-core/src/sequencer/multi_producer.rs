@@ -172,8 +172,13 @@ impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
 
     fn published_cursor(&self) -> i64 {
         let claimed = self.core.cursor.get();
-        let consumed = self.core.gating.minimum(claimed);
-        let from = consumed.max(claimed - self.core.buffer_size as i64) + 1;
+        // Everything a gating consumer passed is published, and so is everything a whole ring
+        // behind the claim cursor (consumers cannot pass a hole); scan from there.
+        let floor = claimed - self.core.buffer_size as i64;
+        let from = match self.core.gating.minimum(i64::MAX) {
+            i64::MAX => floor,
+            consumed => consumed.max(floor),
+        } + 1;
         self.poll_published(from).unwrap_or(from - 1)
     }
 
