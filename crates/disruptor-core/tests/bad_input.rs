@@ -116,7 +116,7 @@ fn multi_producer_publishes_in_any_order_and_exposes_no_hole() {
 
 fn try_next_reports_full<S: Sequencer>(s: S) {
     let consumer = Arc::new(Sequence::default());
-    s.gating_sequences().add(&[consumer.clone()]);
+    s.gating_sequences().add(std::slice::from_ref(&consumer));
     let hi = s.try_next(4).unwrap();
     s.publish(0, hi).unwrap();
     assert_eq!(s.remaining_capacity(), 0);
@@ -159,7 +159,7 @@ fn gating_sequences_can_be_added_and_removed_at_run_time() {
     s.publish(0, hi).unwrap();
     // A consumer that joins at the cursor does not gate what came before it.
     late.set(s.cursor().get());
-    s.gating_sequences().add(&[late.clone()]);
+    s.gating_sequences().add(std::slice::from_ref(&late));
     assert_eq!(s.remaining_capacity(), 4);
     let hi = s.next(4).unwrap();
     s.publish(4, hi).unwrap();
