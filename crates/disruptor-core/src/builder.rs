@@ -172,7 +172,7 @@ impl<D: DataProvider, S: Sequencer> DisruptorBuilder<D, S> {
     pub fn build(self) -> (Disruptor<D, S>, Producer<D, S>) {
         let gating: Vec<Arc<Sequence>> =
             self.nodes.iter().filter(|n| !n.has_dependents).map(|n| n.sequence.clone()).collect();
-        self.sequencer.gating_sequences().add(&gating);
+        self.sequencer.add_gating_sequences(&gating);
         let producer = Producer::new(self.data.clone(), self.sequencer.clone());
         let disruptor =
             Disruptor::start(self.data, self.sequencer, self.barriers, self.consumers, self.tasks);
@@ -213,7 +213,10 @@ impl<D: DataProvider, S: Sequencer> DisruptorBuilder<D, S> {
     {
         let name = self.default_name(&mut options.name, "consumer");
         let barrier = self.barrier_after(after);
-        let mut processor = BatchEventProcessor::new(self.data.clone(), barrier, handler, options);
+        // SAFETY: the barrier is on this ring's sequencer (or its consumers), and `build` makes
+        // the processor's sequence gate the producer or a registered downstream consumer.
+        let mut processor =
+            unsafe { BatchEventProcessor::new(self.data.clone(), barrier, handler, options) };
         let index = self.register(&processor.sequence().clone(), &processor.info().clone());
         self.tasks.push((name, Box::new(move || processor.run())));
         Stage { builder: self.id, members: vec![index] }
@@ -231,13 +234,16 @@ impl<D: DataProvider, S: Sequencer> DisruptorBuilder<D, S> {
         for (i, handler) in handlers.into_iter().enumerate() {
             let name = format!("worker-{pool}-{i}");
             let options = ConsumerOptions::new().name(name.clone());
-            let mut worker = WorkProcessor::new(
-                self.data.clone(),
-                barrier.clone(),
-                work_sequence.clone(),
-                handler,
-                options,
-            );
+            // SAFETY: as in `add_processor`; the work sequence is this pool's alone.
+            let mut worker = unsafe {
+                WorkProcessor::new(
+                    self.data.clone(),
+                    barrier.clone(),
+                    work_sequence.clone(),
+                    handler,
+                    options,
+                )
+            };
             members.push(self.register(&worker.sequence().clone(), &worker.info().clone()));
             self.tasks.push((name, Box::new(move || worker.run())));
         }

@@ -201,6 +201,9 @@ pub(crate) struct LocalCounters {
 impl LocalCounters {
     #[inline]
     pub(crate) fn batch(&mut self, size: i64) {
+        if size <= 0 {
+            return;
+        }
         self.batches += 1;
         self.events += size as u64;
         self.largest_batch = self.largest_batch.max(size as u64);
@@ -231,11 +234,6 @@ impl ConsumerInfo {
     /// The last sequence the consumer finished.
     pub fn sequence(&self) -> i64 {
         self.sequence.get()
-    }
-
-    /// The consumer's sequence itself (it gates producers or downstream consumers).
-    pub fn sequence_ref(&self) -> &Arc<Sequence> {
-        &self.sequence
     }
 
     /// Batches processed.

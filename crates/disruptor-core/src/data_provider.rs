@@ -13,7 +13,11 @@
 /// unsafe { *ring.get_mut(5) = 7 };
 /// assert_eq!(unsafe { *ring.get(1) }, 7); // 5 and 1 share a slot
 /// ```
-pub trait DataProvider: Send + Sync + 'static {
+///
+/// # Safety
+/// Implementations must return, for every sequence, the slot `sequence & (buffer_size - 1)`:
+/// valid for the provider's lifetime, and distinct for sequences less than a ring apart.
+pub unsafe trait DataProvider: Send + Sync + 'static {
     /// What a slot holds (`[u8]` for byte slots).
     type Item: ?Sized;
 

@@ -85,7 +85,7 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
 
     /// [`drain`](Self::drain) giving up with [`Error::Timeout`] after `timeout`.
     pub fn drain_timeout(&self, timeout: Duration) -> Result<()> {
-        self.drain_until(Some(Instant::now() + timeout))
+        self.drain_until(Instant::now().checked_add(timeout))
     }
 
     fn drain_until(&self, deadline: Option<Instant>) -> Result<()> {

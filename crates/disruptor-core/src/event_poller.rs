@@ -52,6 +52,9 @@ pub struct EventPoller<D: DataProvider, S: Sequencer> {
     sequence: Arc<Sequence>,
     info: Arc<ConsumerInfo>,
     counters: LocalCounters,
+    /// The highest sequence [`available`](EventPoller::available) reported: the most that
+    /// [`release`](EventPoller::release) may mark processed.
+    seen: i64,
 }
 
 impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
@@ -61,7 +64,8 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
         sequence: Arc<Sequence>,
         info: Arc<ConsumerInfo>,
     ) -> Self {
-        EventPoller { data, barrier, sequence, info, counters: LocalCounters::default() }
+        let seen = sequence.get();
+        EventPoller { data, barrier, sequence, info, counters: LocalCounters::default(), seen }
     }
 
     /// Hands every available event to `handler(event, sequence, end_of_batch)` until it
@@ -84,7 +88,8 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
         impl<D: DataProvider, S: Sequencer> Drop for Progress<'_, D, S> {
             fn drop(&mut self) {
                 if self.done >= self.lo {
-                    self.poller.release(self.lo, self.done);
+                    // In range by construction: lo is next, done <= hi <= seen.
+                    let _ = self.poller.release(self.lo, self.done);
                 }
             }
         }
@@ -105,13 +110,16 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
     /// The range available now, `Ok(Ok((lo, hi)))`, or why there is none. Nothing is consumed
     /// until [`release`](Self::release): for callers that read the slots elsewhere (the JS
     /// layer reads them from JavaScript).
-    pub fn available(&self) -> Result<std::result::Result<(i64, i64), PollState>> {
+    pub fn available(&mut self) -> Result<std::result::Result<(i64, i64), PollState>> {
         if self.barrier.is_alerted() {
             return Err(Error::Closed);
         }
         let next = self.sequence.get_relaxed() + 1;
         Ok(match self.barrier.try_wait_for(next) {
-            Some(hi) => Ok((next, hi)),
+            Some(hi) => {
+                self.seen = self.seen.max(hi);
+                Ok((next, hi))
+            }
             None if self.barrier.sequencer().cursor().get() >= next => Err(PollState::Gating),
             None => Err(PollState::Idle),
         })
@@ -119,28 +127,37 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
 
     /// Waits with the ring's strategy until something is available, then returns the range
     /// (as [`available`](Self::available) would). [`Error::Closed`] on halt.
-    pub fn wait(&self) -> Result<(i64, i64)> {
+    pub fn wait(&mut self) -> Result<(i64, i64)> {
         let next = self.sequence.get_relaxed() + 1;
         match self.barrier.wait_for(next) {
-            Ok(hi) => Ok((next, hi)),
+            Ok(hi) => {
+                self.seen = self.seen.max(hi);
+                Ok((next, hi))
+            }
             Err(Error::Alerted) => Err(Error::Closed),
             Err(e) => Err(e),
         }
     }
 
-    /// Marks `[lo, hi]` processed (it must be the start of what [`available`](Self::available)
-    /// returned): one **Release** store, then waiting producers are woken.
-    pub fn release(&mut self, lo: i64, hi: i64) {
-        debug_assert_eq!(lo, self.sequence.get_relaxed() + 1);
+    /// Marks `[lo, hi]` processed: one **Release** store, then waiting producers are woken.
+    /// `lo` must be the next unprocessed sequence and `hi` at most what
+    /// [`available`](Self::available) or [`wait`](Self::wait) reported, else
+    /// [`Error::InvalidRange`] and nothing changes (a poller never moves backwards or past what it
+    /// was shown).
+    pub fn release(&mut self, lo: i64, hi: i64) -> Result<()> {
+        if lo != self.sequence.get_relaxed() + 1 || hi < lo || hi > self.seen {
+            return Err(Error::InvalidRange { lo, hi });
+        }
         self.sequence.set(hi);
         self.barrier.sequencer().wait_strategy().signal_all_when_blocking();
         self.counters.batch(hi - lo + 1);
         self.info.store(&self.counters);
+        Ok(())
     }
 
-    /// The poller's progress.
-    pub fn sequence(&self) -> &Arc<Sequence> {
-        &self.sequence
+    /// The last sequence this poller finished.
+    pub fn sequence(&self) -> i64 {
+        self.sequence.get()
     }
 
     /// Name and statistics.

@@ -160,9 +160,10 @@ pub(crate) fn wait_timed<S: Sequencer>(
 /// let ring = Arc::new(RingBuffer::new(8, || 0u64).unwrap());
 /// let seq = Arc::new(SingleProducerSequencer::new(8, BlockingWaitStrategy::default()).unwrap());
 /// let barrier = Arc::new(SequenceBarrier::new(seq.clone(), vec![]));
-/// let mut p = BatchEventProcessor::new(ring.clone(), barrier.clone(),
-///     |e: &u64, s: i64, _: bool| assert_eq!(*e, s as u64), ConsumerOptions::new());
-/// seq.gating_sequences().add(&[p.sequence().clone()]);
+/// // SAFETY: the barrier is on the ring's sequencer, and the processor's sequence gates it.
+/// let mut p = unsafe { BatchEventProcessor::new(ring.clone(), barrier.clone(),
+///     |e: &u64, s: i64, _: bool| assert_eq!(*e, s as u64), ConsumerOptions::new()) };
+/// seq.add_gating_sequences(&[p.sequence().clone()]);
 /// let t = std::thread::spawn(move || p.run());
 /// let hi = seq.next(4).unwrap();
 /// for s in 0..=hi { unsafe { *ring.get_mut(s) = s as u64 } }
@@ -179,9 +180,14 @@ pub struct BatchEventProcessor<D: DataProvider, S: Sequencer, H> {
 }
 
 impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> BatchEventProcessor<D, S, H> {
-    /// A processor of `data` following `barrier`. Add [`sequence`](Self::sequence) to the
-    /// sequencer's gating sequences (or a downstream barrier) before running it.
-    pub fn new(
+    /// A processor of `data` following `barrier`. [`crate::DisruptorBuilder`] is the safe way
+    /// to make one.
+    ///
+    /// # Safety
+    /// `barrier` must be on the sequencer of `data` (or on consumers of it), and before `run`
+    /// the processor's [`sequence`](Self::sequence) must gate every producer of `data` (directly
+    /// or through downstream consumers) and be written by nothing but this processor.
+    pub unsafe fn new(
         data: Arc<D>,
         barrier: Arc<SequenceBarrier<S>>,
         handler: H,

@@ -50,7 +50,8 @@ impl<E> RingBuffer<E> {
     }
 }
 
-impl<E: Send + Sync + 'static> DataProvider for RingBuffer<E> {
+// SAFETY: one distinct, owned slot per index; `get`/`get_mut` mask the sequence.
+unsafe impl<E: Send + Sync + 'static> DataProvider for RingBuffer<E> {
     type Item = E;
 
     fn buffer_size(&self) -> usize {

@@ -80,13 +80,23 @@ impl<S: Sequencer> SequenceBarrier<S> {
         if self.alert.is_raised() {
             return Err(Error::Alerted);
         }
-        self.sequencer
-            .wait_strategy()
-            .wait_until(|| self.try_wait_for(sequence), &self.alert)
-            .map_err(|e| match e {
-                WaitError::Alerted => Error::Alerted,
-                WaitError::Timeout => Error::Timeout,
-            })
+        loop {
+            match self
+                .sequencer
+                .wait_strategy()
+                .wait_until(|| self.try_wait_for(sequence), &self.alert)
+            {
+                // Re-checked here: consumers read slots on this answer, so a (custom) strategy
+                // cannot make them read unpublished ones.
+                Ok(_) => {
+                    if let Some(available) = self.try_wait_for(sequence) {
+                        return Ok(available);
+                    }
+                }
+                Err(WaitError::Alerted) => return Err(Error::Alerted),
+                Err(WaitError::Timeout) => return Err(Error::Timeout),
+            }
+        }
     }
 
     /// Interrupts current and future waits with [`Error::Alerted`] (how a consumer is halted).

@@ -122,7 +122,8 @@ impl Drop for SlotBuffer {
     }
 }
 
-impl DataProvider for SlotBuffer {
+// SAFETY: slots are disjoint `slot_size` ranges of one live block, indexed by masked sequence.
+unsafe impl DataProvider for SlotBuffer {
     type Item = [u8];
 
     fn buffer_size(&self) -> usize {

@@ -49,7 +49,12 @@ pub struct WorkProcessor<D: DataProvider, S: Sequencer, H> {
 
 impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> WorkProcessor<D, S, H> {
     /// A worker sharing `work_sequence` with the other workers of its pool.
-    pub fn new(
+    /// [`crate::DisruptorBuilder::handle_events_with_worker_pool`] is the safe way to make one.
+    ///
+    /// # Safety
+    /// As for [`crate::BatchEventProcessor::new`]; in addition `work_sequence` is shared only by
+    /// the workers of one pool, which all use the same barrier.
+    pub unsafe fn new(
         data: Arc<D>,
         barrier: Arc<SequenceBarrier<S>>,
         work_sequence: Arc<Sequence>,

@@ -116,7 +116,7 @@ fn multi_producer_publishes_in_any_order_and_exposes_no_hole() {
 
 fn try_next_reports_full<S: Sequencer>(s: S) {
     let consumer = Arc::new(Sequence::default());
-    s.gating_sequences().add(std::slice::from_ref(&consumer));
+    s.add_gating_sequences(std::slice::from_ref(&consumer));
     let hi = s.try_next(4).unwrap();
     s.publish(0, hi).unwrap();
     assert_eq!(s.remaining_capacity(), 0);
@@ -159,14 +159,14 @@ fn gating_sequences_can_be_added_and_removed_at_run_time() {
     s.publish(0, hi).unwrap();
     // A consumer that joins at the cursor does not gate what came before it.
     late.set(s.cursor().get());
-    s.gating_sequences().add(std::slice::from_ref(&late));
+    s.add_gating_sequences(std::slice::from_ref(&late));
     assert_eq!(s.remaining_capacity(), 4);
     let hi = s.next(4).unwrap();
     s.publish(4, hi).unwrap();
     assert_eq!(s.try_next(1), Err(Error::InsufficientCapacity));
     // Leaving: the ring no longer waits for it.
-    assert!(s.gating_sequences().remove(&late));
-    assert!(!s.gating_sequences().remove(&late));
+    assert!(s.remove_gating_sequence(&late));
+    assert!(!s.remove_gating_sequence(&late));
     assert_eq!(s.try_next(1), Ok(8));
 }
 
@@ -186,4 +186,87 @@ fn stages_from_another_builder_are_refused() {
     assert_eq!(b.after(&stage_a).err(), Some(Error::ForeignStage));
     assert_eq!(b.after(&stage_b.and(&stage_a)).err(), Some(Error::ForeignStage));
     assert!(b.after(&stage_b).is_ok());
+}
+
+#[test]
+fn multi_producer_publish_accepts_a_claim_while_a_later_claimer_waits() {
+    // A producer whose claim is a whole ring behind the claim cursor (a later producer already
+    // took its sequence and waits for room) can still publish it; nobody else can publish the
+    // waiting producer's sequence.
+    let s = Arc::new(MultiProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap());
+    let consumer = Arc::new(Sequence::default());
+    s.add_gating_sequences(std::slice::from_ref(&consumer));
+    let a = s.next(1).unwrap();
+    let b = s.next(1).unwrap();
+    let s2 = s.clone();
+    let c = std::thread::spawn(move || s2.next(1));
+    while s.cursor().get() < 2 {
+        std::thread::yield_now();
+    }
+    assert_eq!(s.publish(2, 2), Err(Error::NotClaimed { sequence: 2 }));
+    s.publish(a, a).unwrap();
+    s.publish(b, b).unwrap();
+    consumer.set(b);
+    s.wait_strategy().signal_all_when_blocking();
+    let c = c.join().unwrap().unwrap();
+    assert_eq!(c, 2);
+    s.publish(c, c).unwrap();
+    assert_eq!(s.published_cursor(), 2);
+}
+
+#[test]
+fn removing_a_gating_sequence_wakes_a_blocked_producer() {
+    let s = Arc::new(SingleProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap());
+    let slow = Arc::new(Sequence::default());
+    s.add_gating_sequences(std::slice::from_ref(&slow));
+    let hi = s.next(2).unwrap();
+    s.publish(0, hi).unwrap();
+    let s2 = s.clone();
+    let producer = std::thread::spawn(move || s2.next(1));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(s.remove_gating_sequence(&slow));
+    assert_eq!(producer.join().unwrap(), Ok(2));
+}
+
+#[test]
+fn a_poller_cannot_release_what_it_was_not_shown() {
+    let mut b = DisruptorBuilder::new(
+        RingBuffer::new(4, || 0u8).unwrap(),
+        SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap(),
+    )
+    .unwrap();
+    let mut poller = b.poller();
+    let (d, mut p) = b.build();
+    p.publish_batch(3, |e, _| *e = 1).unwrap();
+    assert_eq!(poller.release(0, 0), Err(Error::InvalidRange { lo: 0, hi: 0 })); // not shown yet
+    assert_eq!(poller.available().unwrap(), Ok((0, 2)));
+    for (lo, hi) in [(1, 2), (0, 3), (2, 1), (-1, 0), (0, i64::MAX)] {
+        assert_eq!(poller.release(lo, hi), Err(Error::InvalidRange { lo, hi }));
+    }
+    poller.release(0, 1).unwrap();
+    assert_eq!(poller.release(0, 1), Err(Error::InvalidRange { lo: 0, hi: 1 })); // backwards
+    assert_eq!(poller.sequence(), 1);
+    poller.release(2, 2).unwrap();
+    assert_eq!(poller.available().unwrap(), Err(PollState::Idle));
+    d.shutdown().unwrap();
+}
+
+#[test]
+fn huge_timeouts_and_sequences_do_not_panic() {
+    use std::time::Duration;
+    let w = TimeoutBlockingWaitStrategy::new(Duration::MAX);
+    assert_eq!(w.wait_until(|| Some(1), &Alert::default()), Ok(1));
+    let p = PhasedBackoffWaitStrategy::with_sleep(Duration::MAX, Duration::MAX);
+    assert_eq!(p.wait_until(|| Some(2), &Alert::default()), Ok(2));
+    let s = Arc::new(MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    let barrier = SequenceBarrier::new(s.clone(), vec![]);
+    assert_eq!(barrier.try_wait_for(i64::MAX), None);
+    assert_eq!(barrier.try_wait_for(i64::MIN), None);
+    let b = DisruptorBuilder::new(
+        RingBuffer::new(4, || 0u8).unwrap(),
+        SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap(),
+    )
+    .unwrap();
+    let (d, _p) = b.build();
+    assert_eq!(d.drain_timeout(Duration::MAX), Ok(()));
 }

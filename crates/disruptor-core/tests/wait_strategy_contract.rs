@@ -96,7 +96,7 @@ fn barrier_batches_and_follows_publishes<W: WaitStrategy>(w: W) {
     assert_eq!(barrier.wait_for(0), Ok(4));
 
     let consumer = Arc::new(Sequence::new(4));
-    seq.gating_sequences().add(std::slice::from_ref(&consumer));
+    seq.add_gating_sequences(std::slice::from_ref(&consumer));
     let (b2, c2) = (barrier.clone(), consumer.clone());
     let t = thread::spawn(move || {
         let mut next = 5;

@@ -10,15 +10,19 @@ use crate::sync::GatingLock;
 /// a sharded reader lock (crossbeam's `ShardedLock`: a reader touches only its own shard, so
 /// producers on different threads do not contend); adding or removing takes every shard.
 ///
+/// Change it through [`crate::Sequencer::add_gating_sequences`] and
+/// [`crate::Sequencer::remove_gating_sequence`], which keep joining consumers safe and wake
+/// producers the change frees.
+///
 /// ```
 /// use std::sync::Arc;
-/// use disruptor_core::{GatingSequences, Sequence};
-/// let g = GatingSequences::default();
-/// let a = Arc::new(Sequence::new(3));
-/// g.add(&[a.clone()]);
-/// assert_eq!(g.minimum(100), 3);
-/// assert!(g.remove(&a));
-/// assert_eq!(g.minimum(100), 100);
+/// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+/// let s = SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap();
+/// let a = Arc::new(Sequence::default());
+/// s.add_gating_sequences(&[a.clone()]);
+/// assert_eq!(s.gating_sequences().minimum(100), -1);
+/// assert!(s.remove_gating_sequence(&a));
+/// assert_eq!(s.gating_sequences().minimum(100), 100);
 /// ```
 pub struct GatingSequences {
     list: GatingLock<Arc<[Arc<Sequence>]>>,
@@ -37,16 +41,8 @@ impl std::fmt::Debug for GatingSequences {
 }
 
 impl GatingSequences {
-    /// Adds sequences to the list. To join a running ring without gating it back, set each one
-    /// to the cursor first.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let g = disruptor_core::GatingSequences::default();
-    /// g.add(&[Arc::new(disruptor_core::Sequence::new(0))]);
-    /// assert_eq!(g.len(), 1);
-    /// ```
-    pub fn add(&self, sequences: &[Arc<Sequence>]) {
+    /// Adds sequences to the list.
+    pub(crate) fn add(&self, sequences: &[Arc<Sequence>]) {
         let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Arc<Sequence>> = list.iter().cloned().collect();
         v.extend(sequences.iter().cloned());
@@ -54,14 +50,7 @@ impl GatingSequences {
     }
 
     /// Removes every occurrence of `sequence` (by identity); true if it was there.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// let g = disruptor_core::GatingSequences::default();
-    /// let s = Arc::new(disruptor_core::Sequence::default());
-    /// assert!(!g.remove(&s));
-    /// ```
-    pub fn remove(&self, sequence: &Arc<Sequence>) -> bool {
+    pub(crate) fn remove(&self, sequence: &Arc<Sequence>) -> bool {
         let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
         let before = list.len();
         let v: Vec<Arc<Sequence>> =

@@ -32,7 +32,13 @@ use crate::wait_strategy::{Alert, WaitError, WaitStrategy};
 /// s.publish(0, hi).unwrap();
 /// assert_eq!(s.poll_published(0), Some(1));
 /// ```
-pub trait Sequencer: Send + Sync + 'static {
+///
+/// # Safety
+/// Consumers and producers read and write slots on the strength of what a sequencer answers, so
+/// an implementation must keep the protocol: `next`/`try_next` never hand out a sequence twice
+/// nor one whose slot a gating sequence has not passed (one ring earlier), and
+/// `poll_published`/`is_available` report only sequences that were published, with Acquire.
+pub unsafe trait Sequencer: Send + Sync + 'static {
     /// The wait strategy producers and consumers of this ring use.
     type Wait: WaitStrategy;
 
@@ -85,9 +91,50 @@ pub trait Sequencer: Send + Sync + 'static {
         &self.core().wait
     }
 
-    /// The consumer sequences that gate producers.
+    /// The consumer sequences that gate producers (read-only; change them with
+    /// [`add_gating_sequences`](Sequencer::add_gating_sequences) and
+    /// [`remove_gating_sequence`](Sequencer::remove_gating_sequence)).
     fn gating_sequences(&self) -> &GatingSequences {
         &self.core().gating
+    }
+
+    /// Adds consumer sequences that gate producers, then sets each to the cursor: a consumer
+    /// joining a running ring starts after what is already there (LMAX's order: any gating
+    /// minimum a producer cached before the add is at most the cursor, so it cannot let the
+    /// producer overtake the new consumer).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// s.publish(0, s.next(2).unwrap()).unwrap();
+    /// let late = Arc::new(Sequence::default());
+    /// s.add_gating_sequences(&[late.clone()]);
+    /// assert_eq!(late.get(), 1);
+    /// assert_eq!(s.remaining_capacity(), 4);
+    /// ```
+    fn add_gating_sequences(&self, sequences: &[Arc<Sequence>]) {
+        let core = self.core();
+        core.gating.add(sequences);
+        let cursor = core.cursor.get();
+        for s in sequences {
+            s.set(cursor);
+        }
+    }
+
+    /// Stops `sequence` from gating producers; true if it did. Producers it held back are woken.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// let c = Arc::new(Sequence::default());
+    /// assert!(!s.remove_gating_sequence(&c));
+    /// ```
+    fn remove_gating_sequence(&self, sequence: &Arc<Sequence>) -> bool {
+        let removed = self.core().gating.remove(sequence);
+        self.core().wait.signal_all_when_blocking();
+        removed
     }
 
     /// Refuses new claims and releases waiting producers with [`Error::Closed`].
@@ -155,7 +202,7 @@ impl<W: WaitStrategy> SequencerCore<W> {
     /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, SingleProducerSequencer};
     /// use std::sync::Arc;
     /// let s = SingleProducerSequencer::new(1, BusySpinWaitStrategy).unwrap();
-    /// s.gating_sequences().add(&[Arc::new(disruptor_core::Sequence::default())]);
+    /// s.add_gating_sequences(&[Arc::new(disruptor_core::Sequence::default())]);
     /// s.core().report_consumer_fault("journal", -1);
     /// s.publish(0, s.next(1).unwrap()).unwrap();
     /// assert_eq!(s.next(1), Err(Error::ConsumerHalted { name: "journal".into() }));
@@ -212,10 +259,20 @@ impl<W: WaitStrategy> SequencerCore<W> {
             let min = gating.minimum(claimed);
             (wrap_point <= min).then_some(min)
         };
-        match self.wait.wait_until(room, &self.alert) {
-            Ok(min) => Ok(min),
-            Err(WaitError::Timeout) => Err(Error::Timeout),
-            Err(WaitError::Alerted) => self.wait_after_fault(wrap_point, room),
+        loop {
+            match self.wait.wait_until(room, &self.alert) {
+                // The strategy's answer is re-checked: a (custom) strategy cannot make a producer
+                // overwrite a slot that is still in use.
+                Ok(_) => {
+                    if let Some(min) = room() {
+                        return Ok(min);
+                    }
+                }
+                // Producers do not time out: a multi-producer claim is already taken and must be
+                // published. Timeouts are for consumers (`EventHandler::on_timeout`).
+                Err(WaitError::Timeout) => {}
+                Err(WaitError::Alerted) => return self.wait_after_fault(wrap_point, room),
+            }
         }
     }
 

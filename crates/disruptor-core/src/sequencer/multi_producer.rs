@@ -81,7 +81,9 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
     }
 }
 
-impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
+// SAFETY: claims, gating and publication follow the protocol documented on `Sequencer`
+// (checked by tests/stress.rs and the loom models in tests/loom.rs).
+unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
     type Wait = W;
 
     #[inline]
@@ -92,13 +94,14 @@ impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
     #[inline]
     fn next(&self, n: i64) -> Result<i64> {
         self.core.check_claim(n)?;
+        // A claim is taken before waiting for room. If the wait ends in an error (close, or a
+        // halted consumer), the range stays unpublished: nothing after it could be published
+        // either, since every later claim needs at least as much room.
         let current = self.core.cursor.fetch_add(n);
         let next_sequence = current + n;
         let wrap_point = next_sequence - self.core.buffer_size as i64;
         let cached = self.gating_cache.get();
         if wrap_point > cached || cached > current {
-            // On Err (close or consumer fault) the claimed range stays unpublished: the ring is
-            // shutting down or can no longer drain anyway.
             let min = self.core.wait_for_capacity(wrap_point, current)?;
             self.gating_cache.set(min);
         }
@@ -125,10 +128,18 @@ impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
             return Err(Error::NotClaimed { sequence: lo.max(claimed + 1) });
         }
         for sequence in lo..=hi {
-            // A sequence a whole ring behind the claim cursor was published long ago (consumers
-            // cannot pass an unpublished one); re-flagging it would hide a newer lap.
-            if sequence <= claimed - self.core.buffer_size as i64 || self.is_available(sequence) {
+            // The slot's flag holds the lap of its last publish: this lap or a later one means
+            // published; the previous lap means free to publish; older means the slot's previous
+            // lap is not even published, so nobody can hold this sequence yet (its claimer, if
+            // any, still waits for room).
+            // Acquire: an answer based on a producer's publish sees that publish.
+            let behind =
+                self.lap(sequence).wrapping_sub(self.flag(sequence).load(Ordering::Acquire));
+            if behind <= 0 {
                 return Err(Error::AlreadyPublished { sequence });
+            }
+            if behind > 1 {
+                return Err(Error::NotClaimed { sequence });
             }
         }
         self.publish_claimed(lo, hi);
@@ -151,10 +162,12 @@ impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
 
     #[inline]
     fn poll_published(&self, sequence: i64) -> Option<i64> {
+        // Nothing precedes sequence 0; clamping also keeps the arithmetic below in range.
+        let sequence = sequence.max(0);
         // Relaxed: the claim cursor only bounds the scan; the flags carry the synchronisation.
         let claimed = self.core.cursor.get_relaxed();
         // A consumer is never a whole ring behind what can be published for it.
-        let end = claimed.min(sequence + self.index_mask);
+        let end = claimed.min(sequence.saturating_add(self.index_mask));
         let mut highest = sequence - 1;
         for s in sequence..=end {
             // Relaxed per flag; one Acquire fence below covers every flag read before it.
@@ -172,12 +185,11 @@ impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
 
     fn published_cursor(&self) -> i64 {
         let claimed = self.core.cursor.get();
-        // Everything a gating consumer passed is published, and so is everything a whole ring
-        // behind the claim cursor (consumers cannot pass a hole); scan from there.
-        let floor = claimed - self.core.buffer_size as i64;
+        // Everything the gating consumers passed is published; scan from there. With no gating
+        // consumer, scan the last ring's worth.
         let from = match self.core.gating.minimum(i64::MAX) {
-            i64::MAX => floor,
-            consumed => consumed.max(floor),
+            i64::MAX => claimed - self.core.buffer_size as i64,
+            consumed => consumed,
         } + 1;
         self.poll_published(from).unwrap_or(from - 1)
     }

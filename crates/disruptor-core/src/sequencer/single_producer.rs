@@ -86,7 +86,9 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
     }
 }
 
-impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
+// SAFETY: claims, gating and publication follow the protocol documented on `Sequencer`
+// (checked by tests/stress.rs and the loom models in tests/loom.rs).
+unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
     type Wait = W;
 
     #[inline]

@@ -40,7 +40,8 @@ impl Sleepers {
         if let Some(v) = ready() {
             return Ok(v);
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too large to add is no timeout.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         // Relaxed: ordered before the condition checks by the SeqCst fence below.
         self.count.fetch_add(1, Ordering::Relaxed);

@@ -87,7 +87,7 @@ impl<W: WaitStrategy> WaitStrategy for PhasedBackoffWaitStrategy<W> {
                 counter = SPINS_PER_CLOCK_READ;
                 let now = Instant::now();
                 let elapsed = now - *start.get_or_insert(now);
-                if elapsed > self.spin_timeout + self.yield_timeout {
+                if elapsed > self.spin_timeout.saturating_add(self.yield_timeout) {
                     return self.fallback.wait_until(ready, alert);
                 } else if elapsed > self.spin_timeout {
                     thread::yield_now();
