@@ -1,0 +1,552 @@
+//! Loom model checks of the engine's concurrency protocols: claim / publish / barrier visibility,
+//! the multi-producer availability scan, gating (a producer never overwrites a slot a consumer
+//! has not released), and the blocking wait strategy's no-lost-wake-up (Dekker) protocol.
+//!
+//! Run (this is how CI runs it):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p disruptor-core --release --test loom
+//! ```
+//!
+//! Under `--cfg loom` every atomic, mutex, condition variable and the gating lock of the engine
+//! comes from loom (`src/sync.rs`), so loom explores the interleavings of the real engine code.
+//! Payloads live in [`loom::cell::UnsafeCell`]s: loom reports a causality violation when a slot
+//! is read or written without a happens-before edge from the previous access, which is exactly
+//! what a missing Release/Acquire on a sequence, flag or cache would produce. A waiter that is
+//! never woken shows up as a loom deadlock.
+//!
+//! Each model keeps to 2-3 threads and a handful of operations, with a preemption bound of 3
+//! (2 for the two largest models; `LOOM_MAX_PREEMPTIONS` overrides both), so that the whole
+//! file runs in seconds. `--nocapture` shows how many executions each model explored.
+#![cfg(loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use disruptor_core::{
+    Alert, BlockingWaitStrategy, Error, MultiProducerSequencer, Sequence, SequenceBarrier,
+    Sequencer, SingleProducerSequencer, WaitError, WaitStrategy,
+};
+use loom::cell::UnsafeCell;
+use loom::thread;
+
+/// Runs `f` under loom with a preemption bound of `bound` (unless `LOOM_MAX_PREEMPTIONS` is set).
+fn model_with_bound<F>(bound: usize, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(bound);
+    }
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    // Shown with `--nocapture`: how many executions loom explored.
+    println!(
+        "{} executions (preemption bound {:?})",
+        executions.load(Ordering::Relaxed),
+        builder.preemption_bound
+    );
+}
+
+/// Runs `f` under loom with the default preemption bound of 3 (the models with the most
+/// threads and operations use [`model_with_bound`] with 2).
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    model_with_bound(3, f);
+}
+
+/// The ring's payload: one loom `UnsafeCell` per slot, so that loom checks that every access is
+/// ordered after the previous one by the sequencer protocol (and not by luck).
+struct Slots {
+    cells: Box<[UnsafeCell<i64>]>,
+    mask: i64,
+}
+
+// SAFETY: `Slots` is only a test vehicle for loom: every access goes through loom's
+// `UnsafeCell::with`/`with_mut`, which panic (failing the model) on any pair of accesses that
+// are not ordered by happens-before, i.e. on any data race the protocol would allow.
+unsafe impl Sync for Slots {}
+
+impl Slots {
+    fn new(size: usize) -> Arc<Self> {
+        assert!(size.is_power_of_two());
+        Arc::new(Slots {
+            cells: (0..size).map(|_| UnsafeCell::new(-1)).collect(),
+            mask: size as i64 - 1,
+        })
+    }
+
+    fn cell(&self, sequence: i64) -> &UnsafeCell<i64> {
+        &self.cells[(sequence & self.mask) as usize]
+    }
+
+    /// What the producer of `sequence` writes.
+    fn payload(sequence: i64) -> i64 {
+        100 + sequence
+    }
+
+    fn write(&self, sequence: i64) {
+        // SAFETY: loom checks that this write happens-after every earlier access to the cell.
+        self.cell(sequence).with_mut(|p| unsafe { *p = Self::payload(sequence) });
+    }
+
+    fn read(&self, sequence: i64) -> i64 {
+        // SAFETY: loom checks that this read happens-after the last write to the cell.
+        self.cell(sequence).with(|p| unsafe { *p })
+    }
+
+    /// Reads `lo..=hi` and checks each slot holds what its producer wrote.
+    fn check(&self, lo: i64, hi: i64) {
+        for s in lo..=hi {
+            assert_eq!(self.read(s), Self::payload(s), "slot of sequence {s}");
+        }
+    }
+}
+
+/// Consumes `0..count` through `barrier`: every batch `wait_for` returns must start at the asked
+/// sequence, stay below `count`, and hold the producers' payloads. After each batch the
+/// consumer's `progress` (if any) is set and the ring's wait strategy signalled, as a
+/// `BatchEventProcessor` does.
+fn consume<S: Sequencer>(
+    barrier: &SequenceBarrier<S>,
+    slots: &Slots,
+    count: i64,
+    progress: Option<&Sequence>,
+) {
+    let mut next = 0;
+    while next < count {
+        let hi = barrier.wait_for(next).expect("wait_for");
+        assert!(hi >= next && hi < count, "wait_for({next}) returned {hi}");
+        slots.check(next, hi);
+        if let Some(progress) = progress {
+            progress.set(hi);
+            barrier.sequencer().wait_strategy().signal_all_when_blocking();
+        }
+        next = hi + 1;
+    }
+}
+
+/// Claims `n` slots with `next`, fills them and publishes them with the checked `publish`.
+fn produce<S: Sequencer>(sequencer: &S, slots: &Slots, n: i64) -> i64 {
+    let hi = sequencer.next(n).expect("next");
+    for s in hi - n + 1..=hi {
+        slots.write(s);
+    }
+    sequencer.publish(hi - n + 1, hi).expect("publish");
+    hi
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Single producer -> consumer through a SequenceBarrier.
+// ---------------------------------------------------------------------------------------------
+
+/// A single producer claims one slot then a batch of two, fills and publishes them; the consumer
+/// waits through a barrier and must see every payload of the batches `wait_for` returns (the
+/// cursor's Release store / Acquire load carry the slot contents).
+#[test]
+fn single_producer_publish_is_visible_through_barrier() {
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap());
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(4);
+
+        let producer = {
+            let (sequencer, slots) = (sequencer.clone(), slots.clone());
+            thread::spawn(move || {
+                assert_eq!(produce(&*sequencer, &slots, 1), 0);
+                assert_eq!(produce(&*sequencer, &slots, 2), 2);
+            })
+        };
+
+        consume(&barrier, &slots, 3, None);
+        producer.join().unwrap();
+        assert_eq!(sequencer.cursor().get(), 2);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Multi producer: availability flags and the contiguous scan.
+// ---------------------------------------------------------------------------------------------
+
+/// Two producers each claim and publish one slot, in any order; the consumer must never get a
+/// sequence whose payload is not written yet, and `poll_published` (through `wait_for`) must stop
+/// at the first unpublished sequence: if sequence 1 is published before 0, `wait_for(0)` waits.
+#[test]
+fn multi_producer_publish_is_visible_and_contiguous() {
+    model(|| {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap());
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(4);
+
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sequencer, slots) = (sequencer.clone(), slots.clone());
+                thread::spawn(move || {
+                    produce(&*sequencer, &slots, 1);
+                })
+            })
+            .collect();
+
+        consume(&barrier, &slots, 2, None);
+        for p in producers {
+            p.join().unwrap();
+        }
+        assert_eq!(sequencer.poll_published(0), Some(1));
+    });
+}
+
+/// The scan itself, without a wait strategy: while one producer has claimed sequence 0 and the
+/// other publishes 1, `poll_published(0)` is `None` or a range whose every slot is written.
+#[test]
+fn multi_producer_poll_published_never_skips_a_hole() {
+    model(|| {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap());
+        let slots = Slots::new(4);
+
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sequencer, slots) = (sequencer.clone(), slots.clone());
+                thread::spawn(move || {
+                    produce(&*sequencer, &slots, 1);
+                })
+            })
+            .collect();
+
+        // Two polls at arbitrary points of the producers' progress.
+        for _ in 0..2 {
+            if let Some(hi) = sequencer.poll_published(0) {
+                assert!(hi <= 1, "poll_published(0) returned {hi}");
+                slots.check(0, hi);
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        assert_eq!(sequencer.poll_published(0), Some(1));
+        slots.check(0, 1);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. try_next on a full ring: gating.
+// ---------------------------------------------------------------------------------------------
+
+static TRY_NEXT_SAW_FULL: AtomicUsize = AtomicUsize::new(0);
+
+/// A ring of one slot gated by one consumer. The producer (main thread) claims with `try_next`,
+/// retrying on `InsufficientCapacity`; the consumer reads each slot, then releases it with a
+/// Release `set` of its sequence. The producer must never write slot 0 again before the
+/// consumer's read of it happens-before (loom would report the concurrent access), a refused
+/// `try_next` must claim nothing (the next success is exactly the next sequence), and some
+/// execution must actually see the ring full.
+#[test]
+fn try_next_never_overwrites_an_unreleased_slot() {
+    TRY_NEXT_SAW_FULL.store(0, Ordering::Relaxed);
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(1);
+
+        let consumer = {
+            let slots = slots.clone();
+            thread::spawn(move || consume(&barrier, &slots, 2, Some(&consumed)))
+        };
+
+        for expected in 0..2 {
+            let s = loop {
+                match sequencer.try_next(1) {
+                    Ok(s) => break s,
+                    Err(Error::InsufficientCapacity) => {
+                        TRY_NEXT_SAW_FULL.fetch_add(1, Ordering::Relaxed);
+                        thread::yield_now();
+                    }
+                    Err(e) => panic!("try_next: {e:?}"),
+                }
+            };
+            assert_eq!(s, expected, "a refused try_next claimed something");
+            slots.write(s);
+            sequencer.publish(s, s).unwrap();
+        }
+        consumer.join().unwrap();
+    });
+    assert!(TRY_NEXT_SAW_FULL.load(Ordering::Relaxed) > 0, "no execution saw the ring full");
+}
+
+/// The multi-producer `try_next` (compare-and-swap claim through the shared gating cache): on a
+/// full ring it returns `InsufficientCapacity` and claims nothing; while a consumer concurrently
+/// reads and releases the slot, a success must happen-after that read (no overwrite).
+#[test]
+fn multi_producer_try_next_never_overwrites_an_unreleased_slot() {
+    model(|| {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(1);
+
+        // Fill the ring before the consumer starts: now it is full.
+        assert_eq!(sequencer.try_next(1), Ok(0));
+        slots.write(0);
+        sequencer.publish(0, 0).unwrap();
+        assert_eq!(sequencer.try_next(1), Err(Error::InsufficientCapacity));
+        assert_eq!(sequencer.cursor().get(), 0, "a refused try_next claimed something");
+
+        let consumer = {
+            let slots = slots.clone();
+            thread::spawn(move || consume(&barrier, &slots, 2, Some(&consumed)))
+        };
+
+        let s = loop {
+            match sequencer.try_next(1) {
+                Ok(s) => break s,
+                Err(Error::InsufficientCapacity) => thread::yield_now(),
+                Err(e) => panic!("try_next: {e:?}"),
+            }
+        };
+        assert_eq!(s, 1);
+        slots.write(s);
+        sequencer.publish(s, s).unwrap();
+        consumer.join().unwrap();
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. BlockingWaitStrategy: no lost wake-up.
+// ---------------------------------------------------------------------------------------------
+
+/// A waiter waits for a sequence to reach 0 while another thread sets it and signals: in no
+/// execution may the waiter sleep forever (loom reports a deadlock) or return another value.
+#[test]
+fn blocking_wait_strategy_loses_no_wake_up() {
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let cursor = Arc::new(Sequence::default());
+
+        let waiter = {
+            let (strategy, cursor) = (strategy.clone(), cursor.clone());
+            thread::spawn(move || {
+                strategy.wait_until(
+                    || {
+                        let v = cursor.get();
+                        (v >= 0).then_some(v)
+                    },
+                    &Alert::default(),
+                )
+            })
+        };
+
+        cursor.set(0);
+        strategy.signal_all_when_blocking();
+        assert_eq!(waiter.join().unwrap(), Ok(0));
+    });
+}
+
+/// Two waiters, one signal: `signal_all_when_blocking` must wake every sleeper.
+#[test]
+fn blocking_wait_strategy_wakes_every_waiter() {
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let cursor = Arc::new(Sequence::default());
+
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (strategy, cursor) = (strategy.clone(), cursor.clone());
+                thread::spawn(move || {
+                    strategy.wait_until(
+                        || {
+                            let v = cursor.get();
+                            (v >= 0).then_some(v)
+                        },
+                        &Alert::default(),
+                    )
+                })
+            })
+            .collect();
+
+        cursor.set(0);
+        strategy.signal_all_when_blocking();
+        for w in waiters {
+            assert_eq!(w.join().unwrap(), Ok(0));
+        }
+    });
+}
+
+/// Raising the waiter's alert and signalling releases a waiter whose condition never holds.
+#[test]
+fn blocking_wait_strategy_alert_releases_waiter() {
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let alert = Arc::new(Alert::default());
+
+        let waiter = {
+            let (strategy, alert) = (strategy.clone(), alert.clone());
+            thread::spawn(move || strategy.wait_until(|| None, &alert))
+        };
+
+        alert.raise();
+        strategy.signal_all_when_blocking();
+        assert_eq!(waiter.join().unwrap(), Err(WaitError::Alerted));
+    });
+}
+
+/// `SequenceBarrier::alert` releases a consumer blocked in `wait_for` on an empty ring.
+#[test]
+fn barrier_alert_releases_blocked_consumer() {
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap());
+        let barrier = Arc::new(SequenceBarrier::new(sequencer, vec![]));
+
+        let consumer = {
+            let barrier = barrier.clone();
+            thread::spawn(move || barrier.wait_for(0))
+        };
+
+        barrier.alert();
+        assert_eq!(consumer.join().unwrap(), Err(Error::Alerted));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. A producer waiting for capacity with the blocking strategy.
+// ---------------------------------------------------------------------------------------------
+
+/// A ring of one slot gated by one consumer, both sides on the blocking strategy: the producer's
+/// second `next(1)` sleeps until the consumer releases slot 0 and signals, and the consumer
+/// sleeps until the producer publishes. No execution may deadlock (a lost wake-up in either
+/// direction) or overwrite a slot the consumer is reading.
+#[test]
+fn producer_waiting_for_capacity_is_woken() {
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(1);
+
+        let producer = {
+            let (sequencer, slots) = (sequencer.clone(), slots.clone());
+            thread::spawn(move || {
+                assert_eq!(produce(&*sequencer, &slots, 1), 0);
+                assert_eq!(produce(&*sequencer, &slots, 1), 1);
+            })
+        };
+
+        consume(&barrier, &slots, 2, Some(&consumed));
+        producer.join().unwrap();
+    });
+}
+
+/// `close` releases a producer blocked in `next` on a full ring with `Error::Closed`.
+#[test]
+fn close_releases_producer_waiting_for_capacity() {
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+        sequencer.add_gating_sequences(&[Arc::new(Sequence::default())]);
+        let slots = Slots::new(1);
+        assert_eq!(produce(&*sequencer, &slots, 1), 0);
+
+        let producer = {
+            let sequencer = sequencer.clone();
+            thread::spawn(move || sequencer.next(1))
+        };
+
+        sequencer.close();
+        assert_eq!(producer.join().unwrap(), Err(Error::Closed));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Multi producer gating cache.
+// ---------------------------------------------------------------------------------------------
+
+/// Two producers claim two slots each (`next(1)`, fill, publish) on a ring of two slots gated by
+/// one consumer. Producers share the cached gating minimum: one that trusts a value another
+/// refreshed must inherit the happens-before from the consumer's reads (Release/Acquire through
+/// the cache), so no slot is overwritten while the consumer may still read it, and nobody waits
+/// forever. Publishes use `publish_claimed` (as `Producer` does); see the next model for the
+/// checked `publish`.
+#[test]
+fn multi_producer_gating_cache() {
+    // Bound 2: ~95k executions; bound 3 explores millions (minutes).
+    model_with_bound(2, || {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap());
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(2);
+
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sequencer, slots) = (sequencer.clone(), slots.clone());
+                thread::spawn(move || {
+                    for _ in 0..2 {
+                        let s = sequencer.next(1).unwrap();
+                        slots.write(s);
+                        sequencer.publish_claimed(s, s);
+                    }
+                })
+            })
+            .collect();
+
+        consume(&barrier, &slots, 4, Some(&consumed));
+        for p in producers {
+            p.join().unwrap();
+        }
+    });
+}
+
+/// Like [`multi_producer_gating_cache`] with three claims and the checked `Sequencer::publish`:
+/// producer A claims two slots one by one, producer B one, on a ring of two gated by a consumer.
+/// B may claim 0 while A claims 1, publishes it and claims 2 with `next`, whose `fetch_add` moves
+/// the claim cursor to 2 *before* it waits for the consumer to release slot 0; B's
+/// `publish(0, 0)` must still succeed. (A check of "already published" against
+/// `claimed - buffer_size` rejected it with `AlreadyPublished`, and the ring stalled; the check
+/// must come from the slot's lap flag.)
+#[test]
+fn multi_producer_checked_publish_while_another_waits_for_capacity() {
+    // Bound 2: ~29k executions, and enough to reach the interleaving above; bound 3: ~760k.
+    model_with_bound(2, || {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap());
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(2);
+
+        let producers: Vec<_> = [2, 1]
+            .into_iter()
+            .map(|claims| {
+                let (sequencer, slots) = (sequencer.clone(), slots.clone());
+                thread::spawn(move || {
+                    for _ in 0..claims {
+                        produce(&*sequencer, &slots, 1);
+                    }
+                })
+            })
+            .collect();
+
+        consume(&barrier, &slots, 3, Some(&consumed));
+        for p in producers {
+            p.join().unwrap();
+        }
+    });
+}
