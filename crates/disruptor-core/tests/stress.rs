@@ -85,6 +85,23 @@ fn produce<S: Sequencer>(p: &mut Producer<RingBuffer<Event>, S>, id: u64, n: u64
     }
 }
 
+/// Publishes `n` events from each of `producers` threads (ids 0..producers) and joins them.
+fn produce_from_threads<W: WaitStrategy>(
+    p: &Producer<RingBuffer<Event>, MultiProducerSequencer<W>>,
+    producers: u64,
+    n: u64,
+) {
+    let threads: Vec<_> = (0..producers)
+        .map(|id| {
+            let mut p = p.clone();
+            thread::spawn(move || produce(&mut p, id, n))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 fn one_to_one<W: WaitStrategy>(w: W, n: u64) {
     let seen = Arc::new(AtomicI64::new(-1));
     let mut b = single(w);
@@ -149,15 +166,7 @@ fn three_to_one<W: WaitStrategy>(w: W, n: u64) {
     let mut b = multi(w);
     b.handle_events_with(checker(3, seen.clone()));
     let (d, p) = b.build();
-    let threads: Vec<_> = (0..3)
-        .map(|id| {
-            let mut p = p.clone();
-            thread::spawn(move || produce(&mut p, id, n))
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    produce_from_threads(&p, 3, n);
     d.shutdown().unwrap();
     assert_eq!(seen.load(Ordering::Acquire), 3 * n as i64 - 1);
 }
@@ -251,15 +260,7 @@ fn diamond<W: WaitStrategy>(w: W, n: u64) {
         checker(2, s[2].clone()),
     ));
     let (d, p) = b.build();
-    let threads: Vec<_> = (0..2)
-        .map(|id| {
-            let mut p = p.clone();
-            thread::spawn(move || produce(&mut p, id, n))
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    produce_from_threads(&p, 2, n);
     d.shutdown().unwrap();
     assert_eq!(s[2].load(Ordering::Acquire), 2 * n as i64 - 1);
 }
@@ -310,15 +311,7 @@ fn worker_pool<W: WaitStrategy>(w: W, n: u64) {
         Ok(())
     });
     let (d, p) = b.build();
-    let threads: Vec<_> = (0..2)
-        .map(|id| {
-            let mut p = p.clone();
-            thread::spawn(move || produce(&mut p, id, n))
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    produce_from_threads(&p, 2, n);
     d.shutdown().unwrap();
     let mut all: Vec<(i64, u64, u64)> =
         got.iter().flat_map(|g| g.lock().unwrap().clone()).collect();
@@ -385,12 +378,7 @@ fn pollers_see_everything_in_order() {
     let mut b = multi(BlockingWaitStrategy::default());
     let mut poller = b.poller();
     let (d, p) = b.build();
-    let threads: Vec<_> = (0..2)
-        .map(|id| {
-            let mut p = p.clone();
-            thread::spawn(move || produce(&mut p, id, n))
-        })
-        .collect();
+    let producers = thread::spawn(move || produce_from_threads(&p, 2, n));
     let seen = Arc::new(AtomicI64::new(-1));
     let mut check = checker(2, seen.clone());
     let mut failure = None;
@@ -408,9 +396,7 @@ fn pollers_see_everything_in_order() {
         }
     }
     assert_eq!(failure, None);
-    for t in threads {
-        t.join().unwrap();
-    }
+    producers.join().unwrap();
     d.shutdown().unwrap();
     assert_eq!(poller.poll(|_, _, _| true), Err(Error::Closed));
 }
