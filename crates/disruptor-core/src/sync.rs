@@ -2,19 +2,21 @@
 //!
 //! Under `--cfg loom` every primitive comes from [loom](https://docs.rs/loom) so that the model
 //! checker can explore all interleavings of the claim / publish / barrier / wake-up protocols;
-//! otherwise they come from `std` (and crossbeam-utils for the read-mostly gating list).
+//! otherwise they come from `std`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, Ordering,
+};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, RwLock as GatingLock};
+pub(crate) use loom::sync::{Condvar, Mutex};
 #[cfg(loom)]
 pub(crate) use loom::thread;
 
 #[cfg(not(loom))]
-pub(crate) use crossbeam_utils::sync::ShardedLock as GatingLock;
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, Ordering,
+};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex};
 #[cfg(not(loom))]

@@ -1,14 +1,19 @@
 use std::sync::Arc;
 
 use crate::sequence::{minimum_sequence, Sequence};
-use crate::sync::GatingLock;
+use crate::sync::{AtomicPtr, Mutex, Ordering};
+
+type List = Vec<Arc<Sequence>>;
 
 /// The consumer sequences a producer must not overtake by more than the ring size, changeable
 /// at run time (a consumer joins or leaves a running ring).
 ///
-/// The list is read-mostly: producers read it only when their cached minimum runs out, through
-/// a sharded reader lock (crossbeam's `ShardedLock`: a reader touches only its own shard, so
-/// producers on different threads do not contend); adding or removing takes every shard.
+/// Reading is lock-free: one **Acquire** load of a pointer to the current list, then the
+/// sequences. Producers read it whenever their cached minimum runs out, which on a full ring is
+/// every claim, so a lock here (even a sharded reader lock: two atomic read-modify-writes) was
+/// measurable. A change builds a new list and publishes it with a **Release** store; replaced
+/// lists are kept until the `GatingSequences` is dropped (a reader may still be scanning one),
+/// which costs one small list per change: changes are rare (a consumer joining or leaving).
 ///
 /// Change it through [`crate::Sequencer::add_gating_sequences`] and
 /// [`crate::Sequencer::remove_gating_sequence`], which keep joining consumers safe and wake
@@ -25,38 +30,58 @@ use crate::sync::GatingLock;
 /// assert_eq!(s.gating_sequences().minimum(100), 100);
 /// ```
 pub struct GatingSequences {
-    list: GatingLock<Arc<[Arc<Sequence>]>>,
+    /// Points into one of the boxes in `lists`.
+    current: AtomicPtr<List>,
+    /// Every list ever published, the current one last. Boxes never move or drop before `self`.
+    lists: Mutex<Vec<Box<List>>>,
 }
 
 impl Default for GatingSequences {
     fn default() -> Self {
-        GatingSequences { list: GatingLock::new(Arc::from(Vec::new())) }
+        let mut first = Box::new(List::new());
+        let current = AtomicPtr::new(&mut *first as *mut List);
+        GatingSequences { current, lists: Mutex::new(vec![first]) }
     }
 }
 
 impl std::fmt::Debug for GatingSequences {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.snapshot().iter()).finish()
+        f.debug_list().entries(self.current().iter()).finish()
     }
 }
 
 impl GatingSequences {
+    #[inline]
+    fn current(&self) -> &List {
+        // Acquire: pairs with the Release in `replace`, so the list's contents are visible.
+        let list = self.current.load(Ordering::Acquire);
+        // SAFETY: `current` always points to a box in `lists`, and boxes are dropped only with
+        // `self`, so the list outlives this borrow of `self`; published lists are never mutated.
+        unsafe { &*list }
+    }
+
+    /// Publishes `change(current list)` as the new list.
+    fn replace(&self, change: impl FnOnce(&List) -> List) {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = Box::new(change(lists.last().expect("never empty")));
+        // Release: the new list's contents happen-before a reader's Acquire of the pointer.
+        self.current.store(&mut *next as *mut List, Ordering::Release);
+        lists.push(next);
+    }
+
     /// Adds sequences to the list.
     pub(crate) fn add(&self, sequences: &[Arc<Sequence>]) {
-        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<Arc<Sequence>> = list.iter().cloned().collect();
-        v.extend(sequences.iter().cloned());
-        *list = Arc::from(v);
+        self.replace(|list| list.iter().chain(sequences).cloned().collect());
     }
 
     /// Removes every occurrence of `sequence` (by identity); true if it was there.
     pub(crate) fn remove(&self, sequence: &Arc<Sequence>) -> bool {
-        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
-        let before = list.len();
-        let v: Vec<Arc<Sequence>> =
-            list.iter().filter(|s| !Arc::ptr_eq(s, sequence)).cloned().collect();
-        let removed = v.len() != before;
-        *list = Arc::from(v);
+        let mut removed = false;
+        self.replace(|list| {
+            let kept: List = list.iter().filter(|s| !Arc::ptr_eq(s, sequence)).cloned().collect();
+            removed = kept.len() != list.len();
+            kept
+        });
         removed
     }
 
@@ -69,8 +94,7 @@ impl GatingSequences {
     /// ```
     #[inline]
     pub fn minimum(&self, default: i64) -> i64 {
-        let list = self.list.read().unwrap_or_else(|e| e.into_inner());
-        minimum_sequence(&list, default)
+        minimum_sequence(self.current(), default)
     }
 
     /// The sequences now in the list.
@@ -78,8 +102,8 @@ impl GatingSequences {
     /// ```
     /// assert!(disruptor_core::GatingSequences::default().snapshot().is_empty());
     /// ```
-    pub fn snapshot(&self) -> Arc<[Arc<Sequence>]> {
-        self.list.read().unwrap_or_else(|e| e.into_inner()).clone()
+    pub fn snapshot(&self) -> Vec<Arc<Sequence>> {
+        self.current().clone()
     }
 
     /// How many sequences gate the producer.
@@ -88,7 +112,7 @@ impl GatingSequences {
     /// assert_eq!(disruptor_core::GatingSequences::default().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.list.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.current().len()
     }
 
     /// Whether no sequence gates the producer.
