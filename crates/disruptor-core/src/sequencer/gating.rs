@@ -33,6 +33,8 @@ pub struct GatingSequences {
     /// Points into one of the boxes in `lists`.
     current: AtomicPtr<List>,
     /// Every list ever published, the current one last. Boxes never move or drop before `self`.
+    #[allow(clippy::vec_box)]
+    // the box keeps each list's address stable as the outer Vec grows
     lists: Mutex<Vec<Box<List>>>,
 }
 
