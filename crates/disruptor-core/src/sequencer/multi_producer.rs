@@ -65,6 +65,15 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         (sequence >> self.index_shift) as i32
     }
 
+    /// The slow path of `next`: wait for room, then share the new gating minimum.
+    #[cold]
+    #[inline(never)]
+    fn refresh_gating_cache(&self, wrap_point: i64, claimed: i64) -> Result<()> {
+        let min = self.core.wait_for_capacity(wrap_point, claimed)?;
+        self.gating_cache.set(min);
+        Ok(())
+    }
+
     /// Whether `n` more slots fit after `claimed`, refreshing the shared gating cache if needed.
     #[inline]
     fn has_capacity(&self, n: i64, claimed: i64) -> bool {
@@ -102,8 +111,7 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
         let wrap_point = next_sequence - self.core.buffer_size as i64;
         let cached = self.gating_cache.get();
         if wrap_point > cached || cached > current {
-            let min = self.core.wait_for_capacity(wrap_point, current)?;
-            self.gating_cache.set(min);
+            self.refresh_gating_cache(wrap_point, current)?;
         }
         Ok(next_sequence)
     }

@@ -57,6 +57,26 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
         })
     }
 
+    /// The slow path of a claim: read the gating minimum (waiting for room if `wait`) and cache
+    /// it.
+    #[cold]
+    #[inline(never)]
+    fn refresh_gating_cache(&self, wrap_point: i64, next_value: i64, wait: bool) -> Result<()> {
+        let min = if wait {
+            self.core.wait_for_capacity(wrap_point, next_value)?
+        } else {
+            let min = self.core.gating.minimum(next_value);
+            if wrap_point > min {
+                return Err(Error::InsufficientCapacity);
+            }
+            min
+        };
+        // Relaxed: producer-local cache; the Acquire loads inside `minimum` already ordered the
+        // consumers' reads of the slots before our upcoming writes.
+        self.local.cached_gating.store(min, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Claims up to `next_value + n`, waiting for room when `wait` is true.
     #[inline]
     fn claim(&self, n: i64, wait: bool) -> Result<i64> {
@@ -67,18 +87,7 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
         let wrap_point = next_sequence - self.core.buffer_size as i64;
         let cached = self.local.cached_gating.load(Ordering::Relaxed);
         if wrap_point > cached || cached > next_value {
-            let min = if wait {
-                self.core.wait_for_capacity(wrap_point, next_value)?
-            } else {
-                let min = self.core.gating.minimum(next_value);
-                if wrap_point > min {
-                    return Err(Error::InsufficientCapacity);
-                }
-                min
-            };
-            // Relaxed: producer-local cache; the Acquire loads inside `minimum` already ordered
-            // the consumers' reads of the slots before our upcoming writes.
-            self.local.cached_gating.store(min, Ordering::Relaxed);
+            self.refresh_gating_cache(wrap_point, next_value, wait)?;
         }
         // Relaxed: producer-local.
         self.local.next_value.store(next_sequence, Ordering::Relaxed);
