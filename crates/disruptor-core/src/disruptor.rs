@@ -111,14 +111,18 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     }
 
     /// Stops at once: closes the sequencer (waiting producers get [`Error::Closed`]), alerts
-    /// every consumer and joins their threads. Events not yet consumed stay unconsumed.
+    /// every consumer and joins their threads. Events not yet consumed stay unconsumed. Safe to
+    /// call from several threads and more than once; each call returns once the threads are
+    /// gone. Must not be called from a handler (its own thread would wait for itself).
     pub fn halt(&self) {
         self.sequencer.close();
         for barrier in &self.barriers {
             barrier.alert();
         }
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for t in threads {
+        // The lock is held while joining, so a concurrent `halt` returns only once every thread
+        // has stopped.
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        for t in threads.drain(..) {
             // A consumer thread cannot panic (handlers' panics are caught); ignore if it did.
             let _ = t.join();
         }
