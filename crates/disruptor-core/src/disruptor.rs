@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
 
-use crate::consumer::{ConsumerInfo, ConsumerState};
+use crate::consumer::{ConsumerInfo, ConsumerOptions, ConsumerState};
 use crate::data_provider::DataProvider;
 use crate::error::{Error, Result};
+use crate::event_handler::EventHandler;
+use crate::event_poller::EventPoller;
+use crate::processor::BatchEventProcessor;
+use crate::sequence::Sequence;
 use crate::sequence_barrier::SequenceBarrier;
 use crate::sequencer::Sequencer;
 
@@ -32,9 +36,33 @@ use crate::sequencer::Sequencer;
 pub struct Disruptor<D: DataProvider, S: Sequencer> {
     data: Arc<D>,
     sequencer: Arc<S>,
+    state: Mutex<State<S>>,
+}
+
+/// Everything `halt` must stop; one lock, so that a consumer added concurrently with a halt is
+/// either refused or stopped by it.
+struct State<S: Sequencer> {
     barriers: Vec<Arc<SequenceBarrier<S>>>,
     consumers: Vec<Arc<ConsumerInfo>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: Vec<JoinHandle<()>>,
+    /// Consumers added after the start, which can also be removed.
+    added: Vec<Added<S>>,
+}
+
+struct Added<S: Sequencer> {
+    info: Arc<ConsumerInfo>,
+    barrier: Arc<SequenceBarrier<S>>,
+    sequence: Arc<Sequence>,
+    thread: Option<JoinHandle<()>>,
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+fn spawn(name: String, task: Task) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(task)
+        .map_err(|e| Error::ThreadSpawn(e.to_string()))
 }
 
 impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
@@ -43,23 +71,160 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         sequencer: Arc<S>,
         barriers: Vec<Arc<SequenceBarrier<S>>>,
         consumers: Vec<Arc<ConsumerInfo>>,
-        tasks: Vec<(String, Box<dyn FnOnce() + Send>)>,
+        tasks: Vec<(String, Task)>,
     ) -> Self {
-        let threads = tasks
-            .into_iter()
-            .map(|(name, task)| {
-                std::thread::Builder::new()
-                    .name(name)
-                    .spawn(task)
-                    .expect("the OS refused to start a consumer thread")
-            })
-            .collect();
-        Disruptor { data, sequencer, barriers, consumers, threads: Mutex::new(threads) }
+        let state = State { barriers, consumers, threads: Vec::new(), added: Vec::new() };
+        let d = Disruptor { data, sequencer, state: Mutex::new(state) };
+        for (name, task) in tasks {
+            match spawn(name, task) {
+                Ok(t) => d.lock().threads.push(t),
+                Err(e) => {
+                    // Stop what did start rather than leave threads nothing would halt.
+                    d.halt();
+                    panic!("the OS refused to start a consumer thread: {e}");
+                }
+            }
+        }
+        d
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<S>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Every consumer (thread or poller), in the order they were added.
-    pub fn consumers(&self) -> &[Arc<ConsumerInfo>] {
-        &self.consumers
+    pub fn consumers(&self) -> Vec<Arc<ConsumerInfo>> {
+        self.lock().consumers.clone()
+    }
+
+    /// Adds a consumer to the running ring, on a thread of its own. It starts after the
+    /// current cursor (it does not see what was published before) and gates producers from
+    /// then on. [`Error::Closed`] after a halt.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BlockingWaitStrategy::default()).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// p.publish(|e, _| *e = 1).unwrap(); // nobody sees this one
+    /// let late = d.add_handler(|_: &u8, _: i64, _: bool| {}, ConsumerOptions::new().name("late")).unwrap();
+    /// p.publish(|e, _| *e = 2).unwrap();
+    /// d.drain().unwrap();
+    /// assert_eq!(late.events(), 1);
+    /// assert!(d.remove_consumer(&late));
+    /// d.shutdown().unwrap();
+    /// ```
+    pub fn add_handler<H>(
+        &self,
+        handler: H,
+        mut options: ConsumerOptions,
+    ) -> Result<Arc<ConsumerInfo>>
+    where
+        H: EventHandler<D::Item> + 'static,
+    {
+        let mut state = self.lock();
+        if self.sequencer.is_closed() {
+            return Err(Error::Closed);
+        }
+        let name = options
+            .name
+            .get_or_insert_with(|| format!("consumer-{}", state.consumers.len()))
+            .clone();
+        let barrier = Arc::new(SequenceBarrier::new(self.sequencer.clone(), vec![]));
+        // SAFETY: the barrier is on this ring's sequencer; the sequence gates the producers
+        // (added below, before the thread starts) and only the processor writes it.
+        let mut processor = unsafe {
+            BatchEventProcessor::new(self.data.clone(), barrier.clone(), handler, options)
+        };
+        let sequence = processor.sequence().clone();
+        let info = processor.info().clone();
+        self.sequencer.add_gating_sequences(std::slice::from_ref(&sequence));
+        let thread = match spawn(name, Box::new(move || processor.run())) {
+            Ok(t) => t,
+            Err(e) => {
+                self.sequencer.remove_gating_sequence(&sequence);
+                return Err(e);
+            }
+        };
+        state.consumers.push(info.clone());
+        state.added.push(Added { info: info.clone(), barrier, sequence, thread: Some(thread) });
+        Ok(info)
+    }
+
+    /// Adds a poller (pull consumer) to the running ring, starting after the current cursor.
+    /// [`Error::Closed`] after a halt.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let mut poller = d.add_poller("pull").unwrap();
+    /// p.publish(|e, _| *e = 7).unwrap();
+    /// let mut got = vec![];
+    /// poller.poll(|e, _, _| { got.push(*e); true }).unwrap();
+    /// assert_eq!(got, [7]);
+    /// assert!(d.remove_poller(poller));
+    /// ```
+    pub fn add_poller(&self, name: impl Into<String>) -> Result<EventPoller<D, S>> {
+        let mut state = self.lock();
+        if self.sequencer.is_closed() {
+            return Err(Error::Closed);
+        }
+        let barrier = Arc::new(SequenceBarrier::new(self.sequencer.clone(), vec![]));
+        let sequence = Arc::new(Sequence::default());
+        let info = Arc::new(ConsumerInfo::new(name, sequence.clone()));
+        self.sequencer.add_gating_sequences(std::slice::from_ref(&sequence));
+        state.consumers.push(info.clone());
+        state.added.push(Added {
+            info: info.clone(),
+            barrier: barrier.clone(),
+            sequence: sequence.clone(),
+            thread: None,
+        });
+        Ok(EventPoller::new(self.data.clone(), barrier, sequence, info))
+    }
+
+    /// Stops and removes a consumer added with [`add_handler`](Self::add_handler): its thread is
+    /// joined first (it may be in the middle of a batch), then it stops gating producers (a
+    /// consumer that went away must not freeze the ring). False if it is not such a consumer.
+    /// Must not be called from that consumer's own handler.
+    pub fn remove_consumer(&self, info: &Arc<ConsumerInfo>) -> bool {
+        let Some(removed) = self.unregister(info, true) else {
+            return false;
+        };
+        removed.barrier.alert();
+        if let Some(t) = removed.thread {
+            let _ = t.join();
+        }
+        // Only now: until the thread stopped, it could still be reading slots.
+        self.sequencer.remove_gating_sequence(&removed.sequence);
+        true
+    }
+
+    /// Removes a poller added with [`add_poller`](Self::add_poller) (taken by value, so no poll
+    /// is in progress): it stops gating producers. False if it is not such a poller.
+    pub fn remove_poller(&self, poller: EventPoller<D, S>) -> bool {
+        let Some(removed) = self.unregister(poller.info(), false) else {
+            return false;
+        };
+        removed.barrier.alert();
+        self.sequencer.remove_gating_sequence(&removed.sequence);
+        true
+    }
+
+    fn unregister(&self, info: &Arc<ConsumerInfo>, thread: bool) -> Option<Added<S>> {
+        let mut state = self.lock();
+        let i = state
+            .added
+            .iter()
+            .position(|a| Arc::ptr_eq(&a.info, info) && a.thread.is_some() == thread)?;
+        state.consumers.retain(|c| !Arc::ptr_eq(c, info));
+        Some(state.added.remove(i))
     }
 
     /// The highest sequence up to which everything is published.
@@ -95,9 +260,8 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
             if self.sequencer.gating_sequences().minimum(i64::MAX) >= target {
                 return Ok(());
             }
-            if let Some(failed) = self.consumers.iter().find(|c| c.state() == ConsumerState::Failed)
-            {
-                return Err(Error::ConsumerHalted { name: failed.name().to_owned() });
+            if let Some(name) = self.failed_consumer() {
+                return Err(Error::ConsumerHalted { name });
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Timeout);
@@ -116,16 +280,25 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     /// gone. Must not be called from a handler (its own thread would wait for itself).
     pub fn halt(&self) {
         self.sequencer.close();
-        for barrier in &self.barriers {
+        // The lock is held while joining, so a concurrent `halt` returns only once every thread
+        // has stopped, and no consumer can be added meanwhile (the sequencer is closed).
+        let mut state = self.lock();
+        for barrier in state.barriers.iter().chain(state.added.iter().map(|a| &a.barrier)) {
             barrier.alert();
         }
-        // The lock is held while joining, so a concurrent `halt` returns only once every thread
-        // has stopped.
-        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-        for t in threads.drain(..) {
+        let state = &mut *state;
+        let added = state.added.iter_mut().filter_map(|a| a.thread.take());
+        let threads: Vec<JoinHandle<()>> = state.threads.drain(..).chain(added).collect();
+        for t in threads {
             // A consumer thread cannot panic (handlers' panics are caught); ignore if it did.
             let _ = t.join();
         }
+    }
+
+    fn failed_consumer(&self) -> Option<String> {
+        let state = self.lock();
+        let failed = state.consumers.iter().find(|c| c.state() == ConsumerState::Failed);
+        failed.map(|c| c.name().to_owned())
     }
 
     /// [`drain`](Self::drain), then [`halt`](Self::halt). Returns the drain's error, if any,

@@ -65,6 +65,8 @@ pub enum Error {
     },
     /// A stage token from another builder was given to this one.
     ForeignStage,
+    /// The OS refused to start a consumer thread.
+    ThreadSpawn(String),
 }
 
 impl Error {
@@ -88,6 +90,7 @@ impl Error {
             Error::Alerted => "ERR_DISRUPTOR_ALERTED",
             Error::Timeout => "ERR_DISRUPTOR_TIMEOUT",
             Error::ConsumerHalted { .. } => "ERR_DISRUPTOR_CONSUMER_HALTED",
+            Error::ThreadSpawn(_) => "ERR_DISRUPTOR_THREAD_SPAWN",
         }
     }
 }
@@ -125,6 +128,7 @@ impl fmt::Display for Error {
                 write!(f, "consumer '{name}' halted on an error; the ring can no longer drain")
             }
             Error::ForeignStage => write!(f, "stage belongs to another disruptor builder"),
+            Error::ThreadSpawn(e) => write!(f, "could not start a consumer thread: {e}"),
         }
     }
 }

@@ -64,7 +64,7 @@ fn halt_policy_stops_the_handler(panic: bool) {
     assert_eq!(err, Error::ConsumerHalted { name: "journal".into() });
     assert_eq!(err.code(), "ERR_DISRUPTOR_CONSUMER_HALTED");
     assert_eq!(d.drain(), Err(Error::ConsumerHalted { name: "journal".into() }));
-    let journal = &d.consumers()[0];
+    let journal = d.consumers()[0].clone();
     assert_eq!(journal.state(), ConsumerState::Failed);
     assert_eq!(journal.sequence(), 4);
     assert_eq!(journal.errors(), 1);
@@ -103,7 +103,7 @@ fn skip_policy_goes_on() {
         p.publish(|e, _| *e = i).unwrap();
     }
     d.drain().unwrap();
-    let c = &d.consumers()[0];
+    let c = d.consumers()[0].clone();
     assert_eq!(c.errors(), 1);
     assert_eq!(c.last_error().unwrap().0, 5);
     assert_eq!(c.state(), ConsumerState::Running);
@@ -297,7 +297,7 @@ fn consumer_statistics_add_up() {
         p.publish_batch(10, |e, s| *e = s as u64).unwrap();
     }
     d.drain().unwrap();
-    let c = &d.consumers()[0];
+    let c = d.consumers()[0].clone();
     assert_eq!(c.name(), "stats");
     assert_eq!(c.events(), 100);
     assert_eq!(c.sequence(), 99);
@@ -350,4 +350,65 @@ fn an_idle_blocking_ring_burns_no_cpu() {
     // Allow a tick or two of scheduler noise.
     assert!(used <= 3, "idle consumers used {used} CPU ticks in 500 ms");
     d.shutdown().unwrap();
+}
+
+#[test]
+fn consumers_join_a_running_ring_and_leave_without_freezing_it() {
+    let n = 200_000u64;
+    let mut b = builder(256, BlockingWaitStrategy::default());
+    b.handle_events_with(|_: &u64, _: i64, _: bool| {});
+    let (d, mut p) = b.build();
+    let d = Arc::new(d);
+    let producer = thread::spawn(move || {
+        for i in 0..n {
+            p.publish(|e, _| *e = i).unwrap();
+        }
+    });
+    // A late consumer sees a contiguous, in-order run of sequences whose slots hold them.
+    let first = Arc::new(AtomicI64::new(-1));
+    let last = Arc::new(AtomicI64::new(-1));
+    let (f, l) = (first.clone(), last.clone());
+    let late = d
+        .add_handler(
+            move |e: &u64, seq: i64, _: bool| -> Result<(), String> {
+                if *e != seq as u64 {
+                    return Err(format!("slot {seq} holds {e}"));
+                }
+                let prev = l.swap(seq, Ordering::Relaxed);
+                if prev == -1 {
+                    f.store(seq, Ordering::Relaxed);
+                } else if prev + 1 != seq {
+                    return Err(format!("{seq} after {prev}"));
+                }
+                Ok(())
+            },
+            ConsumerOptions::new().name("late"),
+        )
+        .unwrap();
+    // A poller that joins and is never polled would gate the ring forever...
+    let idle = d.add_poller("idle").unwrap();
+    // (The idle poller lets the producer run at most a ring past where it joined, so the late
+    // handler is guaranteed fewer than 256 events from here: wait for 100.)
+    while late.events() < 100 && !producer.is_finished() {
+        thread::yield_now();
+    }
+    // ...until it is removed; so is the late handler, mid-stream.
+    assert!(!d.remove_consumer(idle.info()), "a poller is removed with remove_poller");
+    assert!(d.remove_poller(idle));
+    assert!(d.remove_consumer(&late));
+    assert!(!d.remove_consumer(&late));
+    assert!(!d.remove_consumer(&d.consumers()[0]), "built consumers are not removable");
+    producer.join().unwrap();
+    d.drain().unwrap();
+    assert_eq!(late.errors(), 0, "{:?}", late.last_error());
+    assert_eq!(late.state(), ConsumerState::Halted);
+    assert_eq!(d.consumers().len(), 1);
+    let (first, last) = (first.load(Ordering::Relaxed), last.load(Ordering::Relaxed));
+    assert!(first >= 0 && last >= first);
+    assert_eq!(late.events() as i64, last - first + 1);
+    assert_eq!(d.consumers()[0].events(), n);
+    d.halt();
+    let again = d.add_handler(|_: &u64, _: i64, _: bool| {}, ConsumerOptions::new());
+    assert_eq!(again.err(), Some(Error::Closed));
+    assert_eq!(d.add_poller("x").err(), Some(Error::Closed));
 }
