@@ -138,23 +138,4 @@ fn crossbeam(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64) {
     probes.iter().for_each(|p| p.assert_done(CROSSBEAM, next as u64, None));
 }
 
-fn one_to_three(c: &mut Criterion) {
-    let burst = burst(3 << 16);
-    let mut g = group(c, "one_to_three", burst);
-    ours(&mut g, burst, BUSY_SPIN, BusySpinWaitStrategy);
-    theirs(&mut g, burst, BUSY_SPIN, disruptor::BusySpinWithSpinLoopHint);
-    crossbeam(&mut g, burst);
-    ours(&mut g, burst, YIELD, YieldingWaitStrategy::new(0));
-    theirs(&mut g, burst, YIELD, YieldNow);
-    // The disruptor crate has no blocking strategy: this one pairs with crossbeam's.
-    ours(&mut g, burst, BLOCKING, BlockingWaitStrategy::default());
-    ours(&mut g, burst, PHASED, phased_blocking());
-    g.finish();
-}
-
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = one_to_three
-}
-criterion_main!(benches);
+topology_benches!(one_to_three);

@@ -175,23 +175,4 @@ fn crossbeam(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64) {
     probe.assert_done(CROSSBEAM, k as u64 * PRODUCERS, expected_sum(k as u64));
 }
 
-fn three_to_one(c: &mut Criterion) {
-    let burst = burst(3 << 16);
-    let mut g = group(c, "three_to_one", burst);
-    ours(&mut g, burst, BUSY_SPIN, BusySpinWaitStrategy);
-    theirs(&mut g, burst, BUSY_SPIN, disruptor::BusySpinWithSpinLoopHint);
-    crossbeam(&mut g, burst);
-    ours(&mut g, burst, YIELD, YieldingWaitStrategy::new(0));
-    theirs(&mut g, burst, YIELD, YieldNow);
-    // The disruptor crate has no blocking strategy: this one pairs with crossbeam's.
-    ours(&mut g, burst, BLOCKING, BlockingWaitStrategy::default());
-    ours(&mut g, burst, PHASED, phased_blocking());
-    g.finish();
-}
-
-criterion_group! {
-    name = benches;
-    config = common::criterion();
-    targets = three_to_one
-}
-criterion_main!(benches);
+topology_benches!(three_to_one);

@@ -297,3 +297,32 @@ impl Stop {
         self.0.load(Ordering::Acquire)
     }
 }
+
+/// The variants every multi-thread topology measures, and its criterion entry point: the file
+/// defines `ours(group, burst, variant, wait_strategy)`, `theirs(group, burst, variant,
+/// their_wait_strategy)` and `crossbeam(group, burst)`, and imports the names used below.
+#[macro_export]
+macro_rules! topology_benches {
+    ($name:ident) => {
+        fn $name(c: &mut Criterion) {
+            let burst = burst(3 << 16);
+            let mut g = group(c, stringify!($name), burst);
+            ours(&mut g, burst, BUSY_SPIN, BusySpinWaitStrategy);
+            theirs(&mut g, burst, BUSY_SPIN, disruptor::BusySpinWithSpinLoopHint);
+            crossbeam(&mut g, burst);
+            ours(&mut g, burst, YIELD, YieldingWaitStrategy::new(0));
+            theirs(&mut g, burst, YIELD, YieldNow);
+            // The disruptor crate has no blocking strategy: this one pairs with crossbeam's.
+            ours(&mut g, burst, BLOCKING, BlockingWaitStrategy::default());
+            ours(&mut g, burst, PHASED, phased_blocking());
+            g.finish();
+        }
+
+        criterion_group! {
+            name = benches;
+            config = common::criterion();
+            targets = $name
+        }
+        criterion_main!(benches);
+    };
+}
