@@ -38,10 +38,7 @@ use disruptor_core::{
 fn handler(probe: &Arc<Probe>) -> impl FnMut(&i64, i64, bool) + Send + 'static {
     let mut check = Checker::new(probe);
     move |e: &i64, _seq: i64, end: bool| {
-        check.on(*e);
-        if end {
-            check.flush();
-        }
+        check.on_event(*e, end);
     }
 }
 

@@ -42,10 +42,7 @@ fn ours(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64, batch: usize) {
     .unwrap();
     let mut check = Checker::new(&probe);
     b.handle_events_with(move |e: &i64, _seq: i64, end: bool| {
-        check.on(*e);
-        if end {
-            check.flush();
-        }
+        check.on_event(*e, end);
     });
     let (disruptor, mut producer) = b.build();
     let mut next = 0i64;
@@ -81,10 +78,7 @@ fn theirs(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64, batch: usize) {
     let mut producer =
         disruptor::build_single_producer(RING_SIZE, || 0i64, disruptor::BusySpinWithSpinLoopHint)
             .handle_events_with(move |e: &i64, _seq: i64, end: bool| {
-                check.on(*e);
-                if end {
-                    check.flush();
-                }
+                check.on_event(*e, end);
             })
             .build();
     let mut next = 0i64;

@@ -45,10 +45,7 @@ fn ours<W: WaitStrategy>(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64, varia
     for probe in &probes {
         let mut check = Checker::new(probe);
         b.handle_events_with(move |e: &i64, _seq: i64, end: bool| {
-            check.on(*e);
-            if end {
-                check.flush();
-            }
+            check.on_event(*e, end);
         });
     }
     let (disruptor, mut producer) = b.build();
@@ -76,10 +73,7 @@ where
     let handler = |probe| {
         let mut check = Checker::new(probe);
         move |e: &i64, _seq: i64, end: bool| {
-            check.on(*e);
-            if end {
-                check.flush();
-            }
+            check.on_event(*e, end);
         }
     };
     let mut producer = disruptor::build_single_producer(RING_SIZE, || 0i64, w)

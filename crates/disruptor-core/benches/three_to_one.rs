@@ -70,10 +70,7 @@ fn ours<W: WaitStrategy>(g: &mut BenchmarkGroup<'_, WallTime>, burst: u64, varia
     .unwrap();
     let mut check = Checker::new(&probe);
     b.handle_events_with(move |e: &i64, _seq: i64, end: bool| {
-        check.on_tagged(*e);
-        if end {
-            check.flush();
-        }
+        check.on_tagged_event(*e, end);
     });
     let (disruptor, mut producer) = b.build();
     let helpers: Vec<_> = (1..PRODUCERS as usize)
@@ -108,10 +105,7 @@ where
     let mut check = Checker::new(&probe);
     let mut producer = disruptor::build_multi_producer(RING_SIZE, || 0i64, w)
         .handle_events_with(move |e: &i64, _seq: i64, end: bool| {
-            check.on_tagged(*e);
-            if end {
-                check.flush();
-            }
+            check.on_tagged_event(*e, end);
         })
         .build();
     let helpers: Vec<_> = (1..PRODUCERS as usize)

@@ -214,6 +214,25 @@ impl Checker {
         self.sum = self.sum.wrapping_add(k);
     }
 
+    /// A disruptor handler's event from a single producer: [`on`](Checker::on), and
+    /// [`flush`](Checker::flush) at the end of the batch.
+    #[inline(always)]
+    pub fn on_event(&mut self, value: i64, end_of_batch: bool) {
+        self.on(value);
+        if end_of_batch {
+            self.flush();
+        }
+    }
+
+    /// As [`on_event`](Checker::on_event) for tagged values from several producers.
+    #[inline(always)]
+    pub fn on_tagged_event(&mut self, value: i64, end_of_batch: bool) {
+        self.on_tagged(value);
+        if end_of_batch {
+            self.flush();
+        }
+    }
+
     /// Publishes the count (Release: the bench thread may stop waiting) and the verdict.
     #[inline(always)]
     pub fn flush(&self) {
