@@ -186,6 +186,8 @@ pub struct ConsumerInfo {
     name: String,
     sequence: Arc<Sequence>,
     counters: CachePadded<Counters>,
+    /// Waiting time added by threads other than the owner ([`crate::PollWaiter`]).
+    external_wait_nanos: AtomicU64,
     last_error: Mutex<Option<(i64, String)>>,
 }
 
@@ -222,6 +224,7 @@ impl ConsumerInfo {
             name: name.into(),
             sequence,
             counters: CachePadded::new(Counters::default()),
+            external_wait_nanos: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -258,6 +261,12 @@ impl ConsumerInfo {
     pub fn wait_nanos(&self) -> u64 {
         // Relaxed: statistics.
         self.counters.wait_nanos.load(Ordering::Relaxed)
+            + self.external_wait_nanos.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_wait_nanos(&self, nanos: u64) {
+        // Relaxed: statistics.
+        self.external_wait_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     /// Handler errors (and panics) so far.

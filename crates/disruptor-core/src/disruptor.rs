@@ -8,9 +8,10 @@ use crossbeam_utils::Backoff;
 
 use crate::consumer::{ConsumerInfo, ConsumerOptions, ConsumerState};
 use crate::data_provider::DataProvider;
+use crate::dependency::Dependency;
 use crate::error::{Error, Result};
 use crate::event_handler::EventHandler;
-use crate::event_poller::EventPoller;
+use crate::event_poller::{ring_id, EventPoller};
 use crate::processor::BatchEventProcessor;
 use crate::sequence::Sequence;
 use crate::sequence_barrier::SequenceBarrier;
@@ -171,14 +172,48 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     /// assert!(d.remove_poller(poller));
     /// ```
     pub fn add_poller(&self, name: impl Into<String>) -> Result<EventPoller<D, S>> {
+        self.add_poller_after(name, &[])
+    }
+
+    /// [`add_poller`](Self::add_poller) for a poller that sees a sequence only after every
+    /// consumer in `after` finished it (a pipeline or diamond stage driven by the caller).
+    /// [`Error::ForeignStage`] if a dependency belongs to another ring.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let mut first = d.add_poller("first").unwrap();
+    /// let mut second = d.add_poller_after("second", &[first.dependency()]).unwrap();
+    /// p.publish(|e, _| *e = 1).unwrap();
+    /// assert_eq!(second.poll(|_, _, _| true), Ok(PollState::Gating));
+    /// assert_eq!(first.poll(|_, _, _| true), Ok(PollState::Processing));
+    /// assert_eq!(second.poll(|_, _, _| true), Ok(PollState::Processing));
+    /// ```
+    pub fn add_poller_after(
+        &self,
+        name: impl Into<String>,
+        after: &[Dependency],
+    ) -> Result<EventPoller<D, S>> {
+        let ring = ring_id(&self.sequencer);
+        if after.iter().any(|d| d.ring != ring) {
+            return Err(Error::ForeignStage);
+        }
         let mut state = self.lock();
         if self.sequencer.is_closed() {
             return Err(Error::Closed);
         }
-        let barrier = Arc::new(SequenceBarrier::new(self.sequencer.clone(), vec![]));
+        let upstream = after.iter().map(|d| d.sequence.clone()).collect();
+        let barrier = Arc::new(SequenceBarrier::new(self.sequencer.clone(), upstream));
         let sequence = Arc::new(Sequence::default());
         let info = Arc::new(ConsumerInfo::new(name, sequence.clone()));
+        // Every poller gates producers, also one with upstream consumers: the minimum is the
+        // same (it is never ahead of them), and it keeps gating if they are removed.
         self.sequencer.add_gating_sequences(std::slice::from_ref(&sequence));
+        info.set_state(ConsumerState::Running);
         state.consumers.push(info.clone());
         state.added.push(Added {
             info: info.clone(),
@@ -187,6 +222,32 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
             thread: None,
         });
         Ok(EventPoller::new(self.data.clone(), barrier, sequence, info))
+    }
+
+    /// The ring's sequencer, for callers that claim, fill and publish slots themselves (the
+    /// JavaScript binding, whose slots are bytes that only JavaScript reads and writes).
+    ///
+    /// # Safety
+    /// A [`Producer`](crate::Producer) of this ring writes slots through references on the
+    /// strength of its claims. The caller must not publish ranges it did not claim itself
+    /// (the checked [`Sequencer::publish`] cannot tell whose claim a range is), and must not
+    /// move gating sequences.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     SlotBuffer::new(8, 8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, _p) = b.build();
+    /// // SAFETY: the Producer is unused, every range published is claimed here.
+    /// let s = unsafe { d.sequencer() };
+    /// let hi = s.next(2).unwrap();
+    /// s.publish(0, hi).unwrap();
+    /// assert_eq!(d.cursor(), 1);
+    /// ```
+    pub unsafe fn sequencer(&self) -> &Arc<S> {
+        &self.sequencer
     }
 
     /// Stops and removes a consumer added with [`add_handler`](Self::add_handler): its thread is

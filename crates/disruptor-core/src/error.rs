@@ -63,8 +63,11 @@ pub enum Error {
         /// Name of the halted consumer.
         name: String,
     },
-    /// A stage token from another builder was given to this one.
+    /// A stage token from another builder (or a dependency from another ring) was given.
     ForeignStage,
+    /// A producer would wait for room that only consumers driven by its own (waiting) thread
+    /// can free: waiting would never end.
+    WouldDeadlock,
     /// The OS refused to start a consumer thread.
     ThreadSpawn(String),
 }
@@ -91,6 +94,7 @@ impl Error {
             Error::Timeout => "ERR_DISRUPTOR_TIMEOUT",
             Error::ConsumerHalted { .. } => "ERR_DISRUPTOR_CONSUMER_HALTED",
             Error::ThreadSpawn(_) => "ERR_DISRUPTOR_THREAD_SPAWN",
+            Error::WouldDeadlock => "ERR_DISRUPTOR_WOULD_DEADLOCK",
         }
     }
 }
@@ -128,6 +132,11 @@ impl fmt::Display for Error {
                 write!(f, "consumer '{name}' halted on an error; the ring can no longer drain")
             }
             Error::ForeignStage => write!(f, "stage belongs to another disruptor builder"),
+            Error::WouldDeadlock => write!(
+                f,
+                "the ring is full and only consumers run by this thread can free it: waiting \
+                 here would never end"
+            ),
             Error::ThreadSpawn(e) => write!(f, "could not start a consumer thread: {e}"),
         }
     }

@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::consumer::{ConsumerInfo, LocalCounters};
+use crate::consumer::{ConsumerInfo, ConsumerState, LocalCounters};
 use crate::data_provider::DataProvider;
+use crate::dependency::Dependency;
 use crate::error::{Error, Result};
+use crate::event_handler::HandlerError;
+use crate::poll_waiter::PollWaiter;
 use crate::sequence::Sequence;
 use crate::sequence_barrier::SequenceBarrier;
 use crate::sequencer::Sequencer;
@@ -164,4 +167,56 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
     pub fn info(&self) -> &Arc<ConsumerInfo> {
         &self.info
     }
+
+    /// A handle later consumers can depend on (see [`crate::Disruptor::add_poller_after`]).
+    pub fn dependency(&self) -> Dependency {
+        Dependency { sequence: self.sequence.clone(), ring: ring_id(self.barrier.sequencer()) }
+    }
+
+    /// A [`PollWaiter`] that another thread can block on until this poller has events.
+    pub fn waiter(&self) -> PollWaiter<S> {
+        PollWaiter {
+            barrier: self.barrier.clone(),
+            sequence: self.sequence.clone(),
+            info: self.info.clone(),
+        }
+    }
+
+    /// Records that whoever drives this poller failed to process `sequence` (with `message`)
+    /// and skipped it: counted in [`ConsumerInfo::errors`], kept as the last error.
+    pub fn record_error(&self, sequence: i64, message: &str) {
+        self.info.record_error(sequence, &HandlerError::from(message));
+    }
+
+    /// Records that whoever drives this poller failed at `sequence` and stops: the poller is
+    /// [`ConsumerState::Failed`], [`crate::Disruptor::drain`] reports it, and producers that
+    /// need room it can no longer free get [`Error::ConsumerHalted`] instead of waiting
+    /// forever. Later polls return [`Error::Closed`].
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let mut poller = d.add_poller("js").unwrap();
+    /// p.publish(|e, _| *e = 1).unwrap();
+    /// poller.fail(0, "boom");
+    /// assert_eq!(poller.info().state(), ConsumerState::Failed);
+    /// assert_eq!(d.drain(), Err(Error::ConsumerHalted { name: "js".into() }));
+    /// assert_eq!(poller.available(), Err(Error::Closed));
+    /// ```
+    pub fn fail(&mut self, sequence: i64, message: &str) {
+        self.record_error(sequence, message);
+        self.info.set_state(ConsumerState::Failed);
+        let finished = self.sequence.get_relaxed();
+        self.barrier.sequencer().core().report_consumer_fault(self.info.name(), finished);
+        self.barrier.alert();
+    }
+}
+
+/// Identity of a ring, from its sequencer's address (compared, never dereferenced).
+pub(crate) fn ring_id<S>(sequencer: &Arc<S>) -> usize {
+    Arc::as_ptr(sequencer) as *const () as usize
 }

@@ -34,10 +34,12 @@
 mod builder;
 mod consumer;
 mod data_provider;
+mod dependency;
 mod disruptor;
 mod error;
 mod event_handler;
 mod event_poller;
+mod poll_waiter;
 mod processor;
 mod producer;
 mod ring_buffer;
@@ -54,10 +56,12 @@ pub use consumer::{
     ConsumerInfo, ConsumerOptions, ConsumerState, DecideFn, ExceptionAction, ExceptionPolicy,
 };
 pub use data_provider::DataProvider;
+pub use dependency::Dependency;
 pub use disruptor::Disruptor;
 pub use error::{Error, Result};
 pub use event_handler::{EventHandler, HandlerError, HandlerOutcome};
 pub use event_poller::{EventPoller, PollState};
+pub use poll_waiter::PollWaiter;
 pub use processor::BatchEventProcessor;
 pub use producer::Producer;
 pub use ring_buffer::RingBuffer;

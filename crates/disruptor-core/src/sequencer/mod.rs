@@ -53,6 +53,43 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     /// there is not room for all `n`, and then nothing is claimed.
     fn try_next(&self, n: i64) -> Result<i64>;
 
+    /// The highest claimed sequence: the claim cursor of a multi-producer ring, the producer's
+    /// own counter for a single producer (exact on the producing thread, an estimate elsewhere).
+    fn claimed(&self) -> i64;
+
+    /// Like [`next`](Sequencer::next), for producers that also drive consumers on their own
+    /// thread: it claims only when there is room (never claims and then waits), and while it
+    /// waits, `refuse(wrap_point)` is asked whether the consumers below `wrap_point` (the
+    /// lowest sequence every gating consumer must have passed) can only advance on the waiting
+    /// thread; if so it returns [`Error::WouldDeadlock`] with nothing claimed. Whoever makes
+    /// `refuse` true must signal the wait strategy.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BlockingWaitStrategy, Error, Sequence, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(2, BlockingWaitStrategy::default()).unwrap();
+    /// let mine = Arc::new(Sequence::default()); // a consumer this thread runs
+    /// s.add_gating_sequences(&[mine.clone()]);
+    /// s.publish(0, s.next_unless(2, |_| false).unwrap()).unwrap();
+    /// assert_eq!(s.next_unless(1, |wrap| mine.get() < wrap), Err(Error::WouldDeadlock));
+    /// mine.set(0);
+    /// assert_eq!(s.next_unless(1, |wrap| mine.get() < wrap), Ok(2));
+    /// ```
+    fn next_unless(&self, n: i64, mut refuse: impl FnMut(i64) -> bool) -> Result<i64>
+    where
+        Self: Sized,
+    {
+        loop {
+            match self.try_next(n) {
+                Err(Error::InsufficientCapacity) => {}
+                claimed => return claimed,
+            }
+            let claimed = self.claimed();
+            let wrap_point = claimed + n - self.buffer_size() as i64;
+            self.core().wait_for_capacity_unless(wrap_point, claimed, &mut refuse)?;
+        }
+    }
+
     /// Makes `[lo, hi]` visible to consumers, after checking that it was claimed and not yet
     /// published (and, for a single producer, that it is the next range in claim order).
     fn publish(&self, lo: i64, hi: i64) -> Result<()>;
@@ -253,25 +290,45 @@ impl<W: WaitStrategy> SequencerCore<W> {
 
     /// Waits until no gating sequence is below `wrap_point`; returns the gating minimum.
     /// `claimed` (the producer's claim cursor) stands in when there is no gating sequence.
+    #[inline]
     pub(crate) fn wait_for_capacity(&self, wrap_point: i64, claimed: i64) -> Result<i64> {
+        self.wait_for_capacity_unless(wrap_point, claimed, |_| false)
+    }
+
+    /// [`wait_for_capacity`](Self::wait_for_capacity) that gives up with
+    /// [`Error::WouldDeadlock`] as soon as `refuse(wrap_point)` is true (checked before waiting
+    /// and on every wake-up; whoever makes it true must signal the wait strategy).
+    pub(crate) fn wait_for_capacity_unless(
+        &self,
+        wrap_point: i64,
+        claimed: i64,
+        mut refuse: impl FnMut(i64) -> bool,
+    ) -> Result<i64> {
         let gating = &self.gating;
-        let room = || {
+        // Some(Ok(min)): room; Some(Err(_)): refused; None: keep waiting.
+        let mut check = || {
             let min = gating.minimum(claimed);
-            (wrap_point <= min).then_some(min)
+            if wrap_point <= min {
+                Some(Ok(min))
+            } else if refuse(wrap_point) {
+                Some(Err(Error::WouldDeadlock))
+            } else {
+                None
+            }
         };
         loop {
-            match self.wait.wait_until(room, &self.alert) {
+            match self.wait.wait_until(|| check().map(|_| 0), &self.alert) {
                 // The strategy's answer is re-checked: a (custom) strategy cannot make a producer
                 // overwrite a slot that is still in use.
                 Ok(_) => {
-                    if let Some(min) = room() {
-                        return Ok(min);
+                    if let Some(answer) = check() {
+                        return answer;
                     }
                 }
                 // Producers do not time out: a multi-producer claim is already taken and must be
                 // published. Timeouts are for consumers (`EventHandler::on_timeout`).
                 Err(WaitError::Timeout) => {}
-                Err(WaitError::Alerted) => return self.wait_after_fault(wrap_point, room),
+                Err(WaitError::Alerted) => return self.wait_after_fault(wrap_point, check),
             }
         }
     }
@@ -283,12 +340,12 @@ impl<W: WaitStrategy> SequencerCore<W> {
     fn wait_after_fault(
         &self,
         wrap_point: i64,
-        mut room: impl FnMut() -> Option<i64>,
+        mut check: impl FnMut() -> Option<Result<i64>>,
     ) -> Result<i64> {
         let backoff = crossbeam_utils::Backoff::new();
         loop {
-            if let Some(min) = room() {
-                return Ok(min);
+            if let Some(answer) = check() {
+                return answer;
             }
             if self.is_closed() {
                 return Err(Error::Closed);

@@ -116,6 +116,10 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
         Ok(next_sequence)
     }
 
+    fn claimed(&self) -> i64 {
+        self.core.cursor.get()
+    }
+
     fn try_next(&self, n: i64) -> Result<i64> {
         self.core.check_claim(n)?;
         loop {

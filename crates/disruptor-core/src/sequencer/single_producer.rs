@@ -115,6 +115,12 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
         self.claim(n, false)
     }
 
+    #[inline]
+    fn claimed(&self) -> i64 {
+        // Relaxed: producer-local; other threads get an estimate.
+        self.local.next_value.load(Ordering::Relaxed)
+    }
+
     fn publish(&self, lo: i64, hi: i64) -> Result<()> {
         self.core.check_range(lo, hi)?;
         // Relaxed: producer-local (the cursor is written only by this thread too).
