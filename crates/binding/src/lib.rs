@@ -5,6 +5,12 @@
 //! `binding.js` (with `binding.d.ts`); the public API is the hand-written `index.ts`.
 #![deny(clippy::all)]
 
+mod engine;
+mod error;
+mod registry;
+mod ring;
+mod waker;
+
 use napi_derive::napi;
 
 /// Version of the native engine, as built (the crate version, kept equal to the npm version).

@@ -303,6 +303,32 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         &self.data
     }
 
+    /// Whether every consumer has processed every sequence up to `target` (never waits).
+    /// [`Error::ConsumerHalted`] if a consumer failed and so never will.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let mut poller = d.add_poller("pull").unwrap();
+    /// let target = p.publish(|e, _| *e = 1).unwrap();
+    /// assert_eq!(d.is_drained_to(target), Ok(false));
+    /// poller.poll(|_, _, _| true).unwrap();
+    /// assert_eq!(d.is_drained_to(target), Ok(true));
+    /// ```
+    pub fn is_drained_to(&self, target: i64) -> Result<bool> {
+        if self.sequencer.gating_sequences().minimum(i64::MAX) >= target {
+            return Ok(true);
+        }
+        match self.failed_consumer() {
+            Some(name) => Err(Error::ConsumerHalted { name }),
+            None => Ok(false),
+        }
+    }
+
     /// Waits until every consumer has processed everything published before the call.
     /// [`Error::ConsumerHalted`] if a consumer failed (it never will catch up).
     pub fn drain(&self) -> Result<()> {

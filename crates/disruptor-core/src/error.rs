@@ -70,6 +70,11 @@ pub enum Error {
     WouldDeadlock,
     /// The OS refused to start a consumer thread.
     ThreadSpawn(String),
+    /// The system refused the memory for the slots.
+    OutOfMemory {
+        /// Bytes asked for.
+        bytes: usize,
+    },
 }
 
 impl Error {
@@ -95,6 +100,7 @@ impl Error {
             Error::ConsumerHalted { .. } => "ERR_DISRUPTOR_CONSUMER_HALTED",
             Error::ThreadSpawn(_) => "ERR_DISRUPTOR_THREAD_SPAWN",
             Error::WouldDeadlock => "ERR_DISRUPTOR_WOULD_DEADLOCK",
+            Error::OutOfMemory { .. } => "ERR_DISRUPTOR_OUT_OF_MEMORY",
         }
     }
 }
@@ -132,6 +138,9 @@ impl fmt::Display for Error {
                 write!(f, "consumer '{name}' halted on an error; the ring can no longer drain")
             }
             Error::ForeignStage => write!(f, "stage belongs to another disruptor builder"),
+            Error::OutOfMemory { bytes } => {
+                write!(f, "could not allocate {bytes} bytes for the ring's slots")
+            }
             Error::WouldDeadlock => write!(
                 f,
                 "the ring is full and only consumers run by this thread can free it: waiting \

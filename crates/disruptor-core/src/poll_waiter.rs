@@ -55,10 +55,28 @@ impl<S: Sequencer> PollWaiter<S> {
     /// [`Error::Timeout`] when the ring's wait strategy has a timeout and it passed. Time spent
     /// here counts as the consumer's waiting time in its [`ConsumerInfo`].
     pub fn wait(&self) -> Result<i64> {
+        self.wait_from(self.sequence.get() + 1)
+    }
+
+    /// [`wait`](Self::wait) for sequence `next` rather than the poller's next one: for a driver
+    /// that already handed out sequences it has not released yet (a pool of asynchronous
+    /// handlers).
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let poller = d.add_poller("js").unwrap();
+    /// p.publish_batch(2, |e, _| *e = 1).unwrap();
+    /// assert_eq!(poller.waiter().wait_from(1), Ok(1));
+    /// ```
+    pub fn wait_from(&self, next: i64) -> Result<i64> {
         if self.barrier.is_alerted() {
             return Err(Error::Closed);
         }
-        let next = self.sequence.get() + 1;
         if let Some(hi) = self.barrier.try_wait_for(next) {
             return Ok(hi);
         }

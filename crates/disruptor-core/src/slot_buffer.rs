@@ -65,7 +65,7 @@ impl SlotBuffer {
             Layout::from_size_align(bytes, ALIGN).map_err(|_| Error::InvalidBufferSize(size))?;
         // SAFETY: the layout has a non-zero size (size >= 1, slot_size >= 8).
         let raw = unsafe { alloc_zeroed(layout) };
-        let base = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        let base = NonNull::new(raw).ok_or(Error::OutOfMemory { bytes })?;
         Ok(SlotBuffer { base, layout, slot_size, mask: size as i64 - 1 })
     }
 

@@ -84,10 +84,31 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
                 Err(Error::InsufficientCapacity) => {}
                 claimed => return claimed,
             }
-            let claimed = self.claimed();
-            let wrap_point = claimed + n - self.buffer_size() as i64;
-            self.core().wait_for_capacity_unless(wrap_point, claimed, &mut refuse)?;
+            self.wait_for_room(n, &mut refuse)?;
         }
+    }
+
+    /// Waits, claiming nothing, until `n` slots were free at some moment (another producer may
+    /// take them first: claim with [`try_next`](Sequencer::try_next) and wait again if it
+    /// fails), or `refuse(wrap_point)` is true ([`Error::WouldDeadlock`]). For a claim that must
+    /// happen on another thread than the wait (an asynchronous producer).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequence, Sequencer, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(2, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.wait_for_room(2, |_| false), Ok(()));
+    /// s.add_gating_sequences(&[std::sync::Arc::new(Sequence::default())]);
+    /// s.publish(0, s.next(2).unwrap()).unwrap();
+    /// assert_eq!(s.wait_for_room(1, |_| true), Err(Error::WouldDeadlock));
+    /// ```
+    fn wait_for_room(&self, n: i64, refuse: impl FnMut(i64) -> bool) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.core().check_claim(n)?;
+        let claimed = self.claimed();
+        let wrap_point = claimed + n - self.buffer_size() as i64;
+        self.core().wait_for_capacity_unless(wrap_point, claimed, refuse).map(|_| ())
     }
 
     /// Makes `[lo, hi]` visible to consumers, after checking that it was claimed and not yet

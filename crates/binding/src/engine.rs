@@ -1,0 +1,206 @@
+//! One object-safe face over the engine's two sequencer types, so the rest of the binding is
+//! not generic. Every method forwards to `disruptor-core`; nothing here decides protocol.
+
+use std::sync::Arc;
+
+use disruptor_core::{
+    AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder, EventPoller,
+    MultiProducerSequencer, PollState, PollWaiter, Result, Sequencer, SingleProducerSequencer,
+    SlotBuffer,
+};
+
+/// A ring of byte slots with its sequencer and its (caller-driven) consumers.
+pub(crate) trait Engine: Send + Sync {
+    /// Start of the slot memory (`len_bytes` long, 64-byte aligned, lives as long as `self`).
+    fn base_ptr(&self) -> *mut u8;
+    fn len_bytes(&self) -> usize;
+    /// Blocking claim that refuses with WouldDeadlock when `refuse(wrap_point)` says so.
+    fn next(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<i64>;
+    fn try_next(&self, n: i64) -> Result<i64>;
+    /// The highest claimed sequence.
+    fn claimed(&self) -> i64;
+    fn wait_for_room(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<()>;
+    fn publish(&self, lo: i64, hi: i64) -> Result<()>;
+    fn cursor(&self) -> i64;
+    fn remaining_capacity(&self) -> i64;
+    fn add_poller(&self, name: String, after: &[Dependency]) -> Result<Box<dyn Poller>>;
+    fn remove_poller(&self, poller: Box<dyn Poller>);
+    fn consumers(&self) -> Vec<Arc<ConsumerInfo>>;
+    fn is_drained_to(&self, target: i64) -> Result<bool>;
+    /// Wakes every thread blocked in the wait strategy so it re-checks its condition.
+    fn signal(&self);
+    fn halt(&self);
+    fn is_closed(&self) -> bool;
+}
+
+/// A consumer driven by a JavaScript thread.
+pub(crate) trait Poller: Send + std::any::Any {
+    fn available(&mut self) -> Result<std::result::Result<(i64, i64), PollState>>;
+    fn release(&mut self, lo: i64, hi: i64) -> Result<()>;
+    fn sequence(&self) -> i64;
+    fn info(&self) -> &Arc<ConsumerInfo>;
+    fn dependency(&self) -> Dependency;
+    fn waiter(&self) -> Box<dyn Waiter>;
+    fn fail(&mut self, sequence: i64, message: &str);
+    fn record_error(&self, sequence: i64, message: &str);
+}
+
+/// Blocks a native thread until a poller has events (see `PollWaiter`).
+pub(crate) trait Waiter: Send + Sync {
+    fn wait_from(&self, next: i64) -> Result<i64>;
+    fn close(&self);
+}
+
+struct Ring<S: Sequencer> {
+    disruptor: Disruptor<SlotBuffer, S>,
+}
+
+/// Builds the engine for `size` slots of `slot_size` bytes.
+pub(crate) fn build(
+    size: usize,
+    slot_size: usize,
+    multi: bool,
+    wait: AnyWaitStrategy,
+) -> Result<Arc<dyn Engine>> {
+    let slots = SlotBuffer::new(size, slot_size)?;
+    Ok(if multi {
+        ring(slots, MultiProducerSequencer::new(size, wait)?)?
+    } else {
+        ring(slots, SingleProducerSequencer::new(size, wait)?)?
+    })
+}
+
+fn ring<S: Sequencer<Wait = AnyWaitStrategy>>(
+    slots: SlotBuffer,
+    sequencer: S,
+) -> Result<Arc<dyn Engine>> {
+    // No consumer threads: every consumer is a poller that JavaScript drives. The Producer is
+    // dropped: JavaScript claims and publishes through the (checked) sequencer instead.
+    let (disruptor, _producer) = DisruptorBuilder::new(slots, sequencer)?.build();
+    Ok(Arc::new(Ring { disruptor }))
+}
+
+impl<S: Sequencer<Wait = AnyWaitStrategy>> Ring<S> {
+    fn sequencer(&self) -> &Arc<S> {
+        // SAFETY: the ring's `Producer` was dropped at build, so every range published here was
+        // claimed here (by JavaScript, through `next`/`try_next`), and no gating sequence is
+        // moved except by its own poller.
+        unsafe { self.disruptor.sequencer() }
+    }
+}
+
+impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
+    fn base_ptr(&self) -> *mut u8 {
+        // SAFETY: the pointer is only handed to JavaScript as an external ArrayBuffer whose
+        // finalizer keeps this engine alive; Rust never forms references to slot bytes here.
+        unsafe { self.disruptor.data().base_ptr() }
+    }
+
+    fn len_bytes(&self) -> usize {
+        self.disruptor.data().len_bytes()
+    }
+
+    fn next(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<i64> {
+        self.sequencer().next_unless(n, refuse)
+    }
+
+    fn try_next(&self, n: i64) -> Result<i64> {
+        self.sequencer().try_next(n)
+    }
+
+    fn claimed(&self) -> i64 {
+        self.sequencer().claimed()
+    }
+
+    fn wait_for_room(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<()> {
+        self.sequencer().wait_for_room(n, refuse)
+    }
+
+    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+        self.sequencer().publish(lo, hi)
+    }
+
+    fn cursor(&self) -> i64 {
+        self.disruptor.cursor()
+    }
+
+    fn remaining_capacity(&self) -> i64 {
+        self.disruptor.remaining_capacity()
+    }
+
+    fn add_poller(&self, name: String, after: &[Dependency]) -> Result<Box<dyn Poller>> {
+        Ok(Box::new(self.disruptor.add_poller_after(name, after)?))
+    }
+
+    fn remove_poller(&self, poller: Box<dyn Poller>) {
+        // Only pollers this engine made are boxed as `EventPoller<SlotBuffer, S>`.
+        if let Ok(p) = (poller as Box<dyn std::any::Any>).downcast::<EventPoller<SlotBuffer, S>>() {
+            self.disruptor.remove_poller(*p);
+        }
+    }
+
+    fn consumers(&self) -> Vec<Arc<ConsumerInfo>> {
+        self.disruptor.consumers()
+    }
+
+    fn is_drained_to(&self, target: i64) -> Result<bool> {
+        self.disruptor.is_drained_to(target)
+    }
+
+    fn signal(&self) {
+        use disruptor_core::WaitStrategy;
+        self.sequencer().wait_strategy().signal_all_when_blocking();
+    }
+
+    fn halt(&self) {
+        self.disruptor.halt();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.sequencer().is_closed()
+    }
+}
+
+impl<S: Sequencer> Poller for EventPoller<SlotBuffer, S> {
+    fn available(&mut self) -> Result<std::result::Result<(i64, i64), PollState>> {
+        EventPoller::available(self)
+    }
+
+    fn release(&mut self, lo: i64, hi: i64) -> Result<()> {
+        EventPoller::release(self, lo, hi)
+    }
+
+    fn sequence(&self) -> i64 {
+        EventPoller::sequence(self)
+    }
+
+    fn info(&self) -> &Arc<ConsumerInfo> {
+        EventPoller::info(self)
+    }
+
+    fn dependency(&self) -> Dependency {
+        EventPoller::dependency(self)
+    }
+
+    fn waiter(&self) -> Box<dyn Waiter> {
+        Box::new(EventPoller::waiter(self))
+    }
+
+    fn fail(&mut self, sequence: i64, message: &str) {
+        EventPoller::fail(self, sequence, message)
+    }
+
+    fn record_error(&self, sequence: i64, message: &str) {
+        EventPoller::record_error(self, sequence, message)
+    }
+}
+
+impl<S: Sequencer> Waiter for PollWaiter<S> {
+    fn wait_from(&self, next: i64) -> Result<i64> {
+        PollWaiter::wait_from(self, next)
+    }
+
+    fn close(&self) {
+        PollWaiter::close(self)
+    }
+}

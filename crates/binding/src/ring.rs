@@ -1,0 +1,586 @@
+//! `NativeRing`: one JavaScript thread's view of a ring. The engine does the work; this only
+//! converts arguments, checks them, and plumbs consumers to thread-safe functions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use disruptor_core::{AnyWaitStrategy, ConsumerState, Dependency, Error, PollState};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::CleanupEnvHook;
+use napi_derive::napi;
+
+use crate::engine::{self, Engine, Poller};
+use crate::error::{self as err, coded, Result};
+use crate::registry;
+use crate::waker::{WakeFn, Waker};
+
+/// A ring and what every thread attached to it shares.
+pub(crate) struct Shared {
+    engine: Arc<dyn Engine>,
+    id: u32,
+    token: String,
+    size: u32,
+    slot_size: u32,
+    multi: bool,
+    wait: String,
+    /// For a single-producer ring: the instance allowed to claim (0: none yet).
+    owner: AtomicU64,
+    producer_wait_nanos: AtomicU64,
+}
+
+/// Distinguishes `NativeRing` instances (for the single-producer owner check).
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// Calls the JS side back with a wait's outcome; strong: a pending `nextAsync` keeps the
+/// process alive, as pending I/O does.
+type DoneFn = ThreadsafeFunction<u32, (), u32, Status, false, false>;
+
+/// Outcome codes of `waitForRoom`, given to its callback.
+const ROOM: u32 = 0;
+const WAIT_CLOSED: u32 = 1;
+const WAIT_CANCELLED: u32 = 2;
+const WAIT_HALTED: u32 = 3;
+
+struct Consumer {
+    poller: Box<dyn Poller>,
+    waker: Option<Waker>,
+}
+
+struct RoomWait {
+    cancel: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+/// What one thread's `NativeRing` owns: its consumers and its pending asynchronous waits.
+struct Instance {
+    shared: Arc<Shared>,
+    id: u64,
+    consumers: Vec<Option<Consumer>>,
+    waits: HashMap<u32, RoomWait>,
+    next_wait: u32,
+    detached: bool,
+}
+
+type InstanceRef = Arc<Mutex<Instance>>;
+
+fn lock(inst: &InstanceRef) -> MutexGuard<'_, Instance> {
+    inst.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Instance {
+    fn consumer(&mut self, cid: u32) -> Result<&mut Consumer> {
+        if self.detached {
+            return Err(err::engine(Error::Closed));
+        }
+        match self.consumers.get_mut(cid as usize) {
+            Some(Some(c)) => Ok(c),
+            _ => Err(coded("ERR_INVALID_ARG_VALUE", format!("no consumer {cid} on this thread"))),
+        }
+    }
+
+    /// Stops this thread's consumers and waits, and lets go of the producer role: what a
+    /// thread does when it closes the ring or exits without closing it.
+    fn detach(&mut self) {
+        if self.detached {
+            return;
+        }
+        self.detached = true;
+        let engine = self.shared.engine.clone();
+        for c in self.consumers.iter_mut().filter_map(Option::take) {
+            let Consumer { poller, waker } = c;
+            drop(waker); // stops and joins the waker thread first
+            engine.remove_poller(poller);
+        }
+        for w in self.waits.values() {
+            w.cancel.store(true, Ordering::Release);
+        }
+        engine.signal();
+        for (_, w) in self.waits.drain() {
+            let _ = w.thread.join();
+        }
+        let _ = self.shared.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+/// Per consumer statistics, as `stats()` reports them.
+#[napi(object)]
+pub struct ConsumerStats {
+    pub name: String,
+    pub sequence: f64,
+    pub lag: f64,
+    pub batches: f64,
+    pub events: f64,
+    pub largest_batch: f64,
+    pub wait_nanos: f64,
+    pub errors: f64,
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+/// Ring-wide statistics.
+#[napi(object)]
+pub struct RingStats {
+    pub cursor: f64,
+    pub remaining_capacity: f64,
+    pub producer_wait_nanos: f64,
+    pub consumers: Vec<ConsumerStats>,
+}
+
+/// What `share()` carries to another thread, and `describe()` returns.
+#[napi(object)]
+pub struct RingInfo {
+    pub id: u32,
+    pub token: String,
+    pub size: u32,
+    pub slot_size: u32,
+    pub multi: bool,
+    pub wait_strategy: String,
+}
+
+/// One thread's handle on a ring (internal: the public API is `Disruptor` in index.ts).
+#[napi(custom_finalize)]
+pub struct NativeRing {
+    shared: Arc<Shared>,
+    inst: InstanceRef,
+    id: u64,
+    hook: Option<CleanupEnvHook<InstanceRef>>,
+}
+
+impl NativeRing {
+    fn new_instance(env: &Env, shared: Arc<Shared>) -> Result<NativeRing> {
+        let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+        let inst = Arc::new(Mutex::new(Instance {
+            shared: shared.clone(),
+            id,
+            consumers: Vec::new(),
+            waits: HashMap::new(),
+            next_wait: 1,
+            detached: false,
+        }));
+        // A thread that exits without closing (a worker that ends) must not leave consumers
+        // gating the ring or threads calling into a dead environment.
+        let hook = env
+            .add_env_cleanup_hook(inst.clone(), |inst| lock(&inst).detach())
+            .map_err(err::napi)?;
+        Ok(NativeRing { shared, inst, id, hook: Some(hook) })
+    }
+
+    fn engine(&self) -> &dyn Engine {
+        &*self.shared.engine
+    }
+
+    fn check_producer(&self) -> Result<()> {
+        if self.shared.multi {
+            return Ok(());
+        }
+        // Relaxed on the fast path: the owner only changes through the CAS below.
+        let owner = self.shared.owner.load(Ordering::Relaxed);
+        if owner == self.id {
+            return Ok(());
+        }
+        if owner == 0
+            && self
+                .shared
+                .owner
+                .compare_exchange(0, self.id, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        Err(coded(
+            "ERR_DISRUPTOR_SINGLE_PRODUCER",
+            "this ring has a single producer, on another thread; use producer: 'multi' to produce from several",
+        ))
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if lock(&self.inst).detached || self.engine().is_closed() {
+            return Err(err::engine(Error::Closed));
+        }
+        Ok(())
+    }
+}
+
+impl ObjectFinalize for NativeRing {
+    fn finalize(mut self, env: Env) -> napi::Result<()> {
+        if let Some(hook) = self.hook.take() {
+            let _ = env.remove_env_cleanup_hook(hook);
+        }
+        lock(&self.inst).detach();
+        Ok(())
+    }
+}
+
+#[napi]
+impl NativeRing {
+    /// A new ring. Arguments are checked again here (index.ts checks them first).
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        size: f64,
+        slot_size: f64,
+        multi: bool,
+        wait_strategy: String,
+    ) -> Result<Self> {
+        let size = err::count("size", size, disruptor_core::MAX_BUFFER_SIZE)? as usize;
+        let slot_size = err::count("slotSize", slot_size, disruptor_core::MAX_SLOT_SIZE)? as usize;
+        let wait = AnyWaitStrategy::from_name(&wait_strategy).ok_or_else(|| {
+            coded("ERR_INVALID_ARG_VALUE", format!("unknown wait strategy '{wait_strategy}'"))
+        })?;
+        let engine = engine::build(size, slot_size, multi, wait).map_err(err::engine)?;
+        let (id, token) = registry::reserve();
+        let shared = Arc::new(Shared {
+            engine,
+            id,
+            token,
+            size: size as u32,
+            slot_size: slot_size as u32,
+            multi,
+            wait: wait_strategy,
+            owner: AtomicU64::new(0),
+            producer_wait_nanos: AtomicU64::new(0),
+        });
+        registry::register(id, &shared);
+        NativeRing::new_instance(&env, shared)
+    }
+
+    /// This thread's handle on the ring another thread shared.
+    #[napi(factory)]
+    pub fn attach(env: Env, id: u32, token: String) -> Result<NativeRing> {
+        let shared = registry::find(id, &token).ok_or_else(|| {
+            coded(
+                "ERR_INVALID_ARG_VALUE",
+                "not a handle of a live ring (forged, or its ring is gone)",
+            )
+        })?;
+        if shared.engine.is_closed() {
+            return Err(err::engine(Error::Closed));
+        }
+        NativeRing::new_instance(&env, shared)
+    }
+
+    /// Ring identity and shape.
+    #[napi]
+    pub fn describe(&self) -> RingInfo {
+        let s = &self.shared;
+        RingInfo {
+            id: s.id,
+            token: s.token.clone(),
+            size: s.size,
+            slot_size: s.slot_size,
+            multi: s.multi,
+            wait_strategy: s.wait.clone(),
+        }
+    }
+
+    /// An ArrayBuffer over the slots (create one per thread and keep it: see README).
+    #[napi]
+    pub fn buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let keep = self.shared.clone();
+        let ptr = self.engine().base_ptr();
+        let len = self.engine().len_bytes();
+        // SAFETY: `ptr` is valid for `len` bytes for as long as the engine lives, and the
+        // finalizer's `keep` holds the engine until the ArrayBuffer is collected.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, keep, |_, keep| drop(keep)) }
+            .map_err(err::napi)
+    }
+
+    /// Claims `n` slots, waiting while full; refuses with WOULD_DEADLOCK when only this
+    /// thread's consumers could make room.
+    #[napi]
+    pub fn next(&self, n: f64) -> Result<f64> {
+        let n = err::count("n", n, self.shared.size as usize)?;
+        self.check_producer()?;
+        let engine = self.engine();
+        if let Ok(hi) = engine.try_next(n) {
+            return self.claimed(hi, n);
+        }
+        self.check_open()?;
+        err::check_headroom(engine.claimed(), n)?;
+        let inst = &self.inst;
+        let mut refuse = |wrap: i64| {
+            lock(inst).consumers.iter().flatten().any(|c| {
+                let info = c.poller.info();
+                info.state() == ConsumerState::Running && info.sequence() < wrap
+            })
+        };
+        let start = Instant::now();
+        let result = engine.next(n, &mut refuse);
+        let waited = start.elapsed().as_nanos() as u64;
+        self.shared.producer_wait_nanos.fetch_add(waited, Ordering::Relaxed);
+        self.claimed(result.map_err(err::engine)?, n)
+    }
+
+    fn claimed(&self, hi: i64, n: i64) -> Result<f64> {
+        if hi > err::MAX_SEQUENCE {
+            // Claimed but beyond exact numbers: publish nothing, report (unreachable in practice).
+            err::check_headroom(hi - n, n)?;
+        }
+        Ok(hi as f64)
+    }
+
+    /// Claims `n` slots if there is room now; -1 if not.
+    #[napi]
+    pub fn try_next(&self, n: f64) -> Result<f64> {
+        let n = err::count("n", n, self.shared.size as usize)?;
+        self.check_producer()?;
+        match self.engine().try_next(n) {
+            Ok(hi) => self.claimed(hi, n),
+            Err(Error::InsufficientCapacity) => Ok(-1.0),
+            Err(e) => Err(err::engine(e)),
+        }
+    }
+
+    /// Makes `[lo, hi]` visible to consumers.
+    #[napi]
+    pub fn publish(&self, lo: f64, hi: f64) -> Result<()> {
+        let lo = err::sequence("lo", lo)?;
+        let hi = err::sequence("hi", hi)?;
+        self.check_producer()?;
+        self.engine().publish(lo, hi).map_err(err::engine)
+    }
+
+    /// The highest published sequence up to which everything is published.
+    #[napi]
+    pub fn cursor(&self) -> f64 {
+        self.engine().cursor() as f64
+    }
+
+    /// Slots that can be claimed now without waiting.
+    #[napi]
+    pub fn remaining_capacity(&self) -> f64 {
+        self.engine().remaining_capacity() as f64
+    }
+
+    /// Waits on a native thread until `n` slots are free, then calls `done(code)`:
+    /// 0 room, 1 closed, 2 cancelled, 3 a consumer halted. Returns an id for `cancelWait`.
+    #[napi]
+    pub fn wait_for_room(&self, n: f64, done: Function<u32, ()>) -> Result<u32> {
+        let n = err::count("n", n, self.shared.size as usize)?;
+        self.check_producer()?;
+        let done: DoneFn = done
+            .build_threadsafe_function::<u32>()
+            .callee_handled::<false>()
+            .weak::<false>()
+            .build()
+            .map_err(err::napi)?;
+        let mut inst = lock(&self.inst);
+        if inst.detached {
+            return Err(err::engine(Error::Closed));
+        }
+        inst.waits.retain(|_, w| !w.thread.is_finished());
+        let id = inst.next_wait;
+        inst.next_wait = inst.next_wait.wrapping_add(1).max(1);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (self.shared.engine.clone(), cancel.clone());
+        let thread = std::thread::Builder::new()
+            .name("disruptor-room".into())
+            .spawn(move || {
+                let code = match engine.wait_for_room(n, &mut |_| flag.load(Ordering::Acquire)) {
+                    Ok(()) => ROOM,
+                    Err(Error::WouldDeadlock) => WAIT_CANCELLED,
+                    Err(Error::ConsumerHalted { .. }) => WAIT_HALTED,
+                    Err(_) => WAIT_CLOSED,
+                };
+                done.call(code, ThreadsafeFunctionCallMode::NonBlocking);
+            })
+            .map_err(|e| err::engine(Error::ThreadSpawn(e.to_string())))?;
+        inst.waits.insert(id, RoomWait { cancel, thread });
+        Ok(id)
+    }
+
+    /// Ends a `waitForRoom` early (its callback then gets 2, cancelled, unless it already ran).
+    #[napi]
+    pub fn cancel_wait(&self, id: u32) {
+        if let Some(w) = lock(&self.inst).waits.get(&id) {
+            w.cancel.store(true, Ordering::Release);
+            self.engine().signal();
+        }
+    }
+
+    /// Adds a consumer driven by this thread; it sees a sequence after every consumer in
+    /// `after` (ids on this thread) finished it. Returns its id.
+    #[napi]
+    pub fn add_consumer(&self, name: String, after: Vec<u32>) -> Result<u32> {
+        let mut inst = lock(&self.inst);
+        let mut deps: Vec<Dependency> = Vec::with_capacity(after.len());
+        for cid in after {
+            deps.push(inst.consumer(cid)?.poller.dependency());
+        }
+        if inst.detached {
+            return Err(err::engine(Error::Closed));
+        }
+        let poller = self.engine().add_poller(name, &deps).map_err(err::engine)?;
+        inst.consumers.push(Some(Consumer { poller, waker: None }));
+        Ok((inst.consumers.len() - 1) as u32)
+    }
+
+    /// Gives consumer `cid` a waker thread that calls `wake()` when armed and events arrive.
+    #[napi]
+    pub fn set_waker(&self, cid: u32, wake: Function<(), ()>) -> Result<()> {
+        let wake: WakeFn = wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()
+            .map_err(err::napi)?;
+        let mut inst = lock(&self.inst);
+        let c = inst.consumer(cid)?;
+        if c.waker.is_some() {
+            return Err(coded("ERR_INVALID_ARG_VALUE", "consumer already has a waker"));
+        }
+        let name = format!("disruptor-{}", c.poller.info().name());
+        let name: String = name.chars().take(15).collect();
+        c.waker = Some(Waker::spawn(name, c.poller.waiter(), wake).map_err(err::engine)?);
+        Ok(())
+    }
+
+    /// Asks consumer `cid`'s waker for one call once sequence `next` is available.
+    #[napi]
+    pub fn arm(&self, cid: u32, next: f64) -> Result<()> {
+        let next = err::sequence("next", next)?;
+        let mut inst = lock(&self.inst);
+        match &inst.consumer(cid)?.waker {
+            Some(w) => {
+                w.arm(next);
+                Ok(())
+            }
+            None => Err(coded("ERR_INVALID_ARG_VALUE", "consumer has no waker")),
+        }
+    }
+
+    /// The highest sequence available to consumer `cid`, or -1 (nothing claimed) or -2 (next
+    /// one claimed but not yet available). Throws ERR_DISRUPTOR_CLOSED once halted.
+    #[napi]
+    pub fn poll(&self, cid: u32) -> Result<f64> {
+        let mut inst = lock(&self.inst);
+        poll(inst.consumer(cid)?)
+    }
+
+    /// Marks `[lo, hi]` processed by consumer `cid`, then polls as `poll` does.
+    #[napi]
+    pub fn release(&self, cid: u32, lo: f64, hi: f64) -> Result<f64> {
+        let lo = err::sequence("lo", lo)?;
+        let hi = err::sequence("hi", hi)?;
+        let mut inst = lock(&self.inst);
+        let c = inst.consumer(cid)?;
+        c.poller.release(lo, hi).map_err(err::engine)?;
+        poll(c)
+    }
+
+    /// The last sequence consumer `cid` finished.
+    #[napi]
+    pub fn consumer_sequence(&self, cid: u32) -> Result<f64> {
+        let mut inst = lock(&self.inst);
+        Ok(inst.consumer(cid)?.poller.sequence() as f64)
+    }
+
+    /// Consumer `cid` skipped `sequence` after an error (counted, kept as its last error).
+    #[napi]
+    pub fn record_error(&self, cid: u32, sequence: f64, message: String) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?.poller.record_error(sequence as i64, &message);
+        Ok(())
+    }
+
+    /// Consumer `cid` halted on an error at `sequence`: producers and drains learn it.
+    #[napi]
+    pub fn fail(&self, cid: u32, sequence: f64, message: String) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        let c = inst.consumer(cid)?;
+        if let Some(w) = c.waker.as_mut() {
+            w.stop();
+        }
+        c.poller.fail(sequence as i64, &message);
+        Ok(())
+    }
+
+    /// Removes consumer `cid`: its waker stops, it no longer gates producers.
+    #[napi]
+    pub fn remove_consumer(&self, cid: u32) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?;
+        if let Some(Consumer { poller, waker }) = inst.consumers[cid as usize].take() {
+            drop(waker);
+            self.engine().remove_poller(poller);
+        }
+        Ok(())
+    }
+
+    /// Whether every consumer finished everything up to `target`; throws
+    /// ERR_DISRUPTOR_CONSUMER_HALTED when one failed.
+    #[napi]
+    pub fn drained(&self, target: f64) -> Result<bool> {
+        self.engine().is_drained_to(target as i64).map_err(err::engine)
+    }
+
+    /// Ring and consumer statistics (every thread's consumers).
+    #[napi]
+    pub fn stats(&self) -> RingStats {
+        let e = self.engine();
+        let cursor = e.cursor();
+        let consumers = e
+            .consumers()
+            .iter()
+            .map(|c| {
+                let sequence = c.sequence();
+                ConsumerStats {
+                    name: c.name().to_owned(),
+                    sequence: sequence as f64,
+                    lag: (cursor - sequence).max(0) as f64,
+                    batches: c.batches() as f64,
+                    events: c.events() as f64,
+                    largest_batch: c.largest_batch() as f64,
+                    wait_nanos: c.wait_nanos() as f64,
+                    errors: c.errors() as f64,
+                    state: match c.state() {
+                        ConsumerState::Idle => "idle",
+                        ConsumerState::Running => "running",
+                        ConsumerState::Halted => "halted",
+                        ConsumerState::Failed => "failed",
+                    }
+                    .to_owned(),
+                    last_error: c.last_error().map(|(s, m)| format!("at sequence {s}: {m}")),
+                }
+            })
+            .collect();
+        RingStats {
+            cursor: cursor as f64,
+            remaining_capacity: e.remaining_capacity() as f64,
+            producer_wait_nanos: self.shared.producer_wait_nanos.load(Ordering::Relaxed) as f64,
+            consumers,
+        }
+    }
+
+    /// Stops the whole ring at once: producers and waits everywhere are released with
+    /// ERR_DISRUPTOR_CLOSED, then this thread's consumers are removed.
+    #[napi]
+    pub fn halt(&self) {
+        self.engine().halt();
+        lock(&self.inst).detach();
+    }
+
+    /// Removes this thread's consumers and waits, leaving the ring running for other threads.
+    #[napi]
+    pub fn detach(&self) {
+        lock(&self.inst).detach();
+    }
+
+    /// Whether the ring was halted (by any thread).
+    #[napi]
+    pub fn is_closed(&self) -> bool {
+        self.engine().is_closed()
+    }
+}
+
+fn poll(c: &mut Consumer) -> Result<f64> {
+    match c.poller.available().map_err(err::engine)? {
+        Ok((_, hi)) => Ok(hi as f64),
+        Err(PollState::Gating) => Ok(-2.0),
+        Err(_) => Ok(-1.0),
+    }
+}

@@ -1,0 +1,119 @@
+//! The native thread that wakes a JavaScript consumer when it goes from idle to busy.
+//!
+//! A JavaScript consumer drains every batch it finds in a loop on its own thread and only
+//! then "arms" its waker, which blocks in the ring's wait strategy until the next sequence is
+//! available and then calls the consumer back once through a thread-safe function. So a busy
+//! consumer costs no thread-safe-function call at all, and an idle one costs one per wake-up.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use disruptor_core::Error;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+
+use crate::engine::Waiter;
+
+/// Calls the JS consumer back with no arguments; weak: an idle ring never keeps the process
+/// alive on its own.
+pub(crate) type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+#[derive(Default)]
+struct State {
+    /// The sequence to wait for, while armed.
+    armed: Option<i64>,
+    stop: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    cv: Condvar,
+}
+
+/// A waker thread and the handle to arm and stop it.
+pub(crate) struct Waker {
+    shared: Arc<Shared>,
+    waiter: Arc<dyn Waiter>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Waker {
+    /// Starts the thread (named `name`), disarmed.
+    pub(crate) fn spawn(
+        name: String,
+        waiter: Box<dyn Waiter>,
+        wake: WakeFn,
+    ) -> Result<Waker, Error> {
+        let shared = Arc::new(Shared::default());
+        let waiter: Arc<dyn Waiter> = Arc::from(waiter);
+        let (s, w) = (shared.clone(), waiter.clone());
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(&s, &*w, wake))
+            .map_err(|e| Error::ThreadSpawn(e.to_string()))?;
+        Ok(Waker { shared, waiter, thread: Some(thread) })
+    }
+
+    /// Asks for one call back once sequence `next` is available (at once if it already is).
+    pub(crate) fn arm(&self, next: i64) {
+        let mut state = lock(&self.shared.state);
+        state.armed = Some(next);
+        self.shared.cv.notify_one();
+    }
+
+    /// Stops and joins the thread; no call back happens after this returns.
+    pub(crate) fn stop(&mut self) {
+        lock(&self.shared.state).stop = true;
+        self.shared.cv.notify_one();
+        // Interrupts a wait in progress (the poller is being removed or the ring halted).
+        self.waiter.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run(shared: &Shared, waiter: &dyn Waiter, wake: WakeFn) {
+    loop {
+        let next = {
+            let mut state = lock(&shared.state);
+            loop {
+                if state.stop {
+                    return;
+                }
+                if let Some(next) = state.armed.take() {
+                    break next;
+                }
+                state = shared.cv.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = waiter.wait_from(next);
+        if let Err(Error::Timeout) = result {
+            // A timeout strategy: keep waiting unless re-armed or stopped meanwhile.
+            let mut state = lock(&shared.state);
+            state.armed.get_or_insert(next);
+            continue;
+        }
+        if lock(&shared.state).stop {
+            return;
+        }
+        // NonBlocking: never wait on the JS thread (it may be the one stopping us). At most one
+        // call is queued per arm, so the queue cannot grow.
+        let status = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        if result.is_err() || status != Status::Ok {
+            // Closed (the JS side learns it on the call), or the JS environment is gone.
+            return;
+        }
+    }
+}
