@@ -140,6 +140,10 @@ const MAX_SIZE = 2 ** 30
 const MAX_SLOT = 65536
 /** How long a consumer drains batches before yielding to the event loop. */
 const SLICE_MS = 2
+/** `reserve` found no room (non-waiting call). */
+const NO_ROOM = -2
+/** A native wait ended its slice without room: call again (lets a terminating worker stop). */
+const STILL_WAITING = -3
 const STRATEGIES: readonly string[] = ['blocking', 'sleeping', 'yielding', 'busy-spin', 'phased-backoff']
 
 function coded<E extends Error>(error: E, code: string): E & DisruptorError {
@@ -263,6 +267,8 @@ interface InFlight {
 /** Something `close()`/`halt()` must stop on this thread. */
 interface Stoppable {
   stop(reason: 'closed' | 'halted'): void
+  /** Delivers pending events now; true if it did something. */
+  kick?(): boolean
 }
 
 /**
@@ -276,6 +282,8 @@ class ConsumerRunner implements Stoppable {
   private readonly idle: number[]
   private pumping = false
   private scheduled = false
+  /** Waiting for its waker (counted in the Disruptor's `_localArmed`). */
+  private armed = false
   private stopped = false
   private started = false
   /** Highest available sequence the last native call reported (or -1/-2: none). */
@@ -312,6 +320,10 @@ class ConsumerRunner implements Stoppable {
   stop(): void {
     if (this.stopped) return
     this.stopped = true
+    if (this.armed) {
+      this.armed = false
+      this.d._localArmed--
+    }
     if (!this.started) return
     for (const w of this.workers) {
       try {
@@ -322,7 +334,26 @@ class ConsumerRunner implements Stoppable {
     }
   }
 
+  /**
+   * Delivers what is waiting now, if anything (before the process would exit: the waker's call
+   * does not keep the event loop alive, so it might never run).
+   */
+  kick(): boolean {
+    if (!this.started || this.stopped || this.pumping || this.idle.length === 0) return false
+    try {
+      if (this.native.poll(this.cid) <= this.dispatched) return false
+    } catch {
+      return false
+    }
+    this.pump()
+    return true
+  }
+
   private pump = (): void => {
+    if (this.armed) {
+      this.armed = false
+      this.d._localArmed--
+    }
     if (this.pumping || this.stopped) return
     this.scheduled = false
     this.pumping = true
@@ -346,6 +377,10 @@ class ConsumerRunner implements Stoppable {
         // Nothing new: ask the waker for a call once the next sequence is there.
         this.available = -1
         native.arm(this.cid, this.dispatched + 1)
+        if (!this.armed) {
+          this.armed = true
+          this.d._localArmed++
+        }
         return
       }
       const w = this.idle.pop() as number
@@ -614,8 +649,18 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
         return { value: batch, done: false }
       }
       await new Promise<void>((resolve, reject) => {
-        this.waiting = { resolve, reject }
+        this.waiting = {
+          resolve: () => {
+            this.d._localArmed--
+            resolve()
+          },
+          reject: (e: Error) => {
+            this.d._localArmed--
+            reject(e)
+          },
+        }
         this.native.arm(this.cid, this.seq + 1)
+        this.d._localArmed++
       })
     }
   }
@@ -635,12 +680,52 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     return { value: undefined, done: true }
   }
 
+  /** Resolves a waiting `next()` if a batch is there (see `ConsumerRunner.kick`). */
+  kick(): boolean {
+    if (this.waiting === null || this.stopped) return false
+    try {
+      if (this.native.poll(this.cid) <= this.seq) return false
+    } catch {
+      // closed: next() will find out
+    }
+    const w = this.waiting
+    this.waiting = null
+    w.resolve()
+    return true
+  }
+
   stop(reason: 'closed' | 'halted'): void {
     if (this.stopped) return
     this.stopped = reason
     const w = this.waiting
     this.waiting = null
     w?.reject(closedError())
+  }
+}
+
+/**
+ * The claim state of a single-producer ring, on the thread that produces: claims are counted
+ * here against a cached gating minimum (no native call while there is room), and a publish is
+ * one `Atomics.store` into the engine's cursor plus one `Atomics.load` of the wait strategy's
+ * sleeper count (a native call only when a consumer sleeps). The engine reads the same cursor.
+ */
+class SingleProducer {
+  /** Highest claimed sequence. */
+  claimed: number
+  /** Highest published sequence. */
+  published: number
+  /** A lower bound of the slowest consumer's sequence. */
+  gating = -Infinity
+  readonly cursor: BigInt64Array
+  readonly sleepers: Int32Array | null
+
+  constructor(native: NativeRing, token: string) {
+    const cursor = native.acquireProducer()
+    this.claimed = cursor
+    this.published = cursor
+    const views = threadViews(token, native)
+    this.cursor = views.cursor
+    this.sleepers = views.sleepers
   }
 }
 
@@ -678,6 +763,11 @@ export class Disruptor extends EventEmitter {
   private readonly stoppables = new Set<Stoppable>()
   private readonly roomWaits = new Set<RoomWait>()
   private failure: { name: string; error: unknown } | null = null
+  /** @internal Consumers and iterators of this thread waiting for their waker. */
+  _localArmed = 0
+  private localScheduled = false
+  /** Single-producer claim state, once this thread claimed (null: not the producer yet). */
+  private sp: SingleProducer | null = null
   private consumerCount = 0
 
   /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
@@ -714,6 +804,7 @@ export class Disruptor extends EventEmitter {
     const info = this.native.describe()
     this.id = info.id
     this.token = info.token
+    track(this)
   }
 
   /**
@@ -734,7 +825,13 @@ export class Disruptor extends EventEmitter {
     ) {
       throw rangeError('handle is not a handle from share()')
     }
-    const native = NativeRing.attach(handle.id, handle.token)
+    let native: NativeRing
+    try {
+      native = NativeRing.attach(handle.id, handle.token)
+    } catch (e) {
+      if ((e as DisruptorError).code === 'ERR_INVALID_ARG_VALUE') throw rangeError((e as Error).message)
+      throw e
+    }
     const info = native.describe()
     return new Disruptor(
       {
@@ -775,12 +872,13 @@ export class Disruptor extends EventEmitter {
 
   /** Highest published sequence (-1 before any). */
   get cursor(): number {
-    return this.native.cursor()
+    return this.sp !== null ? this.sp.published : this.native.cursor()
   }
 
   /** Slots that can be claimed now without waiting. */
   remainingCapacity(): number {
-    return this.native.remainingCapacity()
+    const free = this.native.remainingCapacity()
+    return this.sp !== null ? free - (this.sp.claimed - this.sp.published) : free
   }
 
   /**
@@ -790,14 +888,53 @@ export class Disruptor extends EventEmitter {
    * the ring closes meanwhile.
    */
   next(n = 1): number {
-    if (this.closed) throw closedError()
-    return this.native.next(integer('n', n, 1, this.size))
+    const sp = this.sp
+    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+      const hi = sp.claimed + n
+      if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
+        sp.claimed = hi
+        return hi
+      }
+    }
+    return this.claimSlow(n, true)
   }
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
+    const sp = this.sp
+    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+      const hi = sp.claimed + n
+      if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
+        sp.claimed = hi
+        return hi
+      }
+    }
+    return this.claimSlow(n, false)
+  }
+
+  private claimSlow(n: number, wait: boolean): number {
     if (this.closed) throw closedError()
-    return this.native.tryNext(integer('n', n, 1, this.size))
+    integer('n', n, 1, this.size)
+    if (this.producer === 'multi') {
+      if (!wait) return this.native.tryNext(n)
+      // The native wait returns -3 every 50 ms so that this thread can be terminated.
+      for (;;) {
+        const hi = this.native.next(n)
+        if (hi !== STILL_WAITING) return hi
+      }
+    }
+    const sp = (this.sp ??= new SingleProducer(this.native, this.token))
+    const hi = sp.claimed + n
+    if (hi > Number.MAX_SAFE_INTEGER) {
+      throw coded(new RangeError('sequences would pass 2**53 - 1, the largest exact JavaScript integer'), 'ERR_OUT_OF_RANGE')
+    }
+    while (hi - this.size > sp.gating) {
+      const min = this.native.reserve(hi - this.size, sp.claimed, wait)
+      if (min === NO_ROOM) return -1
+      if (min !== STILL_WAITING) sp.gating = min
+    }
+    sp.claimed = hi
+    return hi
   }
 
   /**
@@ -815,11 +952,13 @@ export class Disruptor extends EventEmitter {
       const hi = this.tryNext(n)
       if (hi >= 0) return hi
       const code = await new Promise<number>((resolve, reject) => {
-        const id = this.native.waitForRoom(n, (code: number) => {
+        const done = (code: number) => {
           this.roomWaits.delete(wait)
           signal?.removeEventListener('abort', onAbort)
           resolve(code)
-        })
+        }
+        // A single producer's claims live here: the engine waits for room after them.
+        const id = this.sp !== null ? this.native.waitForRoom(n, done, this.sp.claimed) : this.native.waitForRoom(n, done)
         const wait: RoomWait = { cancel: () => this.native.cancelWait(id), reject }
         const onAbort = () => wait.cancel()
         this.roomWaits.add(wait)
@@ -835,8 +974,51 @@ export class Disruptor extends EventEmitter {
 
   /** Makes `[lo, hi]` visible to consumers. ERR_DISRUPTOR_NOT_CLAIMED, _ALREADY_PUBLISHED, _SINGLE_PRODUCER on misuse. */
   publish(lo: number, hi: number = lo): void {
+    const sp = this.sp
+    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && !this.closed) {
+      sp.published = hi
+      // SeqCst store, then SeqCst load of the sleeper count: the publisher's half of the
+      // blocking strategy's no-lost-wake-up protocol (the sleeper's half is in the engine).
+      Atomics.store(sp.cursor, 0, BigInt(hi))
+      if (sp.sleepers !== null && Atomics.load(sp.sleepers, 0) !== 0) this.native.signal()
+      if (this._localArmed !== 0) this.deliverLocal()
+      return
+    }
+    this.publishSlow(lo, hi)
+    if (this._localArmed !== 0) this.deliverLocal()
+  }
+
+  /**
+   * A consumer of this thread waits for what was just published here: deliver it from the
+   * event loop directly. (Its waker's call would get there too, but does not keep the loop
+   * alive: a script that publishes and ends would exit before its consumers saw the event.)
+   */
+  private deliverLocal(): void {
+    if (this.localScheduled) return
+    this.localScheduled = true
+    setImmediate(() => {
+      this.localScheduled = false
+      this._deliverPending()
+    })
+  }
+
+  private publishSlow(lo: number, hi: number): void {
     if (this.closed) throw closedError()
-    this.native.publish(sequenceArg('lo', lo), sequenceArg('hi', hi))
+    sequenceArg('lo', lo)
+    sequenceArg('hi', hi)
+    if (lo > hi || hi - lo >= this.size) throw rangeError(`invalid sequence range [${lo}, ${hi}]`)
+    if (this.producer === 'multi') return this.native.publish(lo, hi)
+    // Not yet the producer: becoming it reports a producer on another thread as such.
+    const sp = (this.sp ??= new SingleProducer(this.native, this.token))
+    if (hi > sp.claimed) {
+      const first = Math.max(lo, sp.claimed + 1)
+      throw coded(new Error(`sequence ${first} was not claimed`), 'ERR_DISRUPTOR_NOT_CLAIMED')
+    }
+    if (lo <= sp.published) throw coded(new Error(`sequence ${lo} is already published`), 'ERR_DISRUPTOR_ALREADY_PUBLISHED')
+    throw coded(
+      new Error(`single producer must publish in claim order: expected ${sp.published + 1}, got ${lo}`),
+      'ERR_DISRUPTOR_SINGLE_PRODUCER',
+    )
   }
 
   /**
@@ -849,7 +1031,7 @@ export class Disruptor extends EventEmitter {
     try {
       fill(this.offset(seq), seq)
     } finally {
-      this.native.publish(seq, seq)
+      this.publish(seq, seq)
     }
     return seq
   }
@@ -1002,6 +1184,9 @@ export class Disruptor extends EventEmitter {
 
   private shutdown(how: 'halt' | 'detach'): void {
     this.closed = true
+    untrack(this)
+    if (this.sp !== null) views.delete(this.token)
+    this.sp = null
     for (const r of this.runners) r.stop()
     for (const s of this.stoppables) s.stop('closed')
     this.stoppables.clear()
@@ -1082,6 +1267,14 @@ export class Disruptor extends EventEmitter {
     }
   }
 
+  /** @internal Delivers events waiting for this thread's consumers; true if any were. */
+  _deliverPending(): boolean {
+    let delivered = false
+    for (const r of this.runners) delivered = r.kick() || delivered
+    for (const s of this.stoppables) delivered = (s.kick?.() ?? false) || delivered
+    return delivered
+  }
+
   /** @internal A consumer on this thread halted on `error`. */
   _failed(name: string, error: unknown): void {
     if (this.failure === null) this.failure = { name, error }
@@ -1094,13 +1287,57 @@ export class Disruptor extends EventEmitter {
   }
 }
 
-/** One ArrayBuffer per ring per thread (see README: two external buffers over one address). */
+/**
+ * Open Disruptors of this thread. Their consumers' wake-ups do not keep the event loop alive
+ * (an idle ring must not keep a process from exiting), so before the thread would exit, events
+ * already published to its consumers are delivered: the loop then goes on until they are
+ * handled, and exits once nothing is left.
+ */
+const open = new Set<Disruptor>()
+
+/** Last chance for events published by other threads (which have exited since). */
+function beforeExit(): void {
+  for (const d of open) d._deliverPending()
+}
+
+function track(d: Disruptor): void {
+  if (open.size === 0) process.on('beforeExit', beforeExit)
+  open.add(d)
+}
+
+function untrack(d: Disruptor): void {
+  if (open.delete(d) && open.size === 0) process.removeListener('beforeExit', beforeExit)
+}
+
+/**
+ * One ArrayBuffer per ring per thread over native memory (see README: two external buffers
+ * over one address were reported to abort Node), keyed by the ring's unique token.
+ */
 const buffers = new Map<string, WeakRef<ArrayBuffer>>()
 
 function threadBuffer(token: string, native: NativeRing): ArrayBuffer {
   const cached = buffers.get(token)?.deref()
   if (cached !== undefined) return cached
   const b = native.buffer()
+  for (const [t, ref] of buffers) if (ref.deref() === undefined) buffers.delete(t)
   buffers.set(token, new WeakRef(b))
   return b
+}
+
+interface Views {
+  cursor: BigInt64Array
+  sleepers: Int32Array | null
+}
+
+/** The single producer's views of the cursor and sleeper count, one per ring per thread. */
+const views = new Map<string, Views>()
+
+function threadViews(token: string, native: NativeRing): Views {
+  let v = views.get(token)
+  if (v === undefined) {
+    const sleepers = native.sleepersView()
+    v = { cursor: new BigInt64Array(native.cursorView()), sleepers: sleepers ? new Int32Array(sleepers) : null }
+    views.set(token, v)
+  }
+  return v
 }

@@ -1,7 +1,9 @@
 //! One object-safe face over the engine's two sequencer types, so the rest of the binding is
 //! not generic. Every method forwards to `disruptor-core`; nothing here decides protocol.
 
+use std::sync::atomic::{AtomicI64, AtomicU32};
 use std::sync::Arc;
+use std::time::Duration;
 
 use disruptor_core::{
     AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder, EventPoller,
@@ -14,12 +16,25 @@ pub(crate) trait Engine: Send + Sync {
     /// Start of the slot memory (`len_bytes` long, 64-byte aligned, lives as long as `self`).
     fn base_ptr(&self) -> *mut u8;
     fn len_bytes(&self) -> usize;
-    /// Blocking claim that refuses with WouldDeadlock when `refuse(wrap_point)` says so.
-    fn next(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<i64>;
     fn try_next(&self, n: i64) -> Result<i64>;
     /// The highest claimed sequence.
     fn claimed(&self) -> i64;
     fn wait_for_room(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<()>;
+    /// Waits until the gating minimum reaches `wrap_point` (see `Sequencer::wait_for_gating`),
+    /// at most `limit` if given.
+    fn wait_for_gating(
+        &self,
+        wrap_point: i64,
+        claimed: i64,
+        refuse: &mut dyn FnMut(i64) -> bool,
+        limit: Option<Duration>,
+    ) -> Result<i64>;
+    /// The slowest gating consumer's sequence, or `default` without consumers.
+    fn gating_minimum(&self, default: i64) -> i64;
+    /// The cursor's atomic (what a JavaScript single producer stores into).
+    fn cursor_atomic(&self) -> &AtomicI64;
+    /// The wait strategy's sleeper count, if it sleeps.
+    fn sleeper_count(&self) -> Option<&AtomicU32>;
     fn publish(&self, lo: i64, hi: i64) -> Result<()>;
     fn cursor(&self) -> i64;
     fn remaining_capacity(&self) -> i64;
@@ -100,16 +115,38 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
         self.disruptor.data().len_bytes()
     }
 
-    fn next(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<i64> {
-        self.sequencer().next_unless(n, refuse)
-    }
-
     fn try_next(&self, n: i64) -> Result<i64> {
         self.sequencer().try_next(n)
     }
 
     fn claimed(&self) -> i64 {
         self.sequencer().claimed()
+    }
+
+    fn wait_for_gating(
+        &self,
+        wrap_point: i64,
+        claimed: i64,
+        refuse: &mut dyn FnMut(i64) -> bool,
+        limit: Option<Duration>,
+    ) -> Result<i64> {
+        match limit {
+            None => self.sequencer().wait_for_gating(wrap_point, claimed, refuse),
+            Some(limit) => self.sequencer().wait_for_gating_for(wrap_point, claimed, refuse, limit),
+        }
+    }
+
+    fn gating_minimum(&self, default: i64) -> i64 {
+        self.sequencer().gating_sequences().minimum(default)
+    }
+
+    fn cursor_atomic(&self) -> &AtomicI64 {
+        self.sequencer().cursor().as_atomic()
+    }
+
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        use disruptor_core::WaitStrategy;
+        self.sequencer().wait_strategy().sleeper_count()
     }
 
     fn wait_for_room(&self, n: i64, refuse: &mut dyn FnMut(i64) -> bool) -> Result<()> {

@@ -39,6 +39,14 @@ static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 /// process alive, as pending I/O does.
 type DoneFn = ThreadsafeFunction<u32, (), u32, Status, false, false>;
 
+/// How long a JS thread waits in one native call before it returns to JavaScript (which calls
+/// again): short enough that `worker.terminate()` and `process.exit()` never wait on it for
+/// long, long enough to cost nothing (20 returns a second while blocked).
+const SLICE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// What a blocking call returns when its slice of waiting ended without room.
+const STILL_WAITING: f64 = -3.0;
+
 /// Outcome codes of `waitForRoom`, given to its callback.
 const ROOM: u32 = 0;
 const WAIT_CLOSED: u32 = 1;
@@ -289,30 +297,56 @@ impl NativeRing {
             .map_err(err::napi)
     }
 
-    /// Claims `n` slots, waiting while full; refuses with WOULD_DEADLOCK when only this
-    /// thread's consumers could make room.
+    /// Claims `n` slots, waiting while full, or returns -3 after a slice of waiting (so that
+    /// the JS thread comes back to JavaScript regularly: a terminating worker must be able to
+    /// stop; JavaScript calls again). Refuses with WOULD_DEADLOCK when only this thread's
+    /// consumers could make room.
     #[napi]
     pub fn next(&self, n: f64) -> Result<f64> {
         let n = err::count("n", n, self.shared.size as usize)?;
         self.check_producer()?;
         let engine = self.engine();
-        if let Ok(hi) = engine.try_next(n) {
-            return self.claimed(hi, n);
+        loop {
+            if let Ok(hi) = engine.try_next(n) {
+                return self.claimed(hi, n);
+            }
+            self.check_open()?;
+            let claimed = engine.claimed();
+            err::check_headroom(claimed, n)?;
+            let wrap = claimed + n - self.shared.size as i64;
+            let waited = self.timed(|| {
+                engine.wait_for_gating(
+                    wrap,
+                    claimed,
+                    &mut |w| self.own_consumer_below(w),
+                    Some(SLICE),
+                )
+            });
+            match waited {
+                Ok(_) => {}
+                Err(Error::Timeout) => return Ok(STILL_WAITING),
+                Err(e) => return Err(err::engine(e)),
+            }
         }
-        self.check_open()?;
-        err::check_headroom(engine.claimed(), n)?;
-        let inst = &self.inst;
-        let mut refuse = |wrap: i64| {
-            lock(inst).consumers.iter().flatten().any(|c| {
-                let info = c.poller.info();
-                info.state() == ConsumerState::Running && info.sequence() < wrap
-            })
-        };
+    }
+
+    /// Whether a running consumer of this thread has not passed `wrap`: a producer on this
+    /// thread waiting for it would wait forever.
+    fn own_consumer_below(&self, wrap: i64) -> bool {
+        lock(&self.inst).consumers.iter().flatten().any(|c| {
+            let info = c.poller.info();
+            info.state() == ConsumerState::Running && info.sequence() < wrap
+        })
+    }
+
+    /// Runs a producer wait, adding its duration to the producer wait time.
+    fn timed<T>(&self, wait: impl FnOnce() -> T) -> T {
         let start = Instant::now();
-        let result = engine.next(n, &mut refuse);
+        let result = wait();
         let waited = start.elapsed().as_nanos() as u64;
+        // Relaxed: statistics.
         self.shared.producer_wait_nanos.fetch_add(waited, Ordering::Relaxed);
-        self.claimed(result.map_err(err::engine)?, n)
+        result
     }
 
     fn claimed(&self, hi: i64, n: i64) -> Result<f64> {
@@ -344,6 +378,91 @@ impl NativeRing {
         self.engine().publish(lo, hi).map_err(err::engine)
     }
 
+    /// Single producer: makes this thread the ring's producer (ERR_DISRUPTOR_SINGLE_PRODUCER
+    /// if another thread is) and returns the cursor, from which JavaScript claims on its own
+    /// (see `reserve` and `cursorView`).
+    #[napi]
+    pub fn acquire_producer(&self) -> Result<f64> {
+        if self.shared.multi {
+            return Err(coded(
+                "ERR_INVALID_ARG_VALUE",
+                "a multi-producer ring has no single producer",
+            ));
+        }
+        self.check_open()?;
+        self.check_producer()?;
+        Ok(self.engine().cursor() as f64)
+    }
+
+    /// Single producer: waits until every consumer passed `wrap` (the producer's next claim
+    /// minus the ring size) and returns the slowest one's sequence; `claimed` is the producer's
+    /// claim counter. ERR_DISRUPTOR_WOULD_DEADLOCK when only this thread's consumers could make
+    /// room; with `wait` false, -2 at once when there is no room; -3 after a slice of waiting
+    /// (call again).
+    #[napi]
+    pub fn reserve(&self, wrap: f64, claimed: f64, wait: bool) -> Result<f64> {
+        let claimed = err::sequence("claimed", claimed + 1.0)? - 1;
+        let wrap = wrap as i64;
+        self.check_producer()?;
+        let engine = self.engine();
+        let min = engine.gating_minimum(claimed);
+        if wrap <= min {
+            return Ok(min as f64);
+        }
+        if !wait {
+            self.check_open()?;
+            return Ok(-2.0);
+        }
+        let result = self.timed(|| {
+            engine.wait_for_gating(wrap, claimed, &mut |w| self.own_consumer_below(w), Some(SLICE))
+        });
+        match result {
+            Ok(min) => Ok(min as f64),
+            Err(Error::Timeout) => Ok(STILL_WAITING),
+            Err(e) => Err(err::engine(e)),
+        }
+    }
+
+    /// Wakes every thread sleeping in the wait strategy (after a publish through memory, when
+    /// the sleeper count was not zero).
+    #[napi]
+    pub fn signal(&self) {
+        self.engine().signal();
+    }
+
+    /// Single producer: an 8-byte ArrayBuffer over the cursor (an i64 JavaScript stores
+    /// published sequences into with `Atomics.store`). One per thread; keep it.
+    #[napi]
+    pub fn cursor_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        if self.shared.multi {
+            return Err(coded("ERR_INVALID_ARG_VALUE", "a multi-producer ring publishes natively"));
+        }
+        let atomic = self.engine().cursor_atomic();
+        self.view(env, atomic.as_ptr().cast(), std::mem::size_of::<i64>())
+    }
+
+    /// A 4-byte ArrayBuffer over the wait strategy's sleeper count (read with `Atomics.load`
+    /// after publishing; non-zero: call `signal`), or null for strategies that never sleep.
+    #[napi]
+    pub fn sleepers_view<'env>(&self, env: &'env Env) -> Result<Option<ArrayBuffer<'env>>> {
+        match self.engine().sleeper_count() {
+            Some(count) => {
+                Ok(Some(self.view(env, count.as_ptr().cast(), std::mem::size_of::<u32>())?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn view<'env>(&self, env: &'env Env, ptr: *mut u8, len: usize) -> Result<ArrayBuffer<'env>> {
+        let keep = self.shared.clone();
+        // SAFETY: `ptr` points into the engine (an atomic inside its sequencer, which never
+        // moves), valid for `len` bytes while the engine lives; the finalizer's `keep` holds
+        // the engine until the ArrayBuffer is collected. JavaScript only accesses it with
+        // Atomics of the same width as the Rust atomic.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, keep, |_, keep| drop(keep)) }
+            .map_err(err::napi)
+    }
+
     /// The highest published sequence up to which everything is published.
     #[napi]
     pub fn cursor(&self) -> f64 {
@@ -353,14 +472,23 @@ impl NativeRing {
     /// Slots that can be claimed now without waiting.
     #[napi]
     pub fn remaining_capacity(&self) -> f64 {
-        self.engine().remaining_capacity() as f64
+        remaining(&self.shared) as f64
     }
 
     /// Waits on a native thread until `n` slots are free, then calls `done(code)`:
     /// 0 room, 1 closed, 2 cancelled, 3 a consumer halted. Returns an id for `cancelWait`.
     #[napi]
-    pub fn wait_for_room(&self, n: f64, done: Function<u32, ()>) -> Result<u32> {
+    pub fn wait_for_room(
+        &self,
+        n: f64,
+        done: Function<u32, ()>,
+        claimed: Option<f64>,
+    ) -> Result<u32> {
         let n = err::count("n", n, self.shared.size as usize)?;
+        let claimed = match claimed {
+            Some(c) => Some(err::sequence("claimed", c + 1.0)? - 1),
+            None => None,
+        };
         self.check_producer()?;
         let done: DoneFn = done
             .build_threadsafe_function::<u32>()
@@ -377,10 +505,19 @@ impl NativeRing {
         inst.next_wait = inst.next_wait.wrapping_add(1).max(1);
         let cancel = Arc::new(AtomicBool::new(false));
         let (engine, flag) = (self.shared.engine.clone(), cancel.clone());
+        let size = self.shared.size as i64;
         let thread = std::thread::Builder::new()
             .name("disruptor-room".into())
             .spawn(move || {
-                let code = match engine.wait_for_room(n, &mut |_| flag.load(Ordering::Acquire)) {
+                let mut cancelled = |_| flag.load(Ordering::Acquire);
+                let result = match claimed {
+                    // A single producer's claims are in JavaScript: wait for room after them.
+                    Some(c) => {
+                        engine.wait_for_gating(c + n - size, c, &mut cancelled, None).map(|_| ())
+                    }
+                    None => engine.wait_for_room(n, &mut cancelled),
+                };
+                let code = match result {
                     Ok(()) => ROOM,
                     Err(Error::WouldDeadlock) => WAIT_CANCELLED,
                     Err(Error::ConsumerHalted { .. }) => WAIT_HALTED,
@@ -550,7 +687,7 @@ impl NativeRing {
             .collect();
         RingStats {
             cursor: cursor as f64,
-            remaining_capacity: e.remaining_capacity() as f64,
+            remaining_capacity: remaining(&self.shared) as f64,
             producer_wait_nanos: self.shared.producer_wait_nanos.load(Ordering::Relaxed) as f64,
             consumers,
         }
@@ -575,6 +712,17 @@ impl NativeRing {
     pub fn is_closed(&self) -> bool {
         self.engine().is_closed()
     }
+}
+
+/// Free slots. A single producer claims in JavaScript (the engine does not see its claims),
+/// so there it is counted from the published cursor: exact when nothing is claimed unpublished.
+fn remaining(shared: &Shared) -> i64 {
+    let e = &shared.engine;
+    if shared.multi {
+        return e.remaining_capacity();
+    }
+    let cursor = e.cursor();
+    shared.size as i64 - (cursor - e.gating_minimum(cursor))
 }
 
 fn poll(c: &mut Consumer) -> Result<f64> {

@@ -114,6 +114,20 @@ impl Sequence {
     pub fn fetch_add(&self, delta: i64) -> i64 {
         self.value.fetch_add(delta, Ordering::AcqRel)
     }
+
+    /// The atomic itself, for a writer outside Rust that shares its memory (JavaScript storing
+    /// a single producer's cursor with `Atomics.store`, which is SeqCst and so at least the
+    /// Release that [`set`](Self::set) is). Such a writer must keep this type's contract: the
+    /// value only grows, and every write is at least Release.
+    ///
+    /// ```
+    /// let s = disruptor_core::Sequence::default();
+    /// assert_eq!(s.as_atomic().load(std::sync::atomic::Ordering::Acquire), -1);
+    /// ```
+    #[inline]
+    pub fn as_atomic(&self) -> &AtomicI64 {
+        &self.value
+    }
 }
 
 impl Default for Sequence {

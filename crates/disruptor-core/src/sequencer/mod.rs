@@ -9,6 +9,7 @@ pub use multi_producer::MultiProducerSequencer;
 pub use single_producer::SingleProducerSequencer;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::sequence::Sequence;
@@ -108,7 +109,63 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
         self.core().check_claim(n)?;
         let claimed = self.claimed();
         let wrap_point = claimed + n - self.buffer_size() as i64;
-        self.core().wait_for_capacity_unless(wrap_point, claimed, refuse).map(|_| ())
+        self.wait_for_gating(wrap_point, claimed, refuse).map(|_| ())
+    }
+
+    /// Waits until every gating sequence reached `wrap_point` and returns their minimum (or
+    /// `claimed` when there are none), for a producer that keeps its claim counter itself (a
+    /// single producer whose fast path runs in JavaScript): as
+    /// [`next_unless`](Sequencer::next_unless), it returns [`Error::WouldDeadlock`] when `refuse(wrap_point)`
+    /// is true, [`Error::Closed`] on close and [`Error::ConsumerHalted`] when the room can no
+    /// longer come.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// s.add_gating_sequences(&[std::sync::Arc::new(Sequence::new(2))]);
+    /// assert_eq!(s.wait_for_gating(1, 5, |_| false), Ok(2));
+    /// ```
+    fn wait_for_gating(
+        &self,
+        wrap_point: i64,
+        claimed: i64,
+        refuse: impl FnMut(i64) -> bool,
+    ) -> Result<i64>
+    where
+        Self: Sized,
+    {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        self.core().wait_for_capacity_unless(wrap_point, claimed, refuse, None)
+    }
+
+    /// [`wait_for_gating`](Sequencer::wait_for_gating) that gives up with [`Error::Timeout`]
+    /// after `limit` (for a waiting thread that must come back regularly).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use disruptor_core::*;
+    /// let s = SingleProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap();
+    /// s.add_gating_sequences(&[std::sync::Arc::new(Sequence::new(-1))]);
+    /// let limit = Duration::from_millis(1);
+    /// assert_eq!(s.wait_for_gating_for(0, 3, |_| false, limit), Err(Error::Timeout));
+    /// assert_eq!(s.wait_for_gating_for(-1, 3, |_| false, limit), Ok(-1));
+    /// ```
+    fn wait_for_gating_for(
+        &self,
+        wrap_point: i64,
+        claimed: i64,
+        refuse: impl FnMut(i64) -> bool,
+        limit: Duration,
+    ) -> Result<i64>
+    where
+        Self: Sized,
+    {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        self.core().wait_for_capacity_unless(wrap_point, claimed, refuse, Some(limit))
     }
 
     /// Makes `[lo, hi]` visible to consumers, after checking that it was claimed and not yet
@@ -313,17 +370,19 @@ impl<W: WaitStrategy> SequencerCore<W> {
     /// `claimed` (the producer's claim cursor) stands in when there is no gating sequence.
     #[inline]
     pub(crate) fn wait_for_capacity(&self, wrap_point: i64, claimed: i64) -> Result<i64> {
-        self.wait_for_capacity_unless(wrap_point, claimed, |_| false)
+        self.wait_for_capacity_unless(wrap_point, claimed, |_| false, None)
     }
 
     /// [`wait_for_capacity`](Self::wait_for_capacity) that gives up with
     /// [`Error::WouldDeadlock`] as soon as `refuse(wrap_point)` is true (checked before waiting
-    /// and on every wake-up; whoever makes it true must signal the wait strategy).
+    /// and on every wake-up; whoever makes it true must signal the wait strategy), and with
+    /// [`Error::Timeout`] after `limit` if there is one.
     pub(crate) fn wait_for_capacity_unless(
         &self,
         wrap_point: i64,
         claimed: i64,
         mut refuse: impl FnMut(i64) -> bool,
+        limit: Option<Duration>,
     ) -> Result<i64> {
         let gating = &self.gating;
         // Some(Ok(min)): room; Some(Err(_)): refused; None: keep waiting.
@@ -338,7 +397,11 @@ impl<W: WaitStrategy> SequencerCore<W> {
             }
         };
         loop {
-            match self.wait.wait_until(|| check().map(|_| 0), &self.alert) {
+            let waited = match limit {
+                None => self.wait.wait_until(|| check().map(|_| 0), &self.alert),
+                Some(limit) => self.wait.wait_until_for(|| check().map(|_| 0), &self.alert, limit),
+            };
+            match waited {
                 // The strategy's answer is re-checked: a (custom) strategy cannot make a producer
                 // overwrite a slot that is still in use.
                 Ok(_) => {
@@ -346,8 +409,10 @@ impl<W: WaitStrategy> SequencerCore<W> {
                         return answer;
                     }
                 }
-                // Producers do not time out: a multi-producer claim is already taken and must be
-                // published. Timeouts are for consumers (`EventHandler::on_timeout`).
+                // Only a wait with a limit times out: a multi-producer claim is already taken
+                // and must be published. (A timeout strategy's own timeouts are for consumers,
+                // `EventHandler::on_timeout`.)
+                Err(WaitError::Timeout) if limit.is_some() => return Err(Error::Timeout),
                 Err(WaitError::Timeout) => {}
                 Err(WaitError::Alerted) => return self.wait_after_fault(wrap_point, check),
             }

@@ -27,6 +27,9 @@ pub struct MultiProducerSequencer<W> {
     core: SequencerCore<W>,
     /// Minimum of the gating sequences as last read by any producer.
     gating_cache: Sequence,
+    /// With no gating consumer: a sequence up to which everything was found published (only
+    /// grows), so `published_cursor` stays exact while fewer than a ring of claims are open.
+    published_floor: Sequence,
     available: Box<[AtomicI32]>,
     index_mask: i64,
     index_shift: u32,
@@ -47,6 +50,7 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         Ok(MultiProducerSequencer {
             core,
             gating_cache: Sequence::default(),
+            published_floor: Sequence::default(),
             available: (0..buffer_size).map(|_| AtomicI32::new(-1)).collect(),
             index_mask: buffer_size as i64 - 1,
             index_shift: buffer_size.trailing_zeros(),
@@ -57,6 +61,14 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
     fn flag(&self, sequence: i64) -> &AtomicI32 {
         // The mask keeps the index inside the buffer whatever the sequence.
         &self.available[(sequence & self.index_mask) as usize]
+    }
+
+    /// Whether `sequence`'s slot holds a publish of a later lap than `sequence`'s.
+    fn lap_passed(&self, sequence: i64) -> bool {
+        // Relaxed: a hint for `published_cursor`'s scan start; what it reports is re-read with
+        // Acquire by `poll_published`.
+        let flag = self.flag(sequence).load(Ordering::Relaxed);
+        flag.wrapping_sub(self.lap(sequence)) > 0
     }
 
     #[inline]
@@ -196,14 +208,30 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
     }
 
     fn published_cursor(&self) -> i64 {
-        let claimed = self.core.cursor.get();
-        // Everything the gating consumers passed is published; scan from there. With no gating
-        // consumer, scan the last ring's worth.
-        let from = match self.core.gating.minimum(i64::MAX) {
-            i64::MAX => claimed - self.core.buffer_size as i64,
-            consumed => consumed,
-        } + 1;
-        self.poll_published(from).unwrap_or(from - 1)
+        // Everything the gating consumers passed is published: scan from there.
+        let consumed = self.core.gating.minimum(i64::MAX);
+        if consumed != i64::MAX {
+            return self.poll_published(consumed + 1).unwrap_or(consumed);
+        }
+        // No gating consumer: producers may run a ring or more ahead of what is published, and
+        // the flags keep one ring of history. Scan from what an earlier call found published.
+        let floor = self.published_floor.get();
+        let found = match self.poll_published(floor + 1) {
+            Some(h) => h,
+            // The next one's slot was published in a later lap since: its own state is lost, so
+            // fall back to the last ring's worth (exact again once fewer than a ring of claims
+            // are open).
+            None if self.lap_passed(floor + 1) => {
+                let from = self.core.cursor.get() - self.core.buffer_size as i64 + 1;
+                self.poll_published(from).unwrap_or(from - 1)
+            }
+            None => floor,
+        };
+        let mut known = self.published_floor.get_relaxed();
+        while found > known && !self.published_floor.compare_and_set(known, found) {
+            known = self.published_floor.get_relaxed();
+        }
+        found
     }
 
     fn remaining_capacity(&self) -> i64 {

@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use crate::sync::AtomicU32;
+
 use super::{
     Alert, BlockingWaitStrategy, BusySpinWaitStrategy, PhasedBackoffWaitStrategy,
     SleepingWaitStrategy, TimeoutBlockingWaitStrategy, WaitError, WaitStrategy,
@@ -79,7 +81,20 @@ impl WaitStrategy for AnyWaitStrategy {
     }
 
     #[inline]
+    fn wait_until_for<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+        limit: Duration,
+    ) -> Result<i64, WaitError> {
+        each!(self, s => s.wait_until_for(ready, alert, limit))
+    }
+
     fn signal_all_when_blocking(&self) {
         each!(self, s => s.signal_all_when_blocking())
+    }
+
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        each!(self, s => s.sleeper_count())
     }
 }

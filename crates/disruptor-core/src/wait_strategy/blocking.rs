@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Alert, WaitError, WaitStrategy};
-use crate::sync::{fence, AtomicU64, Condvar, Mutex, Ordering};
+use crate::sync::{fence, AtomicU32, Condvar, Mutex, Ordering};
 
 /// The sleeping half shared by the blocking strategies: a mutex, a condition variable and a
 /// count of sleepers, so that signalling costs one fence and one load when nobody sleeps.
@@ -21,12 +21,14 @@ use crate::sync::{fence, AtomicU64, Condvar, Mutex, Ordering};
 struct Sleepers {
     lock: Mutex<()>,
     condvar: Condvar,
-    count: AtomicU64,
+    /// Threads asleep (or about to sleep). 32 bits so that JavaScript can read it with
+    /// `Atomics.load` on an Int32Array (see [`WaitStrategy::sleeper_count`]).
+    count: AtomicU32,
 }
 
 impl Default for Sleepers {
     fn default() -> Self {
-        Sleepers { lock: Mutex::new(()), condvar: Condvar::new(), count: AtomicU64::new(0) }
+        Sleepers { lock: Mutex::new(()), condvar: Condvar::new(), count: AtomicU32::new(0) }
     }
 }
 
@@ -150,9 +152,22 @@ impl WaitStrategy for BlockingWaitStrategy {
         self.sleepers.wait_until(ready, alert, None)
     }
 
+    fn wait_until_for<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+        limit: Duration,
+    ) -> Result<i64, WaitError> {
+        self.sleepers.wait_until(ready, alert, Some(limit))
+    }
+
     #[inline]
     fn signal_all_when_blocking(&self) {
         self.sleepers.signal_all();
+    }
+
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        Some(&self.sleepers.count)
     }
 }
 
@@ -202,8 +217,21 @@ impl WaitStrategy for TimeoutBlockingWaitStrategy {
         self.sleepers.wait_until(ready, alert, Some(self.timeout))
     }
 
+    fn wait_until_for<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+        limit: Duration,
+    ) -> Result<i64, WaitError> {
+        self.sleepers.wait_until(ready, alert, Some(limit.min(self.timeout)))
+    }
+
     #[inline]
     fn signal_all_when_blocking(&self) {
         self.sleepers.signal_all();
+    }
+
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        Some(&self.sleepers.count)
     }
 }

@@ -28,7 +28,9 @@ pub use phased_backoff::PhasedBackoffWaitStrategy;
 pub use sleeping::SleepingWaitStrategy;
 pub use yielding::YieldingWaitStrategy;
 
-use crate::sync::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::sync::{AtomicBool, AtomicU32, Ordering};
 
 /// Why a wait ended without the awaited sequence.
 ///
@@ -124,8 +126,65 @@ pub trait WaitStrategy: Send + Sync + 'static {
         alert: &Alert,
     ) -> Result<i64, WaitError>;
 
+    /// [`wait_until`](WaitStrategy::wait_until) that gives up with [`WaitError::Timeout`] once
+    /// `limit` has passed: for a waiter that must come back regularly (a JavaScript thread
+    /// blocked in a claim has to return to JavaScript now and then, or a `worker.terminate()`
+    /// could never stop it). The default wraps `ready` with a clock check, which suits
+    /// strategies that poll; strategies that sleep override it to sleep at most `limit`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use disruptor_core::{Alert, BlockingWaitStrategy, WaitError, WaitStrategy, YieldingWaitStrategy};
+    /// let a = Alert::default();
+    /// let limit = Duration::from_millis(1);
+    /// assert_eq!(YieldingWaitStrategy::default().wait_until_for(|| None, &a, limit), Err(WaitError::Timeout));
+    /// assert_eq!(BlockingWaitStrategy::default().wait_until_for(|| None, &a, limit), Err(WaitError::Timeout));
+    /// assert_eq!(BlockingWaitStrategy::default().wait_until_for(|| Some(3), &a, limit), Ok(3));
+    /// ```
+    fn wait_until_for<F: FnMut() -> Option<i64>>(
+        &self,
+        mut ready: F,
+        alert: &Alert,
+        limit: Duration,
+    ) -> Result<i64, WaitError> {
+        let deadline = Instant::now().checked_add(limit);
+        let mut timed_out = false;
+        let result = self.wait_until(
+            || {
+                if let Some(v) = ready() {
+                    return Some(v);
+                }
+                timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+                timed_out.then_some(0)
+            },
+            alert,
+        );
+        if timed_out {
+            Err(WaitError::Timeout)
+        } else {
+            result
+        }
+    }
+
     /// Wakes every sleeping waiter so it re-checks its condition. Called after every publish
     /// and every consumer progress; strategies that never sleep make it a no-op, and blocking
     /// ones take their lock only when somebody sleeps.
     fn signal_all_when_blocking(&self);
+
+    /// For strategies that sleep: the number of threads asleep or about to sleep, so that a
+    /// signaller outside Rust (JavaScript publishing through shared memory) can skip the signal
+    /// when it is zero. Such a signaller must make its change with a SeqCst store and then read
+    /// this count with a SeqCst load (the Dekker pattern the sleeper completes with its SeqCst
+    /// fence), and call [`signal_all_when_blocking`](WaitStrategy::signal_all_when_blocking)
+    /// when it is not zero. `None` (the default): the strategy never sleeps, no signal needed.
+    ///
+    /// ```
+    /// use disruptor_core::{BlockingWaitStrategy, BusySpinWaitStrategy, WaitStrategy};
+    /// assert!(BusySpinWaitStrategy.sleeper_count().is_none());
+    /// let count = BlockingWaitStrategy::default().sleeper_count().unwrap().load(std::sync::atomic::Ordering::SeqCst);
+    /// assert_eq!(count, 0);
+    /// ```
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        None
+    }
 }

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Alert, BlockingWaitStrategy, SleepingWaitStrategy, WaitError, WaitStrategy};
-use crate::sync::{spin_loop, thread};
+use crate::sync::{spin_loop, thread, AtomicU32};
 
 /// Spins for `spin_timeout`, then yields until `yield_timeout`, then hands the wait to a
 /// fallback strategy: near busy-spin latency for bursts, the fallback's CPU use when idle.
@@ -67,11 +67,12 @@ impl PhasedBackoffWaitStrategy<SleepingWaitStrategy> {
 /// Spin iterations between clock reads: reading the clock costs tens of nanoseconds.
 const SPINS_PER_CLOCK_READ: u32 = 1000;
 
-impl<W: WaitStrategy> WaitStrategy for PhasedBackoffWaitStrategy<W> {
-    fn wait_until<F: FnMut() -> Option<i64>>(
+impl<W: WaitStrategy> PhasedBackoffWaitStrategy<W> {
+    fn wait<F: FnMut() -> Option<i64>>(
         &self,
         mut ready: F,
         alert: &Alert,
+        deadline: Option<Instant>,
     ) -> Result<i64, WaitError> {
         let mut start: Option<Instant> = None;
         let mut counter = SPINS_PER_CLOCK_READ;
@@ -87,8 +88,14 @@ impl<W: WaitStrategy> WaitStrategy for PhasedBackoffWaitStrategy<W> {
                 counter = SPINS_PER_CLOCK_READ;
                 let now = Instant::now();
                 let elapsed = now - *start.get_or_insert(now);
+                if deadline.is_some_and(|d| now >= d) {
+                    return Err(WaitError::Timeout);
+                }
                 if elapsed > self.spin_timeout.saturating_add(self.yield_timeout) {
-                    return self.fallback.wait_until(ready, alert);
+                    return match deadline {
+                        None => self.fallback.wait_until(ready, alert),
+                        Some(d) => self.fallback.wait_until_for(ready, alert, d - now),
+                    };
                 } else if elapsed > self.spin_timeout {
                     thread::yield_now();
                     continue;
@@ -97,9 +104,32 @@ impl<W: WaitStrategy> WaitStrategy for PhasedBackoffWaitStrategy<W> {
             spin_loop();
         }
     }
+}
+
+impl<W: WaitStrategy> WaitStrategy for PhasedBackoffWaitStrategy<W> {
+    fn wait_until<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+    ) -> Result<i64, WaitError> {
+        self.wait(ready, alert, None)
+    }
+
+    fn wait_until_for<F: FnMut() -> Option<i64>>(
+        &self,
+        ready: F,
+        alert: &Alert,
+        limit: Duration,
+    ) -> Result<i64, WaitError> {
+        self.wait(ready, alert, Instant::now().checked_add(limit))
+    }
 
     #[inline]
     fn signal_all_when_blocking(&self) {
         self.fallback.signal_all_when_blocking();
+    }
+
+    fn sleeper_count(&self) -> Option<&AtomicU32> {
+        self.fallback.sleeper_count()
     }
 }

@@ -1,0 +1,357 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+import test from 'ava'
+import type { ExecutionContext } from 'ava'
+
+import { Disruptor, type DisruptorError } from '../index'
+
+// Child processes and workers run plain-JS fixtures, which load the compiled API (index.js).
+const fixture = (name: string) => join(__dirname, 'fixtures', name)
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** Runs a fixture script in a fresh Node process; a hang ends in SIGKILL after `timeout` ms. */
+function runChild(script: string, args: string[] = [], timeout = 30_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [fixture(script), ...args], {
+    timeout,
+    killSignal: 'SIGKILL',
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  })
+}
+
+/** Asserts how the child ended; returns the JSON it printed last. */
+function ended(t: ExecutionContext, r: SpawnSyncReturns<string>, status: number): any {
+  const hung = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT'
+  const report = `status ${r.status}, signal ${r.signal}${hung ? ' (hung: killed at the timeout)' : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`
+  t.false(hung, report)
+  t.is(r.signal, null, report)
+  t.is(r.status, status, report)
+  const lines = (r.stdout ?? '').trim().split('\n').filter(Boolean)
+  try {
+    return JSON.parse(lines[lines.length - 1] ?? 'null')
+  } catch {
+    t.fail(`no JSON on stdout: ${report}`)
+    return null
+  }
+}
+
+/** Messages a worker posted, and a way to wait for one of a given type. */
+class WorkerProbe {
+  readonly worker: Worker
+  readonly messages: any[] = []
+  readonly exited: Promise<number>
+  error: unknown = null
+
+  constructor(file: string, workerData: unknown) {
+    this.worker = new Worker(fixture(file), { workerData })
+    this.worker.on('message', (m) => this.messages.push(m))
+    this.worker.on('error', (e) => {
+      this.error = e
+    })
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve))
+  }
+
+  /** The first message of `type`, polled for up to `ms`. */
+  async type(type: string, ms = 20_000): Promise<any> {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const m = this.messages.find((x) => x !== null && typeof x === 'object' && x.type === type)
+      if (m !== undefined) return m
+      if (Date.now() > deadline) throw new Error(`no '${type}' message from the worker within ${ms} ms`)
+      await sleep(2)
+    }
+  }
+
+  async exitWithin(ms = 20_000): Promise<number> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`worker did not exit within ${ms} ms`)), ms)
+    })
+    try {
+      return await Promise.race([this.exited, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** Claims one slot on the main thread without blocking its event loop; fails after `ms`. */
+async function claim(d: Disruptor, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const seq = d.tryNext()
+    if (seq >= 0) return seq
+    if (Date.now() > deadline) throw new Error(`no room in the ring within ${ms} ms (cursor ${d.cursor})`)
+    await tick()
+  }
+}
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f()
+  } catch (e) {
+    return (e as DisruptorError).code
+  }
+  return undefined
+}
+
+// --- whole processes -------------------------------------------------------------------------
+
+test.serial('a process that publishes to consumers and awaits close() exits by itself with code 0', (t) => {
+  const out = ended(t, runChild('child-close.js'), 0)
+  t.deepEqual(out, { N: 5000, seen: [5000, 5000], errors: [], cursor: 4999 })
+})
+
+for (const mode of ['drained', 'pending', 'not-started', 'worker'] as const) {
+  test.serial(`a process that never calls close() exits with code 0 when its main script ends (${mode})`, (t) => {
+    const out = ended(t, runChild('child-no-close.js', [mode]), 0)
+    t.is(out.mode, mode)
+    t.is(out.cursor, 39)
+    if (mode === 'drained' || mode === 'worker') t.is(out.seen, 40)
+  })
+}
+
+for (const mode of ['streaming', 'blocked'] as const) {
+  test.serial(`process.exit(3) with a worker producing on a full ring (${mode}) exits with code 3, no signal, no hang`, (t) => {
+    const out = ended(t, runChild('child-exit-mid-stream.js', [mode], 15_000), 3)
+    t.is(out?.mode, mode)
+  })
+}
+
+for (const how of ['natural', 'exit', 'throw'] as const) {
+  test.serial(`a worker that attaches a consumer and leaves without closing (${how}) while the main thread keeps producing: the process finishes with code 0`, (t) => {
+    const out = ended(t, runChild('child-worker-leaves.js', [how]), 0)
+    t.is(out.seen, out.N)
+    t.deepEqual(out.errors, [])
+    t.is(out.workerExit, how === 'throw' ? 1 : 0)
+    t.is(out.workerError, how === 'throw' ? 'worker leaves by an uncaught exception' : null)
+    t.true(out.leaving.count >= 2000)
+    t.deepEqual(out.leaving.errors, [])
+  })
+}
+
+for (const mode of ['main', 'worker'] as const) {
+  test.serial(`an idle ring with a blocking wait strategy and armed consumers (${mode}) keeps the process's CPU low`, (t) => {
+    const out = ended(t, runChild('child-idle-cpu.js', [mode]), 0)
+    t.is(out.seen, 100)
+    t.is(out.iterated, 100)
+    t.true(out.wallMs >= 450)
+    // A generous bound: this checks that nothing spins, it is not a speed test.
+    t.true(out.cpuMs < 0.25 * out.wallMs, `${out.cpuMs} ms of CPU in ${out.wallMs} ms`)
+  })
+}
+
+// --- in this process -------------------------------------------------------------------------
+
+for (const stop of ['close', 'halt'] as const) {
+  test.serial(`${stop}() releases a producer blocked on a full ring in a worker thread with ERR_DISRUPTOR_CLOSED`, async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    // A poller never polled: it gates, so the ring stays full.
+    d.poller({ name: 'stuck' })
+    const w = new WorkerProbe('blocked-producer.js', { handle: d.share() })
+    try {
+      const full = await w.type('full')
+      t.is(full.cursor, 15)
+      await sleep(100)
+      // Still blocked in d.next().
+      t.deepEqual(
+        w.messages.map((m) => m.type),
+        ['full'],
+      )
+      t.is(d.remainingCapacity(), 0)
+
+      if (stop === 'close') {
+        // The drain cannot finish (the poller never moves): close rejects at the timeout, and closes anyway.
+        const e = await t.throwsAsync(d.close({ timeout: 100 }))
+        t.is((e as DisruptorError | undefined)?.code, 'ERR_DISRUPTOR_TIMEOUT')
+      } else {
+        d.halt()
+      }
+      const outcome = await w.type('threw')
+      t.is(outcome.code, 'ERR_DISRUPTOR_CLOSED')
+      t.is(await w.exitWithin(), 0)
+      t.is(w.error, null)
+      t.is(code(() => d.next()), 'ERR_DISRUPTOR_CLOSED')
+    } finally {
+      await d.close().catch(() => {})
+      await w.worker.terminate()
+    }
+  })
+}
+
+test.serial('drain() resolves only once every consumer, on every thread, has caught up', async (t) => {
+  const N = 300
+  const d = new Disruptor({ size: 64, slotSize: 8 })
+  let fast = 0
+  let slow = 0
+  d.handleEventsWith(
+    { name: 'fast', onBatch: (lo: number, hi: number) => void (fast += hi - lo + 1) },
+    {
+      name: 'slow-async',
+      maxBatchSize: 16,
+      async onBatch(lo: number, hi: number) {
+        await sleep(1)
+        slow += hi - lo + 1
+      },
+    },
+  )
+  d.start()
+  const counter = new Int32Array(new SharedArrayBuffer(4))
+  const w = new WorkerProbe('slow-consumer.js', { handle: d.share(), counter })
+  try {
+    await w.type('ready')
+    // Nothing published yet: drained at once.
+    await d.drain({ timeout: 5000 })
+
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < N; i++) d.publish(await claim(d))
+      const behind = [fast, slow, Atomics.load(counter, 0)]
+      await d.drain({ timeout: 20_000 })
+      // Checked synchronously at the resolution: nothing could advance in between.
+      t.deepEqual([fast, slow, Atomics.load(counter, 0)], [N * round, N * round, N * round], `round ${round}, before drain: ${behind}`)
+      for (const c of d.stats().consumers) {
+        t.is(c.lag, 0, c.name)
+        t.is(c.sequence, N * round - 1, c.name)
+      }
+    }
+    t.deepEqual(
+      d.stats().consumers.map((c) => c.name).sort(),
+      ['fast', 'slow-async', 'slow-worker'],
+    )
+
+    w.worker.postMessage('leave')
+    t.like(await w.type('closed'), { type: 'closed' })
+    t.is(await w.exitWithin(), 0)
+  } finally {
+    await d.close()
+    await w.worker.terminate()
+  }
+})
+
+test.serial('close({ timeout }) with a handler whose Promise never settles rejects with ERR_DISRUPTOR_TIMEOUT and still closes', async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8 })
+  let batches = 0
+  let shutdowns = 0
+  d.handleEventsWith({
+    name: 'forever',
+    onBatch() {
+      batches++
+      return new Promise(() => {})
+    },
+    onShutdown() {
+      shutdowns++
+    },
+  })
+  d.start()
+  d.publish(d.next())
+  d.publish(d.next())
+  const started = Date.now()
+  const closing = d.close({ timeout: 50 })
+  // A second call returns the first call's promise.
+  t.is(d.close(), closing)
+  const e = (await t.throwsAsync(closing)) as DisruptorError
+  t.is(e.code, 'ERR_DISRUPTOR_TIMEOUT')
+  t.true(Date.now() - started >= 40)
+  t.is(batches, 1)
+  t.is(shutdowns, 1)
+
+  // Closed for good.
+  t.is(code(() => d.next()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.tryNext()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.publish(2)), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.publishEvent(() => {})), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.handleEventsWith(() => {})), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.poller()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.share()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(code(() => d.start()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(((await t.throwsAsync(d.drain())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
+  t.is(((await t.throwsAsync(d.nextAsync())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
+  t.is(((await t.throwsAsync(d.close())) as DisruptorError).code, 'ERR_DISRUPTOR_TIMEOUT')
+  t.notThrows(() => d.halt())
+})
+
+test.serial('await using / [Symbol.asyncDispose]() closes the ring after draining it', async (t) => {
+  let seen = 0
+  let outer: Disruptor | undefined
+  {
+    await using d = new Disruptor({ size: 16, slotSize: 8 })
+    outer = d
+    d.handleEventsWith({
+      async onBatch(lo: number, hi: number) {
+        await sleep(1)
+        seen += hi - lo + 1
+      },
+    })
+    d.start()
+    for (let i = 0; i < 10; i++) d.publish(d.next())
+  }
+  t.is(seen, 10)
+  t.is(code(() => outer?.next()), 'ERR_DISRUPTOR_CLOSED')
+
+  const d2 = new Disruptor({ size: 16, slotSize: 8 })
+  let seen2 = 0
+  d2.handleEventsWith((lo: number, hi: number) => void (seen2 += hi - lo + 1))
+  d2.start()
+  for (let i = 0; i < 5; i++) d2.publish(d2.next())
+  const disposing = d2[Symbol.asyncDispose]()
+  t.true(disposing instanceof Promise)
+  await disposing
+  t.is(seen2, 5)
+  t.is(code(() => d2.next()), 'ERR_DISRUPTOR_CLOSED')
+})
+
+test.serial('stats() reports per consumer name, sequence, lag, batches, events and largest batch', async (t) => {
+  const d = new Disruptor({ size: 64, slotSize: 8 })
+  try {
+    d.handleEventsWith(function all() {}, { name: 'limited', maxBatchSize: 4, onBatch() {} })
+    const p = d.poller({ name: 'puller', maxBatchSize: 3 })
+
+    let s = d.stats()
+    t.is(s.cursor, -1)
+    t.is(s.remainingCapacity, 64)
+    t.deepEqual(
+      s.consumers.map((c) => [c.name, c.sequence, c.lag, c.batches, c.events, c.largestBatch]),
+      [
+        ['all', -1, 0, 0, 0, 0],
+        ['limited', -1, 0, 0, 0, 0],
+        ['puller', -1, 0, 0, 0, 0],
+      ],
+    )
+
+    // Ten events published before start(): 'all' takes them in one batch, 'limited' in 4 + 4 + 2.
+    for (let i = 0; i < 10; i++) d.publish(d.next())
+    d.start()
+    t.is(p.poll(() => {}), 'processing')
+    const deadline = Date.now() + 10_000
+    while (d.stats().consumers.some((c) => c.name !== 'puller' && c.sequence < 9) && Date.now() < deadline) await sleep(2)
+
+    s = d.stats()
+    t.is(s.cursor, 9)
+    t.is(s.remainingCapacity, 64 - 10 + 3)
+    t.is(typeof s.producerWaitNanos, 'number')
+    const by = Object.fromEntries(s.consumers.map((c) => [c.name, c]))
+    t.deepEqual(Object.keys(by), ['all', 'limited', 'puller'])
+    t.like(by.all, { sequence: 9, lag: 0, batches: 1, events: 10, largestBatch: 10, errors: 0 })
+    t.like(by.limited, { sequence: 9, lag: 0, batches: 3, events: 10, largestBatch: 4, errors: 0 })
+    t.like(by.puller, { sequence: 2, lag: 7, batches: 1, events: 3, largestBatch: 3, errors: 0 })
+    for (const c of s.consumers) {
+      t.true(['idle', 'running'].includes(c.state), `${c.name}: ${c.state}`)
+      t.true(c.waitNanos >= 0)
+      t.false('lastError' in c)
+    }
+    while (p.poll(() => {}) === 'processing') {
+      // catch up, so that close() drains
+    }
+    t.like(
+      d.stats().consumers.find((c) => c.name === 'puller'),
+      { sequence: 9, lag: 0, batches: 4, events: 10, largestBatch: 3 },
+    )
+    await d.close()
+  } finally {
+    await d.close({ timeout: 100 }).catch(() => {})
+  }
+})

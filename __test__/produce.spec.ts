@@ -1,0 +1,416 @@
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+import test from 'ava'
+
+import { Disruptor } from '../index'
+
+const PRODUCERS = ['single', 'multi'] as const
+
+/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
+async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** Value written into slot `seq` (two doubles per slot) and checked by consumers. */
+const valueOf = (seq: number) => seq * 3 + 0.25
+
+for (const producer of PRODUCERS) {
+  test(`${producer}: cursor is -1 before any publish (no consumers)`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    t.is(d.cursor, -1)
+    t.is(d.stats().cursor, -1)
+    const hi = d.next(3)
+    t.is(hi, 2)
+    t.is(d.cursor, -1, 'claimed but unpublished sequences are not in the cursor')
+    d.publish(0, 2)
+    t.is(d.cursor, 2)
+    await d.close()
+  })
+
+  test(`${producer}: cursor is -1 before any publish (with a consumer)`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const p = d.poller()
+    t.is(d.cursor, -1)
+    const s = d.next()
+    t.is(s, 0)
+    t.is(d.cursor, -1)
+    d.publish(s)
+    t.is(d.cursor, 0)
+    t.is(p.poll(() => {}), 'processing')
+    await d.close()
+  })
+
+  test(`${producer}: buffer is one ArrayBuffer of size * slotSize bytes`, async (t) => {
+    for (const [size, slotSize] of [
+      [2, 8],
+      [8, 16],
+      [1024, 64],
+      [4, 65536],
+    ]) {
+      const d = new Disruptor({ size, slotSize, producer })
+      const b = d.buffer
+      t.true(b instanceof ArrayBuffer)
+      t.is(b.byteLength, size * slotSize, `size ${size} slotSize ${slotSize}`)
+      t.is(d.buffer, b, 'the same ArrayBuffer object each time')
+      t.is(d.buffer, d.buffer)
+      // the whole buffer is writable and readable back
+      const bytes = new Uint8Array(b)
+      bytes[0] = 7
+      bytes[bytes.length - 1] = 9
+      t.is(new Uint8Array(d.buffer)[0], 7)
+      t.is(new Uint8Array(d.buffer)[bytes.length - 1], 9)
+      await d.close()
+    }
+  })
+
+  test(`${producer}: offset(seq) is (seq mod size) * slotSize and wraps`, async (t) => {
+    const size = 8
+    const slotSize = 24
+    const d = new Disruptor({ size, slotSize, producer })
+    for (let seq = 0; seq < 4 * size; seq++) {
+      t.is(d.offset(seq), (seq % size) * slotSize)
+    }
+    t.is(d.offset(size), 0)
+    t.is(d.offset(size + 3), 3 * slotSize)
+    t.is(d.offset(2 ** 31), 0)
+    t.is(d.offset(2 ** 32 + 5), 5 * slotSize)
+    t.is(d.offset(2 ** 40 + 7), 7 * slotSize)
+    t.is(d.offset(2 ** 53 - 1), (size - 1) * slotSize)
+    await d.close()
+  })
+
+  test(`${producer}: next(n) returns the highest claimed sequence, remainingCapacity follows claims and releases`, async (t) => {
+    const size = 8
+    const d = new Disruptor({ size, slotSize: 8, producer })
+    const p = d.poller()
+    t.is(d.remainingCapacity(), size)
+    t.is(d.next(), 0)
+    t.is(d.remainingCapacity(), size - 1)
+    t.is(d.next(3), 3)
+    t.is(d.remainingCapacity(), size - 4)
+    t.is(d.tryNext(2), 5)
+    t.is(d.remainingCapacity(), size - 6)
+    d.publish(0, 5)
+    t.is(d.cursor, 5)
+    t.is(d.remainingCapacity(), size - 6, 'publishing frees nothing')
+    const batches: Array<[number, number]> = []
+    t.is(
+      p.poll((lo, hi) => batches.push([lo, hi])),
+      'processing',
+    )
+    t.deepEqual(batches, [[0, 5]])
+    t.is(d.remainingCapacity(), size, 'consuming frees the slots')
+    await d.close()
+  })
+
+  test(`${producer}: tryNext returns -1 when full and claims nothing`, async (t) => {
+    const size = 4
+    const d = new Disruptor({ size, slotSize: 8, producer })
+    const p = d.poller()
+    for (let i = 0; i < size; i++) {
+      const s = d.tryNext()
+      t.is(s, i)
+      d.publish(s)
+    }
+    t.is(d.remainingCapacity(), 0)
+    for (let i = 0; i < 5; i++) t.is(d.tryNext(), -1)
+    t.is(d.tryNext(size), -1)
+    t.is(d.remainingCapacity(), 0)
+    t.is(d.cursor, size - 1)
+    // consume everything, claim one: a claim of `size` fails and claims nothing, size - 1 succeeds
+    let polled = 0
+    t.is(
+      p.poll(() => polled++),
+      'processing',
+    )
+    t.is(polled, 1)
+    t.is(d.remainingCapacity(), size)
+    d.publish(d.tryNext(1))
+    t.is(d.remainingCapacity(), size - 1)
+    t.is(d.tryNext(size), -1, 'not room for size')
+    t.is(d.remainingCapacity(), size - 1, 'the failed claim took nothing')
+    const hi = d.tryNext(size - 1)
+    t.is(hi, size + size - 1, 'no gap after the failed claims')
+    d.publish(hi - (size - 2), hi)
+    t.is(d.cursor, 2 * size - 1)
+    const seen: number[] = []
+    t.is(
+      p.poll((lo, h) => {
+        for (let s = lo; s <= h; s++) seen.push(s)
+      }),
+      'processing',
+    )
+    t.deepEqual(seen, [4, 5, 6, 7])
+    await d.close()
+  })
+
+  test(`${producer}: publishEvent fills the claimed slot and publishes it`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 16, producer })
+    const f64 = new Float64Array(d.buffer)
+    const p = d.poller()
+    const calls: Array<[number, number]> = []
+    for (let i = 0; i < 20; i++) {
+      const seq = d.publishEvent((offset, s) => {
+        calls.push([offset, s])
+        f64[offset / 8] = s
+        f64[offset / 8 + 1] = valueOf(s)
+      })
+      t.is(seq, i)
+      t.is(d.cursor, i)
+      t.is(
+        p.poll((lo, hi) => {
+          t.is(lo, i)
+          t.is(hi, i)
+          t.is(f64[d.offset(lo) / 8], lo)
+          t.is(f64[d.offset(lo) / 8 + 1], valueOf(lo))
+        }),
+        'processing',
+      )
+    }
+    t.deepEqual(
+      calls,
+      Array.from({ length: 20 }, (_, s) => [(s % 8) * 16, s]),
+    )
+    await d.close()
+  })
+
+  test(`${producer}: publishEvent publishes even if its callback throws, and the error propagates`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const p = d.poller()
+    const boom = new Error('boom')
+    const err = t.throws(() =>
+      d.publishEvent(() => {
+        throw boom
+      }),
+    )
+    t.is(err, boom, 'the callback error itself propagates')
+    t.is(d.cursor, 0, 'the sequence was published')
+    const seen: Array<[number, number]> = []
+    t.is(
+      p.poll((lo, hi) => seen.push([lo, hi])),
+      'processing',
+    )
+    t.deepEqual(seen, [[0, 0]])
+    // the ring goes on normally
+    t.is(
+      d.publishEvent(() => {}),
+      1,
+    )
+    t.is(d.cursor, 1)
+    t.is(
+      p.poll((lo, hi) => seen.push([lo, hi])),
+      'processing',
+    )
+    t.deepEqual(seen, [
+      [0, 0],
+      [1, 1],
+    ])
+    await d.close()
+  })
+
+  test(`${producer}: a started handler sees a sequence whose publishEvent callback threw`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const seen: number[] = []
+    d.handleEventsWith((lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(s)
+    })
+    d.start()
+    t.throws(
+      () =>
+        d.publishEvent(() => {
+          throw new TypeError('fill failed')
+        }),
+      { instanceOf: TypeError, message: 'fill failed' },
+    )
+    d.publishEvent(() => {})
+    await d.drain()
+    t.deepEqual(seen, [0, 1])
+    await d.close()
+  })
+
+  test(`${producer}: a handler sees every sequence exactly once, in order, with the values written`, async (t) => {
+    const size = 16
+    const total = 3000
+    const d = new Disruptor({ size, slotSize: 16, producer })
+    const f64 = new Float64Array(d.buffer) // made once over d.buffer
+    let expected = 0
+    let batches = 0
+    const problems: string[] = []
+    d.handleEventsWith((lo, hi) => {
+      batches++
+      if (lo !== expected || hi < lo) problems.push(`batch [${lo}, ${hi}] when ${expected} was expected`)
+      for (let s = lo; s <= hi; s++) {
+        const o = d.offset(s) / 8
+        if (f64[o] !== s || f64[o + 1] !== valueOf(s)) {
+          problems.push(`slot of ${s} holds ${f64[o]}/${f64[o + 1]}`)
+        }
+      }
+      expected = hi + 1
+    })
+    d.start()
+    let published = 0
+    let chunk = 0
+    while (published < total) {
+      const n = Math.min(1 + (chunk++ % 5), total - published)
+      const hi = await d.nextAsync(n)
+      t.is(hi, published + n - 1)
+      for (let s = hi - n + 1; s <= hi; s++) {
+        const o = d.offset(s) / 8
+        f64[o] = s
+        f64[o + 1] = valueOf(s)
+      }
+      d.publish(hi - n + 1, hi)
+      published += n
+    }
+    await d.drain()
+    t.deepEqual(problems, [])
+    t.is(expected, total, 'count of sequences seen')
+    t.is(d.cursor, total - 1)
+    const c = d.stats().consumers[0]
+    t.is(c.sequence, total - 1)
+    t.is(c.events, total)
+    t.is(c.batches, batches)
+    t.is(c.lag, 0)
+    await d.close()
+  })
+}
+
+test('multi: no consumers: cursor counts only published sequences', async (t) => {
+  // With no gating consumer a multi-producer ring never fills, so claims may run more than a
+  // ring ahead of what is published.
+  const size = 8
+  const d = new Disruptor({ size, slotSize: 8, producer: 'multi' })
+  for (let i = 0; i < 5; i++) d.publish(d.next())
+  t.is(d.cursor, 4)
+  const claimed: number[] = []
+  for (let i = 0; i < 12; i++) claimed.push(d.next())
+  t.deepEqual(claimed, Array.from({ length: 12 }, (_, i) => 5 + i))
+  t.is(d.cursor, 4, 'sequences 5..16 are claimed, none published')
+  d.publish(5, 10)
+  t.is(d.cursor, 10)
+  await d.close()
+})
+
+test('multi: a handler never sees a sequence published after a later one until the gap is published', async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
+  const seen: number[] = []
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) seen.push(s)
+  })
+  d.start()
+  for (let round = 0; round < 50; round++) {
+    const base = round * 3
+    // three "producers" claim in order and publish in reverse order
+    const a = await d.nextAsync()
+    const b = await d.nextAsync()
+    const c = await d.nextAsync()
+    t.deepEqual([a, b, c], [base, base + 1, base + 2])
+    d.publish(c)
+    d.publish(b)
+    for (let i = 0; i < 3; i++) await tick()
+    t.is(d.cursor, base - 1, 'the cursor stops before the gap')
+    t.is(seen.length, base, `round ${round}: nothing past the unpublished ${a} was delivered`)
+    d.publish(a)
+    await waitFor(() => seen.length === base + 3, `round ${round}: delivery after the gap was filled`)
+  }
+  t.deepEqual(
+    seen,
+    Array.from({ length: 150 }, (_, i) => i),
+  )
+  await d.close()
+})
+
+test('multi: two worker threads produce, the main thread sees each event once, in per-producer order', async (t) => {
+  const size = 64
+  const perProducer = 5000
+  const d = new Disruptor({ size, slotSize: 16, producer: 'multi' })
+  const f64 = new Float64Array(d.buffer)
+  const next = [0, 0]
+  let count = 0
+  let expectedSeq = 0
+  const problems: string[] = []
+  d.handleEventsWith((lo, hi) => {
+    if (lo !== expectedSeq) problems.push(`batch starts at ${lo}, expected ${expectedSeq}`)
+    for (let s = lo; s <= hi; s++) {
+      const o = d.offset(s) / 8
+      const id = f64[o]
+      const i = f64[o + 1]
+      if (id !== 0 && id !== 1) {
+        problems.push(`slot of ${s} holds producer ${id}`)
+        continue
+      }
+      if (i !== next[id]) problems.push(`producer ${id}: got ${i}, expected ${next[id]}`)
+      next[id] = i + 1
+      count++
+    }
+    expectedSeq = hi + 1
+  })
+  d.start()
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { Disruptor } = require(workerData.index)
+    const d = Disruptor.attach(workerData.handle)
+    const f64 = new Float64Array(d.buffer)
+    let i = 0
+    while (i < workerData.count) {
+      const n = Math.min(1 + (i % 7), workerData.count - i)
+      const hi = d.next(n)
+      for (let s = hi - n + 1; s <= hi; s++) {
+        const o = d.offset(s) / 8
+        f64[o] = workerData.id
+        f64[o + 1] = i++
+      }
+      d.publish(hi - n + 1, hi)
+    }
+    d.close().then(() => parentPort.postMessage('done'), (e) => parentPort.postMessage(String(e)))
+  `
+  const handle = d.share()
+  const results = await Promise.all(
+    [0, 1].map(
+      (id) =>
+        new Promise<string>((resolve, reject) => {
+          const w = new Worker(source, {
+            eval: true,
+            execArgv: [],
+            workerData: { index: join(__dirname, '..', 'index.js'), handle, id, count: perProducer },
+          })
+          let message = 'exited without a message'
+          w.on('message', (m: string) => (message = m))
+          w.on('error', reject)
+          w.on('exit', () => resolve(message))
+        }),
+    ),
+  )
+  t.deepEqual(results, ['done', 'done'])
+  await d.drain()
+  t.deepEqual(problems, [])
+  t.is(count, 2 * perProducer)
+  t.deepEqual(next, [perProducer, perProducer])
+  t.is(d.cursor, 2 * perProducer - 1)
+  await d.close()
+})
+
+test('a started handler gets an event published when nothing else keeps the process alive', (t) => {
+  // A handler on the main thread is started; a timer publishes one event and the event loop
+  // then has nothing else to do: the published event must still reach the handler before exit.
+  const source = `
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    const d = new Disruptor({ size: 8, slotSize: 8 })
+    const events = []
+    d.handleEventsWith((lo, hi) => { events.push([lo, hi]) })
+    d.start()
+    setTimeout(() => d.publish(d.next()), 20)
+    process.on('exit', () => console.log(JSON.stringify(events)))
+  `
+  const r = spawnSync(process.execPath, ['-e', source], { encoding: 'utf8', timeout: 10_000 })
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout.trim()), [[0, 0]])
+})
