@@ -729,6 +729,31 @@ class SingleProducer {
   }
 }
 
+/**
+ * The claim state of a multi-producer ring on one thread: claims are a compare-and-exchange on
+ * the engine's cursor (when a cached gating minimum says there is room: never claim-then-wait),
+ * publishes are `Atomics.store`s of each sequence's lap into the engine's availability flags,
+ * the same protocol as `MultiProducerSequencer` in Rust. Ranges this thread did not claim
+ * itself are published through the engine, which checks them.
+ */
+class MultiProducer {
+  /** A lower bound of the slowest consumer's sequence. */
+  gating = -Infinity
+  /** This thread's latest claim, `[next, hi]` still to publish (in order). */
+  next = 0
+  hi = -1
+  readonly cursor: BigInt64Array
+  readonly flags: Int32Array
+  readonly sleepers: Int32Array | null
+
+  constructor(native: NativeRing, token: string) {
+    const views = threadViews(token, native)
+    this.cursor = views.cursor
+    this.flags = (views.flags ??= new Int32Array(native.flagsView()))
+    this.sleepers = views.sleepers
+  }
+}
+
 interface RoomWait {
   cancel(): void
   reject(e: Error): void
@@ -768,6 +793,8 @@ export class Disruptor extends EventEmitter {
   private localScheduled = false
   /** Single-producer claim state, once this thread claimed (null: not the producer yet). */
   private sp: SingleProducer | null = null
+  /** Multi-producer claim state of this thread (null until it claims, or single producer). */
+  private mp: MultiProducer | null = null
   private consumerCount = 0
 
   /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
@@ -895,8 +922,25 @@ export class Disruptor extends EventEmitter {
         sp.claimed = hi
         return hi
       }
+    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+      const hi = this.claimShared(this.mp, n)
+      if (hi >= 0) return hi
     }
     return this.claimSlow(n, true)
+  }
+
+  /** A multi-producer claim while the cached gating minimum shows room; -1 when it does not. */
+  private claimShared(mp: MultiProducer, n: number): number {
+    for (;;) {
+      const current = Atomics.load(mp.cursor, 0)
+      const hi = Number(current) + n
+      if (hi - this.size > mp.gating || hi > Number.MAX_SAFE_INTEGER) return -1
+      if (Atomics.compareExchange(mp.cursor, 0, current, BigInt(hi)) === current) {
+        mp.next = hi - n + 1
+        mp.hi = hi
+        return hi
+      }
+    }
   }
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
@@ -908,6 +952,9 @@ export class Disruptor extends EventEmitter {
         sp.claimed = hi
         return hi
       }
+    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+      const hi = this.claimShared(this.mp, n)
+      if (hi >= 0) return hi
     }
     return this.claimSlow(n, false)
   }
@@ -916,11 +963,18 @@ export class Disruptor extends EventEmitter {
     if (this.closed) throw closedError()
     integer('n', n, 1, this.size)
     if (this.producer === 'multi') {
-      if (!wait) return this.native.tryNext(n)
+      const mp = (this.mp ??= new MultiProducer(this.native, this.token))
+      mp.gating = this.native.gatingMinimum()
+      const claimed = this.claimShared(mp, n)
+      if (claimed >= 0 || !wait) return claimed
       // The native wait returns -3 every 50 ms so that this thread can be terminated.
       for (;;) {
         const hi = this.native.next(n)
-        if (hi !== STILL_WAITING) return hi
+        if (hi !== STILL_WAITING) {
+          mp.next = hi - n + 1
+          mp.hi = hi
+          return hi
+        }
       }
     }
     const sp = (this.sp ??= new SingleProducer(this.native, this.token))
@@ -984,6 +1038,19 @@ export class Disruptor extends EventEmitter {
       if (this._localArmed !== 0) this.deliverLocal()
       return
     }
+    const mp = this.mp
+    if (mp !== null && lo === mp.next && hi >= lo && hi <= mp.hi && Number.isInteger(hi) && !this.closed) {
+      mp.next = hi + 1
+      const size = this.size
+      for (let s = lo; s <= hi; s++) {
+        const index = s % size
+        // Each sequence's lap, as the engine's flags hold it ((s >> log2(size)) as i32).
+        Atomics.store(mp.flags, index, ((s - index) / size) | 0)
+      }
+      if (mp.sleepers !== null && Atomics.load(mp.sleepers, 0) !== 0) this.native.signal()
+      if (this._localArmed !== 0) this.deliverLocal()
+      return
+    }
     this.publishSlow(lo, hi)
     if (this._localArmed !== 0) this.deliverLocal()
   }
@@ -1007,7 +1074,12 @@ export class Disruptor extends EventEmitter {
     sequenceArg('lo', lo)
     sequenceArg('hi', hi)
     if (lo > hi || hi - lo >= this.size) throw rangeError(`invalid sequence range [${lo}, ${hi}]`)
-    if (this.producer === 'multi') return this.native.publish(lo, hi)
+    if (this.producer === 'multi') {
+      this.native.publish(lo, hi)
+      const mp = this.mp
+      if (mp !== null && lo <= mp.next && hi >= mp.next) mp.next = Math.min(hi, mp.hi) + 1
+      return
+    }
     // Not yet the producer: becoming it reports a producer on another thread as such.
     const sp = (this.sp ??= new SingleProducer(this.native, this.token))
     if (hi > sp.claimed) {
@@ -1185,8 +1257,9 @@ export class Disruptor extends EventEmitter {
   private shutdown(how: 'halt' | 'detach'): void {
     this.closed = true
     untrack(this)
-    if (this.sp !== null) views.delete(this.token)
+    if (this.sp !== null || this.mp !== null) views.delete(this.token)
     this.sp = null
+    this.mp = null
     for (const r of this.runners) r.stop()
     for (const s of this.stoppables) s.stop('closed')
     this.stoppables.clear()
@@ -1327,9 +1400,10 @@ function threadBuffer(token: string, native: NativeRing): ArrayBuffer {
 interface Views {
   cursor: BigInt64Array
   sleepers: Int32Array | null
+  flags?: Int32Array
 }
 
-/** The single producer's views of the cursor and sleeper count, one per ring per thread. */
+/** A producer's views of the cursor, sleeper count and flags, one per ring per thread. */
 const views = new Map<string, Views>()
 
 function threadViews(token: string, native: NativeRing): Views {

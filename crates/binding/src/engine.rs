@@ -1,7 +1,7 @@
 //! One object-safe face over the engine's two sequencer types, so the rest of the binding is
 //! not generic. Every method forwards to `disruptor-core`; nothing here decides protocol.
 
-use std::sync::atomic::{AtomicI64, AtomicU32};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub(crate) trait Engine: Send + Sync {
     fn gating_minimum(&self, default: i64) -> i64;
     /// The cursor's atomic (what a JavaScript single producer stores into).
     fn cursor_atomic(&self) -> &AtomicI64;
+    /// A multi-producer ring's availability flags (empty for a single producer).
+    fn availability_flags(&self) -> &[AtomicI32];
     /// The wait strategy's sleeper count, if it sleeps.
     fn sleeper_count(&self) -> Option<&AtomicU32>;
     fn publish(&self, lo: i64, hi: i64) -> Result<()>;
@@ -68,6 +70,8 @@ pub(crate) trait Waiter: Send + Sync {
 
 struct Ring<S: Sequencer> {
     disruptor: Disruptor<SlotBuffer, S>,
+    /// The availability flags of a multi-producer sequencer (none for a single producer).
+    flags_of: fn(&S) -> &[AtomicI32],
 }
 
 /// Builds the engine for `size` slots of `slot_size` bytes.
@@ -79,20 +83,21 @@ pub(crate) fn build(
 ) -> Result<Arc<dyn Engine>> {
     let slots = SlotBuffer::new(size, slot_size)?;
     Ok(if multi {
-        ring(slots, MultiProducerSequencer::new(size, wait)?)?
+        ring(slots, MultiProducerSequencer::new(size, wait)?, |s| s.availability_flags())?
     } else {
-        ring(slots, SingleProducerSequencer::new(size, wait)?)?
+        ring(slots, SingleProducerSequencer::new(size, wait)?, |_| &[])?
     })
 }
 
 fn ring<S: Sequencer<Wait = AnyWaitStrategy>>(
     slots: SlotBuffer,
     sequencer: S,
+    flags_of: fn(&S) -> &[AtomicI32],
 ) -> Result<Arc<dyn Engine>> {
     // No consumer threads: every consumer is a poller that JavaScript drives. The Producer is
     // dropped: JavaScript claims and publishes through the (checked) sequencer instead.
     let (disruptor, _producer) = DisruptorBuilder::new(slots, sequencer)?.build();
-    Ok(Arc::new(Ring { disruptor }))
+    Ok(Arc::new(Ring { disruptor, flags_of }))
 }
 
 impl<S: Sequencer<Wait = AnyWaitStrategy>> Ring<S> {
@@ -142,6 +147,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn cursor_atomic(&self) -> &AtomicI64 {
         self.sequencer().cursor().as_atomic()
+    }
+
+    fn availability_flags(&self) -> &[AtomicI32] {
+        (self.flags_of)(self.sequencer())
     }
 
     fn sleeper_count(&self) -> Option<&AtomicU32> {

@@ -430,15 +430,35 @@ impl NativeRing {
         self.engine().signal();
     }
 
-    /// Single producer: an 8-byte ArrayBuffer over the cursor (an i64 JavaScript stores
-    /// published sequences into with `Atomics.store`). One per thread; keep it.
+    /// An 8-byte ArrayBuffer over the cursor, an i64: a single producer stores what it
+    /// publishes into it, multi producers claim with a compare-and-exchange on it (see
+    /// `MultiProducerSequencer::availability_flags`). One per thread; keep it.
     #[napi]
     pub fn cursor_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        if self.shared.multi {
-            return Err(coded("ERR_INVALID_ARG_VALUE", "a multi-producer ring publishes natively"));
-        }
         let atomic = self.engine().cursor_atomic();
         self.view(env, atomic.as_ptr().cast(), std::mem::size_of::<i64>())
+    }
+
+    /// Multi producer: an ArrayBuffer over the availability flags (one i32 per slot), which
+    /// JavaScript stores published laps into with `Atomics.store`. One per thread; keep it.
+    #[napi]
+    pub fn flags_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let flags = self.engine().availability_flags();
+        if flags.is_empty() {
+            return Err(coded(
+                "ERR_INVALID_ARG_VALUE",
+                "a single-producer ring has no availability flags",
+            ));
+        }
+        self.view(env, flags.as_ptr() as *mut u8, std::mem::size_of_val(flags))
+    }
+
+    /// Multi producer: the slowest consumer's sequence (the claim cursor if there is none),
+    /// for JavaScript's cached claim check.
+    #[napi]
+    pub fn gating_minimum(&self) -> f64 {
+        let e = self.engine();
+        e.gating_minimum(e.claimed()) as f64
     }
 
     /// A 4-byte ArrayBuffer over the wait strategy's sleeper count (read with `Atomics.load`

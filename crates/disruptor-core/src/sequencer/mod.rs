@@ -115,14 +115,18 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     /// Waits until every gating sequence reached `wrap_point` and returns their minimum (or
     /// `claimed` when there are none), for a producer that keeps its claim counter itself (a
     /// single producer whose fast path runs in JavaScript): as
-    /// [`next_unless`](Sequencer::next_unless), it returns [`Error::WouldDeadlock`] when `refuse(wrap_point)`
-    /// is true, [`Error::Closed`] on close and [`Error::ConsumerHalted`] when the room can no
-    /// longer come.
+    /// [`next_unless`](Sequencer::next_unless), it returns [`Error::WouldDeadlock`] when
+    /// `refuse(wrap_point)` is true, [`Error::Closed`] on close and [`Error::ConsumerHalted`]
+    /// when the room can no longer come.
     ///
     /// ```
-    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequence, Sequencer, SingleProducerSequencer};
     /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
-    /// s.add_gating_sequences(&[std::sync::Arc::new(Sequence::new(2))]);
+    /// let consumer = Arc::new(Sequence::default());
+    /// s.add_gating_sequences(&[consumer.clone()]); // joins at the cursor, -1
+    /// assert_eq!(s.wait_for_gating(0, 3, |_| true), Err(Error::WouldDeadlock));
+    /// consumer.set(2);
     /// assert_eq!(s.wait_for_gating(1, 5, |_| false), Ok(2));
     /// ```
     fn wait_for_gating(

@@ -63,6 +63,28 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         &self.available[(sequence & self.index_mask) as usize]
     }
 
+    /// The availability flags, one per slot: once sequence `s` is published, slot
+    /// `s & (size - 1)` holds `(s >> log2(size)) as i32` (its lap; a **Release** store). For a
+    /// publisher outside Rust that shares this memory (JavaScript storing into an Int32Array
+    /// with `Atomics.store`, which is SeqCst): it must store exactly that value, only for
+    /// sequences it claimed (a compare-and-set of [`Sequencer::cursor`] from `c` to `c + n`
+    /// claims `c + 1 ..= c + n`, and only when the gating minimum is at least `c + n - size`),
+    /// and then signal the wait strategy when its sleeper count is not zero.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// use disruptor_core::{BusySpinWaitStrategy, MultiProducerSequencer, Sequencer};
+    /// let s = MultiProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// assert!(s.cursor().compare_and_set(-1, 1)); // claims 0 and 1 (no consumer: room)
+    /// for seq in 0..=1 {
+    ///     s.availability_flags()[seq as usize & 3].store((seq >> 2) as i32, Ordering::Release);
+    /// }
+    /// assert_eq!(s.poll_published(0), Some(1));
+    /// ```
+    pub fn availability_flags(&self) -> &[AtomicI32] {
+        &self.available
+    }
+
     /// Whether `sequence`'s slot holds a publish of a later lap than `sequence`'s.
     fn lap_passed(&self, sequence: i64) -> bool {
         // Relaxed: a hint for `published_cursor`'s scan start; what it reports is re-read with
