@@ -356,6 +356,50 @@ fn blocking_wait_strategy_loses_no_wake_up() {
     });
 }
 
+/// The JavaScript publisher's half of the handshake (index.ts `publish`): a store of the cursor
+/// straight into the engine's atomic, then a load of the strategy's sleeper count, signalling
+/// only when it is not zero. No execution may leave the waiter asleep.
+///
+/// JavaScript does a SeqCst `Atomics.store` then a SeqCst `Atomics.load`. Loom treats SeqCst
+/// accesses as AcqRel (its README: false alarms; with them this model "deadlocks") and only
+/// models SeqCst fences, so the model uses the fence form: Release store, SeqCst fence, load,
+/// which is what V8 emits on x86-64 (a locked `xchg` store). The SeqCst-access form is sound in
+/// the C++20 model too: if the load read a count of 0 (before the sleeper's increment) it
+/// precedes the sleeper's fence in the total order S, and if the sleeper's check then read the
+/// old cursor, its fence precedes the store in S; with the store before the load in S (program
+/// order of two SeqCst accesses) that is a cycle.
+#[test]
+fn external_publisher_signals_only_sleepers_and_loses_no_wake_up() {
+    use loom::sync::atomic::{
+        fence,
+        Ordering::{Relaxed, Release, SeqCst},
+    };
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let cursor = Arc::new(Sequence::default());
+
+        let waiter = {
+            let (strategy, cursor) = (strategy.clone(), cursor.clone());
+            thread::spawn(move || {
+                strategy.wait_until(
+                    || {
+                        let v = cursor.get();
+                        (v >= 0).then_some(v)
+                    },
+                    &Alert::default(),
+                )
+            })
+        };
+
+        cursor.as_atomic().store(0, Release);
+        fence(SeqCst);
+        if strategy.sleeper_count().unwrap().load(Relaxed) != 0 {
+            strategy.signal_all_when_blocking();
+        }
+        assert_eq!(waiter.join().unwrap(), Ok(0));
+    });
+}
+
 /// Two waiters, one signal: `signal_all_when_blocking` must wake every sleeper.
 #[test]
 fn blocking_wait_strategy_wakes_every_waiter() {
