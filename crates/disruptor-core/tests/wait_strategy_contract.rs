@@ -116,6 +116,36 @@ fn barrier_batches_and_follows_publishes<W: WaitStrategy>(w: W) {
     assert_eq!(consumer.get(), 999);
 }
 
+/// A limited wait gives up with `Timeout` when nothing happens (also for the strategies that
+/// sleep: a thread that must come back regularly is never stuck), returns the value when the
+/// condition holds before the limit, and is woken by a signal like any wait.
+fn limited_wait_times_out_and_still_wakes<W: WaitStrategy>(w: W) {
+    let w = Arc::new(w);
+    let alert = Alert::default();
+    assert_eq!(
+        w.wait_until_for(|| None, &alert, Duration::from_millis(5)),
+        Err(WaitError::Timeout)
+    );
+    assert_eq!(w.wait_until_for(|| Some(7), &alert, Duration::from_millis(5)), Ok(7));
+    let flag = Arc::new(AtomicI64::new(-1));
+    let (w2, f2) = (w.clone(), flag.clone());
+    let t = thread::spawn(move || {
+        // Long enough that only the signal (not the limit) can end it in a passing run.
+        w2.wait_until_for(
+            || {
+                let v = f2.load(Ordering::Acquire);
+                (v >= 0).then_some(v)
+            },
+            &Alert::default(),
+            Duration::from_secs(60),
+        )
+    });
+    thread::sleep(Duration::from_millis(10));
+    flag.store(3, Ordering::Release);
+    w.signal_all_when_blocking();
+    assert_eq!(t.join().unwrap(), Ok(3));
+}
+
 macro_rules! contract {
     ($($name:ident => $make:expr;)*) => {$(
         mod $name {
@@ -126,6 +156,10 @@ macro_rules! contract {
             fn alert_releases_waiter() { super::alert_releases_waiter($make) }
             #[test]
             fn no_lost_wakeups() { super::no_lost_wakeups($make) }
+            #[test]
+            fn limited_wait_times_out_and_still_wakes() {
+                super::limited_wait_times_out_and_still_wakes($make)
+            }
             #[test]
             fn barrier_batches_and_follows_publishes() {
                 super::barrier_batches_and_follows_publishes($make)

@@ -1,0 +1,293 @@
+// Shared pieces of the JS benchmarks: clocks, the control block workers and the main thread
+// share, event values and checksums, machine facts, statistics and formatting.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const benchDir = path.resolve(here, '..');
+export const root = path.resolve(benchDir, '..');
+export const require = createRequire(import.meta.url);
+
+/** The napi-disruptor API of this checkout (index.js, built by `npm run build`). */
+export function loadDisruptor() {
+  return require(path.join(root, 'index.js')).Disruptor;
+}
+
+/** shared-memory-disruptor's Disruptor class, or null when the package is not installed/built. */
+export function loadSharedMemoryDisruptor() {
+  try {
+    return require('shared-memory-disruptor').Disruptor;
+  } catch {
+    return null;
+  }
+}
+
+/** Nanoseconds on the process-wide monotonic clock (uv_hrtime): comparable across threads. */
+export function nowNs() {
+  return Number(process.hrtime.bigint());
+}
+
+/**
+ * Microseconds on the same monotonic clock as nowNs, but cheap: performance.now() plus an offset
+ * measured once per thread (performance.now() is uv_hrtime minus this thread's time origin, so
+ * the offset is constant). Used to stamp events for the latency benchmarks.
+ */
+export function makeClockUs() {
+  const samples = [];
+  for (let i = 0; i < 21; i++) {
+    const a = performance.now();
+    const ns = Number(process.hrtime.bigint());
+    const b = performance.now();
+    samples.push({ spread: b - a, offset: ns / 1e3 - ((a + b) / 2) * 1e3 });
+  }
+  samples.sort((x, y) => x.spread - y.spread);
+  const offset = samples[0].offset;
+  return () => performance.now() * 1e3 + offset;
+}
+
+// ---- control block (SharedArrayBuffer) shared by the main thread and the producer workers ----
+// Int32 indices, each on its own 64-byte line where it matters.
+export const CTRL_READY = 0; // workers increment when set up
+export const CTRL_GO = 16; // main stores 1 (and notifies) to start
+export const CTRL_ACK = 32; // postMessage flow control: messages consumed
+export const CTRL_STOP = 48; // latency runs: main asks the producer to stop
+export const CTRL_T0 = 16; // Float64 index (byte 128): per-producer start time, ns (slots 16..31)
+export const CTRL_T1 = 32; // Float64 index (byte 256): per-producer end of publishing, ns (32..47)
+export const CTRL_BYTES = 512;
+
+export function newControl() {
+  const sab = new SharedArrayBuffer(CTRL_BYTES);
+  return { sab, i32: new Int32Array(sab), f64: new Float64Array(sab) };
+}
+
+/** Worker side: count in as ready, wait for the go signal. */
+export function readyAndWait(i32) {
+  Atomics.add(i32, CTRL_READY, 1);
+  Atomics.notify(i32, CTRL_READY);
+  while (Atomics.load(i32, CTRL_GO) === 0) Atomics.wait(i32, CTRL_GO, 0, 1000);
+}
+
+/** Main side: wait (without blocking the event loop for long) until `n` workers are ready. */
+export async function waitReady(i32, n, workers) {
+  const deadline = Date.now() + 30_000;
+  while (Atomics.load(i32, CTRL_READY) < n) {
+    for (const w of workers) if (w.failed) throw w.failed;
+    if (Date.now() > deadline) throw new Error('workers did not get ready within 30 s');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+export function go(i32) {
+  Atomics.store(i32, CTRL_GO, 1);
+  Atomics.notify(i32, CTRL_GO);
+}
+
+// ---- pull-mode consumers on the main thread ----
+/** Pull-mode consumers (pollers, the SAB ring, shared-memory-disruptor) return to the event
+ * loop after this long, as napi-disruptor's callback consumers do (index.ts SLICE_MS). */
+export const SLICE_MS = 2;
+
+/**
+ * Calls `step` in a tight loop on this thread (spinning while there is nothing), checking
+ * `isDone` after each call, in slices of SLICE_MS with a setImmediate between slices so that
+ * the event loop (timers, messages) still runs. Calls `finish` once done.
+ */
+export function pullLoop(step, isDone, finish) {
+  const slice = () => {
+    const end = performance.now() + SLICE_MS;
+    for (;;) {
+      for (let k = 0; k < 64; k++) {
+        step();
+        if (isDone()) {
+          finish();
+          return;
+        }
+      }
+      if (performance.now() > end) break;
+    }
+    setImmediate(slice);
+  };
+  slice();
+}
+
+// ---- event values and checksums ----
+// One producer publishes 1, 2, ..., n: the consumer checks each value is the previous one + 1
+// (no loss, no duplicate, in order) and the sum. Producer p of several publishes 4i + p for
+// i = 1..m: the consumer checks per-producer order (each value is that producer's previous
+// one + 4) and the sum.
+export function expectedSum(producers, perProducer) {
+  const m = perProducer;
+  if (producers === 1) return (m * (m + 1)) / 2;
+  let s = 0;
+  for (let p = 0; p < producers; p++) s += 4 * ((m * (m + 1)) / 2) + p * m;
+  return s;
+}
+
+export function valueOf(producers, p, i) {
+  return producers === 1 ? i : 4 * i + p;
+}
+
+/** Checks one consumer's events from a single producer: 1, 2, 3, ... in order, and their sum. */
+export class Checker1 {
+  constructor(expected) {
+    this.expected = expected; // events to receive
+    this.sum = 0;
+    this.count = 0;
+    this.bad = 0;
+    this.next = 1;
+  }
+
+  one(v) {
+    this.sum += v;
+    if (v !== this.next) this.bad++;
+    this.next = v + 1;
+  }
+
+  /** Events lo..hi of a Float64Array ring (index = sequence & mask). */
+  range(f64, mask, lo, hi) {
+    for (let s = lo; s <= hi; s++) this.one(f64[s & mask]);
+    this.count += hi - lo + 1;
+  }
+
+  get done() {
+    return this.count >= this.expected;
+  }
+
+  verdict(producers, perProducer) {
+    return verdict(this, producers, perProducer);
+  }
+}
+
+/** Checks one consumer's events from several producers: per-producer order, and the sum. */
+export class CheckerN {
+  constructor(expected) {
+    this.expected = expected;
+    this.sum = 0;
+    this.count = 0;
+    this.bad = 0;
+    this.last = [0, 1, 2, 3];
+  }
+
+  one(v) {
+    this.sum += v;
+    const p = v & 3;
+    if (v !== this.last[p] + 4) this.bad++;
+    this.last[p] = v;
+  }
+
+  range(f64, mask, lo, hi) {
+    for (let s = lo; s <= hi; s++) this.one(f64[s & mask]);
+    this.count += hi - lo + 1;
+  }
+
+  get done() {
+    return this.count >= this.expected;
+  }
+
+  verdict(producers, perProducer) {
+    return verdict(this, producers, perProducer);
+  }
+}
+
+export function makeChecker(producers, perProducer) {
+  return producers === 1 ? new Checker1(perProducer) : new CheckerN(producers * perProducer);
+}
+
+/** null when the consumer saw exactly what was published, else what went wrong. */
+function verdict(c, producers, perProducer) {
+  const want = expectedSum(producers, perProducer);
+  const n = producers * perProducer;
+  if (c.count !== n) return `received ${c.count} events, published ${n}`;
+  if (c.sum !== want) return `checksum ${c.sum}, expected ${want}`;
+  if (c.bad !== 0) return `${c.bad} events out of order or duplicated`;
+  return null;
+}
+
+// ---- machine facts ----
+function run(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+export function machine() {
+  let cpu = os.cpus()[0]?.model?.trim() || 'unknown';
+  let cores = os.cpus().length;
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const model = info.match(/^model name\s*:\s*(.+)$/m);
+    if (model) cpu = model[1].trim();
+    const processors = info.match(/^processor\s*:/gm);
+    if (processors) cores = processors.length;
+  } catch {
+    // not Linux
+  }
+  const commit = run('git', ['rev-parse', 'HEAD']);
+  const dirty = commit !== null && (run('git', ['status', '--porcelain']) ?? '') !== '';
+  return {
+    cpu,
+    cores,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    rustc: run('rustc', ['--version']) ?? 'unknown',
+    commit: commit ?? 'unknown',
+    dirty,
+  };
+}
+
+// ---- statistics and formatting ----
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export function fmtRate(x) {
+  if (!Number.isFinite(x)) return 'n/a';
+  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
+  if (x >= 1e8) return `${(x / 1e6).toFixed(0)} M`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)} M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(0)} K`;
+  return x.toFixed(0);
+}
+
+export function fmtRatio(x) {
+  if (!Number.isFinite(x)) return 'n/a';
+  if (x >= 100) return `${x.toFixed(0)}x`;
+  if (x >= 10) return `${x.toFixed(1)}x`;
+  return `${x.toFixed(2)}x`;
+}
+
+export function fmtUs(x) {
+  if (!Number.isFinite(x)) return 'n/a';
+  if (x >= 1000) return `${(x / 1000).toFixed(2)} ms`;
+  if (x >= 10) return `${x.toFixed(1)} µs`;
+  return `${x.toFixed(2)} µs`;
+}
+
+export function fmtInt(x) {
+  return Math.round(x).toLocaleString('en-US');
+}
+
+/** Progress on stderr: one line, rewritten in place on a terminal, else one line per update. */
+export function progress(text) {
+  if (process.stderr.isTTY) {
+    process.stderr.write(`\r\x1b[K${text}`);
+  } else {
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+export function progressDone() {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+}
