@@ -413,6 +413,8 @@ fn consumers_join_a_running_ring_and_leave_without_freezing_it() {
     assert_eq!(d.add_poller("x").err(), Some(Error::Closed));
 }
 
+type GuardedClaim = dyn Fn(i64, &mut dyn FnMut(i64) -> bool) -> Result<i64> + Send + Sync;
+
 /// A guarded claim (`next_unless`, what the JavaScript binding's blocking `next()` uses) waits
 /// while a consumer on another thread frees room, and refuses with `WouldDeadlock`, claiming
 /// nothing, as soon as the only consumer in the way is one the waiting thread runs itself.
@@ -422,7 +424,7 @@ fn guarded_claim_waits_for_other_threads_and_refuses_for_its_own() {
         // A polling strategy: the test moves consumer sequences by hand, without the signal a
         // real consumer sends.
         let wait = YieldingWaitStrategy::default();
-        let sequencer: Arc<dyn Fn(i64, &mut dyn FnMut(i64) -> bool) -> Result<i64> + Send + Sync>;
+        let sequencer: Arc<GuardedClaim>;
         let (other, mine) = (Arc::new(Sequence::default()), Arc::new(Sequence::default()));
         let claimed_after;
         if multi {
