@@ -128,6 +128,12 @@ export interface DisruptorStats {
   remainingCapacity: number
   /** Nanoseconds producers spent in blocking `next()` waiting for room. */
   producerWaitNanos: number
+  /**
+   * Events a thread claimed on a multi-producer ring and went away (exit, terminate) without
+   * publishing: published when it detached, with whatever their slots held, so that the ring
+   * does not stop for good. Non-zero means some consumer saw such slots.
+   */
+  abandonedEvents: number
   consumers: ConsumerStats[]
 }
 
@@ -399,7 +405,8 @@ class ConsumerRunner implements Stoppable {
         continue
       }
       if (isThenable(result)) {
-        result.then(
+        // Promise.resolve: a foreign thenable that calls back twice settles this batch once.
+        Promise.resolve(result).then(
           () => this.settled(w, batch),
           (e: unknown) => this.failed(w, batch, e),
         )
@@ -625,7 +632,31 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     return this
   }
 
-  async next(): Promise<IteratorResult<Batch>> {
+  /** `next()` calls running; a call made while one runs waits for it (`tail`). */
+  private busy = 0
+  private tail: Promise<unknown> = Promise.resolve()
+
+  next(): Promise<IteratorResult<Batch>> {
+    const start = () => {
+      this.busy++
+      const r = this.nextBatch()
+      // Registered before any caller's reaction, so the count drops before they resume.
+      const done = () => {
+        this.busy--
+      }
+      r.then(done, done)
+      return r
+    }
+    // With none running, start at once: the previous batch is released synchronously.
+    const result = this.busy === 0 ? start() : this.tail.then(start)
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
+  }
+
+  private async nextBatch(): Promise<IteratorResult<Batch>> {
     for (;;) {
       if (this.stopped === 'done') return { value: undefined, done: true }
       if (this.stopped) throw closedError()
@@ -649,6 +680,8 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
         return { value: batch, done: false }
       }
       await new Promise<void>((resolve, reject) => {
+        // Armed first: if that throws (closed), the promise rejects and nothing is counted.
+        this.native.arm(this.cid, this.seq + 1)
         this.waiting = {
           resolve: () => {
             this.d._localArmed--
@@ -659,7 +692,6 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
             reject(e)
           },
         }
-        this.native.arm(this.cid, this.seq + 1)
         this.d._localArmed++
       })
     }
@@ -676,6 +708,10 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
       this.pending = null
       this.stopped = 'done'
       this.d._remove(this, this.cid)
+      // A next() still waiting ends too (it finds the iterator done).
+      const w = this.waiting
+      this.waiting = null
+      w?.resolve()
     }
     return { value: undefined, done: true }
   }
@@ -718,6 +754,8 @@ class SingleProducer {
   gating = -Infinity
   readonly cursor: BigInt64Array
   readonly sleepers: Int32Array | null
+  /** Non-zero once the ring is closed (by any thread). */
+  readonly closed: Uint8Array
 
   constructor(native: NativeRing, token: string) {
     const cursor = native.acquireProducer()
@@ -726,6 +764,7 @@ class SingleProducer {
     const views = threadViews(token, native)
     this.cursor = views.cursor
     this.sleepers = views.sleepers
+    this.closed = views.closed
   }
 }
 
@@ -745,12 +784,32 @@ class MultiProducer {
   readonly cursor: BigInt64Array
   readonly flags: Int32Array
   readonly sleepers: Int32Array | null
+  /** Non-zero once the ring is closed (by any thread). */
+  readonly closed: Uint8Array
+  /** `[next, hi]` mirrored for the engine, which publishes it if this thread goes away first. */
+  private readonly mirror: Float64Array
 
   constructor(native: NativeRing, token: string) {
     const views = threadViews(token, native)
     this.cursor = views.cursor
     this.flags = (views.flags ??= new Int32Array(native.flagsView()))
     this.sleepers = views.sleepers
+    this.closed = views.closed
+    this.mirror = new Float64Array(native.claimsView())
+  }
+
+  /** Records this thread's claim `[lo, hi]` (all of it still to publish). */
+  claim(lo: number, hi: number): void {
+    this.next = lo
+    this.hi = hi
+    this.mirror[0] = lo
+    this.mirror[1] = hi
+  }
+
+  /** Records that the claim is published up to `hi`. */
+  published(hi: number): void {
+    this.next = hi + 1
+    this.mirror[0] = hi + 1
   }
 }
 
@@ -916,13 +975,13 @@ export class Disruptor extends EventEmitter {
    */
   next(n = 1): number {
     const sp = this.sp
-    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && sp.closed[0] === 0 && !this.closed) {
       const hi = sp.claimed + n
       if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
         sp.claimed = hi
         return hi
       }
-    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && this.mp.closed[0] === 0 && !this.closed) {
       const hi = this.claimShared(this.mp, n)
       if (hi >= 0) return hi
     }
@@ -936,8 +995,7 @@ export class Disruptor extends EventEmitter {
       const hi = Number(current) + n
       if (hi - this.size > mp.gating || hi > Number.MAX_SAFE_INTEGER) return -1
       if (Atomics.compareExchange(mp.cursor, 0, current, BigInt(hi)) === current) {
-        mp.next = hi - n + 1
-        mp.hi = hi
+        mp.claim(hi - n + 1, hi)
         return hi
       }
     }
@@ -946,13 +1004,13 @@ export class Disruptor extends EventEmitter {
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
     const sp = this.sp
-    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && sp.closed[0] === 0 && !this.closed) {
       const hi = sp.claimed + n
       if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
         sp.claimed = hi
         return hi
       }
-    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && !this.closed) {
+    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && this.mp.closed[0] === 0 && !this.closed) {
       const hi = this.claimShared(this.mp, n)
       if (hi >= 0) return hi
     }
@@ -960,7 +1018,7 @@ export class Disruptor extends EventEmitter {
   }
 
   private claimSlow(n: number, wait: boolean): number {
-    if (this.closed) throw closedError()
+    if (this.closed || this.native.isClosed()) throw closedError()
     integer('n', n, 1, this.size)
     if (this.producer === 'multi') {
       const mp = (this.mp ??= new MultiProducer(this.native, this.token))
@@ -971,8 +1029,7 @@ export class Disruptor extends EventEmitter {
       for (;;) {
         const hi = this.native.next(n)
         if (hi !== STILL_WAITING) {
-          mp.next = hi - n + 1
-          mp.hi = hi
+          mp.claim(hi - n + 1, hi)
           return hi
         }
       }
@@ -985,7 +1042,19 @@ export class Disruptor extends EventEmitter {
     while (hi - this.size > sp.gating) {
       const min = this.native.reserve(hi - this.size, sp.claimed, wait)
       if (min === NO_ROOM) return -1
-      if (min !== STILL_WAITING) sp.gating = min
+      if (min === STILL_WAITING) continue
+      // Never cache a bound above the published cursor: a consumer that joins later starts
+      // there, and claims beyond it plus the ring size would overwrite what it has not read.
+      const bound = Math.min(min, sp.published)
+      if (hi - this.size > bound) {
+        // Only this thread's own claims, not yet published, are in the way.
+        if (!wait) return -1
+        throw coded(
+          new Error('the ring is full of sequences this thread claimed and has not published'),
+          'ERR_DISRUPTOR_WOULD_DEADLOCK',
+        )
+      }
+      sp.gating = bound
     }
     sp.claimed = hi
     return hi
@@ -1029,7 +1098,7 @@ export class Disruptor extends EventEmitter {
   /** Makes `[lo, hi]` visible to consumers. ERR_DISRUPTOR_NOT_CLAIMED, _ALREADY_PUBLISHED, _SINGLE_PRODUCER on misuse. */
   publish(lo: number, hi: number = lo): void {
     const sp = this.sp
-    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && !this.closed) {
+    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && sp.closed[0] === 0 && !this.closed) {
       sp.published = hi
       // SeqCst store, then SeqCst load of the sleeper count: the publisher's half of the
       // blocking strategy's no-lost-wake-up protocol (the sleeper's half is in the engine).
@@ -1039,8 +1108,8 @@ export class Disruptor extends EventEmitter {
       return
     }
     const mp = this.mp
-    if (mp !== null && lo === mp.next && hi >= lo && hi <= mp.hi && Number.isInteger(hi) && !this.closed) {
-      mp.next = hi + 1
+    if (mp !== null && lo === mp.next && hi >= lo && hi <= mp.hi && Number.isInteger(hi) && mp.closed[0] === 0 && !this.closed) {
+      mp.published(hi)
       const size = this.size
       for (let s = lo; s <= hi; s++) {
         const index = s % size
@@ -1077,7 +1146,7 @@ export class Disruptor extends EventEmitter {
     if (this.producer === 'multi') {
       this.native.publish(lo, hi)
       const mp = this.mp
-      if (mp !== null && lo <= mp.next && hi >= mp.next) mp.next = Math.min(hi, mp.hi) + 1
+      if (mp !== null && lo <= mp.next && hi >= mp.next) mp.published(Math.min(hi, mp.hi))
       return
     }
     // Not yet the producer: becoming it reports a producer on another thread as such.
@@ -1239,6 +1308,7 @@ export class Disruptor extends EventEmitter {
       cursor: s.cursor,
       remainingCapacity: s.remainingCapacity,
       producerWaitNanos: s.producerWaitNanos,
+      abandonedEvents: s.abandonedEvents,
       consumers: s.consumers.map((c) => ({
         name: c.name,
         sequence: c.sequence,
@@ -1400,6 +1470,8 @@ function threadBuffer(token: string, native: NativeRing): ArrayBuffer {
 interface Views {
   cursor: BigInt64Array
   sleepers: Int32Array | null
+  /** The ring's closed flag (1 once halted by any thread). */
+  closed: Uint8Array
   flags?: Int32Array
 }
 
@@ -1410,7 +1482,11 @@ function threadViews(token: string, native: NativeRing): Views {
   let v = views.get(token)
   if (v === undefined) {
     const sleepers = native.sleepersView()
-    v = { cursor: new BigInt64Array(native.cursorView()), sleepers: sleepers ? new Int32Array(sleepers) : null }
+    v = {
+      cursor: new BigInt64Array(native.cursorView()),
+      sleepers: sleepers ? new Int32Array(sleepers) : null,
+      closed: new Uint8Array(native.closedView()),
+    }
     views.set(token, v)
   }
   return v

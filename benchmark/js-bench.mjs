@@ -8,7 +8,10 @@
 // Options: --runs N, --events N (a multiple of 192), --size N (ring slots), --wait-strategy S,
 // --only TEXT (cases whose "topology system mode" contains TEXT), --no-latency,
 // --no-resources, --json FILE (default benchmark/results/js.json), --chart FILE (default
-// benchmark/chart.svg; written by full runs only, or when given).
+// benchmark/chart.svg; written by full runs only, or when given), --quiet-wait S (before each
+// measured run, wait up to S seconds while other processes use >= 10% of a core; default 60,
+// 0 with --quick). Environment: BENCH_IDLE_SPIN (pull-mode consumers' pause when a poll finds
+// nothing, default 100 iterations; see js/common.mjs).
 //
 // Throughput, per topology: every system carries the same number of events, each run is checked
 // (count, sum, order per producer: a run that loses events fails), one run at a time, a warm-up
@@ -30,6 +33,7 @@ import {
   median,
   progress,
   progressDone,
+  waitQuiet,
 } from './js/common.mjs';
 import { LATENCY_ROWS, latencyRun } from './js/latency.mjs';
 import { idleCpu, memoryOverLongRun, publishPathAllocation } from './js/resources.mjs';
@@ -50,6 +54,7 @@ function parseArgs(argv) {
     resources: true,
     json: path.join(benchDir, 'results', 'js.json'),
     chart: null,
+    quietWaitS: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -67,12 +72,15 @@ function parseArgs(argv) {
     else if (arg === '--no-resources') a.resources = false;
     else if (arg === '--json') a.json = path.resolve(value());
     else if (arg === '--chart') a.chart = path.resolve(value());
+    else if (arg === '--quiet-wait') a.quietWaitS = Number(value());
     else if (arg === '-h' || arg === '--help') {
-      console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 20).join('\n'));
+      const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   a.runs ??= a.quick ? 1 : 5;
+  a.quietWaitS ??= a.quick ? 0 : 60;
   a.events ??= a.quick ? 192_000 : 7_680_000;
   if (!Number.isInteger(a.events) || a.events % 192 !== 0) throw new Error('--events must be a multiple of 192');
   if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer');
@@ -82,6 +90,7 @@ function parseArgs(argv) {
   a.longRunEvents = a.quick ? 1_920_000 : 40_000_000;
   a.allocEvents = a.quick ? 500_000 : 4_000_000;
   a.idleSeconds = a.quick ? 0.3 : 2;
+  a.quietWaits = [];
   a.fullRun = !a.quick && a.only === null && a.latency && a.resources;
   if (a.chart === null && a.fullRun) a.chart = path.join(benchDir, 'chart.svg');
   return a;
@@ -91,6 +100,16 @@ const sameRow = (a, b) => a.system === b.system && a.mode === b.mode;
 
 // ---------------------------------------------------------------- throughput
 
+/** Before each measured run: wait (up to --quiet-wait s) until other processes are quiet. */
+async function quiet(args, what) {
+  if (args.quietWaitS <= 0) return;
+  const first = await waitQuiet(250, 10);
+  if (first >= 0) return;
+  progress(`${what}: waiting up to ${args.quietWaitS} s for other processes to quiet down`);
+  const waited = await waitQuiet(args.quietWaitS * 1000, 10);
+  args.quietWaits.push(waited);
+}
+
 async function throughput(args, failures) {
   const cases = [];
   for (const topology of TOPOLOGIES) {
@@ -98,7 +117,7 @@ async function throughput(args, failures) {
       for (const row of topology.rows) {
         const key = `${topology.id} ${row.system} ${row.mode}`;
         if (args.only !== null && !key.includes(args.only)) continue;
-        const c = { topology, batch, row, label: rowLabel(row, batch), runs: [], producerShare: [], error: null };
+        const c = { topology, batch, row, label: rowLabel(row, batch), runs: [], producerShare: [], others: [], error: null };
         if (!available(row)) {
           // skipped, not failed: nothing was lost, the package is just absent (npm install
           // --ignore-scripts, or a platform it does not build on)
@@ -115,6 +134,7 @@ async function throughput(args, failures) {
   const once = async (c, what) => {
     done++;
     progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`);
+    await quiet(args, `[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`);
     try {
       return await runOnce({
         topology: c.topology,
@@ -139,6 +159,7 @@ async function throughput(args, failures) {
       if (res !== null) {
         c.runs.push(res.eventsPerSec);
         c.producerShare.push(res.producerNs / res.ns);
+        if (res.othersCpu !== null) c.others.push(res.othersCpu);
         progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: run ${r}/${args.runs} ${fmtRate(res.eventsPerSec)} events/s`);
       }
     }
@@ -163,6 +184,8 @@ async function throughput(args, failures) {
       min: ok ? Math.min(...c.runs) : null,
       max: ok ? Math.max(...c.runs) : null,
       producer_share_median: ok ? median(c.producerShare) : null,
+      // CPU other processes used during each measured run, % of one core (null: run too short)
+      others_cpu_percent: c.others,
       error: c.error,
     });
   }
@@ -173,24 +196,30 @@ async function throughput(args, failures) {
   return results;
 }
 
+/** Median CPU other processes used during the runs, in % of one core. */
+function fmtBusy(list) {
+  if (!list || list.length === 0) return 'n/a';
+  return `${median(list).toFixed(0)} %`;
+}
+
 function throughputTables(results) {
   const out = [];
   for (const topology of TOPOLOGIES) {
     const rows = results.filter((r) => r.topology === topology.id);
     if (rows.length === 0) continue;
     out.push(`### ${topology.title}`, '');
-    out.push('| system | batch | events/s (median) | min - max | napi-disruptor (callback) ÷ system |');
-    out.push('| --- | ---: | ---: | ---: | ---: |');
+    out.push('| system | batch | events/s (median) | min - max | napi-disruptor (callback) ÷ system | busy elsewhere |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const batch of BATCHES) {
       for (const r of rows.filter((x) => x.batch === batch)) {
         if (r.median === null) {
           const what = r.error?.startsWith('skipped') ? 'skipped' : 'FAILED';
-          out.push(`| ${r.label} | ${batch} | ${what} | ${r.error ?? ''} | |`);
+          out.push(`| ${r.label} | ${batch} | ${what} | ${r.error ?? ''} | | |`);
           continue;
         }
         const name = sameRow(r, BASELINE) ? `**${r.label}**` : r.label;
         const ratio = sameRow(r, BASELINE) ? '1.00x' : fmtRatio(r.baseline_over_this);
-        out.push(`| ${name} | ${batch} | ${fmtRate(r.median)} | ${fmtRate(r.min)} - ${fmtRate(r.max)} | ${ratio} |`);
+        out.push(`| ${name} | ${batch} | ${fmtRate(r.median)} | ${fmtRate(r.min)} - ${fmtRate(r.max)} | ${ratio} | ${fmtBusy(r.others_cpu_percent)} |`);
       }
     }
     out.push('');
@@ -216,6 +245,7 @@ async function latency(args, failures) {
       for (let k = 0; k < args.latencyRepeats && error === null; k++) {
         done++;
         progress(`[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s, run ${k + 1}/${args.latencyRepeats}`);
+        await quiet(args, `[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s`);
         try {
           reps.push(await latencyRun({ row, rate: sc.rate, seconds: args.latencySeconds, size: args.size, waitStrategy: args.waitStrategy }));
         } catch (e) {
@@ -258,15 +288,16 @@ function latencyTables(lat, args) {
         : `### one-way latency under load (a steady ${rate} events/s)`,
       '',
     );
-    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run |');
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run | busy elsewhere |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) {
       if (r.error !== null && r.runs === 0) {
-        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | |`);
+        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | | |`);
         continue;
       }
       out.push(
-        `| ${r.label} | ${fmtUs(r.p50_us)} | ${fmtUs(r.p90_us)} | ${fmtUs(r.p99_us)} | ${fmtUs(r.p999_us)} | ${fmtUs(r.max_us)} | ${fmtInt(r.recorded_per_run)} |`,
+        `| ${r.label} | ${fmtUs(r.p50_us)} | ${fmtUs(r.p90_us)} | ${fmtUs(r.p99_us)} | ${fmtUs(r.p999_us)} | ${fmtUs(r.max_us)} | ` +
+          `${fmtInt(r.recorded_per_run)} | ${fmtBusy(r.per_run.map((x) => x.othersCpu).filter((x) => x !== null))} |`,
       );
     }
     out.push('');
@@ -422,6 +453,8 @@ async function main() {
     `- commit: ${m.commit}${m.dirty ? ' (dirty working tree)' : ''}`,
     `- ${fmtInt(args.events)} events of 8 bytes per run, ring of ${fmtInt(args.size)} slots, napi-disruptor wait strategy ` +
       `${args.waitStrategy}; ${args.runs} run(s) per case after one warm-up run; producers in worker_threads, consumers on the main thread`,
+    '- busy elsewhere: CPU that other processes used during the measured runs (median, % of one core, from /proc/stat); ' +
+      'on a 2-core machine the figures mean something only when it stays near 0 %',
     '',
   ];
   console.log(header.join('\n'));
@@ -433,6 +466,18 @@ async function main() {
   const barList = bars(tp, lat, res);
 
   const body = [...throughputTables(tp), ...latencyTables(lat, args), ...resourceTables(res), ...barTable(barList)];
+  const busy = [
+    ...tp.flatMap((r) => r.others_cpu_percent ?? []),
+    ...lat.flatMap((r) => r.per_run.map((x) => x.othersCpu).filter((x) => x !== null)),
+  ];
+  const busyMedian = busy.length ? median(busy) : null;
+  if (busyMedian !== null && busyMedian > 10) {
+    body.push(
+      `**Warning**: other processes used a median ${busyMedian.toFixed(0)} % of a core (max ${Math.max(...busy).toFixed(0)} %) ` +
+        'during the measured runs: the figures above are distorted by contention.',
+      '',
+    );
+  }
   if (failures.length > 0) body.push('### failures', '', ...failures.map((f) => `- ${f}`), '');
   console.log(body.join('\n'));
 
@@ -454,7 +499,12 @@ async function main() {
       latency_rates: args.latencyRates,
       latency_seconds: args.latencySeconds,
       latency_repeats: args.latencyRepeats,
+      quiet_wait_s: args.quietWaitS,
+      idle_spin: Number(process.env.BENCH_IDLE_SPIN ?? 100),
     },
+    // runs that had to wait for other processes to quiet down: ms waited, -1 = gave up
+    quiet_waits_ms: args.quietWaits,
+    busy_elsewhere_median_percent: busyMedian,
     throughput: tp,
     latency: lat,
     resources: res,

@@ -3,6 +3,17 @@
 
 import { fmtRate } from './common.mjs';
 
+/** Axis ticks are powers of ten: 100K, 1M, 10M, ... */
+function tickLabel(v) {
+  const units = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'K'],
+  ];
+  for (const [u, name] of units) if (v >= u) return `${Math.round(v / u)}${name}`;
+  return String(Math.round(v));
+}
+
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const COLORS = {
@@ -59,7 +70,7 @@ export function barChart({ title, subtitle, groups }) {
   for (let v = lo; v <= hi * 1.0001; v *= 10) {
     const xv = x(v).toFixed(1);
     axis.push(`<line x1="${xv}" y1="${top}" x2="${xv}" y2="${bottom}" stroke="#dee2e6"/>`);
-    axis.push(`<text x="${xv}" y="${bottom + 16}" class="tick" text-anchor="middle">${esc(fmtRate(v))}</text>`);
+    axis.push(`<text x="${xv}" y="${bottom + 16}" class="tick" text-anchor="middle">${esc(tickLabel(v))}</text>`);
   }
   const height = bottom + 44;
   return [

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { CTRL_T0, CTRL_T1, go, here, loadDisruptor, makeClockUs, newControl, pullLoop, waitReady } from './common.mjs';
+import { contentionMeter, CTRL_T0, CTRL_T1, go, here, loadDisruptor, makeClockUs, newControl, pullLoop, waitReady } from './common.mjs';
 import { createSabRing, SabConsumer } from './sab-ring.mjs';
 
 const PRODUCER = path.join(here, 'latency-producer.mjs');
@@ -39,6 +39,7 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
   const done = () => received >= count;
 
   const ctrl = newControl();
+  let othersCpu = null;
   let data;
   let transferList = [];
   let start;
@@ -61,7 +62,7 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
       start = () => {};
     } else {
       const p = d.poller();
-      start = () => pullLoop(() => p.poll(handler), done, () => finish());
+      start = () => pullLoop(() => p.poll(handler) === 'processing', done, () => finish());
     }
     data = { handle: d.share() };
     close = () => d.close();
@@ -122,8 +123,10 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
       };
     });
     start();
+    const meter = contentionMeter();
     go(ctrl.i32);
     await finished;
+    othersCpu = meter.stop();
     await exited;
     if (w.failed) throw w.failed;
     if (ctrl.f64[CTRL_T1] !== 1) throw new Error('latency producer did not finish');
@@ -144,5 +147,6 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
     p999: us(hist.percentile(99.9)),
     max: us(hist.max),
     mean: us(hist.mean),
+    othersCpu,
   };
 }

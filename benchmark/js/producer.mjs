@@ -73,25 +73,29 @@ function sabRing() {
 function sharedMemoryDisruptor() {
   const SMD = loadSharedMemoryDisruptor();
   // (shm name, elements, element size, consumers, consumer index: -1 = producer only,
-  //  init: no (the main thread did), spin: yes (claims wait natively while the ring is full))
-  const d = new SMD(workerData.shmName, workerData.size, 8, 1, -1, false, true);
+  //  init: no (the main thread did), spin: no). Without spin a claim returns an empty result
+  // at once when the ring is full and this loop retries, which is what spin does natively, but
+  // stays interruptible: worker.terminate() cannot stop a thread spinning in native code.
+  const d = new SMD(workerData.shmName, workerData.size, 8, 1, -1, false, false);
   readyAndWait(i32);
   ctrlF64[CTRL_T0 + p] = nowNs();
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
-      const buf = d.produceClaimSync();
+      let buf = d.produceClaimSync();
+      while (buf.length === 0) buf = d.produceClaimSync();
       buf.writeDoubleLE(i * mul + add, 0);
-      d.produceCommitSync();
+      while (!d.produceCommitSync());
     }
   } else {
     for (let i = 1; i <= m; i += batch) {
-      const bufs = d.produceClaimManySync(batch); // one Buffer, or two when the claim wraps
+      let bufs = d.produceClaimManySync(batch); // one Buffer, or two when the claim wraps
+      while (bufs.length === 0) bufs = d.produceClaimManySync(batch);
       let v = i;
       for (let b = 0; b < bufs.length; b++) {
         const buf = bufs[b];
         for (let j = 0; j < buf.length; j += 8) buf.writeDoubleLE(v++ * mul + add, j);
       }
-      d.produceCommitSync();
+      while (!d.produceCommitSync());
     }
   }
   d.release();

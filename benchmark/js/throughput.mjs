@@ -14,6 +14,7 @@ import {
   CTRL_ACK,
   CTRL_T0,
   CTRL_T1,
+  contentionMeter,
   go,
   here,
   loadDisruptor,
@@ -133,9 +134,11 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
       const pollers = handlers.map(() => d.poller());
       const step =
         pollers.length === 1
-          ? () => pollers[0].poll(handlers[0])
+          ? () => pollers[0].poll(handlers[0]) === 'processing'
           : () => {
-              for (let i = 0; i < pollers.length; i++) pollers[i].poll(handlers[i]);
+              let any = false;
+              for (let i = 0; i < pollers.length; i++) if (pollers[i].poll(handlers[i]) === 'processing') any = true;
+              return any;
             };
       start = (f) => pullLoop(step, allDone, f);
     }
@@ -173,7 +176,7 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
     const c = checkers[0];
     const step = () => {
       const bufs = d.consumeNewSync(); // one Buffer per contiguous run of new events (<= 2)
-      if (bufs.length === 0) return;
+      if (bufs.length === 0) return false;
       for (let b = 0; b < bufs.length; b++) {
         const buf = bufs[b];
         const n = buf.length;
@@ -181,6 +184,7 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
         c.count += n / 8;
       }
       d.consumeCommit();
+      return true;
     };
     return {
       checkers,
@@ -310,8 +314,10 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
         resolve();
       });
     });
+    const meter = contentionMeter();
     go(ctrl.i32);
     await finished;
+    const othersCpu = meter.stop();
 
     await Promise.all(workers.map((w) => w.exited));
     let t0 = Infinity;
@@ -328,7 +334,7 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
     const ns = tEnd - t0;
     // producerNs: first publish to the last producer's last publish (a diagnostic: when it is
     // close to ns, the producers were the bottleneck)
-    return { events, ns, eventsPerSec: (events / ns) * 1e9, producerNs: t1 - t0 };
+    return { events, ns, eventsPerSec: (events / ns) * 1e9, producerNs: t1 - t0, othersCpu };
   } finally {
     for (const w of workers) await w.terminate();
     if (!closed) await side.close().catch(() => {});

@@ -1,7 +1,7 @@
 //! One object-safe face over the engine's two sequencer types, so the rest of the binding is
 //! not generic. Every method forwards to `disruptor-core`; nothing here decides protocol.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub(crate) trait Engine: Send + Sync {
     fn gating_minimum(&self, default: i64) -> i64;
     /// The cursor's atomic (what a JavaScript single producer stores into).
     fn cursor_atomic(&self) -> &AtomicI64;
+    /// The sequencer's closed flag (set once, by a halt).
+    fn closed_flag(&self) -> &AtomicBool;
     /// A multi-producer ring's availability flags (empty for a single producer).
     fn availability_flags(&self) -> &[AtomicI32];
     /// The wait strategy's sleeper count, if it sleeps.
@@ -151,6 +153,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn availability_flags(&self) -> &[AtomicI32] {
         (self.flags_of)(self.sequencer())
+    }
+
+    fn closed_flag(&self) -> &AtomicBool {
+        self.sequencer().core().closed_flag()
     }
 
     fn sleeper_count(&self) -> Option<&AtomicU32> {

@@ -1,16 +1,17 @@
 //! `NativeRing`: one JavaScript thread's view of a ring. The engine does the work; this only
 //! converts arguments, checks them, and plumbs consumers to thread-safe functions.
 
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use disruptor_core::{AnyWaitStrategy, ConsumerState, Dependency, Error, PollState};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::CleanupEnvHook;
 use napi_derive::napi;
 
 use crate::engine::{self, Engine, Poller};
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     /// For a single-producer ring: the instance allowed to claim (0: none yet).
     owner: AtomicU64,
     producer_wait_nanos: AtomicU64,
+    /// Events claimed by threads that went away before publishing them, published on detach.
+    abandoned: AtomicU64,
 }
 
 /// Distinguishes `NativeRing` instances (for the single-producer owner check).
@@ -58,6 +61,32 @@ struct Consumer {
     waker: Option<Waker>,
 }
 
+/// A multi producer's current claim `[lo, hi]` still to publish, mirrored by JavaScript with
+/// plain Float64Array stores (`[next, hi]`, see `MultiProducer` in index.ts), so that a thread
+/// that goes away between a claim and its publish does not leave a hole that stops every
+/// consumer for good: detach publishes what it left (as LMAX's publish-in-finally would).
+struct ClaimMirror(UnsafeCell<[f64; 2]>);
+
+// SAFETY: only the instance's own JS thread writes it (through its view) and reads it (in
+// `detach`, which runs on that thread: close, halt, finalize or its env cleanup hook).
+unsafe impl Send for ClaimMirror {}
+// SAFETY: as above.
+unsafe impl Sync for ClaimMirror {}
+
+impl ClaimMirror {
+    fn new() -> Arc<Self> {
+        Arc::new(ClaimMirror(UnsafeCell::new([0.0, -1.0])))
+    }
+
+    /// The range still claimed and unpublished, if any.
+    fn outstanding(&self) -> Option<(i64, i64)> {
+        // SAFETY: see the Send/Sync impls: no write can run concurrently.
+        let [lo, hi] = unsafe { std::ptr::read_volatile(self.0.get()) };
+        let valid = |v: f64| v.fract() == 0.0 && (0.0..=err::MAX_SEQUENCE as f64).contains(&v);
+        (valid(lo) && valid(hi) && lo <= hi).then_some((lo as i64, hi as i64))
+    }
+}
+
 struct RoomWait {
     cancel: Arc<AtomicBool>,
     thread: JoinHandle<()>,
@@ -68,6 +97,7 @@ struct Instance {
     shared: Arc<Shared>,
     id: u64,
     consumers: Vec<Option<Consumer>>,
+    claims: Arc<ClaimMirror>,
     waits: HashMap<u32, RoomWait>,
     next_wait: u32,
     detached: bool,
@@ -111,6 +141,13 @@ impl Instance {
             let _ = w.thread.join();
         }
         let _ = self.shared.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
+        if let Some((lo, hi)) = self.claims.outstanding() {
+            // Checked: only a range that is claimed and not yet published is published.
+            if self.shared.multi && engine.publish(lo, hi).is_ok() {
+                // Relaxed: statistics.
+                self.shared.abandoned.fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -135,6 +172,7 @@ pub struct RingStats {
     pub cursor: f64,
     pub remaining_capacity: f64,
     pub producer_wait_nanos: f64,
+    pub abandoned_events: f64,
     pub consumers: Vec<ConsumerStats>,
 }
 
@@ -155,7 +193,23 @@ pub struct NativeRing {
     shared: Arc<Shared>,
     inst: InstanceRef,
     id: u64,
-    hook: Option<CleanupEnvHook<InstanceRef>>,
+    /// The argument of this instance's env cleanup hook (a boxed weak reference to `inst`),
+    /// freed by `finalize` after removing the hook.
+    hook: *mut Weak<Mutex<Instance>>,
+}
+
+/// Env cleanup hook: the thread is going away (a worker that exits without closing, or the
+/// process): detach its consumers and waits. Registered with the raw N-API call because
+/// napi-rs 3.16's `add_env_cleanup_hook` never frees its box, which held the instance and so
+/// the whole ring: a leak per ring.
+unsafe extern "C" fn on_env_cleanup(arg: *mut c_void) {
+    // SAFETY: `arg` is the boxed weak reference `new_instance` registered; it is freed only by
+    // `finalize`, after removing this hook (or after it ran: removal then does nothing).
+    let weak = unsafe { &*(arg as *const Weak<Mutex<Instance>>) };
+    if let Some(inst) = weak.upgrade() {
+        // Never unwind into Node.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lock(&inst).detach()));
+    }
 }
 
 impl NativeRing {
@@ -165,16 +219,24 @@ impl NativeRing {
             shared: shared.clone(),
             id,
             consumers: Vec::new(),
+            claims: ClaimMirror::new(),
             waits: HashMap::new(),
             next_wait: 1,
             detached: false,
         }));
         // A thread that exits without closing (a worker that ends) must not leave consumers
         // gating the ring or threads calling into a dead environment.
-        let hook = env
-            .add_env_cleanup_hook(inst.clone(), |inst| lock(&inst).detach())
-            .map_err(err::napi)?;
-        Ok(NativeRing { shared, inst, id, hook: Some(hook) })
+        let hook = Box::into_raw(Box::new(Arc::downgrade(&inst)));
+        // SAFETY: a valid env of this thread; `hook` stays allocated until `finalize`.
+        let status = unsafe {
+            napi::sys::napi_add_env_cleanup_hook(env.raw(), Some(on_env_cleanup), hook.cast())
+        };
+        if status != napi::sys::Status::napi_ok {
+            // SAFETY: not registered, so nothing else holds it.
+            drop(unsafe { Box::from_raw(hook) });
+            return Err(coded("ERR_DISRUPTOR_NATIVE", "could not register the env cleanup hook"));
+        }
+        Ok(NativeRing { shared, inst, id, hook })
     }
 
     fn engine(&self) -> &dyn Engine {
@@ -214,9 +276,16 @@ impl NativeRing {
 }
 
 impl ObjectFinalize for NativeRing {
-    fn finalize(mut self, env: Env) -> napi::Result<()> {
-        if let Some(hook) = self.hook.take() {
-            let _ = env.remove_env_cleanup_hook(hook);
+    fn finalize(self, env: Env) -> napi::Result<()> {
+        // SAFETY: the hook was registered on this env with this argument; after removal (or
+        // after it ran, during env teardown) nothing refers to the box any more.
+        unsafe {
+            napi::sys::napi_remove_env_cleanup_hook(
+                env.raw(),
+                Some(on_env_cleanup),
+                self.hook.cast(),
+            );
+            drop(Box::from_raw(self.hook));
         }
         lock(&self.inst).detach();
         Ok(())
@@ -251,6 +320,7 @@ impl NativeRing {
             wait: wait_strategy,
             owner: AtomicU64::new(0),
             producer_wait_nanos: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
         });
         registry::register(id, &shared);
         NativeRing::new_instance(&env, shared)
@@ -453,6 +523,26 @@ impl NativeRing {
         self.view(env, flags.as_ptr() as *mut u8, std::mem::size_of_val(flags))
     }
 
+    /// Multi producer: a 16-byte ArrayBuffer (two f64) where this thread mirrors its claim
+    /// still to publish, `[next, hi]` (see `ClaimMirror`). One per instance.
+    #[napi]
+    pub fn claims_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let mirror = lock(&self.inst).claims.clone();
+        let ptr = mirror.0.get().cast::<u8>();
+        // SAFETY: the mirror is 16 bytes, lives as long as the finalizer's `keep` (and the
+        // instance) holds it; only this thread accesses it.
+        unsafe { ArrayBuffer::from_external(env, ptr, 16, mirror, |_, keep| drop(keep)) }
+            .map_err(err::napi)
+    }
+
+    /// A 1-byte ArrayBuffer over the ring's closed flag (set once, by a halt on any thread):
+    /// JavaScript's fast paths read it to refuse calls after a close. One per thread; keep it.
+    #[napi]
+    pub fn closed_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let flag = self.engine().closed_flag();
+        self.view(env, flag.as_ptr().cast(), std::mem::size_of::<bool>())
+    }
+
     /// Multi producer: the slowest consumer's sequence (the claim cursor if there is none),
     /// for JavaScript's cached claim check.
     #[napi]
@@ -590,8 +680,12 @@ impl NativeRing {
         if c.waker.is_some() {
             return Err(coded("ERR_INVALID_ARG_VALUE", "consumer already has a waker"));
         }
-        let name = format!("disruptor-{}", c.poller.info().name());
-        let name: String = name.chars().take(15).collect();
+        // Linux keeps 15 bytes of a thread name; a NUL would make the OS call fail.
+        let name: String = format!("dsr-{}", c.poller.info().name())
+            .chars()
+            .map(|ch| if ch == '\0' { '_' } else { ch })
+            .take(15)
+            .collect();
         c.waker = Some(Waker::spawn(name, c.poller.waiter(), wake).map_err(err::engine)?);
         Ok(())
     }
@@ -709,6 +803,7 @@ impl NativeRing {
             cursor: cursor as f64,
             remaining_capacity: remaining(&self.shared) as f64,
             producer_wait_nanos: self.shared.producer_wait_nanos.load(Ordering::Relaxed) as f64,
+            abandoned_events: self.shared.abandoned.load(Ordering::Relaxed) as f64,
             consumers,
         }
     }

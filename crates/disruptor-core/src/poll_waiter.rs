@@ -50,7 +50,8 @@ impl<S: Sequencer> PollWaiter<S> {
         self.barrier.try_wait_for(self.sequence.get() + 1).is_some()
     }
 
-    /// Waits until the poller has events available and returns the highest available sequence.
+    /// Waits until the poller has events available (or its own sequence is past what it waited
+    /// for) and returns the highest available sequence (or the poller's sequence).
     /// [`Error::Closed`] (checked first) once the poller is removed or the disruptor halted;
     /// [`Error::Timeout`] when the ring's wait strategy has a timeout and it passed. Time spent
     /// here counts as the consumer's waiting time in its [`ConsumerInfo`].
@@ -77,11 +78,19 @@ impl<S: Sequencer> PollWaiter<S> {
         if self.barrier.is_alerted() {
             return Err(Error::Closed);
         }
-        if let Some(hi) = self.barrier.try_wait_for(next) {
+        // Also done when the poller itself got to `next` meanwhile (its driver went on without
+        // this wait: it released past `next`, which signals). Otherwise, on a multi-producer
+        // ring whose producers then lapped `next`'s slot, `next` would never look published
+        // again and this wait would never end.
+        let mut passed = || {
+            let done = self.sequence.get();
+            (done >= next).then_some(done)
+        };
+        if let Some(hi) = self.barrier.try_wait_for(next).or_else(&mut passed) {
             return Ok(hi);
         }
         let start = Instant::now();
-        let result = self.barrier.wait_for(next);
+        let result = self.barrier.wait_for_or(next, passed);
         self.info.add_wait_nanos(start.elapsed().as_nanos() as u64);
         match result {
             Err(Error::Alerted) => Err(Error::Closed),

@@ -89,8 +89,12 @@ impl Sequence {
         self.value.store(value, Ordering::Release);
     }
 
-    /// Atomically replaces `expected` by `new`; true if it did. **AcqRel** on success (the
-    /// winner sees what earlier winners published and publishes its own), Acquire on failure.
+    /// Atomically replaces `expected` by `new`; true if it did. **SeqCst** on success (AcqRel
+    /// would do for Rust-only claims: the winner sees what earlier winners published and
+    /// publishes its own; SeqCst also places a claim in the single total order that the
+    /// JavaScript publishers' SeqCst stores and the blocking strategy's fences use, so a
+    /// sleeper that reads this claim cannot miss the publish that follows it), Acquire on
+    /// failure.
     ///
     /// ```
     /// let s = disruptor_core::Sequence::new(1);
@@ -100,10 +104,12 @@ impl Sequence {
     /// ```
     #[inline]
     pub fn compare_and_set(&self, expected: i64, new: i64) -> bool {
-        self.value.compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.value.compare_exchange(expected, new, Ordering::SeqCst, Ordering::Acquire).is_ok()
     }
 
-    /// Adds `delta` and returns the **previous** value, with **AcqRel** ordering.
+    /// Adds `delta` and returns the **previous** value, with **SeqCst** ordering (for the same
+    /// reason as [`compare_and_set`](Self::compare_and_set); free on x86, where every
+    /// read-modify-write is a full barrier).
     ///
     /// ```
     /// let s = disruptor_core::Sequence::new(-1);
@@ -112,7 +118,7 @@ impl Sequence {
     /// ```
     #[inline]
     pub fn fetch_add(&self, delta: i64) -> i64 {
-        self.value.fetch_add(delta, Ordering::AcqRel)
+        self.value.fetch_add(delta, Ordering::SeqCst)
     }
 
     /// The atomic itself, for a writer outside Rust that shares its memory (JavaScript storing

@@ -77,19 +77,32 @@ impl<S: Sequencer> SequenceBarrier<S> {
     /// assert_eq!(barrier.wait_for(0), Err(Error::Alerted));
     /// ```
     pub fn wait_for(&self, sequence: i64) -> Result<i64> {
+        self.wait_for_or(sequence, || None)
+    }
+
+    /// [`wait_for`](Self::wait_for) that also ends when `also()` returns a value, which it then
+    /// returns (for a waiter that another thread can make pointless, such as a poll waiter
+    /// whose poller moved past what it waits for; whoever makes `also` true must signal the
+    /// wait strategy).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, SequenceBarrier, SingleProducerSequencer};
+    /// let seq = Arc::new(SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap());
+    /// let barrier = SequenceBarrier::new(seq, vec![]);
+    /// assert_eq!(barrier.wait_for_or(0, || Some(-7)), Ok(-7));
+    /// ```
+    pub fn wait_for_or(&self, sequence: i64, mut also: impl FnMut() -> Option<i64>) -> Result<i64> {
         if self.alert.is_raised() {
             return Err(Error::Alerted);
         }
+        let mut ready = || self.try_wait_for(sequence).or_else(&mut also);
         loop {
-            match self
-                .sequencer
-                .wait_strategy()
-                .wait_until(|| self.try_wait_for(sequence), &self.alert)
-            {
+            match self.sequencer.wait_strategy().wait_until(&mut ready, &self.alert) {
                 // Re-checked here: consumers read slots on this answer, so a (custom) strategy
                 // cannot make them read unpublished ones.
                 Ok(_) => {
-                    if let Some(available) = self.try_wait_for(sequence) {
+                    if let Some(available) = ready() {
                         return Ok(available);
                     }
                 }

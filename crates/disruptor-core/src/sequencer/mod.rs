@@ -349,6 +349,20 @@ impl<W: WaitStrategy> SequencerCore<W> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    /// The flag [`Sequencer::close`] sets (once, for good): for producers outside Rust that
+    /// claim and publish through shared memory, to refuse calls after a close made on another
+    /// thread. A hint, like [`Sequencer::is_closed`]: waiters are released through the alert.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// s.close();
+    /// assert!(s.core().closed_flag().load(std::sync::atomic::Ordering::Relaxed));
+    /// ```
+    pub fn closed_flag(&self) -> &AtomicBool {
+        &self.closed
+    }
+
     /// Checks a claim of `n` slots on a ring that is not closed.
     #[inline]
     pub(crate) fn check_claim(&self, n: i64) -> Result<()> {

@@ -35,6 +35,16 @@ pub struct MultiProducerSequencer<W> {
     index_shift: u32,
 }
 
+/// `size` availability flags, all "never published" (-1); [`Error::OutOfMemory`] rather than an
+/// abort when the system refuses the memory.
+fn flags(size: usize) -> Result<Box<[AtomicI32]>> {
+    let mut flags = Vec::new();
+    let bytes = size.saturating_mul(std::mem::size_of::<AtomicI32>());
+    flags.try_reserve_exact(size).map_err(|_| Error::OutOfMemory { bytes })?;
+    flags.extend((0..size).map(|_| AtomicI32::new(-1)));
+    Ok(flags.into_boxed_slice())
+}
+
 impl<W: WaitStrategy> MultiProducerSequencer<W> {
     /// A sequencer over `buffer_size` slots (a power of two, at most
     /// [`crate::MAX_BUFFER_SIZE`]).
@@ -51,7 +61,7 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
             core,
             gating_cache: Sequence::default(),
             published_floor: Sequence::default(),
-            available: (0..buffer_size).map(|_| AtomicI32::new(-1)).collect(),
+            available: flags(buffer_size)?,
             index_mask: buffer_size as i64 - 1,
             index_shift: buffer_size.trailing_zeros(),
         })

@@ -1,0 +1,159 @@
+// Regressions found by review, each shown failing before its fix.
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+import test from 'ava'
+
+import { Disruptor } from '../index'
+
+const fixture = (name: string) => join(__dirname, 'fixtures', name)
+
+test('multi producer + async worker pool + publishes from two threads: nothing stalls (a waker waiting for a lapped sequence hung)', async (t) => {
+  const total = 60_000
+  const d = new Disruptor({ size: 64, slotSize: 16, producer: 'multi' })
+  const seen = new Uint8Array(total + 1000)
+  let count = 0
+  let dup = 0
+  const work = async (lo: number, hi: number) => {
+    if ((lo & 7) === 0) await new Promise((r) => setImmediate(r))
+    for (let s = lo; s <= hi; s++) {
+      if (seen[s]) dup++
+      seen[s] = 1
+      count++
+    }
+  }
+  d.handleEventsWithWorkerPool(work, work)
+  d.start()
+  const w = new Worker(fixture('mp-producer.js'), {
+    workerData: { handle: d.share(), producer: 1, count: total, mode: 'batch' },
+  })
+  // The main thread publishes too (its local delivery path races with the wakers).
+  let mine = 0
+  const local = setInterval(() => {
+    const s = d.tryNext()
+    if (s >= 0) {
+      d.publish(s)
+      mine++
+    }
+  }, 1)
+  await new Promise((resolve, reject) => {
+    w.once('exit', resolve)
+    w.once('error', reject)
+  })
+  clearInterval(local)
+  const deadline = Date.now() + 20_000
+  while (count < total + mine && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  t.is(count, total + mine, `stalled at ${count} of ${total + mine}`)
+  t.is(dup, 0)
+  if (count === total + mine) await d.close()
+  else d.halt() // a stalled consumer would never drain
+})
+
+test('single producer: claims never run more than a ring past the published cursor, so a consumer joining later never reads overwritten slots', async (t) => {
+  const d = new Disruptor({ size: 4, slotSize: 8, producer: 'single' })
+  const f64 = new Float64Array(d.buffer)
+  const write = (hi: number, n: number) => {
+    for (let s = hi - n + 1; s <= hi; s++) f64[d.offset(s) / 8] = s
+  }
+  write(d.next(2), 2)
+  write(d.next(2), 2) // four claimed, none published: a full ring of this thread's own claims
+  t.is(d.tryNext(2), -1)
+  const e = t.throws(() => d.next(2)) as Error & { code: string }
+  t.is(e.code, 'ERR_DISRUPTOR_WOULD_DEADLOCK')
+  const p = d.poller({ name: 'late' }) // joins at the published cursor, -1
+  d.publish(0, 3)
+  const read: number[] = []
+  t.is(
+    p.poll((lo, hi) => {
+      for (let s = lo; s <= hi; s++) read.push(f64[d.offset(s) / 8])
+    }),
+    'processing',
+  )
+  t.deepEqual(read, [0, 1, 2, 3])
+  await d.close()
+})
+
+test('a consumer name with a NUL character does not abort the process', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8 })
+  let got = 0
+  d.handleEventsWith({ name: 'a\0b', onBatch: (lo, hi) => void (got += hi - lo + 1) })
+  d.start()
+  d.publish(d.next())
+  await d.drain()
+  t.is(got, 1)
+  t.is(d.stats().consumers[0].name, 'a\0b')
+  await d.close()
+})
+
+test('a worker that dies between claim and publish on a multi-producer ring does not stop the ring; stats count the abandoned event', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  let seen = 0
+  d.handleEventsWith((lo, hi) => void (seen += hi - lo + 1))
+  d.start()
+  const w = new Worker(fixture('die-mid-claim.js'), { workerData: d.share() })
+  const exited = new Promise((r) => w.once('exit', r))
+  const error = await new Promise<Error>((resolve) => w.once('error', resolve))
+  t.regex(error.message, /died between claim and publish of 1/)
+  await exited
+  for (let i = 0; i < 20; i++) d.publish(await d.nextAsync())
+  await d.drain({ timeout: 5_000 })
+  t.is(seen, 22, 'its published event, its abandoned claim, and the 20 published after')
+  t.is(d.stats().abandonedEvents, 1)
+  await d.close()
+})
+
+for (const producer of ['single', 'multi'] as const) {
+  test(`${producer} producer: after another thread halts the ring, claims and publishes through shared memory throw ERR_DISRUPTOR_CLOSED`, async (t) => {
+    const d = new Disruptor({ size: 64, slotSize: 8, producer })
+    const w = new Worker(fixture('halt-elsewhere.js'), { workerData: d.share() })
+    await new Promise((r) => w.once('message', r))
+    d.halt()
+    w.postMessage('halted')
+    const codes = await new Promise((r) => w.once('message', r))
+    t.deepEqual(codes, ['ERR_DISRUPTOR_CLOSED', 'ERR_DISRUPTOR_CLOSED', 'ERR_DISRUPTOR_CLOSED'])
+    await w.terminate()
+  })
+}
+
+test('closed rings are freed once collected: their memory and ids are reused (a cleanup hook kept every ring alive)', (t) => {
+  const script = `
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    ;(async () => {
+      const rss0 = process.memoryUsage().rss
+      for (let i = 0; i < 40; i++) {
+        const d = new Disruptor({ size: 2 ** 20, slotSize: 8 }) // 8 MiB of slots, 4 MiB of flags
+        new Float64Array(d.buffer).fill(1) // touch it
+        await d.close()
+        global.gc()
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      for (let i = 0; i < 10; i++) {
+        global.gc()
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      const next = new Disruptor({ size: 8, slotSize: 8 }).share().id
+      console.log(JSON.stringify({ next, grewMiB: (process.memoryUsage().rss - rss0) / 2 ** 20 }))
+    })()`
+  const run = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+  t.is(run.status, 0, run.stderr)
+  const { next, grewMiB } = JSON.parse(run.stdout) as { next: number; grewMiB: number }
+  t.true(next < 10, `ring ids are reused once rings are gone (next id ${next})`)
+  // 40 leaked rings would be 480 MiB.
+  t.true(grewMiB < 120, `RSS grew ${grewMiB.toFixed(0)} MiB over 40 open/close cycles`)
+})
+
+test('a multi-producer ring too big for the memory limit is a coded error, not an abort', (t) => {
+  const script = `
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    try { new Disruptor({ size: 2 ** 28, slotSize: 8, producer: 'multi' }); console.log('created') }
+    catch (e) { console.log(e.code) }`
+  // 3.5 GB of address space: enough for node, not for 2 GiB of slots plus 1 GiB of flags.
+  const run = spawnSync('bash', ['-c', `ulimit -v 3600000; exec "${process.execPath}" -e "$0"`, script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  t.is(run.signal, null, run.stderr)
+  t.is(run.status, 0, run.stderr)
+  t.is(run.stdout.trim(), 'ERR_DISRUPTOR_OUT_OF_MEMORY')
+})
