@@ -278,6 +278,105 @@ interface Stoppable {
 }
 
 /**
+ * What one consumer may process and where it got to, read and written through shared memory
+ * with the engine (no native call): available sequences come from the cursor (a single
+ * producer), the availability flags (multi producers) or the sequences of the consumers it
+ * depends on, exactly as the engine's `SequenceBarrier` computes them; progress is an
+ * `Atomics.store` into the consumer's own sequence, then the blocking strategy's sleeper check
+ * (producers waiting for room and downstream wakers sleep there).
+ */
+class Gate {
+  private readonly own: BigInt64Array
+  private readonly deps: BigInt64Array[]
+  private readonly cursor: BigInt64Array
+  private readonly flags: Int32Array | null
+  private readonly sleepers: Int32Array | null
+  private readonly closed: Uint8Array
+  private readonly size: number
+  private batches = 0
+  private events = 0
+  private largest = 0
+  private reported = 0
+
+  constructor(
+    private readonly native: NativeRing,
+    private readonly cid: number,
+    views: Views,
+    size: number,
+    deps: BigInt64Array[],
+  ) {
+    this.own = new BigInt64Array(native.sequenceView(cid))
+    this.deps = deps
+    this.cursor = views.cursor
+    this.flags = views.flags ?? null
+    this.sleepers = views.sleepers
+    this.closed = views.closed
+    this.size = size
+  }
+
+  /** The view of this consumer's sequence (for consumers that depend on it). */
+  get view(): BigInt64Array {
+    return this.own
+  }
+
+  /**
+   * The highest sequence available from `next` on (looking at most `limit` ahead on a
+   * multi-producer ring), or -1 when nothing is claimed there yet (idle) and -2 when it is
+   * claimed but not available yet (a producer or an upstream consumer is not done with it).
+   * Throws ERR_DISRUPTOR_CLOSED once the ring is closed.
+   */
+  available(next: number, limit: number): number {
+    if (this.closed[0] !== 0) throw closedError()
+    const cursor = Number(Atomics.load(this.cursor, 0))
+    const deps = this.deps
+    if (deps.length > 0) {
+      // Upstream consumers only pass published sequences: their minimum is available.
+      let min = Infinity
+      for (let i = 0; i < deps.length; i++) {
+        const v = Number(Atomics.load(deps[i], 0))
+        if (v < min) min = v
+      }
+      if (min >= next) return min
+      return cursor >= next ? -2 : -1
+    }
+    const flags = this.flags
+    if (flags === null) return cursor >= next ? cursor : -1
+    // Multi producers: the cursor is the claim cursor; scan the flags for published laps.
+    if (cursor < next) return -1
+    const size = this.size
+    const last = Math.min(cursor, next + limit - 1)
+    let s = next
+    while (s <= last) {
+      const index = s % size
+      if (Atomics.load(flags, index) !== (((s - index) / size) | 0)) break
+      s++
+    }
+    return s > next ? s - 1 : -2
+  }
+
+  /** Marks everything up to `hi` processed (`count` events in this batch). */
+  release(hi: number, count: number): void {
+    Atomics.store(this.own, 0, BigInt(hi))
+    if (this.sleepers !== null && Atomics.load(this.sleepers, 0) !== 0) this.native.signal()
+    this.batches++
+    this.events += count
+    if (count > this.largest) this.largest = count
+    if (this.batches - this.reported >= 1024) this.report()
+  }
+
+  /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
+  report(): void {
+    if (this.reported === this.batches) return
+    this.reported = this.batches
+    try {
+      this.native.report(this.cid, this.batches, this.events, this.largest)
+    } catch {
+      // removed or closed meanwhile: nothing left to report to
+    }
+  }
+}
+
+/**
  * Runs one consumer (one handler, or a worker pool sharing one sequence) on this thread: woken
  * by its native waker when it goes from idle to busy, then drains every available batch in a
  * loop, one native call per batch, yielding to the event loop every couple of milliseconds.
@@ -292,8 +391,10 @@ class ConsumerRunner implements Stoppable {
   private armed = false
   private stopped = false
   private started = false
-  /** Highest available sequence the last native call reported (or -1/-2: none). */
+  /** Highest available sequence last seen (or -1/-2: none). */
   private available = -1
+  /** How far ahead to look for available sequences (the largest batch a worker takes). */
+  private readonly scan: number
 
   constructor(
     private readonly d: Disruptor,
@@ -301,9 +402,11 @@ class ConsumerRunner implements Stoppable {
     readonly cid: number,
     readonly name: string,
     private readonly workers: Worker[],
+    private readonly gate: Gate,
   ) {
     this.dispatched = native.consumerSequence(cid)
     this.idle = workers.map((_, i) => workers.length - 1 - i)
+    this.scan = Math.min(d.size, Math.max(...workers.map((w) => w.maxBatchSize)))
   }
 
   start(): void {
@@ -326,6 +429,7 @@ class ConsumerRunner implements Stoppable {
   stop(): void {
     if (this.stopped) return
     this.stopped = true
+    this.gate.report()
     if (this.armed) {
       this.armed = false
       this.d._localArmed--
@@ -347,7 +451,7 @@ class ConsumerRunner implements Stoppable {
   kick(): boolean {
     if (!this.started || this.stopped || this.pumping || this.idle.length === 0) return false
     try {
-      if (this.native.poll(this.cid) <= this.dispatched) return false
+      if (this.gate.available(this.dispatched + 1, 1) < 0) return false
     } catch {
       return false
     }
@@ -375,14 +479,17 @@ class ConsumerRunner implements Stoppable {
   }
 
   private drainBatches(): void {
-    const native = this.native
     const start = performance.now()
-    let available = this.available <= this.dispatched ? native.poll(this.cid) : this.available
+    let available = this.available
     while (!this.stopped && this.idle.length > 0) {
+      if (available <= this.dispatched) {
+        available = this.gate.available(this.dispatched + 1, this.scan)
+      }
       if (available <= this.dispatched) {
         // Nothing new: ask the waker for a call once the next sequence is there.
         this.available = -1
-        native.arm(this.cid, this.dispatched + 1)
+        this.gate.report()
+        this.native.arm(this.cid, this.dispatched + 1)
         if (!this.armed) {
           this.armed = true
           this.d._localArmed++
@@ -410,12 +517,10 @@ class ConsumerRunner implements Stoppable {
           () => this.settled(w, batch),
           (e: unknown) => this.failed(w, batch, e),
         )
-        available = available > hi ? available : -1
       } else {
         batch.done = true
         this.idle.push(w)
-        const polled = this.releaseDone()
-        available = polled > available ? polled : available
+        this.releaseDone()
       }
       if (performance.now() - start > SLICE_MS) {
         this.available = available
@@ -432,15 +537,14 @@ class ConsumerRunner implements Stoppable {
     setImmediate(this.pump)
   }
 
-  /** Releases the finished prefix of the in-flight batches; returns the native poll result. */
-  private releaseDone(): number {
+  /** Releases the finished prefix of the in-flight batches. */
+  private releaseDone(): void {
     let hi = -1
     const lo = this.inflight.length > 0 ? this.inflight[0].lo : 0
     while (this.inflight.length > 0 && this.inflight[0].done) {
       hi = (this.inflight.shift() as InFlight).hi
     }
-    if (hi < 0) return -1
-    return this.native.release(this.cid, lo, hi)
+    if (hi >= 0) this.gate.release(hi, hi - lo + 1)
   }
 
   private settled(w: number, batch: InFlight): void {
@@ -448,8 +552,7 @@ class ConsumerRunner implements Stoppable {
     batch.done = true
     this.idle.push(w)
     try {
-      const polled = this.releaseDone()
-      if (polled > this.available) this.available = polled
+      this.releaseDone()
     } catch (e) {
       if ((e as DisruptorError).code !== 'ERR_DISRUPTOR_CLOSED') this.d._report(this.name, e)
       this.stop()
@@ -564,9 +667,10 @@ export class Poller implements Stoppable {
   /** @internal */
   constructor(
     private readonly d: Disruptor,
-    private readonly native: NativeRing,
+    native: NativeRing,
     /** @internal */ readonly _cid: number,
     private readonly maxBatchSize: number,
+    private readonly gate: Gate,
   ) {
     this.seq = native.consumerSequence(_cid)
   }
@@ -584,12 +688,12 @@ export class Poller implements Stoppable {
   poll(handler: (lo: number, hi: number) => unknown): PollResult {
     fn('handler', handler)
     if (this.stopped) throw closedError()
-    const available = this.native.poll(this._cid)
-    if (available < 0) return available === -1 ? 'idle' : 'gating'
     const lo = this.seq + 1
+    const available = this.gate.available(lo, this.maxBatchSize)
+    if (available < 0) return available === -1 ? 'idle' : 'gating'
     const hi = Math.min(available, lo + this.maxBatchSize - 1)
     handler(lo, hi)
-    this.native.release(this._cid, lo, hi)
+    this.gate.release(hi, hi - lo + 1)
     this.seq = hi
     return 'processing'
   }
@@ -598,12 +702,14 @@ export class Poller implements Stoppable {
   close(): void {
     if (this.stopped) return
     this.stopped = true
+    this.gate.report()
     this.d._remove(this, this._cid)
   }
 
   /** @internal */
   stop(): void {
     this.stopped = true
+    this.gate.report()
   }
 }
 
@@ -619,6 +725,7 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     private readonly native: NativeRing,
     private readonly cid: number,
     private readonly maxBatchSize: number,
+    private readonly gate: Gate,
   ) {
     this.seq = native.consumerSequence(cid)
     native.setWaker(cid, () => {
@@ -663,12 +770,11 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
       let available: number
       try {
         if (this.pending) {
-          available = this.native.release(this.cid, this.pending.lo, this.pending.hi)
+          this.gate.release(this.pending.hi, this.pending.hi - this.pending.lo + 1)
           this.seq = this.pending.hi
           this.pending = null
-        } else {
-          available = this.native.poll(this.cid)
         }
+        available = this.gate.available(this.seq + 1, this.maxBatchSize)
       } catch (e) {
         if ((e as DisruptorError).code === 'ERR_DISRUPTOR_CLOSED') this.stopped = 'closed'
         throw e
@@ -701,7 +807,8 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
   async return(): Promise<IteratorResult<Batch>> {
     if (!this.stopped) {
       try {
-        if (this.pending) this.native.release(this.cid, this.pending.lo, this.pending.hi)
+        if (this.pending) this.gate.release(this.pending.hi, this.pending.hi - this.pending.lo + 1)
+        this.gate.report()
       } catch {
         // closed meanwhile
       }
@@ -720,7 +827,7 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
   kick(): boolean {
     if (this.waiting === null || this.stopped) return false
     try {
-      if (this.native.poll(this.cid) <= this.seq) return false
+      if (this.gate.available(this.seq + 1, 1) < 0) return false
     } catch {
       // closed: next() will find out
     }
@@ -732,6 +839,7 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
 
   stop(reason: 'closed' | 'halted'): void {
     if (this.stopped) return
+    this.gate.report()
     this.stopped = reason
     const w = this.waiting
     this.waiting = null
@@ -844,6 +952,8 @@ export class Disruptor extends EventEmitter {
   private started = false
   private closing: Promise<void> | null = null
   private readonly runners: ConsumerRunner[] = []
+  /** The shared-memory gate of each consumer of this thread, by consumer id. */
+  private readonly gates = new Map<number, Gate>()
   private readonly stoppables = new Set<Stoppable>()
   private readonly roomWaits = new Set<RoomWait>()
   private failure: { name: string; error: unknown } | null = null
@@ -1303,6 +1413,8 @@ export class Disruptor extends EventEmitter {
 
   /** Figures for the ring and every consumer on every thread. */
   stats(): DisruptorStats {
+    // This thread's consumers keep their figures in JavaScript: hand them over first.
+    for (const g of this.gates.values()) g.report()
     const s = this.native.stats()
     return {
       cursor: s.cursor,
@@ -1370,10 +1482,21 @@ export class Disruptor extends EventEmitter {
     return new EventHandlerGroup(this, [this.addRunner(workers, workers[0].name && `${workers[0].name}-pool`, after)])
   }
 
+  /** A consumer of this thread after the consumers `after`, with its gate. */
+  private addConsumer(name: string, after: readonly number[]): { cid: number; gate: Gate } {
+    const cid = this.native.addConsumer(name, [...after])
+    const views = threadViews(this.token, this.native)
+    if (this.producer === 'multi') views.flags ??= new Int32Array(this.native.flagsView())
+    const deps = after.map((id) => (this.gates.get(id) as Gate).view)
+    const gate = new Gate(this.native, cid, views, this.size, deps)
+    this.gates.set(cid, gate)
+    return { cid, gate }
+  }
+
   private addRunner(workers: Worker[], name: string | undefined, after: readonly number[]): number {
     const n = this.consumerName(name, 'consumer')
-    const cid = this.native.addConsumer(n, [...after])
-    const runner = new ConsumerRunner(this, this.native, cid, n, workers)
+    const { cid, gate } = this.addConsumer(n, after)
+    const runner = new ConsumerRunner(this, this.native, cid, n, workers, gate)
     this.runners.push(runner)
     if (this.started) runner.start()
     return cid
@@ -1383,8 +1506,8 @@ export class Disruptor extends EventEmitter {
   _poller(options: PollerOptions | undefined, after: readonly number[]): Poller {
     this.checkOpen()
     const o = pollerOptions(options, 'poller')
-    const cid = this.native.addConsumer(this.consumerName(o.name, 'poller'), [...after])
-    const p = new Poller(this, this.native, cid, o.maxBatchSize)
+    const { cid, gate } = this.addConsumer(this.consumerName(o.name, 'poller'), after)
+    const p = new Poller(this, this.native, cid, o.maxBatchSize, gate)
     this.stoppables.add(p)
     return p
   }
@@ -1393,8 +1516,8 @@ export class Disruptor extends EventEmitter {
   _batches(options: PollerOptions | undefined, after: readonly number[]): AsyncIterableIterator<Batch> {
     this.checkOpen()
     const o = pollerOptions(options, 'batches')
-    const cid = this.native.addConsumer(this.consumerName(o.name, 'batches'), [...after])
-    const it = new BatchIterator(this, this.native, cid, o.maxBatchSize)
+    const { cid, gate } = this.addConsumer(this.consumerName(o.name, 'batches'), after)
+    const it = new BatchIterator(this, this.native, cid, o.maxBatchSize, gate)
     this.stoppables.add(it)
     return it
   }
@@ -1402,6 +1525,7 @@ export class Disruptor extends EventEmitter {
   /** @internal */
   _remove(s: Stoppable, cid: number): void {
     this.stoppables.delete(s)
+    this.gates.delete(cid)
     if (this.closed) return
     try {
       this.native.removeConsumer(cid)

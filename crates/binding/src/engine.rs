@@ -62,6 +62,10 @@ pub(crate) trait Poller: Send + std::any::Any {
     fn waiter(&self) -> Box<dyn Waiter>;
     fn fail(&mut self, sequence: i64, message: &str);
     fn record_error(&self, sequence: i64, message: &str);
+    /// The sequence's atomic, which JavaScript stores its progress into (see
+    /// `EventPoller::sequence_atomic` for the rules it keeps).
+    fn sequence_atomic(&self) -> &AtomicI64;
+    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64);
 }
 
 /// Blocks a native thread until a poller has events (see `PollWaiter`).
@@ -244,6 +248,17 @@ impl<S: Sequencer> Poller for EventPoller<SlotBuffer, S> {
 
     fn record_error(&self, sequence: i64, message: &str) {
         EventPoller::record_error(self, sequence, message)
+    }
+
+    fn sequence_atomic(&self) -> &AtomicI64 {
+        // SAFETY: this poller's slots are bytes only JavaScript reads; index.ts stores into the
+        // sequence only increasing values it has finished with, with SeqCst `Atomics.store`,
+        // then signals when the sleeper count is not zero; it never calls `poll` (Rust's).
+        unsafe { EventPoller::sequence_atomic(self) }
+    }
+
+    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64) {
+        EventPoller::set_counters(self, batches, events, largest_batch)
     }
 }
 

@@ -723,6 +723,37 @@ impl NativeRing {
         poll(c)
     }
 
+    /// An 8-byte ArrayBuffer over consumer `cid`'s sequence (an i64): JavaScript reads it for
+    /// consumers that depend on this one and stores its progress into it. One per consumer.
+    #[napi]
+    pub fn sequence_view<'env>(&self, env: &'env Env, cid: u32) -> Result<ArrayBuffer<'env>> {
+        let mut inst = lock(&self.inst);
+        let poller = &inst.consumer(cid)?.poller;
+        let ptr = poller.sequence_atomic().as_ptr();
+        // The dependency handle holds the sequence itself (the poller may be removed first).
+        let keep = (self.shared.clone(), poller.dependency());
+        // SAFETY: `ptr` points into the sequence `keep` holds alive until the ArrayBuffer is
+        // collected; JavaScript accesses it only with 64-bit Atomics.
+        unsafe {
+            ArrayBuffer::from_external(env, ptr.cast(), std::mem::size_of::<i64>(), keep, |_, k| {
+                drop(k)
+            })
+        }
+        .map_err(err::napi)
+    }
+
+    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch so far.
+    #[napi]
+    pub fn report(&self, cid: u32, batches: f64, events: f64, largest_batch: f64) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?.poller.set_counters(
+            batches as u64,
+            events as u64,
+            largest_batch as u64,
+        );
+        Ok(())
+    }
+
     /// The last sequence consumer `cid` finished.
     #[napi]
     pub fn consumer_sequence(&self, cid: u32) -> Result<f64> {

@@ -11,6 +11,7 @@ use crate::poll_waiter::PollWaiter;
 use crate::sequence::Sequence;
 use crate::sequence_barrier::SequenceBarrier;
 use crate::sequencer::Sequencer;
+use crate::sync::AtomicI64;
 use crate::wait_strategy::WaitStrategy;
 
 /// What a poll found.
@@ -166,6 +167,41 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
     /// Name and statistics.
     pub fn info(&self) -> &Arc<ConsumerInfo> {
         &self.info
+    }
+
+    /// The atomic of this poller's sequence, for a driver outside Rust that reads slots itself
+    /// and records its progress straight into shared memory (JavaScript, with `Atomics.store`).
+    ///
+    /// # Safety
+    /// A store into it marks slots as finished, after which producers may overwrite them. The
+    /// caller must only store increasing values, at least Release, each at most the highest
+    /// sequence available to this poller, only after it has finished with those slots, never
+    /// while [`poll`](Self::poll) runs; and then signal the wait strategy when its
+    /// [`crate::WaitStrategy::sleeper_count`] is not zero (see the Dekker note there).
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     SlotBuffer::new(8, 8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, _p) = b.build();
+    /// let poller = d.add_poller("js").unwrap();
+    /// // SAFETY: only read here.
+    /// let atomic = unsafe { poller.sequence_atomic() };
+    /// assert_eq!(atomic.load(std::sync::atomic::Ordering::Acquire), -1);
+    /// ```
+    pub unsafe fn sequence_atomic(&self) -> &AtomicI64 {
+        self.sequence.as_atomic()
+    }
+
+    /// Sets the statistics a driver outside Rust kept itself (batches, events, largest batch
+    /// so far), as [`release`](Self::release) would have counted them.
+    pub fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64) {
+        self.counters.batches = batches;
+        self.counters.events = events;
+        self.counters.largest_batch = largest_batch;
+        self.info.store(&self.counters);
     }
 
     /// A handle later consumers can depend on (see [`crate::Disruptor::add_poller_after`]).
