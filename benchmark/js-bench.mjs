@@ -304,7 +304,8 @@ function latencyTables(lat, args) {
   }
   if (out.length > 0) {
     out.push(
-      `Producer in a worker stamps each event (monotonic clock) just before claiming its slot; the main thread subtracts the stamp when it reads the event. ` +
+      `Producer in a worker stamps each event (monotonic clock) once its slot is claimed, writes and publishes it; the main thread subtracts the stamp when it reads the event. ` +
+        `Low rate: the producer sleeps between events (Atomics.wait) and spins the last 150 µs; the consumer is a spinning poll loop, or for callback mode the event loop woken by the engine. ` +
         `Medians over ${args.latencyRepeats} run(s) of ${args.latencySeconds} s each (first 10% of each run not recorded); wait strategy ${args.waitStrategy}.`,
       '',
     );
