@@ -95,7 +95,9 @@ export const SLICE_MS = 2;
 /**
  * Calls `step` in a tight loop on this thread (spinning while there is nothing), checking
  * `isDone` after each call, in slices of SLICE_MS with a setImmediate between slices so that
- * the event loop (timers, messages) still runs. Calls `finish` once done.
+ * the event loop (timers, messages) still runs. Calls `finish` once done. `step` returns
+ * whether it found something; when it did not, `idleSpin` iterations of local work pass before
+ * the next call (the latency benchmarks use 0: pure spinning).
  */
 /** When a poll finds nothing, this many iterations of local work before polling again: fewer
  * reads of the line the producer is writing (each read makes its next store miss). Measured on
@@ -104,18 +106,18 @@ export const SLICE_MS = 2;
  * pull-mode consumer alike. BENCH_IDLE_SPIN=0 turns it off. */
 const IDLE_SPIN = Number(process.env.BENCH_IDLE_SPIN ?? 100);
 let sink = 0;
-function idlePause() {
+function idlePause(n) {
   let x = sink;
-  for (let i = 0; i < IDLE_SPIN; i++) x = (x * 31 + i) | 0;
+  for (let i = 0; i < n; i++) x = (x * 31 + i) | 0;
   sink = x;
 }
 
-export function pullLoop(step, isDone, finish) {
+export function pullLoop(step, isDone, finish, idleSpin = IDLE_SPIN) {
   const slice = () => {
     const end = performance.now() + SLICE_MS;
     for (;;) {
       for (let k = 0; k < 64; k++) {
-        if (!step() && IDLE_SPIN > 0) idlePause();
+        if (!step() && idleSpin > 0) idlePause(idleSpin);
         if (isDone()) {
           finish();
           return;

@@ -11,6 +11,8 @@ import { contentionMeter, CTRL_T0, CTRL_T1, go, here, loadDisruptor, makeClockUs
 import { createSabRing, SabConsumer } from './sab-ring.mjs';
 
 const PRODUCER = path.join(here, 'latency-producer.mjs');
+/** Pull-mode consumers spin without pausing here (latency, not throughput, is measured). */
+const IDLE_SPIN = Number(process.env.BENCH_LATENCY_IDLE_SPIN ?? 0);
 
 export const LATENCY_ROWS = [
   { system: 'napi-disruptor', mode: 'poller', label: 'napi-disruptor (poller)' },
@@ -62,7 +64,7 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
       start = () => {};
     } else {
       const p = d.poller();
-      start = () => pullLoop(() => p.poll(handler) === 'processing', done, () => finish());
+      start = () => pullLoop(() => p.poll(handler) === 'processing', done, () => finish(), IDLE_SPIN);
     }
     data = { handle: d.share() };
     close = () => d.close();
@@ -75,7 +77,7 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
       for (let s = lo; s <= hi; s++) onEvent(f64[s & mask]);
     };
     data = { ring };
-    start = () => pullLoop(() => consumer.poll(handler), done, () => finish());
+    start = () => pullLoop(() => consumer.poll(handler), done, () => finish(), IDLE_SPIN);
   } else if (row.system === 'postMessage') {
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (stamp) => {
