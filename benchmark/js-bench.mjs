@@ -9,8 +9,8 @@
 // --only TEXT (cases whose "topology system mode" contains TEXT), --no-latency,
 // --no-resources, --json FILE (default benchmark/results/js.json), --chart FILE (default
 // benchmark/chart.svg; written by full runs only, or when given), --quiet-wait S (before each
-// measured run, wait up to S seconds while other processes use >= 10% of a core; default 60,
-// 0 with --quick). Environment: BENCH_IDLE_SPIN (pull-mode consumers' pause when a poll finds
+// measured run, wait up to S seconds while other processes use >= 10% of a core; default 30,
+// 0 with --quick; 300 s in all at most). Environment: BENCH_IDLE_SPIN (pull-mode consumers' pause when a poll finds
 // nothing, default 100 iterations; see js/common.mjs).
 //
 // Throughput, per topology: every system carries the same number of events, each run is checked
@@ -80,7 +80,7 @@ function parseArgs(argv) {
     } else throw new Error(`unknown argument ${arg}`);
   }
   a.runs ??= a.quick ? 1 : 5;
-  a.quietWaitS ??= a.quick ? 0 : 60;
+  a.quietWaitS ??= a.quick ? 0 : 30;
   a.events ??= a.quick ? 192_000 : 7_680_000;
   if (!Number.isInteger(a.events) || a.events % 192 !== 0) throw new Error('--events must be a multiple of 192');
   if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer');
@@ -91,6 +91,7 @@ function parseArgs(argv) {
   a.allocEvents = a.quick ? 500_000 : 4_000_000;
   a.idleSeconds = a.quick ? 0.3 : 2;
   a.quietWaits = [];
+  a.quietWaitedMs = 0;
   a.fullRun = !a.quick && a.only === null && a.latency && a.resources;
   if (a.chart === null && a.fullRun) a.chart = path.join(benchDir, 'chart.svg');
   return a;
@@ -100,13 +101,21 @@ const sameRow = (a, b) => a.system === b.system && a.mode === b.mode;
 
 // ---------------------------------------------------------------- throughput
 
-/** Before each measured run: wait (up to --quiet-wait s) until other processes are quiet. */
+/**
+ * Before each measured run: wait (up to --quiet-wait s) until other processes are quiet. All
+ * the waits of one invocation together stop at QUIET_BUDGET_S: past that, runs go ahead and
+ * the "busy elsewhere" column tells how contended they were.
+ */
+const QUIET_BUDGET_S = 300;
 async function quiet(args, what) {
-  if (args.quietWaitS <= 0) return;
+  if (args.quietWaitS <= 0 || args.quietWaitedMs >= QUIET_BUDGET_S * 1000) return;
+  const t0 = Date.now();
   const first = await waitQuiet(250, 10);
   if (first >= 0) return;
-  progress(`${what}: waiting up to ${args.quietWaitS} s for other processes to quiet down`);
-  const waited = await waitQuiet(args.quietWaitS * 1000, 10);
+  const maxS = Math.min(args.quietWaitS, QUIET_BUDGET_S - args.quietWaitedMs / 1000);
+  progress(`${what}: waiting up to ${maxS.toFixed(0)} s for other processes to quiet down`);
+  const waited = await waitQuiet(maxS * 1000, 10);
+  args.quietWaitedMs += Date.now() - t0;
   args.quietWaits.push(waited);
 }
 
@@ -267,6 +276,7 @@ async function latency(args, failures) {
         p99_us: pick('p99'),
         p999_us: pick('p999'),
         max_us: pick('max'),
+        delivered_per_sec: reps.length ? median(reps.map((r) => r.delivered ?? 0)) : null,
         per_run: reps,
         error,
       });
@@ -274,6 +284,11 @@ async function latency(args, failures) {
   }
   progressDone();
   return out;
+}
+
+/** Events/s the consumer took in, first to last event of a run (stalls included). */
+function delivered(r) {
+  return r.delivered_per_sec ? fmtRate(r.delivered_per_sec) : 'n/a';
 }
 
 function latencyTables(lat, args) {
@@ -288,16 +303,16 @@ function latencyTables(lat, args) {
         : `### one-way latency under load (a steady ${rate} events/s)`,
       '',
     );
-    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run | busy elsewhere |');
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run | delivered/s | busy elsewhere |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) {
       if (r.error !== null && r.runs === 0) {
-        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | | |`);
+        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | | | |`);
         continue;
       }
       out.push(
         `| ${r.label} | ${fmtUs(r.p50_us)} | ${fmtUs(r.p90_us)} | ${fmtUs(r.p99_us)} | ${fmtUs(r.p999_us)} | ${fmtUs(r.max_us)} | ` +
-          `${fmtInt(r.recorded_per_run)} | ${fmtBusy(r.per_run.map((x) => x.othersCpu).filter((x) => x !== null))} |`,
+          `${fmtInt(r.recorded_per_run)} | ${delivered(r)} | ${fmtBusy(r.per_run.map((x) => x.othersCpu).filter((x) => x !== null))} |`,
       );
     }
     out.push('');
@@ -306,6 +321,7 @@ function latencyTables(lat, args) {
     out.push(
       `Producer in a worker stamps each event (monotonic clock) once its slot is claimed, writes and publishes it; the main thread subtracts the stamp when it reads the event. ` +
         `Low rate: the producer sleeps between events (Atomics.wait) and spins the last 150 µs; the consumer is a spinning poll loop, or for callback mode the event loop woken by the engine. ` +
+        `delivered/s well below the offered rate with a p50 in milliseconds means the consumer could not keep up and events queued. ` +
         `Medians over ${args.latencyRepeats} run(s) of ${args.latencySeconds} s each (first 10% of each run not recorded); wait strategy ${args.waitStrategy}.`,
       '',
     );
@@ -505,6 +521,7 @@ async function main() {
     },
     // runs that had to wait for other processes to quiet down: ms waited, -1 = gave up
     quiet_waits_ms: args.quietWaits,
+    quiet_waited_total_ms: args.quietWaitedMs,
     busy_elsewhere_median_percent: busyMedian,
     throughput: tp,
     latency: lat,

@@ -39,7 +39,7 @@ export function barChart({ title, subtitle, groups }) {
 
   const all = groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.min ?? b.value, b.max ?? b.value]));
   const positive = all.filter((v) => v > 0);
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...positive)));
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...positive) / 3)); // the smallest bar stays visible
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...positive)));
   const x = (v) => plotX + (plotW * (Math.log10(Math.max(v, lo)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
 

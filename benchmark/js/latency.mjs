@@ -23,7 +23,8 @@ export const LATENCY_ROWS = [
 
 /**
  * One latency run: `rate` events/s for `seconds`; the first `warmupFraction` of the events is
- * not recorded. Resolves { count, recorded, p50, p90, p99, p999, max, mean } in microseconds.
+ * not recorded. Resolves { count, recorded, p50, p90, p99, p999, max, mean } (microseconds),
+ * delivered (events/s consumed) and othersCpu (% of a core other processes used meanwhile).
  */
 export async function latencyRun({ row, rate, seconds, size = 65536, waitStrategy = 'blocking', warmupFraction = 0.1 }) {
   const count = Math.max(100, Math.round(rate * seconds));
@@ -33,10 +34,14 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
   let received = 0;
   let sum = 0;
   let finish = null;
+  let firstAt = 0;
+  let lastAt = 0;
   const onEvent = (stamp) => {
-    const lat = clock() - stamp;
+    const now = clock();
     sum += stamp;
-    if (++received > skip) hist.record(Math.max(1, Math.round(lat * 1000)));
+    if (++received > skip) hist.record(Math.max(1, Math.round((now - stamp) * 1000)));
+    if (received === 1) firstAt = now;
+    lastAt = now;
   };
   const done = () => received >= count;
 
@@ -149,6 +154,8 @@ export async function latencyRun({ row, rate, seconds, size = 65536, waitStrateg
     p999: us(hist.percentile(99.9)),
     max: us(hist.max),
     mean: us(hist.mean),
+    // events/s the consumer actually took in (below `rate`: it could not keep up, and queued)
+    delivered: lastAt > firstAt ? ((received - 1) * 1e6) / (lastAt - firstAt) : null,
     othersCpu,
   };
 }
