@@ -213,6 +213,16 @@ function abortError(signal: AbortSignal): Error {
   return e
 }
 
+/**
+ * After a SeqCst store that may let a sleeping thread go on (a publish, a consumer's progress):
+ * the SeqCst load of the blocking strategy's sleeper count, and a native signal only when
+ * someone sleeps. The store-then-load is the publisher's half of the engine's no-lost-wake-up
+ * handshake (`WaitStrategy::sleeper_count`); `sleepers` is null for strategies that never sleep.
+ */
+function wakeSleepers(sleepers: Int32Array | null, native: NativeRing): void {
+  if (sleepers !== null && Atomics.load(sleepers, 0) !== 0) native.signal()
+}
+
 const delay = (ms: number) =>
   new Promise<void>((resolve) => (ms <= 0 ? setImmediate(resolve) : setTimeout(resolve, ms)))
 
@@ -357,7 +367,7 @@ class Gate {
   /** Marks everything up to `hi` processed (`count` events in this batch). */
   release(hi: number, count: number): void {
     Atomics.store(this.own, 0, BigInt(hi))
-    if (this.sleepers !== null && Atomics.load(this.sleepers, 0) !== 0) this.native.signal()
+    wakeSleepers(this.sleepers, this.native)
     this.batches++
     this.events += count
     if (count > this.largest) this.largest = count
@@ -1084,18 +1094,26 @@ export class Disruptor extends EventEmitter {
    * the ring closes meanwhile.
    */
   next(n = 1): number {
+    const hi = this.claimFast(n)
+    return hi >= 0 ? hi : this.claimSlow(n, true)
+  }
+
+  /**
+   * A claim without a native call (this thread is a producer, the cached gating minimum shows
+   * room, `n` is a plain count), or -1. After a close `sp` and `mp` are null; a close made by
+   * another thread shows in the shared closed flag.
+   */
+  private claimFast(n: number): number {
+    if (n >>> 0 !== n || n === 0 || n > this.size) return -1
     const sp = this.sp
-    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && sp.closed[0] === 0 && !this.closed) {
+    if (sp !== null && sp.closed[0] === 0) {
       const hi = sp.claimed + n
-      if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
-        sp.claimed = hi
-        return hi
-      }
-    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && this.mp.closed[0] === 0 && !this.closed) {
-      const hi = this.claimShared(this.mp, n)
-      if (hi >= 0) return hi
+      if (hi - this.size > sp.gating || hi > Number.MAX_SAFE_INTEGER) return -1
+      sp.claimed = hi
+      return hi
     }
-    return this.claimSlow(n, true)
+    const mp = this.mp
+    return mp !== null && mp.closed[0] === 0 ? this.claimShared(mp, n) : -1
   }
 
   /** A multi-producer claim while the cached gating minimum shows room; -1 when it does not. */
@@ -1113,18 +1131,8 @@ export class Disruptor extends EventEmitter {
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
-    const sp = this.sp
-    if (sp !== null && n >>> 0 === n && n !== 0 && n <= this.size && sp.closed[0] === 0 && !this.closed) {
-      const hi = sp.claimed + n
-      if (hi - this.size <= sp.gating && hi <= Number.MAX_SAFE_INTEGER) {
-        sp.claimed = hi
-        return hi
-      }
-    } else if (this.mp !== null && n >>> 0 === n && n !== 0 && n <= this.size && this.mp.closed[0] === 0 && !this.closed) {
-      const hi = this.claimShared(this.mp, n)
-      if (hi >= 0) return hi
-    }
-    return this.claimSlow(n, false)
+    const hi = this.claimFast(n)
+    return hi >= 0 ? hi : this.claimSlow(n, false)
   }
 
   private claimSlow(n: number, wait: boolean): number {
@@ -1208,17 +1216,17 @@ export class Disruptor extends EventEmitter {
   /** Makes `[lo, hi]` visible to consumers. ERR_DISRUPTOR_NOT_CLAIMED, _ALREADY_PUBLISHED, _SINGLE_PRODUCER on misuse. */
   publish(lo: number, hi: number = lo): void {
     const sp = this.sp
-    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && sp.closed[0] === 0 && !this.closed) {
+    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && sp.closed[0] === 0) {
       sp.published = hi
       // SeqCst store, then SeqCst load of the sleeper count: the publisher's half of the
       // blocking strategy's no-lost-wake-up protocol (the sleeper's half is in the engine).
       Atomics.store(sp.cursor, 0, BigInt(hi))
-      if (sp.sleepers !== null && Atomics.load(sp.sleepers, 0) !== 0) this.native.signal()
+      wakeSleepers(sp.sleepers, this.native)
       if (this._localArmed !== 0) this.deliverLocal()
       return
     }
     const mp = this.mp
-    if (mp !== null && lo === mp.next && hi >= lo && hi <= mp.hi && Number.isInteger(hi) && mp.closed[0] === 0 && !this.closed) {
+    if (mp !== null && lo === mp.next && hi >= lo && hi <= mp.hi && Number.isInteger(hi) && mp.closed[0] === 0) {
       mp.published(hi)
       const size = this.size
       for (let s = lo; s <= hi; s++) {
@@ -1226,7 +1234,7 @@ export class Disruptor extends EventEmitter {
         // Each sequence's lap, as the engine's flags hold it ((s >> log2(size)) as i32).
         Atomics.store(mp.flags, index, ((s - index) / size) | 0)
       }
-      if (mp.sleepers !== null && Atomics.load(mp.sleepers, 0) !== 0) this.native.signal()
+      wakeSleepers(mp.sleepers, this.native)
       if (this._localArmed !== 0) this.deliverLocal()
       return
     }

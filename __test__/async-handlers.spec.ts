@@ -1,27 +1,7 @@
 import test from 'ava'
 
 import { Disruptor, type DisruptorError } from '../index'
-
-/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
-async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-function deferred() {
-  let resolve: () => void = () => {}
-  let reject: (e: unknown) => void = () => {}
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+import { waitFor, sleep, deferred } from './helpers'
 
 /** Tracks whether a promise settled, without awaiting it. */
 function track<T>(p: Promise<T>) {

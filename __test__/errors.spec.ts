@@ -5,19 +5,10 @@ import { Worker } from 'node:worker_threads'
 import test, { type ExecutionContext } from 'ava'
 
 import { Disruptor, type DisruptorError, type DisruptorOptions, type Handler, type SharedDisruptor } from '../index'
+import { waitFor, sleep } from './helpers'
 
 type ErrorClass = new (...args: never[]) => Error
 
-/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
-async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const range = (lo: number, hi: number) => Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i)
 const INDEX = join(__dirname, '..', 'index.js')
 

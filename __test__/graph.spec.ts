@@ -1,30 +1,11 @@
 import test from 'ava'
 
 import { Disruptor, type EventHandlerGroup, type Handler } from '../index'
-
-/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
-async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+import { produce as publishAll, sleep, waitFor } from './helpers'
 
 /** Publishes `total` events (claims of 1..4), writing each sequence into its slot. */
 async function produce(d: Disruptor, total: number, from = 0): Promise<void> {
-  const f64 = new Float64Array(d.buffer)
-  let published = 0
-  let chunk = 0
-  while (published < total) {
-    const n = Math.min(1 + (chunk++ % 4), total - published)
-    const hi = await d.nextAsync(n)
-    for (let s = hi - n + 1; s <= hi; s++) f64[d.offset(s) / 8] = s
-    d.publish(hi - n + 1, hi)
-    published += n
-  }
+  await publishAll(d, total, 4)
   if (d.cursor !== from + total - 1) throw new Error(`cursor ${d.cursor} after publishing up to ${from + total - 1}`)
 }
 

@@ -6,12 +6,10 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 
 import { Disruptor, type DisruptorError } from '../index'
+import { claim, sleep } from './helpers'
 
 // Child processes and workers run plain-JS fixtures, which load the compiled API (index.js).
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** Runs a fixture script in a fresh Node process; a hang ends in SIGKILL after `timeout` ms. */
 function runChild(script: string, args: string[] = [], timeout = 30_000): SpawnSyncReturns<string> {
@@ -76,17 +74,6 @@ class WorkerProbe {
     } finally {
       clearTimeout(timer)
     }
-  }
-}
-
-/** Claims one slot on the main thread without blocking its event loop; fails after `ms`. */
-async function claim(d: Disruptor, ms = 10_000): Promise<number> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const seq = d.tryNext()
-    if (seq >= 0) return seq
-    if (Date.now() > deadline) throw new Error(`no room in the ring within ${ms} ms (cursor ${d.cursor})`)
-    await tick()
   }
 }
 

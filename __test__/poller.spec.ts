@@ -4,25 +4,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { Disruptor, type Batch } from '../index'
-
-/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
-async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-function deferred() {
-  let resolve: () => void = () => {}
-  const promise = new Promise<void>((res) => {
-    resolve = res
-  })
-  return { promise, resolve }
-}
+import { deferred, produce, sleep, waitFor } from './helpers'
 
 for (const producer of ['single', 'multi'] as const) {
   test(`${producer}: poll() returns 'idle' when nothing is published and 'processing' with the batch`, async (t) => {
@@ -206,19 +188,6 @@ test('a closed poller no longer gates producers', async (t) => {
   await d.close()
 })
 
-/** Publishes `total` events in claims of 1..5, writing each sequence into its slot. */
-async function produce(d: Disruptor, total: number): Promise<void> {
-  const f64 = new Float64Array(d.buffer)
-  let published = 0
-  let chunk = 0
-  while (published < total) {
-    const n = Math.min(1 + (chunk++ % 5), total - published)
-    const hi = await d.nextAsync(n)
-    for (let s = hi - n + 1; s <= hi; s++) f64[d.offset(s) / 8] = s
-    d.publish(hi - n + 1, hi)
-    published += n
-  }
-}
 
 for (const maxBatchSize of [undefined, 4]) {
   // serial: a test running beside it would keep the event loop alive and hide a lost final wake-up
@@ -228,7 +197,7 @@ for (const maxBatchSize of [undefined, 4]) {
     const d = new Disruptor({ size, slotSize: 8 })
     const f64 = new Float64Array(d.buffer)
     const it = d.batches(maxBatchSize === undefined ? undefined : { maxBatchSize })
-    const producing = produce(d, total)
+    const producing = produce(d, total, 5)
     let next = 0
     let largest = 0
     const problems: string[] = []

@@ -5,19 +5,9 @@ import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor } from '../index'
+import { waitFor, tick } from './helpers'
 
 const PRODUCERS = ['single', 'multi'] as const
-
-/** Waits (bounded) until `cond()` holds; throws `message` otherwise. */
-async function waitFor(cond: () => boolean, message: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-}
-
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** Value written into slot `seq` (two doubles per slot) and checked by consumers. */
 const valueOf = (seq: number) => seq * 3 + 0.25

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor, type DisruptorError } from '../index'
+import { claim, sleep } from './helpers'
 
 // Workers run the plain-JS fixtures, which load the compiled API (index.js), not tsx.
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
@@ -62,23 +63,6 @@ function exitWithin(p: WorkerProbe, ms = 20_000): Promise<number> {
       resolve(code)
     })
   })
-}
-
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/**
- * Claims one slot from the main thread without ever blocking its event loop (its consumers may
- * have to run to make room); fails after `ms` without room.
- */
-async function claim(d: Disruptor, ms = 10_000): Promise<number> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const seq = d.tryNext()
-    if (seq >= 0) return seq
-    if (Date.now() > deadline) throw new Error(`no room in the ring within ${ms} ms (cursor ${d.cursor})`)
-    await tick()
-  }
 }
 
 /** Polls `cond` until it holds or `ms` passed; returns its last value. */

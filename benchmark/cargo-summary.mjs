@@ -15,11 +15,11 @@
 //
 // No dependencies: Node >= 18.
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { machine } from './js/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -45,38 +45,6 @@ function parseArgs(argv) {
     args.dir = path.join(target, 'criterion');
   }
   return args;
-}
-
-function run(cmd, args) {
-  try {
-    return execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function machine() {
-  let cpu = os.cpus()[0]?.model?.trim() || 'unknown';
-  let cores = os.cpus().length;
-  try {
-    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
-    const model = info.match(/^model name\s*:\s*(.+)$/m);
-    if (model) cpu = model[1].trim();
-    const processors = info.match(/^processor\s*:/gm);
-    if (processors) cores = processors.length;
-  } catch {
-    // not Linux: os.cpus() it is
-  }
-  const commit = run('git', ['rev-parse', 'HEAD']);
-  const dirty = commit !== null && (run('git', ['status', '--porcelain']) ?? '') !== '';
-  return {
-    cpu,
-    cores,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    rustc: run('rustc', ['--version']) ?? 'unknown',
-    commit: commit ?? 'unknown',
-    dirty,
-  };
 }
 
 /** Every directory named `new` holding both files, below `dir`. */

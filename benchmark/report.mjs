@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { fmtRate } from './js/common.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
@@ -38,14 +40,6 @@ function read(file) {
   }
 }
 
-function fmtRate(x) {
-  if (!Number.isFinite(x)) return 'n/a';
-  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
-  if (x >= 1e8) return `${(x / 1e6).toFixed(0)} M`;
-  if (x >= 1e6) return `${(x / 1e6).toFixed(1)} M`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(0)} K`;
-  return x.toFixed(0);
-}
 
 function cargoTables(cargo) {
   const out = [

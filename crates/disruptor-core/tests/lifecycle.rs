@@ -413,50 +413,34 @@ fn consumers_join_a_running_ring_and_leave_without_freezing_it() {
     assert_eq!(d.add_poller("x").err(), Some(Error::Closed));
 }
 
-type GuardedClaim = dyn Fn(i64, &mut dyn FnMut(i64) -> bool) -> Result<i64> + Send + Sync;
-
 /// A guarded claim (`next_unless`, what the JavaScript binding's blocking `next()` uses) waits
 /// while a consumer on another thread frees room, and refuses with `WouldDeadlock`, claiming
 /// nothing, as soon as the only consumer in the way is one the waiting thread runs itself.
 #[test]
 fn guarded_claim_waits_for_other_threads_and_refuses_for_its_own() {
-    for multi in [false, true] {
-        // A polling strategy: the test moves consumer sequences by hand, without the signal a
-        // real consumer sends.
-        let wait = YieldingWaitStrategy::default();
-        let sequencer: Arc<GuardedClaim>;
-        let (other, mine) = (Arc::new(Sequence::default()), Arc::new(Sequence::default()));
-        let claimed_after;
-        if multi {
-            let s = Arc::new(MultiProducerSequencer::new(4, wait).unwrap());
-            s.add_gating_sequences(&[other.clone(), mine.clone()]);
-            s.publish(0, s.next(4).unwrap()).unwrap();
-            let s2 = s.clone();
-            sequencer = Arc::new(move |n, refuse| s2.next_unless(n, refuse));
-            claimed_after = Box::new(move || s.claimed()) as Box<dyn Fn() -> i64>;
-        } else {
-            let s = Arc::new(SingleProducerSequencer::new(4, wait).unwrap());
-            s.add_gating_sequences(&[other.clone(), mine.clone()]);
-            s.publish(0, s.next(4).unwrap()).unwrap();
-            let s2 = s.clone();
-            sequencer = Arc::new(move |n, refuse| s2.next_unless(n, refuse));
-            claimed_after = Box::new(move || s.claimed()) as Box<dyn Fn() -> i64>;
-        }
-        mine.set(3); // our own consumer is done; the other thread's is not
-        let o = other.clone();
-        let freer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            o.set(0);
-        });
-        // Waits (the blocker is on another thread) until that consumer frees slot 0.
-        let hi = sequencer(1, &mut |wrap| mine.get() < wrap).unwrap();
-        assert_eq!(hi, 4, "multi: {multi}");
-        freer.join().unwrap();
-        // Now our own consumer is the one in the way: refused at once, nothing claimed.
-        other.set(4);
-        mine.set(0);
-        let mine2 = mine.clone();
-        assert_eq!(sequencer(1, &mut |wrap| mine2.get() < wrap), Err(Error::WouldDeadlock));
-        assert_eq!(claimed_after(), 4, "multi: {multi}");
-    }
+    // A polling strategy: the test moves consumer sequences by hand, without the signal a real
+    // consumer sends.
+    let wait = YieldingWaitStrategy::default;
+    guarded_claim(MultiProducerSequencer::new(4, wait()).unwrap());
+    guarded_claim(SingleProducerSequencer::new(4, wait()).unwrap());
+}
+
+fn guarded_claim<S: Sequencer>(s: S) {
+    let (other, mine) = (Arc::new(Sequence::default()), Arc::new(Sequence::default()));
+    s.add_gating_sequences(&[other.clone(), mine.clone()]);
+    s.publish(0, s.next(4).unwrap()).unwrap();
+    mine.set(3); // our own consumer is done; the other thread's is not
+    let o = other.clone();
+    let freer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        o.set(0);
+    });
+    // Waits (the blocker is on another thread) until that consumer frees slot 0.
+    assert_eq!(s.next_unless(1, |wrap| mine.get() < wrap), Ok(4));
+    freer.join().unwrap();
+    // Now our own consumer is the one in the way: refused at once, nothing claimed.
+    other.set(4);
+    mine.set(0);
+    assert_eq!(s.next_unless(1, |wrap| mine.get() < wrap), Err(Error::WouldDeadlock));
+    assert_eq!(s.claimed(), 4);
 }
