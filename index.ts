@@ -10,8 +10,8 @@
  * @packageDocumentation
  */
 
-import { EventEmitter } from 'node:events'
 import { constants as bufferConstants } from 'node:buffer'
+import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
 import { NativeRing, engineVersion as nativeEngineVersion } from './binding'
@@ -68,6 +68,7 @@ export interface HandlerObject {
    * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done), or a
    * function deciding per error (returning 'halt' halts; anything else skips).
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a decider that returns nothing (skips) must type-check
   onError?: ErrorDecision | ((error: unknown, lo: number, hi: number) => ErrorDecision | void)
 }
 
@@ -246,7 +247,9 @@ function toWorker(h: Handler, what: string): Worker {
   fn(`${what}.onBatch`, h.onBatch)
   if (h.name !== undefined && typeof h.name !== 'string') throw typeError(`${what}.name must be a string`)
   const maxBatchSize =
-    h.maxBatchSize === undefined ? Number.MAX_SAFE_INTEGER : integer(`${what}.maxBatchSize`, h.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
+    h.maxBatchSize === undefined
+      ? Number.MAX_SAFE_INTEGER
+      : integer(`${what}.maxBatchSize`, h.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
   if (h.onStart !== undefined) fn(`${what}.onStart`, h.onStart)
   if (h.onShutdown !== undefined) fn(`${what}.onShutdown`, h.onShutdown)
   const onError = h.onError ?? 'halt'
@@ -910,7 +913,7 @@ class MultiProducer {
   constructor(native: NativeRing, token: string) {
     const views = threadViews(token, native)
     this.cursor = views.cursor
-    this.flags = (views.flags ??= new Int32Array(native.flagsView()))
+    this.flags = views.flags ??= new Int32Array(native.flagsView())
     this.sleepers = views.sleepers
     this.closed = views.closed
     this.mirror = new Float64Array(native.claimsView())
@@ -1155,7 +1158,10 @@ export class Disruptor extends EventEmitter {
     const sp = (this.sp ??= new SingleProducer(this.native, this.token))
     const hi = sp.claimed + n
     if (hi > Number.MAX_SAFE_INTEGER) {
-      throw coded(new RangeError('sequences would pass 2**53 - 1, the largest exact JavaScript integer'), 'ERR_OUT_OF_RANGE')
+      throw coded(
+        new RangeError('sequences would pass 2**53 - 1, the largest exact JavaScript integer'),
+        'ERR_OUT_OF_RANGE',
+      )
     }
     while (hi - this.size > sp.gating) {
       const min = this.native.reserve(hi - this.size, sp.claimed, wait)
@@ -1199,7 +1205,8 @@ export class Disruptor extends EventEmitter {
           resolve(code)
         }
         // A single producer's claims live here: the engine waits for room after them.
-        const id = this.sp !== null ? this.native.waitForRoom(n, done, this.sp.claimed) : this.native.waitForRoom(n, done)
+        const id =
+          this.sp !== null ? this.native.waitForRoom(n, done, this.sp.claimed) : this.native.waitForRoom(n, done)
         const wait: RoomWait = { cancel: () => this.native.cancelWait(id), reject }
         const onAbort = () => wait.cancel()
         this.roomWaits.add(wait)
@@ -1208,7 +1215,10 @@ export class Disruptor extends EventEmitter {
       if (this.closed || code === 1) throw closedError()
       if (code === 2 && signal?.aborted) throw abortError(signal)
       if (code === 3) {
-        throw coded(new Error('a consumer halted on an error; the ring can no longer make room'), 'ERR_DISRUPTOR_CONSUMER_HALTED')
+        throw coded(
+          new Error('a consumer halted on an error; the ring can no longer make room'),
+          'ERR_DISRUPTOR_CONSUMER_HALTED',
+        )
       }
     }
   }
@@ -1216,7 +1226,14 @@ export class Disruptor extends EventEmitter {
   /** Makes `[lo, hi]` visible to consumers. ERR_DISRUPTOR_NOT_CLAIMED, _ALREADY_PUBLISHED, _SINGLE_PRODUCER on misuse. */
   publish(lo: number, hi: number = lo): void {
     const sp = this.sp
-    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi) && sp.closed[0] === 0) {
+    if (
+      sp !== null &&
+      lo === sp.published + 1 &&
+      hi >= lo &&
+      hi <= sp.claimed &&
+      Number.isInteger(hi) &&
+      sp.closed[0] === 0
+    ) {
       sp.published = hi
       // SeqCst store, then SeqCst load of the sleeper count: the publisher's half of the
       // blocking strategy's no-lost-wake-up protocol (the sleeper's half is in the engine).
@@ -1273,7 +1290,8 @@ export class Disruptor extends EventEmitter {
       const first = Math.max(lo, sp.claimed + 1)
       throw coded(new Error(`sequence ${first} was not claimed`), 'ERR_DISRUPTOR_NOT_CLAIMED')
     }
-    if (lo <= sp.published) throw coded(new Error(`sequence ${lo} is already published`), 'ERR_DISRUPTOR_ALREADY_PUBLISHED')
+    if (lo <= sp.published)
+      throw coded(new Error(`sequence ${lo} is already published`), 'ERR_DISRUPTOR_ALREADY_PUBLISHED')
     throw coded(
       new Error(`single producer must publish in claim order: expected ${sp.published + 1}, got ${lo}`),
       'ERR_DISRUPTOR_SINGLE_PRODUCER',
@@ -1360,7 +1378,7 @@ export class Disruptor extends EventEmitter {
 
   private async drainUntil(timeout: number): Promise<void> {
     if (!this.started && this.runners.length > 0) {
-      throw coded(new Error('drain() before start(): this thread\'s consumers never run'), 'ERR_DISRUPTOR_NOT_STARTED')
+      throw coded(new Error("drain() before start(): this thread's consumers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
     }
     const target = this.native.cursor()
     const deadline = performance.now() + timeout
@@ -1380,7 +1398,10 @@ export class Disruptor extends EventEmitter {
   }
 
   private haltedError(f: { name: string; error: unknown }): DisruptorError {
-    return coded(new Error(`consumer '${f.name}' halted on an error: ${message(f.error)}`, { cause: f.error }), 'ERR_DISRUPTOR_CONSUMER_HALTED')
+    return coded(
+      new Error(`consumer '${f.name}' halted on an error: ${message(f.error)}`, { cause: f.error }),
+      'ERR_DISRUPTOR_CONSUMER_HALTED',
+    )
   }
 
   /**

@@ -1,7 +1,7 @@
 import test from 'ava'
 
 import { Disruptor, type DisruptorError } from '../index'
-import { waitFor, sleep, deferred } from './helpers'
+import { deferred, sleep, waitFor } from './helpers'
 
 /** Tracks whether a promise settled, without awaiting it. */
 function track<T>(p: Promise<T>) {
@@ -119,12 +119,18 @@ test('nextAsync waits for room without blocking the event loop, then claims', as
   const claim = track(d.nextAsync(2))
   await sleep(5)
   t.false(claim.settled, 'waits while the ring is full')
-  t.is(p.poll(() => {}), 'processing')
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
   await waitFor(() => claim.settled, 'nextAsync resolves once there is room')
   t.is(claim.error, undefined)
   t.is(claim.value, size + 1)
   d.publish(size, size + 1)
-  t.is(p.poll(() => {}), 'processing')
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
   await d.close()
 })
 
@@ -144,10 +150,16 @@ test('nextAsync with an AbortSignal rejects with an AbortError when aborted whil
   t.is((err as DisruptorError | undefined)?.code, 'ABORT_ERR')
   t.is((err as Error | undefined)?.cause, reason)
   t.is(d.remainingCapacity(), 0)
-  t.is(p.poll(() => {}), 'processing')
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
   t.is(d.tryNext(), size, 'the aborted wait claimed nothing: no gap')
   d.publish(size)
-  t.is(p.poll(() => {}), 'processing')
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
   await d.close()
 })
 
@@ -158,7 +170,10 @@ test('nextAsync with an already aborted signal rejects at once and claims nothin
   t.is(d.remainingCapacity(), 4)
   t.is(d.tryNext(), 0)
   d.publish(0)
-  t.is(p.poll(() => {}), 'processing')
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
   await d.close()
 })
 

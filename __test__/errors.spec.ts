@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 import test, { type ExecutionContext } from 'ava'
 
 import { Disruptor, type DisruptorError, type DisruptorOptions, type Handler, type SharedDisruptor } from '../index'
-import { waitFor, sleep } from './helpers'
+import { sleep, waitFor } from './helpers'
 
 type ErrorClass = new (...args: never[]) => Error
 
@@ -21,7 +21,8 @@ function errorProblems(title: string, err: unknown, cls: ErrorClass, code: strin
   if (!(err instanceof Error)) return [`${title}: expected ${cls.name} ${code}, got ${String(err)}`]
   const e = err as DisruptorError
   const problems: string[] = []
-  if (e.constructor !== cls) problems.push(`${title}: expected a ${cls.name}, got a ${e.constructor.name} (${e.code}: ${e.message})`)
+  if (e.constructor !== cls)
+    problems.push(`${title}: expected a ${cls.name}, got a ${e.constructor.name} (${e.code}: ${e.message})`)
   if (e.code !== code) problems.push(`${title}: expected code ${code}, got ${String(e.code)} (${e.message})`)
   if (!/\S/.test(e.message)) problems.push(`${title}: empty message`)
   return problems
@@ -38,7 +39,12 @@ function expectThrow(title: string, call: () => unknown, cls: ErrorClass, code: 
 }
 
 /** `call()` returns a promise that rejects (a synchronous throw is a problem). */
-async function expectReject(title: string, call: () => Promise<unknown>, cls: ErrorClass, code: string): Promise<string[]> {
+async function expectReject(
+  title: string,
+  call: () => Promise<unknown>,
+  cls: ErrorClass,
+  code: string,
+): Promise<string[]> {
   let p: Promise<unknown>
   try {
     p = call()
@@ -201,8 +207,12 @@ for (const producer of ['multi', 'single'] as const) {
 
     // a claimed sequence: publishing past it, or a span longer than the ring, publishes nothing
     const s = d.next()
-    problems.push(...expectThrow('publish(claimed, unclaimed)', () => d.publish(s, s + 1), Error, 'ERR_DISRUPTOR_NOT_CLAIMED'))
-    problems.push(...expectThrow('publish(span > size)', () => d.publish(s, s + size), RangeError, 'ERR_INVALID_ARG_VALUE'))
+    problems.push(
+      ...expectThrow('publish(claimed, unclaimed)', () => d.publish(s, s + 1), Error, 'ERR_DISRUPTOR_NOT_CLAIMED'),
+    )
+    problems.push(
+      ...expectThrow('publish(span > size)', () => d.publish(s, s + size), RangeError, 'ERR_INVALID_ARG_VALUE'),
+    )
     t.is(d.cursor, s - 1, 'the claimed sequence is still unpublished')
     r.publishOne(s)
     await r.check(t, 'after the partial publishes')
@@ -248,7 +258,11 @@ test('single producer: claiming from a second thread throws ERR_DISRUPTOR_SINGLE
     w.on('error', reject)
     w.on('exit', () => resolve(message))
   })
-  t.deepEqual(codes, ['ERR_DISRUPTOR_SINGLE_PRODUCER', 'ERR_DISRUPTOR_SINGLE_PRODUCER', 'ERR_DISRUPTOR_SINGLE_PRODUCER'])
+  t.deepEqual(codes, [
+    'ERR_DISRUPTOR_SINGLE_PRODUCER',
+    'ERR_DISRUPTOR_SINGLE_PRODUCER',
+    'ERR_DISRUPTOR_SINGLE_PRODUCER',
+  ])
   await r.check(t, 'the owner thread still produces')
   await d.close()
 })
@@ -316,9 +330,30 @@ test('handlers, pollers and other call arguments: bad input throws with the exac
   const p = d.poller()
   problems.push(...expectThrow('poll(5)', () => p.poll(5 as never), TypeError, 'ERR_INVALID_ARG_TYPE'))
   p.close()
-  problems.push(...(await expectReject('drain({ timeout: -1 })', () => d.drain({ timeout: -1 }), RangeError, 'ERR_INVALID_ARG_VALUE')))
-  problems.push(...(await expectReject("drain({ timeout: '1' })", () => d.drain({ timeout: '1' as never }), TypeError, 'ERR_INVALID_ARG_TYPE')))
-  problems.push(...(await expectReject('nextAsync(1, { signal: {} })', () => d.nextAsync(1, { signal: {} as never }), TypeError, 'ERR_INVALID_ARG_TYPE')))
+  problems.push(
+    ...(await expectReject(
+      'drain({ timeout: -1 })',
+      () => d.drain({ timeout: -1 }),
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    )),
+  )
+  problems.push(
+    ...(await expectReject(
+      "drain({ timeout: '1' })",
+      () => d.drain({ timeout: '1' as never }),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+    )),
+  )
+  problems.push(
+    ...(await expectReject(
+      'nextAsync(1, { signal: {} })',
+      () => d.nextAsync(1, { signal: {} as never }),
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+    )),
+  )
   // close() with a bad option: an error, and the ring is not closed
   let closeError: unknown
   try {
@@ -346,7 +381,12 @@ test('Disruptor.attach with forged handles throws with the exact class and code'
     ['null', null, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ['undefined', undefined, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ["'x'", 'x', TypeError, 'ERR_INVALID_ARG_TYPE'],
-    ["{ kind: 'napi-disruptor', id: 999, token: 'x' }", { kind: 'napi-disruptor', id: 999, token: 'x' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [
+      "{ kind: 'napi-disruptor', id: 999, token: 'x' }",
+      { kind: 'napi-disruptor', id: 999, token: 'x' },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
     ['a live handle with a forged token', { ...h, token: 'forged' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
     ['a live handle with another kind', { ...h, kind: 'other' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
     ['a live handle with id 0', { ...h, id: 0 }, RangeError, 'ERR_INVALID_ARG_VALUE'],
@@ -719,7 +759,14 @@ test('downstream of a halted handler never sees the failed sequence or later one
   t.is(room, 5, 'upstream finished 0..4')
   for (let i = 0; i < room; i++) d.publish(await d.nextAsync())
   const problems: string[] = []
-  problems.push(...(await expectReject('nextAsync() past the halted consumer', () => d.nextAsync(), Error, 'ERR_DISRUPTOR_CONSUMER_HALTED')))
+  problems.push(
+    ...(await expectReject(
+      'nextAsync() past the halted consumer',
+      () => d.nextAsync(),
+      Error,
+      'ERR_DISRUPTOR_CONSUMER_HALTED',
+    )),
+  )
   await sleep(5)
   t.deepEqual(problems, [])
   t.deepEqual(downstream, [0, 1, 2, 3, 4], 'never 5 or later, never twice')

@@ -50,7 +50,10 @@ for (const form of ['a.andThen(b)', 'd.after(a).handleEventsWith(b)'] as const) 
     const b = stage(d, 'b', () => a.done, problems)
     const c = stage(d, 'c', () => b.done, problems)
     const ga = d.handleEventsWith({ name: 'a', onBatch: a.handler })
-    const gb = form === 'a.andThen(b)' ? ga.andThen({ name: 'b', onBatch: b.handler }) : d.after(ga).handleEventsWith({ name: 'b', onBatch: b.handler })
+    const gb =
+      form === 'a.andThen(b)'
+        ? ga.andThen({ name: 'b', onBatch: b.handler })
+        : d.after(ga).handleEventsWith({ name: 'b', onBatch: b.handler })
     gb.andThen({ name: 'c', onBatch: c.handler })
     d.start()
     const total = 600

@@ -1,9 +1,8 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-
-import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import test from 'ava'
 
 import { Disruptor, type DisruptorError } from '../index'
 import { claim, sleep } from './helpers'
@@ -103,71 +102,86 @@ for (const mode of ['drained', 'pending', 'not-started', 'worker'] as const) {
 }
 
 for (const mode of ['streaming', 'blocked'] as const) {
-  test.serial(`process.exit(3) with a worker producing on a full ring (${mode}) exits with code 3, no signal, no hang`, (t) => {
-    const out = ended(t, runChild('child-exit-mid-stream.js', [mode], 15_000), 3)
-    t.is(out?.mode, mode)
-  })
+  test.serial(
+    `process.exit(3) with a worker producing on a full ring (${mode}) exits with code 3, no signal, no hang`,
+    (t) => {
+      const out = ended(t, runChild('child-exit-mid-stream.js', [mode], 15_000), 3)
+      t.is(out?.mode, mode)
+    },
+  )
 }
 
 for (const how of ['natural', 'exit', 'throw'] as const) {
-  test.serial(`a worker that attaches a consumer and leaves without closing (${how}) while the main thread keeps producing: the process finishes with code 0`, (t) => {
-    const out = ended(t, runChild('child-worker-leaves.js', [how]), 0)
-    t.is(out.seen, out.N)
-    t.deepEqual(out.errors, [])
-    t.is(out.workerExit, how === 'throw' ? 1 : 0)
-    t.is(out.workerError, how === 'throw' ? 'worker leaves by an uncaught exception' : null)
-    t.true(out.leaving.count >= 2000)
-    t.deepEqual(out.leaving.errors, [])
-  })
+  test.serial(
+    `a worker that attaches a consumer and leaves without closing (${how}) while the main thread keeps producing: the process finishes with code 0`,
+    (t) => {
+      const out = ended(t, runChild('child-worker-leaves.js', [how]), 0)
+      t.is(out.seen, out.N)
+      t.deepEqual(out.errors, [])
+      t.is(out.workerExit, how === 'throw' ? 1 : 0)
+      t.is(out.workerError, how === 'throw' ? 'worker leaves by an uncaught exception' : null)
+      t.true(out.leaving.count >= 2000)
+      t.deepEqual(out.leaving.errors, [])
+    },
+  )
 }
 
 for (const mode of ['main', 'worker'] as const) {
-  test.serial(`an idle ring with a blocking wait strategy and armed consumers (${mode}) keeps the process's CPU low`, (t) => {
-    const out = ended(t, runChild('child-idle-cpu.js', [mode]), 0)
-    t.is(out.seen, 100)
-    t.is(out.iterated, 100)
-    t.true(out.wallMs >= 450)
-    // A generous bound: this checks that nothing spins, it is not a speed test.
-    t.true(out.cpuMs < 0.25 * out.wallMs, `${out.cpuMs} ms of CPU in ${out.wallMs} ms`)
-  })
+  test.serial(
+    `an idle ring with a blocking wait strategy and armed consumers (${mode}) keeps the process's CPU low`,
+    (t) => {
+      const out = ended(t, runChild('child-idle-cpu.js', [mode]), 0)
+      t.is(out.seen, 100)
+      t.is(out.iterated, 100)
+      t.true(out.wallMs >= 450)
+      // A generous bound: this checks that nothing spins, it is not a speed test.
+      t.true(out.cpuMs < 0.25 * out.wallMs, `${out.cpuMs} ms of CPU in ${out.wallMs} ms`)
+    },
+  )
 }
 
 // --- in this process -------------------------------------------------------------------------
 
 for (const stop of ['close', 'halt'] as const) {
-  test.serial(`${stop}() releases a producer blocked on a full ring in a worker thread with ERR_DISRUPTOR_CLOSED`, async (t) => {
-    const d = new Disruptor({ size: 16, slotSize: 8 })
-    // A poller never polled: it gates, so the ring stays full.
-    d.poller({ name: 'stuck' })
-    const w = new WorkerProbe('blocked-producer.js', { handle: d.share() })
-    try {
-      const full = await w.type('full')
-      t.is(full.cursor, 15)
-      await sleep(100)
-      // Still blocked in d.next().
-      t.deepEqual(
-        w.messages.map((m) => m.type),
-        ['full'],
-      )
-      t.is(d.remainingCapacity(), 0)
+  test.serial(
+    `${stop}() releases a producer blocked on a full ring in a worker thread with ERR_DISRUPTOR_CLOSED`,
+    async (t) => {
+      const d = new Disruptor({ size: 16, slotSize: 8 })
+      // A poller never polled: it gates, so the ring stays full.
+      d.poller({ name: 'stuck' })
+      const w = new WorkerProbe('blocked-producer.js', { handle: d.share() })
+      try {
+        const full = await w.type('full')
+        t.is(full.cursor, 15)
+        await sleep(100)
+        // Still blocked in d.next().
+        t.deepEqual(
+          w.messages.map((m) => m.type),
+          ['full'],
+        )
+        t.is(d.remainingCapacity(), 0)
 
-      if (stop === 'close') {
-        // The drain cannot finish (the poller never moves): close rejects at the timeout, and closes anyway.
-        const e = await t.throwsAsync(d.close({ timeout: 100 }))
-        t.is((e as DisruptorError | undefined)?.code, 'ERR_DISRUPTOR_TIMEOUT')
-      } else {
-        d.halt()
+        if (stop === 'close') {
+          // The drain cannot finish (the poller never moves): close rejects at the timeout, and closes anyway.
+          const e = await t.throwsAsync(d.close({ timeout: 100 }))
+          t.is((e as DisruptorError | undefined)?.code, 'ERR_DISRUPTOR_TIMEOUT')
+        } else {
+          d.halt()
+        }
+        const outcome = await w.type('threw')
+        t.is(outcome.code, 'ERR_DISRUPTOR_CLOSED')
+        t.is(await w.exitWithin(), 0)
+        t.is(w.error, null)
+        t.is(
+          code(() => d.next()),
+          'ERR_DISRUPTOR_CLOSED',
+        )
+      } finally {
+        await d.close().catch(() => {})
+        await w.worker.terminate()
       }
-      const outcome = await w.type('threw')
-      t.is(outcome.code, 'ERR_DISRUPTOR_CLOSED')
-      t.is(await w.exitWithin(), 0)
-      t.is(w.error, null)
-      t.is(code(() => d.next()), 'ERR_DISRUPTOR_CLOSED')
-    } finally {
-      await d.close().catch(() => {})
-      await w.worker.terminate()
-    }
-  })
+    },
+  )
 }
 
 test.serial('drain() resolves only once every consumer, on every thread, has caught up', async (t) => {
@@ -199,14 +213,21 @@ test.serial('drain() resolves only once every consumer, on every thread, has cau
       const behind = [fast, slow, Atomics.load(counter, 0)]
       await d.drain({ timeout: 20_000 })
       // Checked synchronously at the resolution: nothing could advance in between.
-      t.deepEqual([fast, slow, Atomics.load(counter, 0)], [N * round, N * round, N * round], `round ${round}, before drain: ${behind}`)
+      t.deepEqual(
+        [fast, slow, Atomics.load(counter, 0)],
+        [N * round, N * round, N * round],
+        `round ${round}, before drain: ${behind}`,
+      )
       for (const c of d.stats().consumers) {
         t.is(c.lag, 0, c.name)
         t.is(c.sequence, N * round - 1, c.name)
       }
     }
     t.deepEqual(
-      d.stats().consumers.map((c) => c.name).sort(),
+      d
+        .stats()
+        .consumers.map((c) => c.name)
+        .sort(),
       ['fast', 'slow-async', 'slow-worker'],
     )
 
@@ -219,47 +240,74 @@ test.serial('drain() resolves only once every consumer, on every thread, has cau
   }
 })
 
-test.serial('close({ timeout }) with a handler whose Promise never settles rejects with ERR_DISRUPTOR_TIMEOUT and still closes', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8 })
-  let batches = 0
-  let shutdowns = 0
-  d.handleEventsWith({
-    name: 'forever',
-    onBatch() {
-      batches++
-      return new Promise(() => {})
-    },
-    onShutdown() {
-      shutdowns++
-    },
-  })
-  d.start()
-  d.publish(d.next())
-  d.publish(d.next())
-  const started = Date.now()
-  const closing = d.close({ timeout: 50 })
-  // A second call returns the first call's promise.
-  t.is(d.close(), closing)
-  const e = (await t.throwsAsync(closing)) as DisruptorError
-  t.is(e.code, 'ERR_DISRUPTOR_TIMEOUT')
-  t.true(Date.now() - started >= 40)
-  t.is(batches, 1)
-  t.is(shutdowns, 1)
+test.serial(
+  'close({ timeout }) with a handler whose Promise never settles rejects with ERR_DISRUPTOR_TIMEOUT and still closes',
+  async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    let batches = 0
+    let shutdowns = 0
+    d.handleEventsWith({
+      name: 'forever',
+      onBatch() {
+        batches++
+        return new Promise(() => {})
+      },
+      onShutdown() {
+        shutdowns++
+      },
+    })
+    d.start()
+    d.publish(d.next())
+    d.publish(d.next())
+    const started = Date.now()
+    const closing = d.close({ timeout: 50 })
+    // A second call returns the first call's promise.
+    t.is(d.close(), closing)
+    const e = (await t.throwsAsync(closing)) as DisruptorError
+    t.is(e.code, 'ERR_DISRUPTOR_TIMEOUT')
+    t.true(Date.now() - started >= 40)
+    t.is(batches, 1)
+    t.is(shutdowns, 1)
 
-  // Closed for good.
-  t.is(code(() => d.next()), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.tryNext()), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.publish(2)), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.publishEvent(() => {})), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.handleEventsWith(() => {})), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.poller()), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.share()), 'ERR_DISRUPTOR_CLOSED')
-  t.is(code(() => d.start()), 'ERR_DISRUPTOR_CLOSED')
-  t.is(((await t.throwsAsync(d.drain())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
-  t.is(((await t.throwsAsync(d.nextAsync())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
-  t.is(((await t.throwsAsync(d.close())) as DisruptorError).code, 'ERR_DISRUPTOR_TIMEOUT')
-  t.notThrows(() => d.halt())
-})
+    // Closed for good.
+    t.is(
+      code(() => d.next()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.tryNext()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.publish(2)),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.publishEvent(() => {})),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.handleEventsWith(() => {})),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.poller()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.share()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(
+      code(() => d.start()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+    t.is(((await t.throwsAsync(d.drain())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
+    t.is(((await t.throwsAsync(d.nextAsync())) as DisruptorError).code, 'ERR_DISRUPTOR_CLOSED')
+    t.is(((await t.throwsAsync(d.close())) as DisruptorError).code, 'ERR_DISRUPTOR_TIMEOUT')
+    t.notThrows(() => d.halt())
+  },
+)
 
 test.serial('await using / [Symbol.asyncDispose]() closes the ring after draining it', async (t) => {
   let seen = 0
@@ -277,7 +325,10 @@ test.serial('await using / [Symbol.asyncDispose]() closes the ring after drainin
     for (let i = 0; i < 10; i++) d.publish(d.next())
   }
   t.is(seen, 10)
-  t.is(code(() => outer?.next()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(
+    code(() => outer?.next()),
+    'ERR_DISRUPTOR_CLOSED',
+  )
 
   const d2 = new Disruptor({ size: 16, slotSize: 8 })
   let seen2 = 0
@@ -288,7 +339,10 @@ test.serial('await using / [Symbol.asyncDispose]() closes the ring after drainin
   t.true(disposing instanceof Promise)
   await disposing
   t.is(seen2, 5)
-  t.is(code(() => d2.next()), 'ERR_DISRUPTOR_CLOSED')
+  t.is(
+    code(() => d2.next()),
+    'ERR_DISRUPTOR_CLOSED',
+  )
 })
 
 test.serial('stats() reports per consumer name, sequence, lag, batches, events and largest batch', async (t) => {
@@ -312,9 +366,13 @@ test.serial('stats() reports per consumer name, sequence, lag, batches, events a
     // Ten events published before start(): 'all' takes them in one batch, 'limited' in 4 + 4 + 2.
     for (let i = 0; i < 10; i++) d.publish(d.next())
     d.start()
-    t.is(p.poll(() => {}), 'processing')
+    t.is(
+      p.poll(() => {}),
+      'processing',
+    )
     const deadline = Date.now() + 10_000
-    while (d.stats().consumers.some((c) => c.name !== 'puller' && c.sequence < 9) && Date.now() < deadline) await sleep(2)
+    while (d.stats().consumers.some((c) => c.name !== 'puller' && c.sequence < 9) && Date.now() < deadline)
+      await sleep(2)
 
     s = d.stats()
     t.is(s.cursor, 9)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { Disruptor, type Batch } from '../index'
+import { type Batch, Disruptor } from '../index'
 import { deferred, produce, sleep, waitFor } from './helpers'
 
 for (const producer of ['single', 'multi'] as const) {
@@ -56,7 +56,10 @@ for (const producer of ['single', 'multi'] as const) {
     t.is(p.sequence, -1)
     hold.resolve()
     const batches: Array<[number, number]> = []
-    await waitFor(() => p.poll((lo, hi) => batches.push([lo, hi])) === 'processing', 'the poller gets 0 once upstream finished it')
+    await waitFor(
+      () => p.poll((lo, hi) => batches.push([lo, hi])) === 'processing',
+      'the poller gets 0 once upstream finished it',
+    )
     t.deepEqual(batches, [[0, 0]])
     t.is(
       p.poll(() => calls++),
@@ -152,7 +155,7 @@ test('maxBatchSize caps the batches a poller hands out', async (t) => {
   const hi = d.next(10)
   d.publish(hi - 9, hi)
   const batches: Array<[number, number]> = []
-  let result
+  let result: ReturnType<typeof p.poll>
   while ((result = p.poll((lo, h) => batches.push([lo, h]))) === 'processing') {
     /* poll until idle */
   }
@@ -188,34 +191,36 @@ test('a closed poller no longer gates producers', async (t) => {
   await d.close()
 })
 
-
 for (const maxBatchSize of [undefined, 4]) {
   // serial: a test running beside it would keep the event loop alive and hide a lost final wake-up
-  test.serial(`batches(${maxBatchSize === undefined ? '' : `{ maxBatchSize: ${maxBatchSize} }`}) receives every sequence exactly once, in order`, async (t) => {
-    const size = 16
-    const total = 1500
-    const d = new Disruptor({ size, slotSize: 8 })
-    const f64 = new Float64Array(d.buffer)
-    const it = d.batches(maxBatchSize === undefined ? undefined : { maxBatchSize })
-    const producing = produce(d, total, 5)
-    let next = 0
-    let largest = 0
-    const problems: string[] = []
-    for await (const { lo, hi } of it) {
-      if (lo !== next || hi < lo) problems.push(`batch [${lo}, ${hi}] when ${next} was expected`)
-      largest = Math.max(largest, hi - lo + 1)
-      for (let s = lo; s <= hi; s++) {
-        if (f64[d.offset(s) / 8] !== s) problems.push(`slot of ${s} holds ${f64[d.offset(s) / 8]}`)
+  test.serial(
+    `batches(${maxBatchSize === undefined ? '' : `{ maxBatchSize: ${maxBatchSize} }`}) receives every sequence exactly once, in order`,
+    async (t) => {
+      const size = 16
+      const total = 1500
+      const d = new Disruptor({ size, slotSize: 8 })
+      const f64 = new Float64Array(d.buffer)
+      const it = d.batches(maxBatchSize === undefined ? undefined : { maxBatchSize })
+      const producing = produce(d, total, 5)
+      let next = 0
+      let largest = 0
+      const problems: string[] = []
+      for await (const { lo, hi } of it) {
+        if (lo !== next || hi < lo) problems.push(`batch [${lo}, ${hi}] when ${next} was expected`)
+        largest = Math.max(largest, hi - lo + 1)
+        for (let s = lo; s <= hi; s++) {
+          if (f64[d.offset(s) / 8] !== s) problems.push(`slot of ${s} holds ${f64[d.offset(s) / 8]}`)
+        }
+        next = hi + 1
+        if (next >= total) break
       }
-      next = hi + 1
-      if (next >= total) break
-    }
-    await producing
-    t.deepEqual(problems, [])
-    t.is(next, total)
-    if (maxBatchSize !== undefined) t.true(largest <= maxBatchSize, `largest batch ${largest}`)
-    await d.close()
-  })
+      await producing
+      t.deepEqual(problems, [])
+      t.is(next, total)
+      if (maxBatchSize !== undefined) t.true(largest <= maxBatchSize, `largest batch ${largest}`)
+      await d.close()
+    },
+  )
 }
 
 test('break out of batches() stops it gating: the producer can fill the ring afterwards without waiting', async (t) => {

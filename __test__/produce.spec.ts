@@ -5,12 +5,12 @@ import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor } from '../index'
-import { waitFor, tick } from './helpers'
+import { tick, waitFor } from './helpers'
 
 const PRODUCERS = ['single', 'multi'] as const
 
 /** Value written into slot `seq` (two doubles per slot) and checked by consumers. */
-const valueOf = (seq: number) => seq * 3 + 0.25
+const valueAt = (seq: number) => seq * 3 + 0.25
 
 for (const producer of PRODUCERS) {
   test(`${producer}: cursor is -1 before any publish (no consumers)`, async (t) => {
@@ -34,7 +34,10 @@ for (const producer of PRODUCERS) {
     t.is(d.cursor, -1)
     d.publish(s)
     t.is(d.cursor, 0)
-    t.is(p.poll(() => {}), 'processing')
+    t.is(
+      p.poll(() => {}),
+      'processing',
+    )
     await d.close()
   })
 
@@ -151,7 +154,7 @@ for (const producer of PRODUCERS) {
       const seq = d.publishEvent((offset, s) => {
         calls.push([offset, s])
         f64[offset / 8] = s
-        f64[offset / 8 + 1] = valueOf(s)
+        f64[offset / 8 + 1] = valueAt(s)
       })
       t.is(seq, i)
       t.is(d.cursor, i)
@@ -160,7 +163,7 @@ for (const producer of PRODUCERS) {
           t.is(lo, i)
           t.is(hi, i)
           t.is(f64[d.offset(lo) / 8], lo)
-          t.is(f64[d.offset(lo) / 8 + 1], valueOf(lo))
+          t.is(f64[d.offset(lo) / 8 + 1], valueAt(lo))
         }),
         'processing',
       )
@@ -239,7 +242,7 @@ for (const producer of PRODUCERS) {
       if (lo !== expected || hi < lo) problems.push(`batch [${lo}, ${hi}] when ${expected} was expected`)
       for (let s = lo; s <= hi; s++) {
         const o = d.offset(s) / 8
-        if (f64[o] !== s || f64[o + 1] !== valueOf(s)) {
+        if (f64[o] !== s || f64[o + 1] !== valueAt(s)) {
           problems.push(`slot of ${s} holds ${f64[o]}/${f64[o + 1]}`)
         }
       }
@@ -255,7 +258,7 @@ for (const producer of PRODUCERS) {
       for (let s = hi - n + 1; s <= hi; s++) {
         const o = d.offset(s) / 8
         f64[o] = s
-        f64[o + 1] = valueOf(s)
+        f64[o + 1] = valueAt(s)
       }
       d.publish(hi - n + 1, hi)
       published += n
@@ -282,7 +285,10 @@ test('multi: no consumers: cursor counts only published sequences', async (t) =>
   t.is(d.cursor, 4)
   const claimed: number[] = []
   for (let i = 0; i < 12; i++) claimed.push(d.next())
-  t.deepEqual(claimed, Array.from({ length: 12 }, (_, i) => 5 + i))
+  t.deepEqual(
+    claimed,
+    Array.from({ length: 12 }, (_, i) => 5 + i),
+  )
   t.is(d.cursor, 4, 'sequences 5..16 are claimed, none published')
   d.publish(5, 10)
   t.is(d.cursor, 10)

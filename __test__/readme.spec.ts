@@ -9,7 +9,10 @@ import test from 'ava'
 
 const root = join(__dirname, '..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
-const section = readme.slice(readme.indexOf('## Using it from Node.js'), readme.indexOf('## Quick start for contributors'))
+const section = readme.slice(
+  readme.indexOf('## Using it from Node.js'),
+  readme.indexOf('## Quick start for contributors'),
+)
 const examples = [...section.matchAll(/```js\n([\s\S]*?)```\n(?:<!-- output: (.*?) -->)?/g)].map((m) => ({
   code: m[1],
   output: m[2],
@@ -27,7 +30,10 @@ examples.forEach((example, i) => {
   const title = example.code.split('\n').find((l) => l.includes('new Disruptor')) ?? ''
   test(`README example ${i + 1} prints what the README says (${title.trim()})`, (t) => {
     const file = join(dir, `example-${i + 1}.js`)
-    const code = example.code.replaceAll("require('napi-disruptor')", `require(${JSON.stringify(join(root, 'index.js'))})`)
+    const code = example.code.replaceAll(
+      "require('napi-disruptor')",
+      `require(${JSON.stringify(join(root, 'index.js'))})`,
+    )
     writeFileSync(file, code)
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' })
     t.is(run.signal, null, `killed by ${run.signal}: ${run.stderr}`)

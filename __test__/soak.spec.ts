@@ -55,7 +55,13 @@ test.serial('a 3 s soak sees every event exactly once, in order and intact, ever
     s.perProducer.reduce((a, b) => a + b, 0),
     s.events,
   )
-  t.deepEqual(s.consumers.map((c) => c.name).sort(), ['diamond', 'main-batched', 'main-callback', 'poller', 'worker-callback'])
+  t.deepEqual(s.consumers.map((c) => c.name).sort(), [
+    'diamond',
+    'main-batched',
+    'main-callback',
+    'poller',
+    'worker-callback',
+  ])
   for (const c of s.consumers) t.is(c.events, s.events, c.name)
   t.is(s.diamondEarly, 0)
   for (const [path, n] of Object.entries(s.paths)) t.true(n > 0, `publishing path ${path} unused`)

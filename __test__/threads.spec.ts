@@ -84,218 +84,243 @@ function code(f: () => unknown): string | undefined {
   return undefined
 }
 
-test.serial('three worker producers on a multi-producer ring: two main-thread consumers see every event once, in per-producer order', async (t) => {
-  const PRODUCERS = 3
-  const N = 20_000
-  const d = new Disruptor({ size: 256, slotSize: 16, producer: 'multi' })
-  const f64 = new Float64Array(d.buffer)
+test.serial(
+  'three worker producers on a multi-producer ring: two main-thread consumers see every event once, in per-producer order',
+  async (t) => {
+    const PRODUCERS = 3
+    const N = 20_000
+    const d = new Disruptor({ size: 256, slotSize: 16, producer: 'multi' })
+    const f64 = new Float64Array(d.buffer)
 
-  const checker = (name: string) => {
-    const state = {
-      name,
-      total: 0,
-      next: -1,
-      perProducer: new Array<number>(PRODUCERS).fill(0),
-      errors: [] as string[],
-    }
-    const onBatch = (lo: number, hi: number) => {
-      if (lo !== state.next + 1 && state.errors.length < 10) state.errors.push(`batch [${lo}, ${hi}] after ${state.next}`)
-      state.next = hi
-      for (let s = lo; s <= hi; s++) {
-        const i = d.offset(s) / 8
-        const v = f64[i]
-        const producer = Math.floor(v / 2 ** 32)
-        const counter = v % 2 ** 32
-        if (!(producer >= 0 && producer < PRODUCERS) || f64[i + 1] !== counter * 7 + producer) {
-          if (state.errors.length < 10) state.errors.push(`seq ${s}: bad slot ${v} / ${f64[i + 1]}`)
-          continue
-        }
-        if (counter !== state.perProducer[producer] && state.errors.length < 10) {
-          state.errors.push(`seq ${s}: producer ${producer} counter ${counter}, expected ${state.perProducer[producer]}`)
-        }
-        state.perProducer[producer] = counter + 1
-        state.total++
+    const checker = (name: string) => {
+      const state = {
+        name,
+        total: 0,
+        next: -1,
+        perProducer: new Array<number>(PRODUCERS).fill(0),
+        errors: [] as string[],
       }
+      const onBatch = (lo: number, hi: number) => {
+        if (lo !== state.next + 1 && state.errors.length < 10)
+          state.errors.push(`batch [${lo}, ${hi}] after ${state.next}`)
+        state.next = hi
+        for (let s = lo; s <= hi; s++) {
+          const i = d.offset(s) / 8
+          const v = f64[i]
+          const producer = Math.floor(v / 2 ** 32)
+          const counter = v % 2 ** 32
+          if (!(producer >= 0 && producer < PRODUCERS) || f64[i + 1] !== counter * 7 + producer) {
+            if (state.errors.length < 10) state.errors.push(`seq ${s}: bad slot ${v} / ${f64[i + 1]}`)
+            continue
+          }
+          if (counter !== state.perProducer[producer] && state.errors.length < 10) {
+            state.errors.push(
+              `seq ${s}: producer ${producer} counter ${counter}, expected ${state.perProducer[producer]}`,
+            )
+          }
+          state.perProducer[producer] = counter + 1
+          state.total++
+        }
+      }
+      return { state, handler: { name, onBatch } }
     }
-    return { state, handler: { name, onBatch } }
-  }
-  const a = checker('main-a')
-  const b = checker('main-b')
-  d.handleEventsWith(a.handler, b.handler)
-  d.start()
+    const a = checker('main-a')
+    const b = checker('main-b')
+    d.handleEventsWith(a.handler, b.handler)
+    d.start()
 
-  const modes = ['batch', 'event', 'try']
-  const workers = modes.map((mode, producer) => new WorkerProbe('mp-producer.js', { handle: d.share(), producer, count: N, mode }))
-  try {
-    const done = await Promise.all(workers.map((w) => w.type('done', 60_000)))
-    for (const [i, m] of done.entries()) {
-      t.is(m.published, N, `producer ${i}`)
-      t.not(m.threadId, 0)
-    }
-    t.deepEqual(await Promise.all(workers.map((w) => exitWithin(w))), [0, 0, 0])
-    for (const w of workers) t.is(w.error, null)
-
-    await d.drain({ timeout: 20_000 })
-    t.is(d.cursor, PRODUCERS * N - 1)
-    for (const { state } of [a, b]) {
-      t.deepEqual(state.errors, [], state.name)
-      t.is(state.total, PRODUCERS * N, state.name)
-      t.is(state.next, PRODUCERS * N - 1, state.name)
-      t.deepEqual(state.perProducer, [N, N, N], state.name)
-    }
-    const stats = d.stats()
-    t.deepEqual(
-      stats.consumers.map((c) => [c.name, c.events, c.lag]),
-      [
-        ['main-a', PRODUCERS * N, 0],
-        ['main-b', PRODUCERS * N, 0],
-      ],
+    const modes = ['batch', 'event', 'try']
+    const workers = modes.map(
+      (mode, producer) => new WorkerProbe('mp-producer.js', { handle: d.share(), producer, count: N, mode }),
     )
-  } finally {
-    await d.close()
-    await Promise.all(workers.map((w) => w.worker.terminate()))
-  }
-})
+    try {
+      const done = await Promise.all(workers.map((w) => w.type('done', 60_000)))
+      for (const [i, m] of done.entries()) {
+        t.is(m.published, N, `producer ${i}`)
+        t.not(m.threadId, 0)
+      }
+      t.deepEqual(await Promise.all(workers.map((w) => exitWithin(w))), [0, 0, 0])
+      for (const w of workers) t.is(w.error, null)
 
-test.serial('a consumer registered inside a worker sees what the main thread publishes, its callbacks running in the worker', async (t) => {
-  const size = 64
-  const N = size * 8
-  const d = new Disruptor({ size, slotSize: 8 })
-  const f64 = new Float64Array(d.buffer)
-  const w = new WorkerProbe('worker-consumer.js', { handle: d.share(), expected: N })
-  try {
-    const ready = await w.type('ready')
-    t.not(ready.threadId, 0)
-    t.is(ready.threadId, w.worker.threadId)
-    // The worker's consumer is visible from the main thread and gates it.
-    t.deepEqual(
-      d.stats().consumers.map((c) => c.name),
-      ['worker-consumer'],
-    )
-
-    for (let i = 0; i < N; i++) {
-      const seq = await claim(d)
-      f64[d.offset(seq) / 8] = seq
-      d.publish(seq)
+      await d.drain({ timeout: 20_000 })
+      t.is(d.cursor, PRODUCERS * N - 1)
+      for (const { state } of [a, b]) {
+        t.deepEqual(state.errors, [], state.name)
+        t.is(state.total, PRODUCERS * N, state.name)
+        t.is(state.next, PRODUCERS * N - 1, state.name)
+        t.deepEqual(state.perProducer, [N, N, N], state.name)
+      }
+      const stats = d.stats()
+      t.deepEqual(
+        stats.consumers.map((c) => [c.name, c.events, c.lag]),
+        [
+          ['main-a', PRODUCERS * N, 0],
+          ['main-b', PRODUCERS * N, 0],
+        ],
+      )
+    } finally {
+      await d.close()
+      await Promise.all(workers.map((w) => w.worker.terminate()))
     }
-    const done = await w.type('done')
-    t.deepEqual(done.errors, [])
-    t.is(done.count, N)
-    t.deepEqual(done.threadIds, [w.worker.threadId])
-    t.not(done.threadIds[0], 0)
-    t.is(await exitWithin(w), 0)
-    t.is(w.error, null)
-    // Its close() detached the worker: its consumer no longer gates (nor is listed), the ring runs on.
-    t.deepEqual(d.stats().consumers, [])
-    t.false(d.stats().remainingCapacity < size)
-    for (let i = 0; i < size * 2; i++) d.publish(d.next())
-    t.is(d.cursor, N + size * 2 - 1)
-  } finally {
-    await d.close()
-    await w.worker.terminate()
-  }
-})
+  },
+)
 
-for (const how of ['natural', 'exit', 'throw', 'terminate'] as const) {
-  test.serial(`a worker whose consumer stalls and which leaves without closing (${how}) stops gating: the main thread publishes more than size events and its own consumer gets them all`, async (t) => {
-    const size = 32
+test.serial(
+  'a consumer registered inside a worker sees what the main thread publishes, its callbacks running in the worker',
+  async (t) => {
+    const size = 64
+    const N = size * 8
     const d = new Disruptor({ size, slotSize: 8 })
     const f64 = new Float64Array(d.buffer)
-    let seen = 0
-    let next = 0
-    const errors: string[] = []
-    d.handleEventsWith(function main(lo: number, hi: number) {
-      for (let s = lo; s <= hi; s++) {
-        if (s !== next || f64[d.offset(s) / 8] !== s) errors.push(`seq ${s} (expected ${next}) holds ${f64[d.offset(s) / 8]}`)
-        next = s + 1
-        seen++
-      }
-    })
-    d.start()
-    const w = new WorkerProbe('attach-consume-leave.js', { handle: d.share(), stallAfter: 5, how: how === 'terminate' ? 'natural' : how })
+    const w = new WorkerProbe('worker-consumer.js', { handle: d.share(), expected: N })
     try {
-      await w.type('ready')
+      const ready = await w.type('ready')
+      t.not(ready.threadId, 0)
+      t.is(ready.threadId, w.worker.threadId)
+      // The worker's consumer is visible from the main thread and gates it.
       t.deepEqual(
         d.stats().consumers.map((c) => c.name),
-        ['main', 'leaver'],
+        ['worker-consumer'],
       )
-      let published = 0
-      const publish = async () => {
+
+      for (let i = 0; i < N; i++) {
         const seq = await claim(d)
         f64[d.offset(seq) / 8] = seq
         d.publish(seq)
-        published++
       }
-      for (let i = 0; i < 10; i++) await publish()
-      const stalled = await w.type('stalled')
-      t.true(stalled.count >= 5)
-
-      // The stalled consumer gates: the ring fills up and stays full.
-      for (let seq = d.tryNext(); seq >= 0; seq = d.tryNext()) {
-        f64[d.offset(seq) / 8] = seq
-        d.publish(seq)
-        published++
-      }
-      t.true(await until(() => seen === published))
-      await sleep(20)
-      t.is(d.tryNext(), -1)
-      t.is(d.remainingCapacity(), 0)
-
-      if (how === 'terminate') await w.worker.terminate()
-      else w.worker.postMessage('leave')
-      const exitCode = await exitWithin(w)
-      if (how === 'throw') {
-        t.is(exitCode, 1)
-        t.regex(String((w.error as Error | null)?.message), /uncaught exception/)
-      } else {
-        t.is(exitCode, how === 'terminate' ? 1 : 0)
-        t.is(w.error, null)
-      }
-
-      // The worker's consumer is gone: the main thread fills the ring more than once over.
-      t.true(await until(() => d.remainingCapacity() === size), 'the departed consumer still gates')
-      const before = published
-      for (let i = 0; i < size * 4; i++) await publish()
-      await d.drain({ timeout: 10_000 })
-      t.deepEqual(errors, [])
-      t.is(seen, published)
-      t.is(published - before, size * 4)
-      t.is(d.cursor, published - 1)
-      t.deepEqual(
-        d.stats().consumers.map((c) => c.name),
-        ['main'],
-      )
+      const done = await w.type('done')
+      t.deepEqual(done.errors, [])
+      t.is(done.count, N)
+      t.deepEqual(done.threadIds, [w.worker.threadId])
+      t.not(done.threadIds[0], 0)
+      t.is(await exitWithin(w), 0)
+      t.is(w.error, null)
+      // Its close() detached the worker: its consumer no longer gates (nor is listed), the ring runs on.
+      t.deepEqual(d.stats().consumers, [])
+      t.false(d.stats().remainingCapacity < size)
+      for (let i = 0; i < size * 2; i++) d.publish(d.next())
+      t.is(d.cursor, N + size * 2 - 1)
     } finally {
       await d.close()
       await w.worker.terminate()
     }
-  })
+  },
+)
+
+for (const how of ['natural', 'exit', 'throw', 'terminate'] as const) {
+  test.serial(
+    `a worker whose consumer stalls and which leaves without closing (${how}) stops gating: the main thread publishes more than size events and its own consumer gets them all`,
+    async (t) => {
+      const size = 32
+      const d = new Disruptor({ size, slotSize: 8 })
+      const f64 = new Float64Array(d.buffer)
+      let seen = 0
+      let next = 0
+      const errors: string[] = []
+      d.handleEventsWith(function main(lo: number, hi: number) {
+        for (let s = lo; s <= hi; s++) {
+          if (s !== next || f64[d.offset(s) / 8] !== s)
+            errors.push(`seq ${s} (expected ${next}) holds ${f64[d.offset(s) / 8]}`)
+          next = s + 1
+          seen++
+        }
+      })
+      d.start()
+      const w = new WorkerProbe('attach-consume-leave.js', {
+        handle: d.share(),
+        stallAfter: 5,
+        how: how === 'terminate' ? 'natural' : how,
+      })
+      try {
+        await w.type('ready')
+        t.deepEqual(
+          d.stats().consumers.map((c) => c.name),
+          ['main', 'leaver'],
+        )
+        let published = 0
+        const publish = async () => {
+          const seq = await claim(d)
+          f64[d.offset(seq) / 8] = seq
+          d.publish(seq)
+          published++
+        }
+        for (let i = 0; i < 10; i++) await publish()
+        const stalled = await w.type('stalled')
+        t.true(stalled.count >= 5)
+
+        // The stalled consumer gates: the ring fills up and stays full.
+        for (let seq = d.tryNext(); seq >= 0; seq = d.tryNext()) {
+          f64[d.offset(seq) / 8] = seq
+          d.publish(seq)
+          published++
+        }
+        t.true(await until(() => seen === published))
+        await sleep(20)
+        t.is(d.tryNext(), -1)
+        t.is(d.remainingCapacity(), 0)
+
+        if (how === 'terminate') await w.worker.terminate()
+        else w.worker.postMessage('leave')
+        const exitCode = await exitWithin(w)
+        if (how === 'throw') {
+          t.is(exitCode, 1)
+          t.regex(String((w.error as Error | null)?.message), /uncaught exception/)
+        } else {
+          t.is(exitCode, how === 'terminate' ? 1 : 0)
+          t.is(w.error, null)
+        }
+
+        // The worker's consumer is gone: the main thread fills the ring more than once over.
+        t.true(await until(() => d.remainingCapacity() === size), 'the departed consumer still gates')
+        const before = published
+        for (let i = 0; i < size * 4; i++) await publish()
+        await d.drain({ timeout: 10_000 })
+        t.deepEqual(errors, [])
+        t.is(seen, published)
+        t.is(published - before, size * 4)
+        t.is(d.cursor, published - 1)
+        t.deepEqual(
+          d.stats().consumers.map((c) => c.name),
+          ['main'],
+        )
+      } finally {
+        await d.close()
+        await w.worker.terminate()
+      }
+    },
+  )
 }
 
-test.serial('worker.terminate() of a worker blocked in d.next() on a full ring completes, and the ring stays usable', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8 })
-  // A poller never polled: it gates, so the worker's next claim blocks.
-  const p = d.poller({ name: 'stuck' })
-  const w = new WorkerProbe('blocked-producer.js', { handle: d.share() })
-  try {
-    await w.type('full')
-    await sleep(100)
-    t.deepEqual(
-      w.messages.map((m) => m.type),
-      ['full'],
-    )
-    const terminated = w.worker.terminate()
-    const outcome = await Promise.race([terminated.then(() => 'terminated'), sleep(3000).then(() => 'hung')])
-    t.is(outcome, 'terminated', 'terminate() did not complete while the worker was blocked in d.next()')
-    // The main thread's poller still works.
-    t.is(p.poll(() => {}), 'processing')
-    t.is(p.sequence, 15)
-  } finally {
-    // halt() releases the worker if it is still blocked (then terminate() completes).
-    d.halt()
-    await w.worker.terminate()
-  }
-})
+test.serial(
+  'worker.terminate() of a worker blocked in d.next() on a full ring completes, and the ring stays usable',
+  async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    // A poller never polled: it gates, so the worker's next claim blocks.
+    const p = d.poller({ name: 'stuck' })
+    const w = new WorkerProbe('blocked-producer.js', { handle: d.share() })
+    try {
+      await w.type('full')
+      await sleep(100)
+      t.deepEqual(
+        w.messages.map((m) => m.type),
+        ['full'],
+      )
+      const terminated = w.worker.terminate()
+      const outcome = await Promise.race([terminated.then(() => 'terminated'), sleep(3000).then(() => 'hung')])
+      t.is(outcome, 'terminated', 'terminate() did not complete while the worker was blocked in d.next()')
+      // The main thread's poller still works.
+      t.is(
+        p.poll(() => {}),
+        'processing',
+      )
+      t.is(p.sequence, 15)
+    } finally {
+      // halt() releases the worker if it is still blocked (then terminate() completes).
+      d.halt()
+      await w.worker.terminate()
+    }
+  },
+)
 
 test.serial('single-producer ring: a second thread cannot produce, the first thread keeps claiming', async (t) => {
   const d = new Disruptor({ size: 16, slotSize: 8, producer: 'single' })
@@ -352,30 +377,42 @@ test.serial('single-producer ring: a second thread cannot produce, the first thr
   }
 })
 
-test.serial('Disruptor.attach after the creating thread closed the ring throws ERR_DISRUPTOR_CLOSED, in a worker and on the main thread', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8 })
-  const handle = d.share()
-  await d.close()
-  t.is(code(() => d.share()), 'ERR_DISRUPTOR_CLOSED')
+test.serial(
+  'Disruptor.attach after the creating thread closed the ring throws ERR_DISRUPTOR_CLOSED, in a worker and on the main thread',
+  async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    const handle = d.share()
+    await d.close()
+    t.is(
+      code(() => d.share()),
+      'ERR_DISRUPTOR_CLOSED',
+    )
 
-  const w = new WorkerProbe('attach-handle.js', { handle })
-  const result = await w.message(() => true)
-  t.is(await exitWithin(w), 0)
-  t.like(result, { ok: false, code: 'ERR_DISRUPTOR_CLOSED' })
+    const w = new WorkerProbe('attach-handle.js', { handle })
+    const result = await w.message(() => true)
+    t.is(await exitWithin(w), 0)
+    t.like(result, { ok: false, code: 'ERR_DISRUPTOR_CLOSED' })
 
-  const e = t.throws(() => Disruptor.attach(handle)) as DisruptorError
-  t.is(e.code, 'ERR_DISRUPTOR_CLOSED')
-  // `d` is still referenced here, so the closed ring is still registered (a collected ring
-  // would give ERR_INVALID_ARG_VALUE instead).
-  t.is(d.size, 16)
-})
+    const e = t.throws(() => Disruptor.attach(handle)) as DisruptorError
+    t.is(e.code, 'ERR_DISRUPTOR_CLOSED')
+    // `d` is still referenced here, so the closed ring is still registered (a collected ring
+    // would give ERR_INVALID_ARG_VALUE instead).
+    t.is(d.size, 16)
+  },
+)
 
 test.serial('Disruptor.attach with a forged or foreign handle throws ERR_INVALID_ARG_VALUE', async (t) => {
   const d = new Disruptor({ size: 16, slotSize: 8 })
   try {
     const handle = d.share()
-    t.is(code(() => Disruptor.attach({ ...handle, token: '0'.repeat(handle.token.length) })), 'ERR_INVALID_ARG_VALUE')
-    t.is(code(() => Disruptor.attach({ ...handle, id: handle.id + 1000 })), 'ERR_INVALID_ARG_VALUE')
+    t.is(
+      code(() => Disruptor.attach({ ...handle, token: '0'.repeat(handle.token.length) })),
+      'ERR_INVALID_ARG_VALUE',
+    )
+    t.is(
+      code(() => Disruptor.attach({ ...handle, id: handle.id + 1000 })),
+      'ERR_INVALID_ARG_VALUE',
+    )
     const w = new WorkerProbe('attach-handle.js', { handle: { ...handle, token: 'x' } })
     t.like(await w.message(() => true), { ok: false, code: 'ERR_INVALID_ARG_VALUE' })
     t.is(await exitWithin(w), 0)

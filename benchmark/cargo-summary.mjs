@@ -15,78 +15,78 @@
 //
 // No dependencies: Node >= 18.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-import { machine } from './js/common.mjs';
+import { machine } from './js/common.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, '..')
 
-const TOPOLOGIES = ['one_to_one', 'one_to_three', 'three_to_one', 'pipeline', 'diamond'];
-const BASELINE = 'disruptor-core';
-const SYSTEM_ORDER = [BASELINE, 'disruptor', 'crossbeam-channel', 'spsc-ring'];
-const VARIANT_ORDER = ['batch1', 'batch64', 'busy-spin', 'yield', 'blocking', 'phased-blocking'];
+const TOPOLOGIES = ['one_to_one', 'one_to_three', 'three_to_one', 'pipeline', 'diamond']
+const BASELINE = 'disruptor-core'
+const SYSTEM_ORDER = [BASELINE, 'disruptor', 'crossbeam-channel', 'spsc-ring']
+const VARIANT_ORDER = ['batch1', 'batch64', 'busy-spin', 'yield', 'blocking', 'phased-blocking']
 
 function parseArgs(argv) {
-  const args = { dir: null, json: path.join(here, 'results', 'cargo.json') };
+  const args = { dir: null, json: path.join(here, 'results', 'cargo.json') }
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json') args.json = path.resolve(argv[++i]);
+    if (argv[i] === '--json') args.json = path.resolve(argv[++i])
     else if (argv[i] === '-h' || argv[i] === '--help') {
-      console.log('usage: node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json]');
-      process.exit(0);
-    } else args.dir = path.resolve(argv[i]);
+      console.log('usage: node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json]')
+      process.exit(0)
+    } else args.dir = path.resolve(argv[i])
   }
   if (!args.dir) {
     const target = process.env.CARGO_TARGET_DIR
       ? path.resolve(root, process.env.CARGO_TARGET_DIR)
-      : path.join(root, 'target');
-    args.dir = path.join(target, 'criterion');
+      : path.join(root, 'target')
+    args.dir = path.join(target, 'criterion')
   }
-  return args;
+  return args
 }
 
 /** Every directory named `new` holding both files, below `dir`. */
 function findResults(dir) {
-  const found = [];
+  const found = []
   const walk = (d) => {
-    let entries;
+    let entries
     try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
+      entries = fs.readdirSync(d, { withFileTypes: true })
     } catch {
-      return;
+      return
     }
     for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const p = path.join(d, e.name);
+      if (!e.isDirectory()) continue
+      const p = path.join(d, e.name)
       if (e.name === 'new') {
-        const bench = path.join(p, 'benchmark.json');
-        const est = path.join(p, 'estimates.json');
-        if (fs.existsSync(bench) && fs.existsSync(est)) found.push({ bench, est });
+        const bench = path.join(p, 'benchmark.json')
+        const est = path.join(p, 'estimates.json')
+        if (fs.existsSync(bench) && fs.existsSync(est)) found.push({ bench, est })
       } else if (e.name !== 'report' && e.name !== 'base' && e.name !== 'change') {
-        walk(p);
+        walk(p)
       }
     }
-  };
-  walk(dir);
-  return found;
+  }
+  walk(dir)
+  return found
 }
 
 function elementsOf(throughput) {
-  if (!throughput) return null;
-  return throughput.Elements ?? throughput.ElementsAndBytes?.elements ?? null;
+  if (!throughput) return null
+  return throughput.Elements ?? throughput.ElementsAndBytes?.elements ?? null
 }
 
 function load(dir) {
-  const rows = [];
+  const rows = []
   for (const { bench, est } of findResults(dir)) {
-    const b = JSON.parse(fs.readFileSync(bench, 'utf8'));
-    const e = JSON.parse(fs.readFileSync(est, 'utf8'));
-    const events = elementsOf(b.throughput);
-    const median = e.median?.point_estimate;
-    if (!events || !median) continue; // not a throughput benchmark of ours
-    const ci = e.median.confidence_interval;
+    const b = JSON.parse(fs.readFileSync(bench, 'utf8'))
+    const e = JSON.parse(fs.readFileSync(est, 'utf8'))
+    const events = elementsOf(b.throughput)
+    const median = e.median?.point_estimate
+    if (!events || !median) continue // not a throughput benchmark of ours
+    const ci = e.median.confidence_interval
     rows.push({
       topology: b.group_id,
       system: b.function_id ?? b.group_id,
@@ -99,75 +99,75 @@ function load(dir) {
       events_per_sec_low: (events / ci.upper_bound) * 1e9,
       events_per_sec_high: (events / ci.lower_bound) * 1e9,
       measured_at: fs.statSync(est).mtime.toISOString(),
-    });
+    })
   }
-  return rows;
+  return rows
 }
 
 const rank = (list, x) => {
-  const i = list.indexOf(x);
-  return i < 0 ? list.length : i;
-};
+  const i = list.indexOf(x)
+  return i < 0 ? list.length : i
+}
 const byOrder = (a, b) =>
   rank(VARIANT_ORDER, a.variant) - rank(VARIANT_ORDER, b.variant) ||
   a.variant.localeCompare(b.variant) ||
   rank(SYSTEM_ORDER, a.system) - rank(SYSTEM_ORDER, b.system) ||
-  a.system.localeCompare(b.system);
+  a.system.localeCompare(b.system)
 
 /** Ratio to disruptor-core of the same variant, or of its first listed variant when ours has
  * no such variant (the table then says which one it was compared with). */
 function addRatios(rows) {
   for (const topology of new Set(rows.map((r) => r.topology))) {
-    const group = rows.filter((r) => r.topology === topology);
-    const ours = group.filter((r) => r.system === BASELINE).sort(byOrder);
+    const group = rows.filter((r) => r.topology === topology)
+    const ours = group.filter((r) => r.system === BASELINE).sort(byOrder)
     for (const r of group) {
-      const base = ours.find((o) => o.variant === r.variant) ?? ours[0];
-      r.baseline = base ? base.id : null;
-      r.baseline_variant = base ? base.variant : null;
-      r.ratio = base ? r.events_per_sec / base.events_per_sec : null;
+      const base = ours.find((o) => o.variant === r.variant) ?? ours[0]
+      r.baseline = base ? base.id : null
+      r.baseline_variant = base ? base.variant : null
+      r.ratio = base ? r.events_per_sec / base.events_per_sec : null
     }
   }
 }
 
 function fmtRate(x) {
-  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} K`;
-  return x.toFixed(0);
+  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)} K`
+  return x.toFixed(0)
 }
 
 function table(rows) {
   const lines = [
     '| system | variant | events/s (median) | 95% CI | ratio vs disruptor-core | burst | measured |',
     '| --- | --- | ---: | ---: | ---: | ---: | --- |',
-  ];
+  ]
   for (const r of rows) {
-    let ratio = r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}x`;
+    let ratio = r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}x`
     if (r.baseline_variant !== null && r.baseline_variant !== r.variant) {
-      ratio += ` (vs ${r.baseline_variant})`;
+      ratio += ` (vs ${r.baseline_variant})`
     }
     lines.push(
       `| ${r.system} | ${r.variant} | ${fmtRate(r.events_per_sec)} | ` +
         `${fmtRate(r.events_per_sec_low)} - ${fmtRate(r.events_per_sec_high)} | ${ratio} | ` +
         `${r.events_per_burst} | ${r.measured_at.slice(0, 19).replace('T', ' ')} |`,
-    );
+    )
   }
-  return lines.join('\n');
+  return lines.join('\n')
 }
 
 function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const rows = load(args.dir);
+  const args = parseArgs(process.argv.slice(2))
+  const rows = load(args.dir)
   if (rows.length === 0) {
-    console.error(`no criterion results under ${args.dir}: run \`cargo bench -p disruptor-core\` first`);
-    process.exit(1);
+    console.error(`no criterion results under ${args.dir}: run \`cargo bench -p disruptor-core\` first`)
+    process.exit(1)
   }
-  addRatios(rows);
-  const m = machine();
+  addRatios(rows)
+  const m = machine()
   const topologies = [
     ...TOPOLOGIES.filter((t) => rows.some((r) => r.topology === t)),
     ...[...new Set(rows.map((r) => r.topology))].filter((t) => !TOPOLOGIES.includes(t)).sort(),
-  ];
+  ]
 
   const out = [
     '# disruptor-core benchmarks (criterion)',
@@ -178,16 +178,16 @@ function main() {
     `- results: ${path.relative(root, args.dir) || args.dir}`,
     '- events/s: burst size / median time per burst; ratio = events/s / disruptor-core events/s ' +
       '(same variant, else the first one listed); > 1 is faster than disruptor-core',
-  ];
-  const sorted = [];
+  ]
+  const sorted = []
   for (const t of topologies) {
-    const group = rows.filter((r) => r.topology === t).sort(byOrder);
-    sorted.push(...group);
-    out.push('', `## ${t}`, '', table(group));
+    const group = rows.filter((r) => r.topology === t).sort(byOrder)
+    sorted.push(...group)
+    out.push('', `## ${t}`, '', table(group))
   }
-  console.log(out.join('\n'));
+  console.log(out.join('\n'))
 
-  fs.mkdirSync(path.dirname(args.json), { recursive: true });
+  fs.mkdirSync(path.dirname(args.json), { recursive: true })
   const json = {
     generated_at: new Date().toISOString(),
     machine: { cpu: m.cpu, cores: m.cores, os: m.os },
@@ -195,9 +195,9 @@ function main() {
     git: { commit: m.commit, dirty: m.dirty },
     criterion_dir: args.dir,
     results: sorted,
-  };
-  fs.writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`);
-  console.error(`\nwrote ${path.relative(process.cwd(), args.json)}`);
+  }
+  fs.writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`)
+  console.error(`\nwrote ${path.relative(process.cwd(), args.json)}`)
 }
 
-main();
+main()

@@ -20,9 +20,9 @@
 // over the system's median in the same invocation: "30x" means napi-disruptor moved 30 times as
 // many events per second.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { barChart } from './js/chart.mjs';
+import fs from 'node:fs'
+import path from 'node:path'
+import { barChart } from './js/chart.mjs'
 import {
   benchDir,
   fmtInt,
@@ -34,13 +34,13 @@ import {
   progress,
   progressDone,
   waitQuiet,
-} from './js/common.mjs';
-import { LATENCY_ROWS, latencyRun } from './js/latency.mjs';
-import { idleCpu, memoryOverLongRun, publishPathAllocation } from './js/resources.mjs';
-import { available, rowLabel, runOnce, TOPOLOGIES } from './js/throughput.mjs';
+} from './js/common.mjs'
+import { LATENCY_ROWS, latencyRun } from './js/latency.mjs'
+import { idleCpu, memoryOverLongRun, publishPathAllocation } from './js/resources.mjs'
+import { available, rowLabel, runOnce, TOPOLOGIES } from './js/throughput.mjs'
 
-const BATCHES = [1, 64];
-const BASELINE = { system: 'napi-disruptor', mode: 'callback' };
+const BATCHES = [1, 64]
+const BASELINE = { system: 'napi-disruptor', mode: 'callback' }
 
 function parseArgs(argv) {
   const a = {
@@ -55,49 +55,60 @@ function parseArgs(argv) {
     json: path.join(benchDir, 'results', 'js.json'),
     chart: null,
     quietWaitS: null,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === '--quick') a.quick = true;
-    else if (arg === '--runs') a.runs = Number(value());
-    else if (arg === '--events') a.events = Number(value());
-    else if (arg === '--size') a.size = Number(value());
-    else if (arg === '--wait-strategy') a.waitStrategy = value();
-    else if (arg === '--only') a.only = value();
-    else if (arg === '--no-latency') a.latency = false;
-    else if (arg === '--no-resources') a.resources = false;
-    else if (arg === '--json') a.json = path.resolve(value());
-    else if (arg === '--chart') a.chart = path.resolve(value());
-    else if (arg === '--quiet-wait') a.quietWaitS = Number(value());
-    else if (arg === '-h' || arg === '--help') {
-      const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}`);
   }
-  a.runs ??= a.quick ? 1 : 5;
-  a.quietWaitS ??= a.quick ? 0 : 30;
-  a.events ??= a.quick ? 192_000 : 7_680_000;
-  if (!Number.isInteger(a.events) || a.events % 192 !== 0) throw new Error('--events must be a multiple of 192');
-  if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer');
-  a.latencyRates = { low: 1_000, load: 1_000_000 };
-  a.latencySeconds = a.quick ? 0.25 : 2;
-  a.latencyRepeats = a.quick ? 1 : 3;
-  a.longRunEvents = a.quick ? 1_920_000 : 40_000_000;
-  a.allocEvents = a.quick ? 500_000 : 4_000_000;
-  a.idleSeconds = a.quick ? 0.3 : 2;
-  a.quietWaits = [];
-  a.quietWaitedMs = 0;
-  a.fullRun = !a.quick && a.only === null && a.latency && a.resources;
-  if (a.chart === null && a.fullRun) a.chart = path.join(benchDir, 'chart.svg');
-  return a;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`)
+      return argv[++i]
+    }
+    if (arg === '--quick') a.quick = true
+    else if (arg === '--runs') a.runs = Number(value())
+    else if (arg === '--events') a.events = Number(value())
+    else if (arg === '--size') a.size = Number(value())
+    else if (arg === '--wait-strategy') a.waitStrategy = value()
+    else if (arg === '--only') a.only = value()
+    else if (arg === '--no-latency') a.latency = false
+    else if (arg === '--no-resources') a.resources = false
+    else if (arg === '--json') a.json = path.resolve(value())
+    else if (arg === '--chart') a.chart = path.resolve(value())
+    else if (arg === '--quiet-wait') a.quietWaitS = Number(value())
+    else if (arg === '-h' || arg === '--help') {
+      const lines = fs
+        .readFileSync(new URL(import.meta.url), 'utf8')
+        .split('\n')
+        .slice(1)
+      console.log(
+        lines
+          .slice(
+            0,
+            lines.findIndex((l) => !l.startsWith('//')),
+          )
+          .map((l) => l.replace(/^\/\/ ?/, ''))
+          .join('\n'),
+      )
+      process.exit(0)
+    } else throw new Error(`unknown argument ${arg}`)
+  }
+  a.runs ??= a.quick ? 1 : 5
+  a.quietWaitS ??= a.quick ? 0 : 30
+  a.events ??= a.quick ? 192_000 : 7_680_000
+  if (!Number.isInteger(a.events) || a.events % 192 !== 0) throw new Error('--events must be a multiple of 192')
+  if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer')
+  a.latencyRates = { low: 1_000, load: 1_000_000 }
+  a.latencySeconds = a.quick ? 0.25 : 2
+  a.latencyRepeats = a.quick ? 1 : 3
+  a.longRunEvents = a.quick ? 1_920_000 : 40_000_000
+  a.allocEvents = a.quick ? 500_000 : 4_000_000
+  a.idleSeconds = a.quick ? 0.3 : 2
+  a.quietWaits = []
+  a.quietWaitedMs = 0
+  a.fullRun = !a.quick && a.only === null && a.latency && a.resources
+  if (a.chart === null && a.fullRun) a.chart = path.join(benchDir, 'chart.svg')
+  return a
 }
 
-const sameRow = (a, b) => a.system === b.system && a.mode === b.mode;
+const sameRow = (a, b) => a.system === b.system && a.mode === b.mode
 
 // ---------------------------------------------------------------- throughput
 
@@ -106,44 +117,53 @@ const sameRow = (a, b) => a.system === b.system && a.mode === b.mode;
  * the waits of one invocation together stop at QUIET_BUDGET_S: past that, runs go ahead and
  * the "busy elsewhere" column tells how contended they were.
  */
-const QUIET_BUDGET_S = 300;
+const QUIET_BUDGET_S = 300
 async function quiet(args, what) {
-  if (args.quietWaitS <= 0 || args.quietWaitedMs >= QUIET_BUDGET_S * 1000) return;
-  const t0 = Date.now();
-  const first = await waitQuiet(250, 10);
-  if (first >= 0) return;
-  const maxS = Math.min(args.quietWaitS, QUIET_BUDGET_S - args.quietWaitedMs / 1000);
-  progress(`${what}: waiting up to ${maxS.toFixed(0)} s for other processes to quiet down`);
-  const waited = await waitQuiet(maxS * 1000, 10);
-  args.quietWaitedMs += Date.now() - t0;
-  args.quietWaits.push(waited);
+  if (args.quietWaitS <= 0 || args.quietWaitedMs >= QUIET_BUDGET_S * 1000) return
+  const t0 = Date.now()
+  const first = await waitQuiet(250, 10)
+  if (first >= 0) return
+  const maxS = Math.min(args.quietWaitS, QUIET_BUDGET_S - args.quietWaitedMs / 1000)
+  progress(`${what}: waiting up to ${maxS.toFixed(0)} s for other processes to quiet down`)
+  const waited = await waitQuiet(maxS * 1000, 10)
+  args.quietWaitedMs += Date.now() - t0
+  args.quietWaits.push(waited)
 }
 
 async function throughput(args, failures) {
-  const cases = [];
+  const cases = []
   for (const topology of TOPOLOGIES) {
     for (const batch of BATCHES) {
       for (const row of topology.rows) {
-        const key = `${topology.id} ${row.system} ${row.mode}`;
-        if (args.only !== null && !key.includes(args.only)) continue;
-        const c = { topology, batch, row, label: rowLabel(row, batch), runs: [], producerShare: [], others: [], error: null };
+        const key = `${topology.id} ${row.system} ${row.mode}`
+        if (args.only !== null && !key.includes(args.only)) continue
+        const c = {
+          topology,
+          batch,
+          row,
+          label: rowLabel(row, batch),
+          runs: [],
+          producerShare: [],
+          others: [],
+          error: null,
+        }
         if (!available(row)) {
           // skipped, not failed: nothing was lost, the package is just absent (npm install
           // --ignore-scripts, or a platform it does not build on)
-          c.error = 'skipped: not installed (its native build runs on npm install)';
-          console.error(`SKIPPED ${topology.id} batch ${batch} ${c.label}: shared-memory-disruptor is not installed`);
+          c.error = 'skipped: not installed (its native build runs on npm install)'
+          console.error(`SKIPPED ${topology.id} batch ${batch} ${c.label}: shared-memory-disruptor is not installed`)
         }
-        cases.push(c);
+        cases.push(c)
       }
     }
   }
-  const live = () => cases.filter((c) => c.error === null);
-  const total = live().length * (args.runs + 1);
-  let done = 0;
+  const live = () => cases.filter((c) => c.error === null)
+  const total = live().length * (args.runs + 1)
+  let done = 0
   const once = async (c, what) => {
-    done++;
-    progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`);
-    await quiet(args, `[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`);
+    done++
+    progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`)
+    await quiet(args, `[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`)
     try {
       return await runOnce({
         topology: c.topology,
@@ -152,32 +172,34 @@ async function throughput(args, failures) {
         events: args.events,
         size: args.size,
         waitStrategy: args.waitStrategy,
-      });
+      })
     } catch (e) {
-      c.error = e instanceof Error ? e.message : String(e);
-      failures.push(`${c.topology.id} batch ${c.batch} ${c.label}: ${c.error}`);
-      progressDone();
-      console.error(`FAILED ${c.topology.id} batch ${c.batch} ${c.label}: ${c.error}`);
-      return null;
+      c.error = e instanceof Error ? e.message : String(e)
+      failures.push(`${c.topology.id} batch ${c.batch} ${c.label}: ${c.error}`)
+      progressDone()
+      console.error(`FAILED ${c.topology.id} batch ${c.batch} ${c.label}: ${c.error}`)
+      return null
     }
-  };
-  for (const c of live()) await once(c, 'warm-up');
+  }
+  for (const c of live()) await once(c, 'warm-up')
   for (let r = 1; r <= args.runs; r++) {
     for (const c of live()) {
-      const res = await once(c, `run ${r}/${args.runs}`);
+      const res = await once(c, `run ${r}/${args.runs}`)
       if (res !== null) {
-        c.runs.push(res.eventsPerSec);
-        c.producerShare.push(res.producerNs / res.ns);
-        if (res.othersCpu !== null) c.others.push(res.othersCpu);
-        progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: run ${r}/${args.runs} ${fmtRate(res.eventsPerSec)} events/s`);
+        c.runs.push(res.eventsPerSec)
+        c.producerShare.push(res.producerNs / res.ns)
+        if (res.othersCpu !== null) c.others.push(res.othersCpu)
+        progress(
+          `[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: run ${r}/${args.runs} ${fmtRate(res.eventsPerSec)} events/s`,
+        )
       }
     }
   }
-  progressDone();
+  progressDone()
 
-  const results = [];
+  const results = []
   for (const c of cases) {
-    const ok = c.error === null && c.runs.length > 0;
+    const ok = c.error === null && c.runs.length > 0
     results.push({
       topology: c.topology.id,
       topology_title: c.topology.title,
@@ -196,73 +218,85 @@ async function throughput(args, failures) {
       // CPU other processes used during each measured run, % of one core (null: run too short)
       others_cpu_percent: c.others,
       error: c.error,
-    });
+    })
   }
   for (const r of results) {
-    const base = results.find((b) => b.topology === r.topology && b.batch === r.batch && sameRow(b, BASELINE));
-    r.baseline_over_this = base && base.median && r.median ? base.median / r.median : null;
+    const base = results.find((b) => b.topology === r.topology && b.batch === r.batch && sameRow(b, BASELINE))
+    r.baseline_over_this = base?.median && r.median ? base.median / r.median : null
   }
-  return results;
+  return results
 }
 
 /** Median CPU other processes used during the runs, in % of one core. */
 function fmtBusy(list) {
-  if (!list || list.length === 0) return 'n/a';
-  return `${median(list).toFixed(0)} %`;
+  if (!list || list.length === 0) return 'n/a'
+  return `${median(list).toFixed(0)} %`
 }
 
 function throughputTables(results) {
-  const out = [];
+  const out = []
   for (const topology of TOPOLOGIES) {
-    const rows = results.filter((r) => r.topology === topology.id);
-    if (rows.length === 0) continue;
-    out.push(`### ${topology.title}`, '');
-    out.push('| system | batch | events/s (median) | min - max | napi-disruptor (callback) ÷ system | busy elsewhere |');
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    const rows = results.filter((r) => r.topology === topology.id)
+    if (rows.length === 0) continue
+    out.push(`### ${topology.title}`, '')
+    out.push('| system | batch | events/s (median) | min - max | napi-disruptor (callback) ÷ system | busy elsewhere |')
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: |')
     for (const batch of BATCHES) {
       for (const r of rows.filter((x) => x.batch === batch)) {
         if (r.median === null) {
-          const what = r.error?.startsWith('skipped') ? 'skipped' : 'FAILED';
-          out.push(`| ${r.label} | ${batch} | ${what} | ${r.error ?? ''} | | |`);
-          continue;
+          const what = r.error?.startsWith('skipped') ? 'skipped' : 'FAILED'
+          out.push(`| ${r.label} | ${batch} | ${what} | ${r.error ?? ''} | | |`)
+          continue
         }
-        const name = sameRow(r, BASELINE) ? `**${r.label}**` : r.label;
-        const ratio = sameRow(r, BASELINE) ? '1.00x' : fmtRatio(r.baseline_over_this);
-        out.push(`| ${name} | ${batch} | ${fmtRate(r.median)} | ${fmtRate(r.min)} - ${fmtRate(r.max)} | ${ratio} | ${fmtBusy(r.others_cpu_percent)} |`);
+        const name = sameRow(r, BASELINE) ? `**${r.label}**` : r.label
+        const ratio = sameRow(r, BASELINE) ? '1.00x' : fmtRatio(r.baseline_over_this)
+        out.push(
+          `| ${name} | ${batch} | ${fmtRate(r.median)} | ${fmtRate(r.min)} - ${fmtRate(r.max)} | ${ratio} | ${fmtBusy(r.others_cpu_percent)} |`,
+        )
       }
     }
-    out.push('');
+    out.push('')
   }
-  return out;
+  return out
 }
 
 // ---------------------------------------------------------------- latency
 
 async function latency(args, failures) {
-  const out = [];
+  const out = []
   const scenarios = [
     { id: 'low', rate: args.latencyRates.low },
     { id: 'load', rate: args.latencyRates.load },
-  ];
-  const rows = LATENCY_ROWS.filter((r) => args.only === null || `latency ${r.system} ${r.mode}`.includes(args.only));
-  const total = rows.length * scenarios.length * args.latencyRepeats;
-  let done = 0;
+  ]
+  const rows = LATENCY_ROWS.filter((r) => args.only === null || `latency ${r.system} ${r.mode}`.includes(args.only))
+  const total = rows.length * scenarios.length * args.latencyRepeats
+  let done = 0
   for (const sc of scenarios) {
     for (const row of rows) {
-      const reps = [];
-      let error = null;
+      const reps = []
+      let error = null
       for (let k = 0; k < args.latencyRepeats && error === null; k++) {
-        done++;
-        progress(`[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s, run ${k + 1}/${args.latencyRepeats}`);
-        await quiet(args, `[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s`);
+        done++
+        progress(
+          `[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s, run ${k + 1}/${args.latencyRepeats}`,
+        )
+        await quiet(args, `[latency ${done}/${total}] ${row.label}, ${fmtInt(sc.rate)} events/s`)
         try {
-          reps.push(await latencyRun({ row, rate: sc.rate, seconds: args.latencySeconds, size: args.size, waitStrategy: args.waitStrategy }));
+          reps.push(
+            await latencyRun({
+              row,
+              rate: sc.rate,
+              seconds: args.latencySeconds,
+              size: args.size,
+              waitStrategy: args.waitStrategy,
+            }),
+          )
         } catch (e) {
-          error = e instanceof Error ? e.message : String(e);
-          failures.push(`latency ${sc.id} ${row.label}: ${error}`);
+          error = e instanceof Error ? e.message : String(e)
+          failures.push(`latency ${sc.id} ${row.label}: ${error}`)
         }
       }
-      const pick = (key) => (reps.length ? median(reps.map((r) => r[key])) : null);
+      const pick = (key) => (reps.length ? median(reps.map((r) => r[key])) : null)
       out.push({
         scenario: sc.id,
         rate: sc.rate,
@@ -279,43 +313,43 @@ async function latency(args, failures) {
         delivered_per_sec: reps.length ? median(reps.map((r) => r.delivered ?? 0)) : null,
         per_run: reps,
         error,
-      });
+      })
     }
   }
-  progressDone();
-  return out;
+  progressDone()
+  return out
 }
 
 /** Events/s the consumer took in, first to last event of a run (stalls included). */
 function delivered(r) {
-  return r.delivered_per_sec ? fmtRate(r.delivered_per_sec) : 'n/a';
+  return r.delivered_per_sec ? fmtRate(r.delivered_per_sec) : 'n/a'
 }
 
 function latencyTables(lat, args) {
-  const out = [];
+  const out = []
   for (const sc of ['low', 'load']) {
-    const rows = lat.filter((r) => r.scenario === sc);
-    if (rows.length === 0) continue;
-    const rate = fmtInt(rows[0].rate);
+    const rows = lat.filter((r) => r.scenario === sc)
+    if (rows.length === 0) continue
+    const rate = fmtInt(rows[0].rate)
     out.push(
       sc === 'low'
         ? `### one-way latency at a low steady rate (${rate} events/s: the consumer is idle between events)`
         : `### one-way latency under load (a steady ${rate} events/s)`,
       '',
-    );
-    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run | delivered/s | busy elsewhere |');
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    )
+    out.push('| system | p50 | p90 | p99 | p99.9 | max | events recorded per run | delivered/s | busy elsewhere |')
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const r of rows) {
       if (r.error !== null && r.runs === 0) {
-        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | | | |`);
-        continue;
+        out.push(`| ${r.label} | FAILED: ${r.error} | | | | | | | |`)
+        continue
       }
       out.push(
         `| ${r.label} | ${fmtUs(r.p50_us)} | ${fmtUs(r.p90_us)} | ${fmtUs(r.p99_us)} | ${fmtUs(r.p999_us)} | ${fmtUs(r.max_us)} | ` +
           `${fmtInt(r.recorded_per_run)} | ${delivered(r)} | ${fmtBusy(r.per_run.map((x) => x.othersCpu).filter((x) => x !== null))} |`,
-      );
+      )
     }
-    out.push('');
+    out.push('')
   }
   if (out.length > 0) {
     out.push(
@@ -324,144 +358,156 @@ function latencyTables(lat, args) {
         `delivered/s well below the offered rate with a p50 in milliseconds means the consumer could not keep up and events queued. ` +
         `Medians over ${args.latencyRepeats} run(s) of ${args.latencySeconds} s each (first 10% of each run not recorded); wait strategy ${args.waitStrategy}.`,
       '',
-    );
+    )
   }
-  return out;
+  return out
 }
 
 // ---------------------------------------------------------------- resources
 
 async function resources(args, failures) {
-  const res = {};
+  const res = {}
   try {
-    progress('[resources] publish-path allocation');
-    res.publish_allocation = await publishPathAllocation({ events: args.allocEvents });
+    progress('[resources] publish-path allocation')
+    res.publish_allocation = await publishPathAllocation({ events: args.allocEvents })
   } catch (e) {
-    failures.push(`resources publish allocation: ${e.message}`);
+    failures.push(`resources publish allocation: ${e.message}`)
   }
   try {
-    progress(`[resources] idle CPU per wait strategy (${args.idleSeconds} s each)`);
-    res.idle_cpu = await idleCpu({ seconds: args.idleSeconds });
+    progress(`[resources] idle CPU per wait strategy (${args.idleSeconds} s each)`)
+    res.idle_cpu = await idleCpu({ seconds: args.idleSeconds })
   } catch (e) {
-    failures.push(`resources idle CPU: ${e.message}`);
+    failures.push(`resources idle CPU: ${e.message}`)
   }
   try {
-    progress(`[resources] RSS over a long run (${fmtInt(args.longRunEvents)} events)`);
-    res.long_run_memory = await memoryOverLongRun({ events: args.longRunEvents, size: args.size });
+    progress(`[resources] RSS over a long run (${fmtInt(args.longRunEvents)} events)`)
+    res.long_run_memory = await memoryOverLongRun({ events: args.longRunEvents, size: args.size })
   } catch (e) {
-    failures.push(`resources long run: ${e.message}`);
+    failures.push(`resources long run: ${e.message}`)
   }
-  progressDone();
-  return res;
+  progressDone()
+  return res
 }
 
 function resourceTables(res) {
-  const out = [];
-  const m = res.long_run_memory;
+  const out = []
+  const m = res.long_run_memory
   if (m) {
-    out.push('### memory over a long run (napi-disruptor one-to-one, callback consumer, batch 1)', '');
-    out.push('| events | seconds | RSS before | RSS after | RSS max during | heap used before / after |');
-    out.push('| ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('### memory over a long run (napi-disruptor one-to-one, callback consumer, batch 1)', '')
+    out.push('| events | seconds | RSS before | RSS after | RSS max during | heap used before / after |')
+    out.push('| ---: | ---: | ---: | ---: | ---: | ---: |')
     out.push(
       `| ${fmtInt(m.events)} | ${m.seconds.toFixed(2)} | ${m.rssBeforeMiB.toFixed(1)} MiB | ${m.rssAfterMiB.toFixed(1)} MiB | ` +
         `${m.rssMaxMiB.toFixed(1)} MiB | ${m.heapUsedBeforeMiB.toFixed(1)} / ${m.heapUsedAfterMiB.toFixed(1)} MiB |`,
       '',
-    );
+    )
   }
-  const a = res.publish_allocation;
+  const a = res.publish_allocation
   if (a) {
-    out.push('### allocation in the publish path (single producer, `next()` + `publish()` on one thread)', '');
-    out.push('| events | ns/event (with a poller draining) | minor GCs | major GCs | heap growth |');
-    out.push('| ---: | ---: | ---: | ---: | ---: |');
-    out.push(`| ${fmtInt(a.events)} | ${a.nsPerEvent.toFixed(1)} | ${a.gcMinor} | ${a.gcMajor} | ${a.heapGrowthKiB.toFixed(0)} KiB |`, '');
+    out.push('### allocation in the publish path (single producer, `next()` + `publish()` on one thread)', '')
+    out.push('| events | ns/event (with a poller draining) | minor GCs | major GCs | heap growth |')
+    out.push('| ---: | ---: | ---: | ---: | ---: |')
+    out.push(
+      `| ${fmtInt(a.events)} | ${a.nsPerEvent.toFixed(1)} | ${a.gcMinor} | ${a.gcMajor} | ${a.heapGrowthKiB.toFixed(0)} KiB |`,
+      '',
+    )
   }
   if (res.idle_cpu) {
-    out.push('### CPU of an idle ring (a started callback consumer, nothing published), whole process', '');
-    out.push('| wait strategy | CPU, % of one core |');
-    out.push('| --- | ---: |');
-    for (const r of res.idle_cpu) out.push(`| ${r.strategy} | ${r.cpuPercent.toFixed(2)} % |`);
-    out.push('');
+    out.push('### CPU of an idle ring (a started callback consumer, nothing published), whole process', '')
+    out.push('| wait strategy | CPU, % of one core |')
+    out.push('| --- | ---: |')
+    for (const r of res.idle_cpu) out.push(`| ${r.strategy} | ${r.cpuPercent.toFixed(2)} % |`)
+    out.push('')
   }
-  return out;
+  return out
 }
 
 // ---------------------------------------------------------------- bars
 
 function bars(tp, lat, res) {
   const find = (batch, system, mode) =>
-    tp.find((r) => r.topology === '1p1c' && r.batch === batch && r.system === system && (mode === undefined || r.mode === mode));
-  const out = [];
+    tp.find(
+      (r) =>
+        r.topology === '1p1c' && r.batch === batch && r.system === system && (mode === undefined || r.mode === mode),
+    )
+  const out = []
   const ratioBar = (name, batch, system, min, source) => {
-    const r = find(batch, system);
-    const base = find(batch, 'napi-disruptor', 'callback');
+    const r = find(batch, system)
+    const base = find(batch, 'napi-disruptor', 'callback')
     if (!r || !base || r.median === null || base.median === null) {
-      out.push({ bar: name, source, met: null, figure: 'not measured' });
-      return;
+      out.push({ bar: name, source, met: null, figure: 'not measured' })
+      return
     }
-    const ratio = base.median / r.median;
+    const ratio = base.median / r.median
     out.push({
       bar: name,
       source,
       met: min === 1 ? ratio > 1 : ratio >= min,
       figure: `${fmtRatio(ratio)} (${fmtRate(base.median)} vs ${fmtRate(r.median)} events/s)`,
-    });
-  };
-  ratioBar('batch 1: >= 30x MessagePort.postMessage (1 event/message)', 1, 'postMessage', 30, 'issue');
-  ratioBar('batch 1: >= 10x shared-memory-disruptor', 1, 'shared-memory-disruptor', 10, 'issue');
-  ratioBar('batch 1: ahead of the pure-JS SAB ring', 1, 'sab-ring', 1, 'issue');
-  ratioBar('batch 64: ahead of the pure-JS SAB ring', 64, 'sab-ring', 1, 'issue');
-  ratioBar('batch 64: >= 30x MessagePort.postMessage (64 events/message)', 64, 'postMessage', 30, 'DESIGN.md');
-  ratioBar('batch 64: ahead of shared-memory-disruptor', 64, 'shared-memory-disruptor', 1, 'DESIGN.md');
+    })
+  }
+  ratioBar('batch 1: >= 30x MessagePort.postMessage (1 event/message)', 1, 'postMessage', 30, 'issue')
+  ratioBar('batch 1: >= 10x shared-memory-disruptor', 1, 'shared-memory-disruptor', 10, 'issue')
+  ratioBar('batch 1: ahead of the pure-JS SAB ring', 1, 'sab-ring', 1, 'issue')
+  ratioBar('batch 64: ahead of the pure-JS SAB ring', 64, 'sab-ring', 1, 'issue')
+  ratioBar('batch 64: >= 30x MessagePort.postMessage (64 events/message)', 64, 'postMessage', 30, 'DESIGN.md')
+  ratioBar('batch 64: ahead of shared-memory-disruptor', 64, 'shared-memory-disruptor', 1, 'DESIGN.md')
   const latBar = (name, scenario, mode, maxUs) => {
-    const r = lat.find((x) => x.scenario === scenario && x.system === 'napi-disruptor' && x.mode === mode);
+    const r = lat.find((x) => x.scenario === scenario && x.system === 'napi-disruptor' && x.mode === mode)
     if (!r || r.p50_us === null) {
-      out.push({ bar: name, source: 'issue', met: null, figure: 'not measured' });
-      return;
+      out.push({ bar: name, source: 'issue', met: null, figure: 'not measured' })
+      return
     }
-    out.push({ bar: name, source: 'issue', met: r.p50_us <= maxUs, figure: `p50 ${fmtUs(r.p50_us)}, p99 ${fmtUs(r.p99_us)}` });
-  };
-  latBar('poller one-way latency p50 <= 0.5 µs, low rate', 'low', 'poller', 0.5);
-  latBar('poller one-way latency p50 <= 0.5 µs, under load', 'load', 'poller', 0.5);
-  latBar('callback one-way latency p50 <= 5 µs, under load', 'load', 'callback', 5);
-  const idle = res.idle_cpu?.find((r) => r.strategy === 'blocking');
+    out.push({
+      bar: name,
+      source: 'issue',
+      met: r.p50_us <= maxUs,
+      figure: `p50 ${fmtUs(r.p50_us)}, p99 ${fmtUs(r.p99_us)}`,
+    })
+  }
+  latBar('poller one-way latency p50 <= 0.5 µs, low rate', 'low', 'poller', 0.5)
+  latBar('poller one-way latency p50 <= 0.5 µs, under load', 'load', 'poller', 0.5)
+  latBar('callback one-way latency p50 <= 5 µs, under load', 'load', 'callback', 5)
+  const idle = res.idle_cpu?.find((r) => r.strategy === 'blocking')
   out.push({
     bar: 'idle ring, blocking strategy: < 1% of a core',
     source: 'DESIGN.md',
     met: idle ? idle.cpuPercent < 1 : null,
     figure: idle ? `${idle.cpuPercent.toFixed(2)} %` : 'not measured',
-  });
-  const a = res.publish_allocation;
+  })
+  const a = res.publish_allocation
   out.push({
     bar: 'no per-event allocation in the publish path',
     source: 'DESIGN.md',
     met: a ? a.gcMinor === 0 && a.gcMajor === 0 : null,
     figure: a ? `${a.gcMinor} minor GCs in ${fmtInt(a.events)} publishes` : 'not measured',
-  });
-  const m = res.long_run_memory;
+  })
+  const m = res.long_run_memory
   out.push({
     bar: 'no memory growth over a long run (RSS after - before < 16 MiB)',
     source: 'DESIGN.md',
     met: m ? m.rssAfterMiB - m.rssBeforeMiB < 16 : null,
     figure: m ? `${(m.rssAfterMiB - m.rssBeforeMiB).toFixed(1)} MiB over ${fmtInt(m.events)} events` : 'not measured',
-  });
-  return out;
+  })
+  return out
 }
 
 function barTable(list) {
-  const out = ['### bars (napi-disruptor callback mode unless said; ratios of medians in this run)', ''];
-  out.push('| bar | from | met | figure |');
-  out.push('| --- | --- | --- | --- |');
-  for (const b of list) out.push(`| ${b.bar} | ${b.source} | ${b.met === null ? 'n/a' : b.met ? 'yes' : '**no**'} | ${b.figure} |`);
-  out.push('');
-  return out;
+  const out = ['### bars (napi-disruptor callback mode unless said; ratios of medians in this run)', '']
+  out.push('| bar | from | met | figure |')
+  out.push('| --- | --- | --- | --- |')
+  for (const b of list)
+    out.push(`| ${b.bar} | ${b.source} | ${b.met === null ? 'n/a' : b.met ? 'yes' : '**no**'} | ${b.figure} |`)
+  out.push('')
+  return out
 }
 
 // ---------------------------------------------------------------- main
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const m = machine();
-  const startedAt = new Date();
+  const args = parseArgs(process.argv.slice(2))
+  const m = machine()
+  const startedAt = new Date()
   const header = [
     `## napi-disruptor JavaScript benchmarks${args.quick ? ' (--quick smoke run: figures meaningless)' : ''}`,
     '',
@@ -473,30 +519,30 @@ async function main() {
     '- busy elsewhere: CPU that other processes used during the measured runs (median, % of one core, from /proc/stat); ' +
       'on a 2-core machine the figures mean something only when it stays near 0 %',
     '',
-  ];
-  console.log(header.join('\n'));
+  ]
+  console.log(header.join('\n'))
 
-  const failures = [];
-  const tp = await throughput(args, failures);
-  const lat = args.latency ? await latency(args, failures) : [];
-  const res = args.resources ? await resources(args, failures) : {};
-  const barList = bars(tp, lat, res);
+  const failures = []
+  const tp = await throughput(args, failures)
+  const lat = args.latency ? await latency(args, failures) : []
+  const res = args.resources ? await resources(args, failures) : {}
+  const barList = bars(tp, lat, res)
 
-  const body = [...throughputTables(tp), ...latencyTables(lat, args), ...resourceTables(res), ...barTable(barList)];
+  const body = [...throughputTables(tp), ...latencyTables(lat, args), ...resourceTables(res), ...barTable(barList)]
   const busy = [
     ...tp.flatMap((r) => r.others_cpu_percent ?? []),
     ...lat.flatMap((r) => r.per_run.map((x) => x.othersCpu).filter((x) => x !== null)),
-  ];
-  const busyMedian = busy.length ? median(busy) : null;
+  ]
+  const busyMedian = busy.length ? median(busy) : null
   if (busyMedian !== null && busyMedian > 10) {
     body.push(
       `**Warning**: other processes used a median ${busyMedian.toFixed(0)} % of a core (max ${Math.max(...busy).toFixed(0)} %) ` +
         'during the measured runs: the figures above are distorted by contention.',
       '',
-    );
+    )
   }
-  if (failures.length > 0) body.push('### failures', '', ...failures.map((f) => `- ${f}`), '');
-  console.log(body.join('\n'));
+  if (failures.length > 0) body.push('### failures', '', ...failures.map((f) => `- ${f}`), '')
+  console.log(body.join('\n'))
 
   const json = {
     generated_at: startedAt.toISOString(),
@@ -529,38 +575,37 @@ async function main() {
     bars: barList,
     failures,
     markdown: [...header, ...body].join('\n'),
-  };
-  fs.mkdirSync(path.dirname(args.json), { recursive: true });
-  fs.writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`);
-  console.error(`wrote ${path.relative(process.cwd(), args.json)}`);
+  }
+  fs.mkdirSync(path.dirname(args.json), { recursive: true })
+  fs.writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`)
+  console.error(`wrote ${path.relative(process.cwd(), args.json)}`)
 
   if (args.chart !== null && tp.some((r) => r.median !== null)) {
-    const groups = [];
+    const groups = []
     for (const topology of TOPOLOGIES) {
       for (const batch of BATCHES) {
         const bars = tp
           .filter((r) => r.topology === topology.id && r.batch === batch && r.median !== null)
-          .map((r) => ({ label: r.label, system: r.system, value: r.median, min: r.min, max: r.max }));
-        if (bars.length) groups.push({ title: `${topology.title}, batch ${batch}`, bars });
+          .map((r) => ({ label: r.label, system: r.system, value: r.median, min: r.min, max: r.max }))
+        if (bars.length) groups.push({ title: `${topology.title}, batch ${batch}`, bars })
       }
     }
     const svg = barChart({
       title: 'napi-disruptor: JS throughput, worker thread -> main thread, 8-byte events',
       subtitle: `${m.cpu}, ${m.cores} cores; node ${m.node}; commit ${m.commit.slice(0, 10)}${m.dirty ? ' (dirty)' : ''}; ${startedAt.toISOString().slice(0, 10)}; median of ${args.runs} runs of ${fmtInt(args.events)} events`,
       groups,
-    });
-    fs.writeFileSync(args.chart, svg);
-    console.error(`wrote ${path.relative(process.cwd(), args.chart) || args.chart}`);
+    })
+    fs.writeFileSync(args.chart, svg)
+    console.error(`wrote ${path.relative(process.cwd(), args.chart) || args.chart}`)
   }
   if (failures.length > 0) {
-    console.error(`${failures.length} benchmark(s) failed`);
-    process.exitCode = 1;
+    console.error(`${failures.length} benchmark(s) failed`)
+    process.exitCode = 1
   }
 }
 
 main().catch((e) => {
-  progressDone();
-  console.error(e);
-  process.exitCode = 1;
-});
-
+  progressDone()
+  console.error(e)
+  process.exitCode = 1
+})

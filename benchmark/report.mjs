@@ -9,37 +9,36 @@
 // No dependencies. A missing half is reported as missing, not an error; the exit code is 1
 // only when neither is there or when the JS half recorded failed runs.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-import { fmtRate } from './js/common.mjs';
+import { fmtRate } from './js/common.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const here = path.dirname(fileURLToPath(import.meta.url))
 
 function parseArgs(argv) {
   const a = {
     cargo: path.join(here, 'results', 'cargo.json'),
     js: path.join(here, 'results', 'js.json'),
     out: path.join(here, 'results'),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--cargo') a.cargo = path.resolve(argv[++i]);
-    else if (argv[i] === '--js') a.js = path.resolve(argv[++i]);
-    else if (argv[i] === '--out') a.out = path.resolve(argv[++i]);
-    else throw new Error(`unknown argument ${argv[i]}`);
   }
-  return a;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--cargo') a.cargo = path.resolve(argv[++i])
+    else if (argv[i] === '--js') a.js = path.resolve(argv[++i])
+    else if (argv[i] === '--out') a.out = path.resolve(argv[++i])
+    else throw new Error(`unknown argument ${argv[i]}`)
+  }
+  return a
 }
 
 function read(file) {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
-    return null;
+    return null
   }
 }
-
 
 function cargoTables(cargo) {
   const out = [
@@ -48,58 +47,65 @@ function cargoTables(cargo) {
     `- rustc: ${cargo.rustc}; commit ${cargo.git?.commit ?? 'unknown'}${cargo.git?.dirty ? ' (dirty)' : ''}; generated ${cargo.generated_at}`,
     '- ratio: events/s of the system ÷ disruptor-core events/s, same variant (> 1: faster than disruptor-core)',
     '',
-  ];
-  const topologies = [...new Set(cargo.results.map((r) => r.topology))];
+  ]
+  const topologies = [...new Set(cargo.results.map((r) => r.topology))]
   for (const t of topologies) {
-    out.push(`### ${t}`, '', '| system | variant | events/s (median) | 95% CI | ratio vs disruptor-core |', '| --- | --- | ---: | ---: | ---: |');
+    out.push(
+      `### ${t}`,
+      '',
+      '| system | variant | events/s (median) | 95% CI | ratio vs disruptor-core |',
+      '| --- | --- | ---: | ---: | ---: |',
+    )
     for (const r of cargo.results.filter((x) => x.topology === t)) {
-      const ratio = r.ratio === null || r.ratio === undefined ? 'n/a' : `${r.ratio.toFixed(2)}x`;
+      const ratio = r.ratio === null || r.ratio === undefined ? 'n/a' : `${r.ratio.toFixed(2)}x`
       out.push(
         `| ${r.system} | ${r.variant} | ${fmtRate(r.events_per_sec)} | ${fmtRate(r.events_per_sec_low)} - ${fmtRate(r.events_per_sec_high)} | ${ratio} |`,
-      );
+      )
     }
-    out.push('');
+    out.push('')
   }
-  return out;
+  return out
 }
 
 function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const cargo = read(args.cargo);
-  const js = read(args.js);
+  const args = parseArgs(process.argv.slice(2))
+  const cargo = read(args.cargo)
+  const js = read(args.js)
   if (!cargo && !js) {
-    console.error(`neither ${args.cargo} nor ${args.js} exists: run \`npm run bench\` (or bench:js) first`);
-    process.exit(1);
+    console.error(`neither ${args.cargo} nor ${args.js} exists: run \`npm run bench\` (or bench:js) first`)
+    process.exit(1)
   }
-  const md = ['# napi-disruptor benchmark report', ''];
-  const m = js?.machine ?? cargo?.machine;
-  md.push(`- machine: ${m.cpu}, ${m.cores} cores${m.memory_gib ? `, ${m.memory_gib} GiB` : ''} (${m.os})`);
-  if (js) md.push(`- node ${js.node}, ${js.rustc}, commit ${js.git.commit}${js.git.dirty ? ' (dirty)' : ''}`);
-  if (cargo && !js) md.push(`- ${cargo.rustc}, commit ${cargo.git.commit}`);
-  md.push(`- JavaScript half: ${js ? `${js.generated_at}${js.quick ? ' (--quick: figures meaningless)' : ''}` : 'missing'}`);
-  md.push(`- Rust half: ${cargo ? cargo.generated_at : 'missing'}`, '');
+  const md = ['# napi-disruptor benchmark report', '']
+  const m = js?.machine ?? cargo?.machine
+  md.push(`- machine: ${m.cpu}, ${m.cores} cores${m.memory_gib ? `, ${m.memory_gib} GiB` : ''} (${m.os})`)
+  if (js) md.push(`- node ${js.node}, ${js.rustc}, commit ${js.git.commit}${js.git.dirty ? ' (dirty)' : ''}`)
+  if (cargo && !js) md.push(`- ${cargo.rustc}, commit ${cargo.git.commit}`)
+  md.push(
+    `- JavaScript half: ${js ? `${js.generated_at}${js.quick ? ' (--quick: figures meaningless)' : ''}` : 'missing'}`,
+  )
+  md.push(`- Rust half: ${cargo ? cargo.generated_at : 'missing'}`, '')
   if (js) {
     // js.markdown starts with its own header (machine, versions): keep only its tables
-    const body = js.markdown.split('\n');
-    const first = body.findIndex((l) => l.startsWith('### '));
-    md.push('## JavaScript (benchmark/js-bench.mjs)', '', ...(first >= 0 ? body.slice(first) : body), '');
+    const body = js.markdown.split('\n')
+    const first = body.findIndex((l) => l.startsWith('### '))
+    md.push('## JavaScript (benchmark/js-bench.mjs)', '', ...(first >= 0 ? body.slice(first) : body), '')
   }
-  if (cargo) md.push(...cargoTables(cargo));
+  if (cargo) md.push(...cargoTables(cargo))
 
-  fs.mkdirSync(args.out, { recursive: true });
-  const mdFile = path.join(args.out, 'report.md');
-  fs.writeFileSync(mdFile, `${md.join('\n')}\n`);
+  fs.mkdirSync(args.out, { recursive: true })
+  const mdFile = path.join(args.out, 'report.md')
+  fs.writeFileSync(mdFile, `${md.join('\n')}\n`)
   fs.writeFileSync(
     path.join(args.out, 'report.json'),
     `${JSON.stringify({ generated_at: new Date().toISOString(), js, cargo }, null, 2)}\n`,
-  );
+  )
 
   if (js) {
-    console.log('\nbars (JavaScript, this run):');
-    for (const b of js.bars) console.log(`  ${b.met === null ? 'n/a ' : b.met ? 'met ' : 'NOT '} ${b.bar}: ${b.figure}`);
+    console.log('\nbars (JavaScript, this run):')
+    for (const b of js.bars) console.log(`  ${b.met === null ? 'n/a ' : b.met ? 'met ' : 'NOT '} ${b.bar}: ${b.figure}`)
   }
-  console.log(`\nwrote ${path.relative(process.cwd(), mdFile)} (JS + Rust) and report.json beside it`);
-  if (js && js.failures.length > 0) process.exitCode = 1;
+  console.log(`\nwrote ${path.relative(process.cwd(), mdFile)} (JS + Rust) and report.json beside it`)
+  if (js && js.failures.length > 0) process.exitCode = 1
 }
 
-main();
+main()

@@ -14,7 +14,8 @@ const { join } = require('node:path')
 const { Disruptor } = require('napi-disruptor')
 
 const EVENTS = process.argv.includes('--quick') ? 5_000 : 200_000
-const file = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(tmpdir(), `napi-disruptor-${process.pid}.log`)
+const file =
+  process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(tmpdir(), `napi-disruptor-${process.pid}.log`)
 const SLOT = 32 // one fixed-width text line per slot
 
 async function main() {
@@ -50,7 +51,9 @@ async function main() {
 
   const lines = (await readFile(file, 'latin1')).split('\n').filter(Boolean)
   const inOrder = lines.every((l, i) => Number(l.split(' ').pop()) === i)
-  console.log(`${written} events in ${writes} writes (${(written / writes).toFixed(1)} per write), producer at most ${maxAhead} ahead of the disk`)
+  console.log(
+    `${written} events in ${writes} writes (${(written / writes).toFixed(1)} per write), producer at most ${maxAhead} ahead of the disk`,
+  )
   const ok = lines.length === EVENTS && inOrder && maxAhead <= d.size
   console.log(ok ? 'ok' : 'MISMATCH')
   if (!process.argv.slice(2).some((a) => !a.startsWith('--'))) await rm(file)

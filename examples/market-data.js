@@ -79,7 +79,12 @@ function main() {
     console.log(`${processed} ticks in ${seconds.toFixed(2)} s (${(processed / seconds / 1e6).toFixed(1)}M/s)`)
     console.log(`journal ${journaled}, replicate ${replicated}, business logic ${processed}`)
     console.log(`averages: ${[...average].map((a) => a.toFixed(2)).join(' ')}`)
-    const ok = processed === TICKS && journaled === TICKS && replicated === TICKS && journalChecksum === expected && orderViolations === 0
+    const ok =
+      processed === TICKS &&
+      journaled === TICKS &&
+      replicated === TICKS &&
+      journalChecksum === expected &&
+      orderViolations === 0
     console.log(ok ? 'ok' : 'MISMATCH')
     if (!ok) process.exitCode = 1
   })

@@ -43,7 +43,7 @@ import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 
 const require = createRequire(import.meta.url)
 const { Disruptor } = require('../index.js')
@@ -102,7 +102,8 @@ function makeChecker(name, d, producers) {
         continue
       }
       if (c !== next[p]) bad(`sequence ${s}: producer ${p} counter ${c}, expected ${next[p]}`)
-      if (k !== checksum(p, c)) bad(`sequence ${s}: producer ${p} counter ${c}: checksum ${k}, expected ${checksum(p, c)}`)
+      if (k !== checksum(p, c))
+        bad(`sequence ${s}: producer ${p} counter ${c}: checksum ${k}, expected ${checksum(p, c)}`)
       next[p] = c + 1
     }
     state.events += hi - lo + 1
@@ -365,7 +366,10 @@ function spawn(role, data, violation) {
 /** Waits for a worker's exit; false (and a violation) if it has not exited within `ms`. */
 async function joined(rec, ms, violation) {
   let timer
-  const code = await Promise.race([rec.exited, new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))])
+  const code = await Promise.race([
+    rec.exited,
+    new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), ms))),
+  ])
   clearTimeout(timer)
   if (code === 'timeout') {
     violation(`${rec.name}: did not exit within ${ms / 1000} s`)
@@ -430,7 +434,9 @@ async function main() {
       // Upstream handlers record their progress when they finish a batch, before it is released.
       if (hi > mainCheck.state.lastHi || hi > batchedDone) {
         diamondEarly++
-        diamondCheck.bad(`saw [${lo}, ${hi}] while main-callback was done to ${mainCheck.state.lastHi} and main-batched to ${batchedDone}`)
+        diamondCheck.bad(
+          `saw [${lo}, ${hi}] while main-callback was done to ${mainCheck.state.lastHi} and main-batched to ${batchedDone}`,
+        )
       }
       diamondCheck.onBatch(lo, hi)
     },
@@ -491,7 +497,8 @@ async function main() {
     gc?.()
     const deadline = performance.now() + 10_000
     while (Atomics.load(ctl, GC_DONE) < round * PRODUCERS && performance.now() < deadline) await sleep(1)
-    if (Atomics.load(ctl, GC_DONE) < round * PRODUCERS) violation(`memory: producers did not collect garbage within 10 s (round ${round})`)
+    if (Atomics.load(ctl, GC_DONE) < round * PRODUCERS)
+      violation(`memory: producers did not collect garbage within 10 s (round ${round})`)
     if ((await consumerWorker.message('gc-done', 10_000, (m) => m.round === round)) === null) {
       violation(`memory: worker-callback did not collect garbage within 10 s (round ${round})`)
     }
@@ -553,7 +560,8 @@ async function main() {
     }
     counts[producers.indexOf(p)] = done.published
     counters[producers.indexOf(p)] = done.counter
-    if (done.counter !== done.published) violation(`${p.name}: published ${done.published} events but counted to ${done.counter}`)
+    if (done.counter !== done.published)
+      violation(`${p.name}: published ${done.published} events but counted to ${done.counter}`)
     for (const [k, v] of Object.entries(done.paths)) paths[k] = (paths[k] ?? 0) + v
   }
   const tStop = performance.now()
@@ -578,9 +586,12 @@ async function main() {
   if (stats.abandonedEvents !== 0) violation(`stats: ${stats.abandonedEvents} abandoned events`)
   if (stats.cursor !== total - 1) violation(`stats: cursor ${stats.cursor}, expected ${total - 1}`)
   for (const c of stats.consumers) {
-    if (c.sequence !== total - 1) violation(`stats: consumer '${c.name}' at sequence ${c.sequence}, expected ${total - 1}`)
+    if (c.sequence !== total - 1)
+      violation(`stats: consumer '${c.name}' at sequence ${c.sequence}, expected ${total - 1}`)
     if (c.errors !== 0 || c.state === 'halted' || c.state === 'failed') {
-      violation(`stats: consumer '${c.name}' state ${c.state}, ${c.errors} errors${c.lastError ? `: ${c.lastError}` : ''}`)
+      violation(
+        `stats: consumer '${c.name}' state ${c.state}, ${c.errors} errors${c.lastError ? `: ${c.lastError}` : ''}`,
+      )
     }
   }
 
@@ -604,12 +615,15 @@ async function main() {
   // Every consumer saw exactly what was published, in order, intact.
   for (const r of results) {
     for (const v of r.violations) violation(v)
-    if (r.violationCount > r.violations.length) violation(`${r.name}: ${r.violationCount - r.violations.length} more violations`)
+    if (r.violationCount > r.violations.length)
+      violation(`${r.name}: ${r.violationCount - r.violations.length} more violations`)
     if (r.events !== total) violation(`${r.name}: saw ${r.events} events, ${total} were published`)
     if (r.lastSequence !== total - 1) violation(`${r.name}: last sequence ${r.lastSequence}, expected ${total - 1}`)
     for (let p = 0; p < PRODUCERS; p++) {
       if (r.perProducer[p] !== counters[p]) {
-        violation(`${r.name}: producer ${p}: saw counters up to ${r.perProducer[p] - 1}, it wrote up to ${counters[p] - 1}`)
+        violation(
+          `${r.name}: producer ${p}: saw counters up to ${r.perProducer[p] - 1}, it wrote up to ${counters[p] - 1}`,
+        )
       }
     }
   }
@@ -617,7 +631,9 @@ async function main() {
   const seconds = (tStop - tGo) / 1000
   const rssLimit = Math.round((1.5 * rssWarm + 50) * 10) / 10
   if (rssEnd > rssLimit) {
-    violation(`memory: RSS ${rssEnd} MiB at the end, more than 1.5 x ${rssWarm} MiB (after warm-up) + 50 MiB = ${rssLimit} MiB (both right after a full GC in every thread)`)
+    violation(
+      `memory: RSS ${rssEnd} MiB at the end, more than 1.5 x ${rssWarm} MiB (after warm-up) + 50 MiB = ${rssLimit} MiB (both right after a full GC in every thread)`,
+    )
   }
   const summary = {
     events: total,
@@ -661,7 +677,14 @@ async function main() {
 
   /** Ends a run that cannot finish normally (a stall or a hang). */
   function finish(why) {
-    report({ aborted: why, phase, events: mainCheck.state.events, consumers: checks.map((c) => c.result()), violationCount, violations })
+    report({
+      aborted: why,
+      phase,
+      events: mainCheck.state.events,
+      consumers: checks.map((c) => c.result()),
+      violationCount,
+      violations,
+    })
     process.exit(1)
   }
 

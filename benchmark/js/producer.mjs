@@ -5,129 +5,121 @@
 // Values: with one producer 1, 2, ..., perProducer; producer p of several: 4i + p (see
 // common.mjs), written as Float64 so that every system carries the same 8-byte event.
 
-import { workerData, parentPort } from 'node:worker_threads';
-import {
-  CTRL_ACK,
-  CTRL_T0,
-  CTRL_T1,
-  loadDisruptor,
-  loadSharedMemoryDisruptor,
-  nowNs,
-  readyAndWait,
-} from './common.mjs';
-import { SabProducer } from './sab-ring.mjs';
+import { parentPort, workerData } from 'node:worker_threads'
+import { CTRL_ACK, CTRL_T0, CTRL_T1, loadDisruptor, loadSharedMemoryDisruptor, nowNs, readyAndWait } from './common.mjs'
+import { SabProducer } from './sab-ring.mjs'
 
-const { system, batch, producers, p, perProducer: m } = workerData;
-const i32 = new Int32Array(workerData.ctrl);
-const ctrlF64 = new Float64Array(workerData.ctrl);
-const mul = producers === 1 ? 1 : 4;
-const add = producers === 1 ? 0 : p;
+const { system, batch, producers, p, perProducer: m } = workerData
+const i32 = new Int32Array(workerData.ctrl)
+const ctrlF64 = new Float64Array(workerData.ctrl)
+const mul = producers === 1 ? 1 : 4
+const add = producers === 1 ? 0 : p
 
-if (m % batch !== 0) throw new Error(`perProducer ${m} is not a multiple of batch ${batch}`);
+if (m % batch !== 0) throw new Error(`perProducer ${m} is not a multiple of batch ${batch}`)
 
 function napiDisruptor() {
-  const Disruptor = loadDisruptor();
-  const d = Disruptor.attach(workerData.handle);
-  const f64 = new Float64Array(d.buffer); // one view, made once
-  const mask = d.size - 1;
-  readyAndWait(i32);
-  ctrlF64[CTRL_T0 + p] = nowNs();
+  const Disruptor = loadDisruptor()
+  const d = Disruptor.attach(workerData.handle)
+  const f64 = new Float64Array(d.buffer) // one view, made once
+  const mask = d.size - 1
+  readyAndWait(i32)
+  ctrlF64[CTRL_T0 + p] = nowNs()
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
-      const s = d.next();
-      f64[s & mask] = i * mul + add;
-      d.publish(s);
+      const s = d.next()
+      f64[s & mask] = i * mul + add
+      d.publish(s)
     }
   } else {
     for (let i = 1; i <= m; i += batch) {
-      const hi = d.next(batch);
-      const lo = hi - batch + 1;
-      for (let s = lo, v = i; s <= hi; s++, v++) f64[s & mask] = v * mul + add;
-      d.publish(lo, hi);
+      const hi = d.next(batch)
+      const lo = hi - batch + 1
+      for (let s = lo, v = i; s <= hi; s++, v++) f64[s & mask] = v * mul + add
+      d.publish(lo, hi)
     }
   }
 }
 
 function sabRing() {
-  const ring = new SabProducer(workerData.ring);
-  const f64 = ring.f64;
-  const mask = ring.mask;
-  readyAndWait(i32);
-  ctrlF64[CTRL_T0 + p] = nowNs();
+  const ring = new SabProducer(workerData.ring)
+  const f64 = ring.f64
+  const mask = ring.mask
+  readyAndWait(i32)
+  ctrlF64[CTRL_T0 + p] = nowNs()
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
-      const s = ring.claim(1);
-      f64[s & mask] = i * mul + add;
-      ring.publish(s + 1);
+      const s = ring.claim(1)
+      f64[s & mask] = i * mul + add
+      ring.publish(s + 1)
     }
   } else {
     for (let i = 1; i <= m; i += batch) {
-      const lo = ring.claim(batch);
-      const end = lo + batch;
-      for (let s = lo, v = i; s < end; s++, v++) f64[s & mask] = v * mul + add;
-      ring.publish(end);
+      const lo = ring.claim(batch)
+      const end = lo + batch
+      for (let s = lo, v = i; s < end; s++, v++) f64[s & mask] = v * mul + add
+      ring.publish(end)
     }
   }
 }
 
 function sharedMemoryDisruptor() {
-  const SMD = loadSharedMemoryDisruptor();
+  const SMD = loadSharedMemoryDisruptor()
   // (shm name, elements, element size, consumers, consumer index: -1 = producer only,
   //  init: no (the main thread did), spin: no). Without spin a claim returns an empty result
   // at once when the ring is full and this loop retries, which is what spin does natively, but
   // stays interruptible: worker.terminate() cannot stop a thread spinning in native code.
-  const d = new SMD(workerData.shmName, workerData.size, 8, 1, -1, false, false);
-  readyAndWait(i32);
-  ctrlF64[CTRL_T0 + p] = nowNs();
+  const d = new SMD(workerData.shmName, workerData.size, 8, 1, -1, false, false)
+  readyAndWait(i32)
+  ctrlF64[CTRL_T0 + p] = nowNs()
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
-      let buf = d.produceClaimSync();
-      while (buf.length === 0) buf = d.produceClaimSync();
-      buf.writeDoubleLE(i * mul + add, 0);
+      let buf = d.produceClaimSync()
+      while (buf.length === 0) buf = d.produceClaimSync()
+      buf.writeDoubleLE(i * mul + add, 0)
       while (!d.produceCommitSync());
     }
   } else {
     for (let i = 1; i <= m; i += batch) {
-      let bufs = d.produceClaimManySync(batch); // one Buffer, or two when the claim wraps
-      while (bufs.length === 0) bufs = d.produceClaimManySync(batch);
-      let v = i;
+      let bufs = d.produceClaimManySync(batch) // one Buffer, or two when the claim wraps
+      while (bufs.length === 0) bufs = d.produceClaimManySync(batch)
+      let v = i
       for (let b = 0; b < bufs.length; b++) {
-        const buf = bufs[b];
-        for (let j = 0; j < buf.length; j += 8) buf.writeDoubleLE(v++ * mul + add, j);
+        const buf = bufs[b]
+        for (let j = 0; j < buf.length; j += 8) buf.writeDoubleLE(v++ * mul + add, j)
       }
       while (!d.produceCommitSync());
     }
   }
-  d.release();
+  d.release()
 }
 
 function postMessageProducer() {
-  const port = workerData.port;
+  const port = workerData.port
   // Flow control, so that the producer cannot run away from the consumer by more than a ring's
   // worth of events (the other systems are bounded rings): the consumer stores how many
   // messages it has handled into CTRL_ACK every few hundred messages.
-  const window = workerData.window;
-  let acked = 0;
-  readyAndWait(i32);
-  ctrlF64[CTRL_T0 + p] = nowNs();
+  const window = workerData.window
+  let acked = 0
+  readyAndWait(i32)
+  ctrlF64[CTRL_T0 + p] = nowNs()
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
       if (i - 1 - acked >= window) {
-        while (i - 1 - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5);
+        while (i - 1 - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5)
       }
-      port.postMessage(i * mul + add);
+      port.postMessage(i * mul + add)
     }
   } else {
-    const events = new Float64Array(batch); // copied by postMessage's structured clone
+    const events = new Float64Array(batch) // copied by postMessage's structured clone
     for (let i = 1, sent = 0; i <= m; i += batch, sent++) {
       if (sent - acked >= window) {
-        while (sent - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5);
+        while (sent - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5)
       }
-      for (let k = 0; k < batch; k++) events[k] = (i + k) * mul + add;
-      port.postMessage(events);
+      for (let k = 0; k < batch; k++) events[k] = (i + k) * mul + add
+      port.postMessage(events)
     }
   }
-  port.close();
+  port.close()
 }
 
 const systems = {
@@ -135,11 +127,11 @@ const systems = {
   'sab-ring': sabRing,
   'shared-memory-disruptor': sharedMemoryDisruptor,
   postMessage: postMessageProducer,
-};
+}
 
 try {
-  systems[system]();
-  ctrlF64[CTRL_T1 + p] = nowNs();
+  systems[system]()
+  ctrlF64[CTRL_T1 + p] = nowNs()
 } catch (e) {
-  parentPort.postMessage({ error: e instanceof Error ? `${e.stack}` : String(e) });
+  parentPort.postMessage({ error: e instanceof Error ? `${e.stack}` : String(e) })
 }

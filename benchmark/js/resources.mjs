@@ -1,12 +1,12 @@
 // Resources: memory over a long run, allocation in the publish path, and the CPU an idle ring
 // costs per wait strategy.
 
-import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
-import { loadDisruptor } from './common.mjs';
-import { runOnce, TOPOLOGIES } from './throughput.mjs';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks'
+import { loadDisruptor } from './common.mjs'
+import { runOnce, TOPOLOGIES } from './throughput.mjs'
 
-const MiB = 2 ** 20;
-export const WAIT_STRATEGIES = ['blocking', 'sleeping', 'yielding', 'busy-spin', 'phased-backoff'];
+const MiB = 2 ** 20
+export const WAIT_STRATEGIES = ['blocking', 'sleeping', 'yielding', 'busy-spin', 'phased-backoff']
 
 /**
  * RSS and heap before and after a long one-to-one run (napi-disruptor, callback consumer on the
@@ -14,20 +14,20 @@ export const WAIT_STRATEGIES = ['blocking', 'sleeping', 'yielding', 'busy-spin',
  * warm-up run of the same kind (code compiled, pools allocated).
  */
 export async function memoryOverLongRun({ events, size }) {
-  const topology = TOPOLOGIES.find((t) => t.id === '1p1c');
-  const row = { system: 'napi-disruptor', mode: 'callback' };
-  await runOnce({ topology, row, batch: 1, events: Math.min(events, 1_920_000), size });
-  const before = process.memoryUsage();
-  const samples = [];
-  const timer = setInterval(() => samples.push(process.memoryUsage().rss), 100);
-  let result;
+  const topology = TOPOLOGIES.find((t) => t.id === '1p1c')
+  const row = { system: 'napi-disruptor', mode: 'callback' }
+  await runOnce({ topology, row, batch: 1, events: Math.min(events, 1_920_000), size })
+  const before = process.memoryUsage()
+  const samples = []
+  const timer = setInterval(() => samples.push(process.memoryUsage().rss), 100)
+  let result
   try {
-    result = await runOnce({ topology, row, batch: 1, events, size });
+    result = await runOnce({ topology, row, batch: 1, events, size })
   } finally {
-    clearInterval(timer);
+    clearInterval(timer)
   }
-  const after = process.memoryUsage();
-  const maxRss = Math.max(before.rss, after.rss, ...samples);
+  const after = process.memoryUsage()
+  const maxRss = Math.max(before.rss, after.rss, ...samples)
   return {
     events,
     seconds: result.ns / 1e9,
@@ -38,7 +38,7 @@ export async function memoryOverLongRun({ events, size }) {
     heapUsedBeforeMiB: before.heapUsed / MiB,
     heapUsedAfterMiB: after.heapUsed / MiB,
     samples: samples.length,
-  };
+  }
 }
 
 /**
@@ -46,46 +46,46 @@ export async function memoryOverLongRun({ events, size }) {
  * poller drains in between): a publish path that allocates nothing per event triggers none.
  */
 export async function publishPathAllocation({ events }) {
-  const Disruptor = loadDisruptor();
-  const size = 65536;
-  const d = new Disruptor({ size, slotSize: 8, producer: 'single' });
-  const f64 = new Float64Array(d.buffer);
-  const mask = size - 1;
-  const p = d.poller();
-  let sum = 0;
+  const Disruptor = loadDisruptor()
+  const size = 65536
+  const d = new Disruptor({ size, slotSize: 8, producer: 'single' })
+  const f64 = new Float64Array(d.buffer)
+  const mask = size - 1
+  const p = d.poller()
+  let sum = 0
   const drain = (lo, hi) => {
-    for (let s = lo; s <= hi; s++) sum += f64[s & mask];
-  };
+    for (let s = lo; s <= hi; s++) sum += f64[s & mask]
+  }
   const produce = (n) => {
     for (let i = 0; i < n; i += 1024) {
       for (let k = 0; k < 1024; k++) {
-        const s = d.next();
-        f64[s & mask] = k;
-        d.publish(s);
+        const s = d.next()
+        f64[s & mask] = k
+        d.publish(s)
       }
       while (p.poll(drain) === 'processing');
     }
-  };
-  produce(262144); // warm up: compiled, views and claim state made
-  const gcs = { minor: 0, major: 0, other: 0 };
+  }
+  produce(262144) // warm up: compiled, views and claim state made
+  const gcs = { minor: 0, major: 0, other: 0 }
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = e.detail?.kind ?? e.kind;
-      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
-      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++;
-      else gcs.other++;
+      const kind = e.detail?.kind ?? e.kind
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++
+      else gcs.other++
     }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  const heapBefore = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
-  produce(events);
-  const ms = performance.now() - t0;
-  const heapAfter = process.memoryUsage().heapUsed;
-  await new Promise((r) => setTimeout(r, 50)); // gc entries are delivered asynchronously
-  obs.disconnect();
-  await d.close();
-  if (!(sum > 0)) throw new Error('nothing consumed');
+  })
+  obs.observe({ entryTypes: ['gc'] })
+  const heapBefore = process.memoryUsage().heapUsed
+  const t0 = performance.now()
+  produce(events)
+  const ms = performance.now() - t0
+  const heapAfter = process.memoryUsage().heapUsed
+  await new Promise((r) => setTimeout(r, 50)) // gc entries are delivered asynchronously
+  obs.disconnect()
+  await d.close()
+  if (!(sum > 0)) throw new Error('nothing consumed')
   return {
     events,
     nsPerEvent: (ms * 1e6) / events,
@@ -93,7 +93,7 @@ export async function publishPathAllocation({ events }) {
     gcMajor: gcs.major,
     gcOther: gcs.other,
     heapGrowthKiB: (heapAfter - heapBefore) / 1024,
-  };
+  }
 }
 
 /**
@@ -103,26 +103,26 @@ export async function publishPathAllocation({ events }) {
  */
 export async function idleCpu({ seconds }) {
   const measure = async () => {
-    await new Promise((r) => setTimeout(r, 100)); // let the ring settle into its wait
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const c = process.cpuUsage(c0);
-    const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-    return (100 * (c.user + c.system)) / wallUs;
-  };
-  const Disruptor = loadDisruptor();
-  const rows = [{ strategy: 'none (no ring)', cpuPercent: await measure() }];
-  for (const strategy of WAIT_STRATEGIES) {
-    const d = new Disruptor({ size: 1024, slotSize: 8, producer: 'single', waitStrategy: strategy });
-    d.handleEventsWith(() => {});
-    d.start();
-    // one event first, so that the consumer went through a delivery and re-armed its waker
-    d.publish(d.next());
-    await d.drain();
-    const cpuPercent = await measure();
-    await d.close();
-    rows.push({ strategy, cpuPercent });
+    await new Promise((r) => setTimeout(r, 100)) // let the ring settle into its wait
+    const c0 = process.cpuUsage()
+    const t0 = process.hrtime.bigint()
+    await new Promise((r) => setTimeout(r, seconds * 1000))
+    const c = process.cpuUsage(c0)
+    const wallUs = Number(process.hrtime.bigint() - t0) / 1000
+    return (100 * (c.user + c.system)) / wallUs
   }
-  return rows;
+  const Disruptor = loadDisruptor()
+  const rows = [{ strategy: 'none (no ring)', cpuPercent: await measure() }]
+  for (const strategy of WAIT_STRATEGIES) {
+    const d = new Disruptor({ size: 1024, slotSize: 8, producer: 'single', waitStrategy: strategy })
+    d.handleEventsWith(() => {})
+    d.start()
+    // one event first, so that the consumer went through a delivery and re-armed its waker
+    d.publish(d.next())
+    await d.drain()
+    const cpuPercent = await measure()
+    await d.close()
+    rows.push({ strategy, cpuPercent })
+  }
+  return rows
 }

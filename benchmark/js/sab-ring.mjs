@@ -15,53 +15,53 @@
 // Counters are Int32: one ring carries at most 2**31 - 1 events (the benchmarks make a ring per
 // run and stay far below).
 
-export const HEAD = 0;
-export const TAIL = 32; // 128 bytes after HEAD
-const CTRL_BYTES = 256;
+export const HEAD = 0
+export const TAIL = 32 // 128 bytes after HEAD
+const CTRL_BYTES = 256
 
 /** A new ring of `size` (power of two) Float64 slots: plain data, structured-cloneable. */
 export function createSabRing(size) {
-  if (size < 2 || (size & (size - 1)) !== 0) throw new RangeError('size must be a power of two');
-  return { size, data: new SharedArrayBuffer(size * 8), ctrl: new SharedArrayBuffer(CTRL_BYTES) };
+  if (size < 2 || (size & (size - 1)) !== 0) throw new RangeError('size must be a power of two')
+  return { size, data: new SharedArrayBuffer(size * 8), ctrl: new SharedArrayBuffer(CTRL_BYTES) }
 }
 
 export class SabProducer {
   constructor(ring) {
-    this.f64 = new Float64Array(ring.data);
-    this.ctrl = new Int32Array(ring.ctrl);
-    this.size = ring.size;
-    this.mask = ring.size - 1;
-    this.head = 0; // next sequence to claim = events published so far
-    this.limit = ring.size; // sequences below this can be claimed (cached TAIL + size)
+    this.f64 = new Float64Array(ring.data)
+    this.ctrl = new Int32Array(ring.ctrl)
+    this.size = ring.size
+    this.mask = ring.size - 1
+    this.head = 0 // next sequence to claim = events published so far
+    this.limit = ring.size // sequences below this can be claimed (cached TAIL + size)
   }
 
   /** Claims n slots; returns the first sequence. Spins while the ring is full. */
   claim(n) {
-    const hi = this.head + n;
-    if (hi > this.limit) this.waitForRoom(hi);
-    return this.head;
+    const hi = this.head + n
+    if (hi > this.limit) this.waitForRoom(hi)
+    return this.head
   }
 
   waitForRoom(hi) {
     for (;;) {
-      this.limit = Atomics.load(this.ctrl, TAIL) + this.size;
-      if (hi <= this.limit) return;
+      this.limit = Atomics.load(this.ctrl, TAIL) + this.size
+      if (hi <= this.limit) return
     }
   }
 
   /** Publishes everything claimed up to (not including) `end`. */
   publish(end) {
-    this.head = end;
-    Atomics.store(this.ctrl, HEAD, end);
+    this.head = end
+    Atomics.store(this.ctrl, HEAD, end)
   }
 }
 
 export class SabConsumer {
   constructor(ring) {
-    this.f64 = new Float64Array(ring.data);
-    this.ctrl = new Int32Array(ring.ctrl);
-    this.mask = ring.size - 1;
-    this.tail = 0; // events consumed
+    this.f64 = new Float64Array(ring.data)
+    this.ctrl = new Int32Array(ring.ctrl)
+    this.mask = ring.size - 1
+    this.tail = 0 // events consumed
   }
 
   /**
@@ -69,12 +69,12 @@ export class SabConsumer {
    * consumed. Returns false when nothing was available.
    */
   poll(handler) {
-    const head = Atomics.load(this.ctrl, HEAD);
-    const lo = this.tail;
-    if (head === lo) return false;
-    handler(lo, head - 1);
-    this.tail = head;
-    Atomics.store(this.ctrl, TAIL, head);
-    return true;
+    const head = Atomics.load(this.ctrl, HEAD)
+    const lo = this.tail
+    if (head === lo) return false
+    handler(lo, head - 1)
+    this.tail = head
+    Atomics.store(this.ctrl, TAIL, head)
+    return true
   }
 }

@@ -7,9 +7,9 @@
 // start-up and teardown are outside the measurement. Every consumer checks every event
 // (count, sum, order per producer): a run that loses, duplicates or reorders an event fails.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import fs from 'node:fs'
+import path from 'node:path'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import {
   CTRL_ACK,
   CTRL_T0,
@@ -24,14 +24,14 @@ import {
   nowNs,
   pullLoop,
   waitReady,
-} from './common.mjs';
-import { createSabRing, SabConsumer } from './sab-ring.mjs';
+} from './common.mjs'
+import { createSabRing, SabConsumer } from './sab-ring.mjs'
 
-const PRODUCER = path.join(here, 'producer.mjs');
+const PRODUCER = path.join(here, 'producer.mjs')
 /** A run fails when no event arrived for this long. */
-const STALL_MS = 15_000;
+const STALL_MS = 15_000
 
-let runCounter = 0;
+let runCounter = 0
 
 /**
  * Rows of the report: what runs, per topology. `mode` says how the main thread consumes.
@@ -78,69 +78,70 @@ export const TOPOLOGIES = [
     consumers: 3,
     rows: [{ system: 'napi-disruptor', mode: 'callback' }],
   },
-];
+]
 
 export function rowLabel(row, batch) {
-  if (row.system === 'napi-disruptor') return `napi-disruptor (${row.mode})`;
+  if (row.system === 'napi-disruptor') return `napi-disruptor (${row.mode})`
   if (row.system === 'postMessage') {
-    return batch === 1 ? 'MessagePort.postMessage (1 event/message)' : `MessagePort.postMessage (${batch} events/message)`;
+    return batch === 1
+      ? 'MessagePort.postMessage (1 event/message)'
+      : `MessagePort.postMessage (${batch} events/message)`
   }
-  if (row.system === 'sab-ring') return 'pure-JS SharedArrayBuffer ring';
-  return row.system;
+  if (row.system === 'sab-ring') return 'pure-JS SharedArrayBuffer ring'
+  return row.system
 }
 
 export function available(row) {
-  if (row.system === 'shared-memory-disruptor') return loadSharedMemoryDisruptor() !== null;
-  return true;
+  if (row.system === 'shared-memory-disruptor') return loadSharedMemoryDisruptor() !== null
+  return true
 }
-
 
 /**
  * The main-thread side of one run: sets the system up and returns
  * { checkers, workerData (system-specific part), transferList, start(finish), close() }.
  */
 function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
-  const { producers } = topology;
-  const nCheckers = topology.consumers;
-  const checkers = Array.from({ length: nCheckers }, () => makeChecker(producers, perProducer));
+  const { producers } = topology
+  const nCheckers = topology.consumers
+  const checkers = Array.from({ length: nCheckers }, () => makeChecker(producers, perProducer))
   const allDone = () => {
-    for (const c of checkers) if (!c.done) return false;
-    return true;
-  };
+    for (const c of checkers) if (!c.done) return false
+    return true
+  }
 
   if (row.system === 'napi-disruptor') {
-    const Disruptor = loadDisruptor();
-    const d = new Disruptor({ size, slotSize: 8, producer: producers === 1 ? 'single' : 'multi', waitStrategy });
-    const f64 = new Float64Array(d.buffer);
-    const mask = size - 1;
-    const handlers = checkers.map((c) => (lo, hi) => c.range(f64, mask, lo, hi));
-    let start;
+    const Disruptor = loadDisruptor()
+    const d = new Disruptor({ size, slotSize: 8, producer: producers === 1 ? 'single' : 'multi', waitStrategy })
+    const f64 = new Float64Array(d.buffer)
+    const mask = size - 1
+    const handlers = checkers.map((c) => (lo, hi) => c.range(f64, mask, lo, hi))
+    let start
     if (row.mode === 'callback') {
-      let finish = null;
+      let finish = null
       const wrapped = handlers.map((h) => (lo, hi) => {
-        h(lo, hi);
+        h(lo, hi)
         if (finish !== null && allDone()) {
-          finish();
-          finish = null;
+          finish()
+          finish = null
         }
-      });
-      if (topology.id === 'diamond') d.handleEventsWith(wrapped[0], wrapped[1]).andThen(wrapped[2]);
-      else d.handleEventsWith(...wrapped);
-      d.start();
+      })
+      if (topology.id === 'diamond') d.handleEventsWith(wrapped[0], wrapped[1]).andThen(wrapped[2])
+      else d.handleEventsWith(...wrapped)
+      d.start()
       start = (f) => {
-        finish = f;
-      };
+        finish = f
+      }
     } else {
-      const pollers = handlers.map(() => d.poller());
+      const pollers = handlers.map(() => d.poller())
       const step =
         pollers.length === 1
           ? () => pollers[0].poll(handlers[0]) === 'processing'
           : () => {
-              let any = false;
-              for (let i = 0; i < pollers.length; i++) if (pollers[i].poll(handlers[i]) === 'processing') any = true;
-              return any;
-            };
-      start = (f) => pullLoop(step, allDone, f);
+              let any = false
+              for (let i = 0; i < pollers.length; i++) if (pollers[i].poll(handlers[i]) === 'processing') any = true
+              return any
+            }
+      start = (f) => pullLoop(step, allDone, f)
     }
     return {
       checkers,
@@ -148,101 +149,101 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
       transferList: [],
       start,
       close: () => d.close(),
-    };
+    }
   }
 
   if (row.system === 'sab-ring') {
-    const ring = createSabRing(size);
-    const consumer = new SabConsumer(ring);
-    const c = checkers[0];
-    const f64 = consumer.f64;
-    const mask = consumer.mask;
-    const handler = (lo, hi) => c.range(f64, mask, lo, hi);
+    const ring = createSabRing(size)
+    const consumer = new SabConsumer(ring)
+    const c = checkers[0]
+    const f64 = consumer.f64
+    const mask = consumer.mask
+    const handler = (lo, hi) => c.range(f64, mask, lo, hi)
     return {
       checkers,
       data: { ring },
       transferList: [],
       start: (f) => pullLoop(() => consumer.poll(handler), allDone, f),
       close: async () => {},
-    };
+    }
   }
 
   if (row.system === 'shared-memory-disruptor') {
-    const SMD = loadSharedMemoryDisruptor();
-    const shmName = `/napi-disruptor-bench-${process.pid}-${++runCounter}`;
+    const SMD = loadSharedMemoryDisruptor()
+    const shmName = `/napi-disruptor-bench-${process.pid}-${++runCounter}`
     // (name, elements, element size, consumers, this consumer's index, init: yes, spin: no:
     //  consumeNewSync returns [] at once when there is nothing, so the main thread can yield)
-    const d = new SMD(shmName, size, 8, 1, 0, true, false);
-    const c = checkers[0];
+    const d = new SMD(shmName, size, 8, 1, 0, true, false)
+    const c = checkers[0]
     const step = () => {
-      const bufs = d.consumeNewSync(); // one Buffer per contiguous run of new events (<= 2)
-      if (bufs.length === 0) return false;
+      const bufs = d.consumeNewSync() // one Buffer per contiguous run of new events (<= 2)
+      if (bufs.length === 0) return false
       for (let b = 0; b < bufs.length; b++) {
-        const buf = bufs[b];
-        const n = buf.length;
-        for (let j = 0; j < n; j += 8) c.one(buf.readDoubleLE(j));
-        c.count += n / 8;
+        const buf = bufs[b]
+        const n = buf.length
+        for (let j = 0; j < n; j += 8) c.one(buf.readDoubleLE(j))
+        c.count += n / 8
       }
-      d.consumeCommit();
-      return true;
-    };
+      d.consumeCommit()
+      return true
+    }
     return {
       checkers,
       data: { shmName, size },
       transferList: [],
       start: (f) => pullLoop(step, allDone, f),
       close: async () => {
-        d.release();
-        fs.rmSync(path.join('/dev/shm', shmName.slice(1)), { force: true });
+        d.release()
+        fs.rmSync(path.join('/dev/shm', shmName.slice(1)), { force: true })
       },
-    };
+    }
   }
 
   if (row.system === 'postMessage') {
-    const { port1, port2 } = new MessageChannel();
-    const c = checkers[0];
-    const window = Math.max(1, size / batch); // messages in flight: a ring's worth of events
-    const ackEvery = Math.max(1, window / 256);
-    let messages = 0;
-    let finish = null;
-    let ctrl = null;
+    const { port1, port2 } = new MessageChannel()
+    const c = checkers[0]
+    const window = Math.max(1, size / batch) // messages in flight: a ring's worth of events
+    const ackEvery = Math.max(1, window / 256)
+    let messages = 0
+    let finish = null
+    let ctrl = null
     const ack = () => {
       if (++messages % ackEvery === 0) {
-        Atomics.store(ctrl, CTRL_ACK, messages);
-        Atomics.notify(ctrl, CTRL_ACK);
+        Atomics.store(ctrl, CTRL_ACK, messages)
+        Atomics.notify(ctrl, CTRL_ACK)
       }
       if (finish !== null && c.done) {
-        finish();
-        finish = null;
+        finish()
+        finish = null
       }
-    };
+    }
     if (batch === 1) {
       port1.on('message', (v) => {
-        c.one(v);
-        c.count++;
-        ack();
-      });
+        c.one(v)
+        c.count++
+        ack()
+      })
     } else {
       port1.on('message', (events) => {
-        for (let k = 0; k < events.length; k++) c.one(events[k]);
-        c.count += events.length;
-        ack();
-      });
+        for (let k = 0; k < events.length; k++) c.one(events[k])
+        c.count += events.length
+        ack()
+      })
     }
     return {
       checkers,
       data: { port: port2, window },
       transferList: [port2],
       setControl: (i32) => {
-        ctrl = i32;
+        ctrl = i32
       },
       start: (f) => {
-        finish = f;
+        finish = f
       },
       close: async () => port1.close(),
-    };
+    }
   }
-  throw new Error(`unknown system ${row.system}`);
+  throw new Error(`unknown system ${row.system}`)
 }
 
 /**
@@ -250,16 +251,16 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
  * error, a stall).
  */
 export async function runOnce({ topology, row, batch, events, size, waitStrategy = 'blocking' }) {
-  const producers = topology.producers;
-  const perProducer = events / producers;
+  const producers = topology.producers
+  const perProducer = events / producers
   if (!Number.isInteger(perProducer) || perProducer % batch !== 0) {
-    throw new Error(`events ${events} must split into ${producers} producers of whole batches of ${batch}`);
+    throw new Error(`events ${events} must split into ${producers} producers of whole batches of ${batch}`)
   }
-  const side = consumerSide(topology, row, batch, perProducer, size, waitStrategy);
-  const ctrl = newControl();
-  side.setControl?.(ctrl.i32);
-  const workers = [];
-  let closed = false;
+  const side = consumerSide(topology, row, batch, perProducer, size, waitStrategy)
+  const ctrl = newControl()
+  side.setControl?.(ctrl.i32)
+  const workers = []
+  let closed = false
   try {
     for (let p = 0; p < producers; p++) {
       const w = new Worker(PRODUCER, {
@@ -273,70 +274,70 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
           ...side.data,
         },
         transferList: side.transferList,
-      });
-      w.failed = null;
-      w.exited = new Promise((resolve) => w.once('exit', resolve));
+      })
+      w.failed = null
+      w.exited = new Promise((resolve) => w.once('exit', resolve))
       w.on('error', (e) => {
-        w.failed = e;
-      });
+        w.failed = e
+      })
       w.on('message', (m) => {
-        if (m && m.error) w.failed = new Error(`producer ${p}: ${m.error}`);
-      });
-      workers.push(w);
+        if (m?.error) w.failed = new Error(`producer ${p}: ${m.error}`)
+      })
+      workers.push(w)
     }
-    await waitReady(ctrl.i32, producers, workers);
+    await waitReady(ctrl.i32, producers, workers)
 
-    let tEnd = 0;
+    let tEnd = 0
     const finished = new Promise((resolve, reject) => {
-      let lastCount = -1;
-      let lastChange = Date.now();
+      let lastCount = -1
+      let lastChange = Date.now()
       const timer = setInterval(() => {
         for (const w of workers) {
           if (w.failed) {
-            clearInterval(timer);
-            reject(w.failed);
-            return;
+            clearInterval(timer)
+            reject(w.failed)
+            return
           }
         }
-        const count = side.checkers.reduce((a, c) => a + c.count, 0);
+        const count = side.checkers.reduce((a, c) => a + c.count, 0)
         if (count !== lastCount) {
-          lastCount = count;
-          lastChange = Date.now();
+          lastCount = count
+          lastChange = Date.now()
         } else if (Date.now() - lastChange > STALL_MS) {
-          clearInterval(timer);
-          const got = side.checkers.map((c) => c.count).join(', ');
-          reject(new Error(`stalled: consumers received ${got} of ${events} events, nothing for ${STALL_MS / 1000} s`));
+          clearInterval(timer)
+          const got = side.checkers.map((c) => c.count).join(', ')
+          reject(new Error(`stalled: consumers received ${got} of ${events} events, nothing for ${STALL_MS / 1000} s`))
         }
-      }, 200);
+      }, 200)
       side.start(() => {
-        tEnd = nowNs();
-        clearInterval(timer);
-        resolve();
-      });
-    });
-    const meter = contentionMeter();
-    go(ctrl.i32);
-    await finished;
-    const othersCpu = meter.stop();
+        tEnd = nowNs()
+        clearInterval(timer)
+        resolve()
+      })
+    })
+    const meter = contentionMeter()
+    go(ctrl.i32)
+    await finished
+    const othersCpu = meter.stop()
 
-    await Promise.all(workers.map((w) => w.exited));
-    let t0 = Infinity;
-    let t1 = 0;
+    await Promise.all(workers.map((w) => w.exited))
+    let t0 = Infinity
+    let t1 = 0
     for (let p = 0; p < producers; p++) {
-      t0 = Math.min(t0, ctrl.f64[CTRL_T0 + p]);
-      t1 = Math.max(t1, ctrl.f64[CTRL_T1 + p]);
+      t0 = Math.min(t0, ctrl.f64[CTRL_T0 + p])
+      t1 = Math.max(t1, ctrl.f64[CTRL_T1 + p])
     }
-    for (const w of workers) if (w.failed) throw w.failed;
-    const problems = side.checkers.map((c) => c.verdict(producers, perProducer)).filter((x) => x !== null);
-    if (problems.length > 0) throw new Error(`checksum failed: ${problems.join('; ')}`);
-    await side.close();
-    closed = true;
-    const ns = tEnd - t0;
+    for (const w of workers) if (w.failed) throw w.failed
+    const problems = side.checkers.map((c) => c.verdict(producers, perProducer)).filter((x) => x !== null)
+    if (problems.length > 0) throw new Error(`checksum failed: ${problems.join('; ')}`)
+    await side.close()
+    closed = true
+    const ns = tEnd - t0
     // producerNs: first publish to the last producer's last publish (a diagnostic: when it is
     // close to ns, the producers were the bottleneck)
-    return { events, ns, eventsPerSec: (events / ns) * 1e9, producerNs: t1 - t0, othersCpu };
+    return { events, ns, eventsPerSec: (events / ns) * 1e9, producerNs: t1 - t0, othersCpu }
   } finally {
-    for (const w of workers) await w.terminate();
-    if (!closed) await side.close().catch(() => {});
+    for (const w of workers) await w.terminate()
+    if (!closed) await side.close().catch(() => {})
   }
 }
