@@ -14,7 +14,50 @@ import { constants as bufferConstants } from 'node:buffer'
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 
-import { NativeRing, engineVersion as nativeEngineVersion } from './binding'
+import type * as Binding from './binding'
+
+/** Per-platform npm packages with a prebuilt binary (package.json "napi.targets"). */
+const PREBUILT: Readonly<Record<string, string>> = {
+  'linux-x64-gnu': 'napi-disruptor-linux-x64-gnu',
+  'linux-arm64-gnu': 'napi-disruptor-linux-arm64-gnu',
+  'darwin-x64': 'napi-disruptor-darwin-x64',
+  'darwin-arm64': 'napi-disruptor-darwin-arm64',
+  'win32-x64': 'napi-disruptor-win32-x64-msvc',
+}
+
+/** This process's platform as the package names spell it: `linux-x64-gnu`, `darwin-arm64`, ... */
+function platformName(): string {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform !== 'linux') return base
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+  return `${base}-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`
+}
+
+/**
+ * Loads the native addon through the generated loader (`./binding`, never edited by hand) and
+ * turns its failure into one coded error that names this platform and the package it needs.
+ */
+function loadBinding(): typeof Binding {
+  try {
+    return require('./binding') as typeof Binding
+  } catch (cause) {
+    const platform = platformName()
+    const pkg = PREBUILT[platform]
+    const advice =
+      pkg === undefined
+        ? `napi-disruptor has no prebuilt binary for ${platform} (prebuilt: ${Object.keys(PREBUILT).join(', ')}); ` +
+          'build it from source (README "Building from source")'
+        : `the package ${pkg} (an optional dependency of napi-disruptor) is missing or failed to load; ` +
+          'reinstall without --omit=optional / --no-optional, or build from source (README "Building from source")'
+    throw coded(
+      new Error(`napi-disruptor: no native binary loaded for ${platform}: ${advice}`, { cause }),
+      'ERR_DISRUPTOR_NO_BINARY',
+    )
+  }
+}
+
+const { NativeRing, engineVersion: nativeEngineVersion } = loadBinding()
+type NativeRing = Binding.NativeRing
 
 /**
  * Version of the loaded native engine.
