@@ -712,11 +712,13 @@ export class StageBuilder {
   }
 }
 
+// Structurally a Stoppable; not declared so, because `stop` is internal and stripped from
+// index.d.ts (a declared `implements` would not type-check there).
 /**
  * A gating consumer driven by the caller (pull mode). It gates producers like any consumer: a
  * poller that is never polled eventually stops the ring.
  */
-export class Poller implements Stoppable {
+export class Poller {
   private seq: number
   private stopped = false
 

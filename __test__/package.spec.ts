@@ -1,0 +1,45 @@
+// The package's entry points: the ES module wrapper exports exactly what the CommonJS build does,
+// and every file package.json "exports" names is built and listed in "files" (so it ships).
+// scripts/pack-test.sh (CI) installs the packed tarballs in a temporary project and uses them.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import test from 'ava'
+
+const root = path.join(__dirname, '..')
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+
+test('index.mjs exports the same names as index.js, bound to the same objects', (t) => {
+  // A plain node child: under ava, tsx would map index.js to index.ts.
+  const script = `
+    import { createRequire } from 'node:module'
+    import * as esm from './index.mjs'
+    const cjs = createRequire(import.meta.url)('./index.js')
+    const named = Object.keys(esm).filter((k) => k !== 'default').sort()
+    const same = named.filter((k) => esm[k] === cjs[k])
+    console.log(JSON.stringify({ named, cjs: Object.keys(cjs).sort(), same, def: esm.default === cjs }))
+  `
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
+  const r = JSON.parse(out)
+  t.true(r.cjs.includes('Disruptor'))
+  t.deepEqual(r.named, r.cjs)
+  t.deepEqual(r.same, r.cjs)
+  t.true(r.def)
+})
+
+test('every file package.json "exports" names exists and ships in "files"', (t) => {
+  const targets: string[] = []
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') targets.push(v)
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) walk(x)
+  }
+  walk(pkg.exports)
+  t.true(targets.length >= 5)
+  for (const target of targets) {
+    const file = target.replace(/^\.\//, '')
+    t.true(fs.existsSync(path.join(root, file)), `${target} exists`)
+    if (file !== 'package.json') t.true(pkg.files.includes(file), `${target} is in "files"`)
+  }
+  t.is(pkg.exports['.'].import.types, './index.d.mts')
+  t.is(pkg.exports['.'].require.types, './index.d.ts')
+})

@@ -1,0 +1,21 @@
+// Type-checked (tsc --noEmit, module nodenext) against the installed package's types: ESM side.
+import { Disruptor, type DisruptorOptions, type PollResult } from 'napi-disruptor'
+
+const options: DisruptorOptions = { size: 64, slotSize: 8, producer: 'single', waitStrategy: 'blocking' }
+const d = new Disruptor(options)
+const seq: number = d.next()
+d.publish(seq)
+const r: PollResult = d.poller().poll((lo: number, hi: number) => {
+  void (lo + hi)
+})
+void r
+void d.close({ timeout: 1000 })
+
+// The types are real, not `any`: each of these must be a type error.
+// @ts-expect-error size is a number
+new Disruptor({ size: '64', slotSize: 8 })
+// @ts-expect-error no such wait strategy
+new Disruptor({ size: 64, slotSize: 8, waitStrategy: 'spin-forever' })
+// @ts-expect-error next() returns a number
+const s: string = d.next()
+void s
