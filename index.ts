@@ -1436,9 +1436,22 @@ export class Disruptor extends EventEmitter {
         throw e
       }
       if (performance.now() >= deadline) {
-        throw coded(new Error(`drain did not finish within ${timeout} ms`), 'ERR_DISRUPTOR_TIMEOUT')
+        throw coded(
+          new Error(`drain to sequence ${target} did not finish within ${timeout} ms${this.behind(target)}`),
+          'ERR_DISRUPTOR_TIMEOUT',
+        )
       }
       await delay(round < 16 ? 0 : Math.min(5, (round - 15) * 0.5))
+    }
+  }
+
+  /** Which consumers (on any thread) have not reached `target`, for a timeout's message. */
+  private behind(target: number): string {
+    try {
+      const late = this.stats().consumers.filter((c) => c.sequence < target)
+      return late.length === 0 ? '' : `; behind: ${late.map((c) => `'${c.name}' at ${c.sequence}`).join(', ')}`
+    } catch {
+      return ''
     }
   }
 

@@ -241,6 +241,70 @@ test.serial('drain() resolves only once every consumer, on every thread, has cau
 })
 
 test.serial(
+  'close({ timeout }) on the main thread reports a worker consumer whose handler never returns; terminate() ends that worker',
+  async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    let seen = 0
+    d.handleEventsWith(() => {
+      seen++
+    })
+    d.start()
+    const w = new WorkerProbe('stuck-handler.js', { handle: d.share(), mode: 'sync-loop' })
+    try {
+      await w.type('ready')
+      d.publish(d.next())
+      t.like(await w.type('stuck'), { lo: 0, hi: 0 })
+      const e = (await t.throwsAsync(d.close({ timeout: 100 }))) as DisruptorError
+      t.is(e.code, 'ERR_DISRUPTOR_TIMEOUT')
+      t.regex(e.message, /stuck-sync-loop/)
+      t.is(seen, 1)
+      t.is(
+        code(() => d.next()),
+        'ERR_DISRUPTOR_CLOSED',
+      )
+      // The stuck thread is JavaScript in a loop: terminate() interrupts it.
+      await w.worker.terminate()
+      t.is(await w.exitWithin(), 1)
+    } finally {
+      await w.worker.terminate()
+    }
+    // This thread goes on working with a new ring.
+    const d2 = new Disruptor({ size: 16, slotSize: 8 })
+    let sum = 0
+    d2.handleEventsWith((lo, hi) => {
+      for (let s = lo; s <= hi; s++) sum += s
+    })
+    d2.start()
+    for (let i = 0; i < 10; i++) d2.publish(d2.next())
+    await d2.close()
+    t.is(sum, 45)
+  },
+)
+
+test.serial(
+  'close({ timeout }) in a worker whose own handler never settles rejects with ERR_DISRUPTOR_TIMEOUT, closes, and the worker exits',
+  async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    const w = new WorkerProbe('stuck-handler.js', { handle: d.share(), mode: 'never-settles' })
+    try {
+      await w.type('ready')
+      d.publish(d.next())
+      d.publish(d.next())
+      const closed = await w.type('closed')
+      t.like(closed, { code: 'ERR_DISRUPTOR_TIMEOUT', batches: 1, after: 'ERR_DISRUPTOR_CLOSED' })
+      t.true(closed.ms >= 90, `closed after ${closed.ms} ms`)
+      t.is(await w.exitWithin(), 0)
+      t.is(w.error, null)
+      // The worker's close detached only its own consumer: this thread's ring goes on.
+      t.is(d.tryNext(), 2)
+    } finally {
+      await w.worker.terminate()
+      await d.close({ timeout: 1000 }).catch(() => {})
+    }
+  },
+)
+
+test.serial(
   'close({ timeout }) with a handler whose Promise never settles rejects with ERR_DISRUPTOR_TIMEOUT and still closes',
   async (t) => {
     const d = new Disruptor({ size: 16, slotSize: 8 })
