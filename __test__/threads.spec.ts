@@ -191,7 +191,8 @@ test.serial(
       const done = await w.type('done')
       t.deepEqual(done.errors, [])
       t.is(done.count, N)
-      t.deepEqual(done.threadIds, [w.worker.threadId])
+      // ready.threadId, not w.worker.threadId: that turns -1 once the worker has exited.
+      t.deepEqual(done.threadIds, [ready.threadId])
       t.not(done.threadIds[0], 0)
       t.is(await exitWithin(w), 0)
       t.is(w.error, null)
@@ -284,7 +285,9 @@ for (const how of ['natural', 'exit', 'throw', 'terminate'] as const) {
           ['main'],
         )
       } finally {
-        await d.close()
+        // Bounded: after a failure above the stalled consumer may still gate, and an unbounded
+        // close() would wait for it forever, hiding the failure behind ava's timeout.
+        await d.close({ timeout: 5000 }).catch(() => {})
         await w.worker.terminate()
       }
     },
