@@ -124,7 +124,7 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
                 self.seen = self.seen.max(hi);
                 Ok((next, hi))
             }
-            None if self.barrier.sequencer().cursor().get() >= next => Err(PollState::Gating),
+            None if self.barrier.sequencer().cursor_value() >= next => Err(PollState::Gating),
             None => Err(PollState::Idle),
         })
     }

@@ -69,6 +69,7 @@ pub use sequence::{minimum_sequence, Sequence};
 pub use sequence_barrier::SequenceBarrier;
 pub use sequencer::{
     GatingSequences, MultiProducerSequencer, Sequencer, SequencerCore, SingleProducerSequencer,
+    SplitCursor,
 };
 pub use slot_buffer::SlotBuffer;
 pub use wait_strategy::{

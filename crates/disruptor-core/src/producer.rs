@@ -118,7 +118,7 @@ impl<D: DataProvider, S: Sequencer> Producer<D, S> {
 
     /// The ring's cursor (see [`Sequencer::cursor`]).
     pub fn cursor(&self) -> i64 {
-        self.sequencer.cursor().get()
+        self.sequencer.cursor_value()
     }
 
     /// Slots that can be claimed now without waiting.

@@ -96,7 +96,15 @@ impl<S: Sequencer> SequenceBarrier<S> {
         if self.alert.is_raised() {
             return Err(Error::Alerted);
         }
-        let mut ready = || self.try_wait_for(sequence).or_else(&mut also);
+        // For a waiter: asks a publisher that signals only when asked (a split cursor's) to.
+        let mut ready = || {
+            if self.dependents.is_empty() {
+                self.sequencer.poll_published_for_waiter(sequence)
+            } else {
+                self.try_wait_for(sequence)
+            }
+            .or_else(&mut also)
+        };
         loop {
             match self.sequencer.wait_strategy().wait_until(&mut ready, &self.alert) {
                 // Re-checked here: consumers read slots on this answer, so a (custom) strategy

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use disruptor_core::{
     Alert, BlockingWaitStrategy, Error, MultiProducerSequencer, Sequence, SequenceBarrier,
-    Sequencer, SingleProducerSequencer, WaitError, WaitStrategy,
+    Sequencer, SingleProducerSequencer, SplitCursor, WaitError, WaitStrategy,
 };
 use loom::cell::UnsafeCell;
 use loom::thread;
@@ -592,5 +592,159 @@ fn multi_producer_checked_publish_while_another_waits_for_capacity() {
         for p in producers {
             p.join().unwrap();
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The split cursor (32-bit low word + 64-bit epoch) that JavaScript single producers publish
+//    through.
+// ---------------------------------------------------------------------------------------------
+
+/// A writer publishes five values through a split cursor that starts just below 2^31 (so the
+/// 31 bits of the low word wrap), in jumps up to the largest batch (2^30, so the epoch is
+/// stored between low words and the value runs more than 2^30 past an epoch a slow reader may
+/// have read), writing a payload before each; a reader reads the cursor three times. Every
+/// value it gets must be one the writer published (exactly: never mis-extended by a multiple
+/// of 2^31), never go backwards, and the payload of the value read must be visible (loom checks
+/// the happens-before from the writer's Release/AcqRel stores). Fails without the reader's
+/// second epoch load, or with a Relaxed first one.
+#[test]
+fn split_cursor_reads_exact_published_values() {
+    const START: i64 = (1 << 31) - 2;
+    const VALUES: [i64; 5] =
+        [(1 << 31) - 1, (1 << 31) + 1, (1 << 31) + (1 << 30), 1 << 32, (1 << 32) + 5];
+    model(|| {
+        let cursor = Arc::new(SplitCursor::new(START));
+        let payloads: Arc<Vec<UnsafeCell<i64>>> =
+            Arc::new(VALUES.iter().map(|_| UnsafeCell::new(0)).collect());
+
+        let writer = {
+            let (cursor, payloads) = (cursor.clone(), payloads.clone());
+            thread::spawn(move || {
+                for (i, &v) in VALUES.iter().enumerate() {
+                    // SAFETY: loom checks that no read of this cell races with this write.
+                    payloads[i].with_mut(|p| unsafe { *p = v });
+                    cursor.set(v);
+                }
+            })
+        };
+
+        let mut last = START;
+        for _ in 0..3 {
+            let v = cursor.get();
+            assert!(v >= last, "went back from {last} to {v}");
+            last = v;
+            if v != START {
+                let i = VALUES.iter().position(|&x| x == v).unwrap_or_else(|| panic!("read {v}"));
+                // SAFETY: loom checks that this read happens-after the payload's write.
+                assert_eq!(payloads[i].with(|p| unsafe { *p }), v);
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(cursor.get(), VALUES[VALUES.len() - 1]);
+    });
+}
+
+/// The JavaScript single producer's publish on a split cursor (index.ts `publish`): a swap of
+/// the low word, and only when its old value carries a waiter's `WAITING` flag, the sleeper
+/// count (signalling when it is not zero). Loom models SeqCst accesses as AcqRel, so the
+/// JavaScript `Atomics.exchange` then `Atomics.load` (both SeqCst) are modelled as a swap, a
+/// SeqCst fence and a load, as in `external_publisher_signals_only_sleepers_and_loses_no_wake_up`.
+fn js_publish(sequencer: &SingleProducerSequencer<BlockingWaitStrategy>, hi: i64) {
+    use loom::sync::atomic::{
+        fence,
+        Ordering::{AcqRel, Relaxed, SeqCst},
+    };
+    let old = sequencer.split_cursor().unwrap().low().swap(hi as i32 & i32::MAX, AcqRel);
+    if old & SplitCursor::WAITING != 0 {
+        fence(SeqCst);
+        let strategy = sequencer.wait_strategy();
+        if strategy.sleeper_count().unwrap().load(Relaxed) != 0 {
+            strategy.signal_all_when_blocking();
+        }
+    }
+}
+
+/// A consumer waits through a barrier (as a JavaScript consumer's native waker does) on the
+/// blocking strategy for what a JavaScript producer publishes (`js_publish`: no sleeper check
+/// unless flagged): two publishes, so the consumer may flag, sleep, be woken for the first and
+/// flag again for the second. It must get every payload; no execution may leave it asleep.
+/// Deadlocks when the barrier's waits do not flag.
+#[test]
+fn split_cursor_js_publisher_signals_only_flagging_waiters_and_loses_no_wake_up() {
+    model(|| {
+        let sequencer = Arc::new(
+            SingleProducerSequencer::with_split_cursor(2, BlockingWaitStrategy::default()).unwrap(),
+        );
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(2);
+
+        let publisher = {
+            let (sequencer, slots) = (sequencer.clone(), slots.clone());
+            thread::spawn(move || {
+                for s in 0..2 {
+                    slots.write(s);
+                    js_publish(&sequencer, s);
+                }
+            })
+        };
+
+        consume(&barrier, &slots, 2, None);
+        publisher.join().unwrap();
+        assert_eq!(sequencer.cursor_value(), 1);
+    });
+}
+
+/// Two consumers wait through their own barriers for one JavaScript publish: whichever flags
+/// (or finds the other's flag) must be woken, both of them.
+#[test]
+fn split_cursor_js_publisher_wakes_every_flagging_waiter() {
+    model(|| {
+        let sequencer = Arc::new(
+            SingleProducerSequencer::with_split_cursor(2, BlockingWaitStrategy::default()).unwrap(),
+        );
+        let slots = Slots::new(2);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let (sequencer, slots) = (sequencer.clone(), slots.clone());
+                thread::spawn(move || {
+                    let barrier = SequenceBarrier::new(sequencer, vec![]);
+                    consume(&barrier, &slots, 1, None);
+                })
+            })
+            .collect();
+
+        slots.write(0);
+        js_publish(&sequencer, 0);
+        for c in consumers {
+            c.join().unwrap();
+        }
+    });
+}
+
+/// A single producer with a split cursor, gated by a consumer on a ring of one slot, both on
+/// the blocking strategy (the engine's own publish path for the split cursor: epoch rule, low
+/// word, signal): as `producer_waiting_for_capacity_is_woken`.
+#[test]
+fn split_cursor_producer_and_consumer_wake_each_other() {
+    model(|| {
+        let sequencer = Arc::new(
+            SingleProducerSequencer::with_split_cursor(1, BlockingWaitStrategy::default()).unwrap(),
+        );
+        let consumed = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(1);
+
+        let producer = {
+            let (sequencer, slots) = (sequencer.clone(), slots.clone());
+            thread::spawn(move || {
+                assert_eq!(produce(&*sequencer, &slots, 1), 0);
+                assert_eq!(produce(&*sequencer, &slots, 1), 1);
+            })
+        };
+
+        consume(&barrier, &slots, 2, Some(&consumed));
+        producer.join().unwrap();
     });
 }

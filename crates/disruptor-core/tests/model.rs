@@ -65,7 +65,7 @@ impl Model {
     }
 }
 
-fn run(size: usize, multi: bool, consumers: usize, pipeline: bool, ops: Vec<Op>) {
+fn run(size: usize, multi: bool, split: bool, consumers: usize, pipeline: bool, ops: Vec<Op>) {
     let slots = SlotBuffer::new(size, 8).unwrap();
     let wait = BusySpinWaitStrategy;
     if multi {
@@ -74,8 +74,12 @@ fn run(size: usize, multi: bool, consumers: usize, pipeline: bool, ops: Vec<Op>)
         let (d, _p) = b.build();
         drive(&d, size, multi, consumers, pipeline, ops);
     } else {
-        let b = DisruptorBuilder::new(slots, SingleProducerSequencer::new(size, wait).unwrap())
-            .unwrap();
+        let sequencer = if split {
+            SingleProducerSequencer::with_split_cursor(size, wait)
+        } else {
+            SingleProducerSequencer::new(size, wait)
+        };
+        let b = DisruptorBuilder::new(slots, sequencer.unwrap()).unwrap();
         let (d, _p) = b.build();
         drive(&d, size, multi, consumers, pipeline, ops);
     }
@@ -182,12 +186,13 @@ proptest! {
     #[test]
     fn single_producer_matches_the_model(
         size in prop::sample::select(vec![1usize, 2, 4, 8]),
+        split in any::<bool>(),
         consumers in 0usize..=3,
         pipeline in any::<bool>(),
         ops in prop::collection::vec(op(4, 3), 1..200),
     ) {
         let ops = ops.into_iter().filter(|o| !matches!(o, Op::Consume(c, _) if *c >= consumers)).collect();
-        run(size, false, consumers, pipeline, ops);
+        run(size, false, split, consumers, pipeline, ops);
     }
 
     #[test]
@@ -198,6 +203,6 @@ proptest! {
         ops in prop::collection::vec(op(4, 3), 1..200),
     ) {
         let ops = ops.into_iter().filter(|o| !matches!(o, Op::Consume(c, _) if *c >= consumers)).collect();
-        run(size, true, consumers, pipeline, ops);
+        run(size, true, false, consumers, pipeline, ops);
     }
 }

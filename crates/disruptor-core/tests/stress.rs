@@ -117,6 +117,37 @@ fn one_to_one_blocking() {
     one_to_one(BlockingWaitStrategy::default(), 200_000);
 }
 
+/// A single producer with a split cursor (32-bit low word + epoch, what JavaScript producers
+/// publish through): a pipeline of two handlers and a three-stage diamond's worth of readers,
+/// blocking and busy-spin.
+fn split_cursor_pipeline<W: WaitStrategy>(w: W, n: u64) {
+    let seen: Vec<_> = (0..3).map(|_| Arc::new(AtomicI64::new(-1))).collect();
+    let mut b = DisruptorBuilder::new(
+        RingBuffer::new(64, Event::default).unwrap(),
+        SingleProducerSequencer::with_split_cursor(64, w).unwrap(),
+    )
+    .unwrap();
+    let first = b.handle_events_with(checker(1, seen[0].clone())).stage();
+    let second = b.handle_events_with(checker(1, seen[1].clone())).stage();
+    b.after(&first.and(&second)).unwrap().handle_events_with(checker(1, seen[2].clone()));
+    let (d, mut p) = b.build();
+    produce(&mut p, 0, n);
+    d.shutdown().unwrap();
+    for s in &seen {
+        assert_eq!(s.load(Ordering::Acquire), n as i64 - 1);
+    }
+}
+
+#[test]
+fn split_cursor_diamond_blocking() {
+    split_cursor_pipeline(BlockingWaitStrategy::default(), 100_000);
+}
+
+#[test]
+fn split_cursor_diamond_yielding() {
+    split_cursor_pipeline(YieldingWaitStrategy::default(), 100_000);
+}
+
 #[test]
 fn one_to_one_yielding() {
     one_to_one(YieldingWaitStrategy::default(), 200_000);

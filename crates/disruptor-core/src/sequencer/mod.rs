@@ -3,10 +3,12 @@
 mod gating;
 mod multi_producer;
 mod single_producer;
+mod split_cursor;
 
 pub use gating::GatingSequences;
 pub use multi_producer::MultiProducerSequencer;
 pub use single_producer::SingleProducerSequencer;
+pub use split_cursor::SplitCursor;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -188,6 +190,22 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     /// the result are visible to the caller (**Acquire**).
     fn poll_published(&self, sequence: i64) -> Option<i64>;
 
+    /// [`poll_published`](Sequencer::poll_published) for a thread that waits with the wait
+    /// strategy when it gets `None`: a sequencer whose publisher signals only when asked (a
+    /// [`SplitCursor`] published from JavaScript) records the request here
+    /// ([`SplitCursor::get_or_flag`]). [`crate::SequenceBarrier`]'s waits use it.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::with_split_cursor(4, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.poll_published_for_waiter(0), None);
+    /// s.publish(0, s.next(1).unwrap()).unwrap();
+    /// assert_eq!(s.poll_published_for_waiter(0), Some(0));
+    /// ```
+    fn poll_published_for_waiter(&self, sequence: i64) -> Option<i64> {
+        self.poll_published(sequence)
+    }
+
     /// The highest sequence `h` such that every sequence up to `h` is published.
     fn published_cursor(&self) -> i64;
 
@@ -200,9 +218,24 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     }
 
     /// The cursor: the highest claimed sequence for a multi-producer ring, the highest
-    /// published one for a single producer.
+    /// published one for a single producer; for a single producer with a split cursor
+    /// ([`SingleProducerSequencer::with_split_cursor`]) only its epoch (a lower bound). Read its
+    /// value with [`cursor_value`](Sequencer::cursor_value), which is right for every sequencer.
     fn cursor(&self) -> &Arc<Sequence> {
         &self.core().cursor
+    }
+
+    /// The cursor's value (**Acquire**): the highest claimed sequence for a multi-producer
+    /// ring, the highest published one for a single producer (split cursor or not).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, MultiProducerSequencer, Sequencer};
+    /// let s = MultiProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// s.next(2).unwrap();
+    /// assert_eq!(s.cursor_value(), 1); // claimed, not yet published
+    /// ```
+    fn cursor_value(&self) -> i64 {
+        self.core().cursor.get()
     }
 
     /// The wait strategy.
@@ -235,7 +268,7 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     fn add_gating_sequences(&self, sequences: &[Arc<Sequence>]) {
         let core = self.core();
         core.gating.add(sequences);
-        let cursor = core.cursor.get();
+        let cursor = self.cursor_value();
         for s in sequences {
             s.set(cursor);
         }

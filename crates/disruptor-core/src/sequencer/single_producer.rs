@@ -1,6 +1,6 @@
 use crossbeam_utils::CachePadded;
 
-use super::{Sequencer, SequencerCore};
+use super::{Sequencer, SequencerCore, SplitCursor};
 use crate::error::{Error, Result};
 use crate::sync::{AtomicI64, Ordering};
 use crate::wait_strategy::WaitStrategy;
@@ -35,6 +35,9 @@ struct ProducerLocal {
 pub struct SingleProducerSequencer<W> {
     core: SequencerCore<W>,
     local: CachePadded<ProducerLocal>,
+    /// `Some` for a split cursor ([`with_split_cursor`](Self::with_split_cursor)): the
+    /// published value is then read from it, and the core's cursor holds only its epoch.
+    split: Option<SplitCursor>,
 }
 
 impl<W: WaitStrategy> SingleProducerSequencer<W> {
@@ -54,7 +57,51 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
                 next_value: AtomicI64::new(-1),
                 cached_gating: AtomicI64::new(-1),
             }),
+            split: None,
         })
+    }
+
+    /// A sequencer whose published cursor is a [`SplitCursor`]: a 32-bit low word stored on
+    /// every publish plus a 64-bit epoch stored once every 2^29 sequences, for a producer
+    /// outside Rust to whom a 64-bit atomic store is expensive (JavaScript: see
+    /// [`split_cursor`](Self::split_cursor)). [`Sequencer::cursor`] then holds the epoch only;
+    /// every reader in this crate goes through [`Sequencer::cursor_value`] and
+    /// [`Sequencer::poll_published`], which read the split cursor. Costs a reader two more
+    /// loads of a line that is almost never written.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::with_split_cursor(4, BusySpinWaitStrategy).unwrap();
+    /// s.publish(0, s.next(3).unwrap()).unwrap();
+    /// assert_eq!(s.cursor_value(), 2);
+    /// assert_eq!(s.poll_published(0), Some(2));
+    /// assert_eq!(s.split_cursor().unwrap().low().load(std::sync::atomic::Ordering::Relaxed), 2);
+    /// ```
+    pub fn with_split_cursor(buffer_size: usize, wait_strategy: W) -> Result<Self> {
+        let mut s = SingleProducerSequencer::new(buffer_size, wait_strategy)?;
+        s.split = Some(SplitCursor::over(s.core.cursor.clone()));
+        Ok(s)
+    }
+
+    /// The split cursor, if this sequencer has one. A producer outside Rust that publishes
+    /// through it must keep [`SplitCursor::set`]'s rule (epoch first when needed, then the low
+    /// word), publish in claim order from one thread at a time, and then signal the wait
+    /// strategy as [`crate::WaitStrategy::sleeper_count`] says. It may skip that check when
+    /// its swap of the low word returned no [`SplitCursor::WAITING`] flag, provided every
+    /// thread that waits for its publishes waits through a [`crate::SequenceBarrier`] (whose
+    /// waits flag, see [`Sequencer::poll_published_for_waiter`]), as the JavaScript binding's
+    /// do; with a strategy that never sleeps it may store the low word instead.
+    pub fn split_cursor(&self) -> Option<&SplitCursor> {
+        self.split.as_ref()
+    }
+
+    /// The published cursor (**Acquire**).
+    #[inline]
+    fn published(&self) -> i64 {
+        match &self.split {
+            None => self.core.cursor.get(),
+            Some(split) => split.get(),
+        }
     }
 
     /// The slow path of a claim: read the gating minimum (waiting for room if `wait`) and cache
@@ -123,9 +170,9 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
 
     fn publish(&self, lo: i64, hi: i64) -> Result<()> {
         self.core.check_range(lo, hi)?;
-        // Relaxed: producer-local (the cursor is written only by this thread too).
+        // Relaxed: producer-local.
         let claimed = self.local.next_value.load(Ordering::Relaxed);
-        let cursor = self.core.cursor.get_relaxed();
+        let cursor = self.published();
         if hi > claimed {
             return Err(Error::NotClaimed { sequence: lo.max(claimed + 1) });
         }
@@ -141,23 +188,41 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
 
     #[inline]
     fn publish_claimed(&self, _lo: i64, hi: i64) {
-        self.core.cursor.set(hi);
+        match &self.split {
+            None => self.core.cursor.set(hi),
+            // Signalled below whether a waiter flagged or not: a thread may wait on this
+            // sequencer's cursor without a barrier (and so without flagging).
+            Some(split) => _ = split.set(hi),
+        }
         self.core.wait.signal_all_when_blocking();
     }
 
     #[inline]
     fn is_available(&self, sequence: i64) -> bool {
-        sequence <= self.core.cursor.get()
+        sequence <= self.published()
     }
 
     #[inline]
     fn poll_published(&self, sequence: i64) -> Option<i64> {
-        let cursor = self.core.cursor.get();
+        let cursor = self.published();
         (cursor >= sequence).then_some(cursor)
     }
 
+    #[inline]
+    fn poll_published_for_waiter(&self, sequence: i64) -> Option<i64> {
+        match &self.split {
+            None => self.poll_published(sequence),
+            Some(split) => split.get_or_flag(sequence),
+        }
+    }
+
     fn published_cursor(&self) -> i64 {
-        self.core.cursor.get()
+        self.published()
+    }
+
+    #[inline]
+    fn cursor_value(&self) -> i64 {
+        self.published()
     }
 
     fn remaining_capacity(&self) -> i64 {
