@@ -190,6 +190,32 @@ const MAX_SIZE = 2 ** 30
 const MAX_SLOT = 65536
 /** How long a consumer drains batches before yielding to the event loop. */
 const SLICE_MS = 2
+/**
+ * How long a callback consumer that found nothing polls on (with growing pauses) before it
+ * arms its native waker: under load the next event is usually that close, and a wake-up costs
+ * a native call, a thread switch and a trip through the event loop (~10 µs on a 2-core VM).
+ * Bounded, once per idle transition: an idle ring still uses no CPU.
+ */
+const SPIN_MS = 0.02
+/**
+ * Iterations of `ConsumerRunner.pause` (about 5 ns each) between the polls of a consumer that
+ * polls on: first, and at most (doubling in between). Each poll of the line the producer
+ * writes makes the producer's next store wait for that line, so polls are spaced.
+ */
+const SPIN_PAUSE_FIRST = 64
+const SPIN_PAUSE_MAX = 256
+/** A consumer paces its polls (`ConsumerRunner.adaptPace`) until batches reach this size... */
+const PACE_BATCH = 256
+/** ...pausing at most this many iterations (about 5 µs) before a poll. */
+const PACE_MAX = 1024
+/**
+ * A single producer stores its split cursor's 64-bit epoch (a BigInt) once the sequence it
+ * publishes is this far past it, and otherwise only the low 31 bits: `SplitCursor::EPOCH_SPAN`
+ * in the engine (any value up to `SplitCursor::EPOCH_LIMIT`, 2**30, is correct).
+ */
+const EPOCH_SPAN = 2 ** 29
+/** The bits of the split cursor's low word that hold the cursor (modulo 2**31). */
+const LOW_BITS = 0x7fffffff
 /** `reserve` found no room (non-waiting call). */
 const NO_ROOM = -2
 /** A native wait ended its slice without room: call again (lets a terminating worker stop). */
@@ -345,10 +371,18 @@ class Gate {
   private readonly own: BigInt64Array
   private readonly deps: BigInt64Array[]
   private readonly cursor: BigInt64Array
+  /** A single producer's split-cursor low word (null for multi producers). */
+  private readonly low: Int32Array | null
   private readonly flags: Int32Array | null
   private readonly sleepers: Int32Array | null
   private readonly closed: Uint8Array
   private readonly size: number
+  /** `finish` stores progress once this many events are finished and not yet stored. */
+  private readonly flushEvery: number
+  /** The sequence last stored into `own`. */
+  private stored: number
+  /** The highest finished sequence (at least `stored`; above it until `flush`). */
+  private finished: number
   private batches = 0
   private events = 0
   private largest = 0
@@ -364,15 +398,36 @@ class Gate {
     this.own = new BigInt64Array(native.sequenceView(cid))
     this.deps = deps
     this.cursor = views.cursor
+    this.low = views.low
     this.flags = views.flags ?? null
     this.sleepers = views.sleepers
     this.closed = views.closed
     this.size = size
+    this.flushEvery = Math.max(1, Math.min(size >>> 3, 1024))
+    this.stored = native.consumerSequence(cid)
+    this.finished = this.stored
   }
 
   /** The view of this consumer's sequence (for consumers that depend on it). */
   get view(): BigInt64Array {
     return this.own
+  }
+
+  /**
+   * The ring's cursor, for a consumer whose next sequence is `next`. On a single-producer ring
+   * that is the split cursor's low word (an Int32 `Atomics.load`, no BigInt: the cursor
+   * modulo 2**31, and a waiter's flag in the sign bit) extended against `next - 1`: the cursor
+   * is never below it (nothing is handed out unpublished) nor more than a ring above it (this
+   * consumer, or one after it, gates the producer), and the ring is at most 2**30 slots, so
+   * the difference modulo 2**31 is exact.
+   */
+  private cursorFrom(next: number): number {
+    const low = this.low
+    if (low === null) return Number(Atomics.load(this.cursor, 0))
+    const base = next - 1
+    const ahead = ((Atomics.load(low, 0) & LOW_BITS) - (base & LOW_BITS)) & LOW_BITS
+    // Never true while the invariant above holds; if it ever did not, read it exactly.
+    return ahead <= this.size ? base + ahead : this.native.cursor()
   }
 
   /**
@@ -383,7 +438,6 @@ class Gate {
    */
   available(next: number, limit: number): number {
     if (this.closed[0] !== 0) throw closedError()
-    const cursor = Number(Atomics.load(this.cursor, 0))
     const deps = this.deps
     if (deps.length > 0) {
       // Upstream consumers only pass published sequences: their minimum is available.
@@ -393,8 +447,9 @@ class Gate {
         if (v < min) min = v
       }
       if (min >= next) return min
-      return cursor >= next ? -2 : -1
+      return this.cursorFrom(next) >= next ? -2 : -1
     }
+    const cursor = this.cursorFrom(next)
     const flags = this.flags
     if (flags === null) return cursor >= next ? cursor : -1
     // Multi producers: the cursor is the claim cursor; scan the flags for published laps.
@@ -410,18 +465,47 @@ class Gate {
     return s > next ? s - 1 : -2
   }
 
-  /** Marks everything up to `hi` processed (`count` events in this batch). */
+  /** Marks everything up to `hi` processed (`count` events in this batch), at once. */
   release(hi: number, count: number): void {
-    Atomics.store(this.own, 0, BigInt(hi))
-    wakeSleepers(this.sleepers, this.native)
+    this.tally(count)
+    this.finished = hi
+    this.store(hi)
+  }
+
+  /**
+   * Marks everything up to `hi` processed (`count` events in this batch), storing it only
+   * every `flushEvery` events: a callback consumer that drains batch after batch records its
+   * progress once per run of batches (`flush`, before it waits or yields, and before a
+   * failure is reported) rather than with one 64-bit store and sleeper check per batch.
+   * Producers still get room at least every `flushEvery` events (at most an eighth of the ring).
+   */
+  finish(hi: number, count: number): void {
+    this.tally(count)
+    this.finished = hi
+    if (hi - this.stored >= this.flushEvery) this.store(hi)
+  }
+
+  /** Stores what `finish` recorded and has not stored yet. */
+  flush(): void {
+    if (this.finished > this.stored) this.store(this.finished)
+  }
+
+  private tally(count: number): void {
     this.batches++
     this.events += count
     if (count > this.largest) this.largest = count
     if (this.batches - this.reported >= 1024) this.report()
   }
 
+  private store(hi: number): void {
+    this.stored = hi
+    Atomics.store(this.own, 0, BigInt(hi))
+    wakeSleepers(this.sleepers, this.native)
+  }
+
   /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
   report(): void {
+    this.flush()
     if (this.reported === this.batches) return
     this.reported = this.batches
     try {
@@ -435,7 +519,9 @@ class Gate {
 /**
  * Runs one consumer (one handler, or a worker pool sharing one sequence) on this thread: woken
  * by its native waker when it goes from idle to busy, then drains every available batch in a
- * loop, one native call per batch, yielding to the event loop every couple of milliseconds.
+ * loop through shared memory (no native call), yielding to the event loop every couple of
+ * milliseconds; when it finds nothing it polls on for a few microseconds (`SPIN_MS`) before it
+ * arms the waker again.
  */
 class ConsumerRunner implements Stoppable {
   private dispatched: number
@@ -451,6 +537,14 @@ class ConsumerRunner implements Stoppable {
   private available = -1
   /** How far ahead to look for available sequences (the largest batch a worker takes). */
   private readonly scan: number
+  /** Whether it follows other consumers (which run on this thread too). */
+  private readonly hasDeps: boolean
+  /** Batches between two reads of the clock (adapted to how long batches take). */
+  private clockEvery = 1
+  /** Where `pause` puts its result (so that it is not optimised away). */
+  spinSink = 0
+  /** Iterations of `pause` before each poll (see `adaptPace`). */
+  private pace = 0
 
   constructor(
     private readonly d: Disruptor,
@@ -459,15 +553,18 @@ class ConsumerRunner implements Stoppable {
     readonly name: string,
     private readonly workers: Worker[],
     private readonly gate: Gate,
+    hasDeps: boolean,
   ) {
     this.dispatched = native.consumerSequence(cid)
     this.idle = workers.map((_, i) => workers.length - 1 - i)
     this.scan = Math.min(d.size, Math.max(...workers.map((w) => w.maxBatchSize)))
+    this.hasDeps = hasDeps
   }
 
   start(): void {
     if (this.started) return
     this.started = true
+    runningConsumers++
     this.native.setWaker(this.cid, () => this.pump())
     for (const w of this.workers) {
       if (w.onStart) {
@@ -491,6 +588,7 @@ class ConsumerRunner implements Stoppable {
       this.d._localArmed--
     }
     if (!this.started) return
+    runningConsumers--
     for (const w of this.workers) {
       try {
         w.onShutdown?.()
@@ -535,56 +633,157 @@ class ConsumerRunner implements Stoppable {
   }
 
   private drainBatches(): void {
+    const gate = this.gate
     const start = performance.now()
+    let last = start
+    let sinceClock = 0
     let available = this.available
     while (!this.stopped && this.idle.length > 0) {
+      let streaming = true
       if (available <= this.dispatched) {
-        available = this.gate.available(this.dispatched + 1, this.scan)
-      }
-      if (available <= this.dispatched) {
-        // Nothing new: ask the waker for a call once the next sequence is there.
-        this.available = -1
-        this.gate.report()
-        this.native.arm(this.cid, this.dispatched + 1)
-        if (!this.armed) {
-          this.armed = true
-          this.d._localArmed++
+        if (this.pace > 0) this.pause(this.pace)
+        available = gate.available(this.dispatched + 1, this.scan)
+        if (available <= this.dispatched) {
+          streaming = false
+          available = this.pollOn()
         }
-        return
+        if (available <= this.dispatched) {
+          // Nothing new: ask the waker for a call once the next sequence is there.
+          this.available = -1
+          gate.report()
+          this.native.arm(this.cid, this.dispatched + 1)
+          if (!this.armed) {
+            this.armed = true
+            this.d._localArmed++
+          }
+          return
+        }
       }
       const w = this.idle.pop() as number
       const worker = this.workers[w]
       const lo = this.dispatched + 1
       const hi = Math.min(available, lo + worker.maxBatchSize - 1)
       this.dispatched = hi
-      const batch: InFlight = { lo, hi, done: false }
-      this.inflight.push(batch)
-      let result: unknown
-      try {
-        result = worker.onBatch(lo, hi)
-      } catch (e) {
-        this.failed(w, batch, e)
-        available = this.available
-        continue
-      }
-      if (isThenable(result)) {
-        // Promise.resolve: a foreign thenable that calls back twice settles this batch once.
-        Promise.resolve(result).then(
-          () => this.settled(w, batch),
-          (e: unknown) => this.failed(w, batch, e),
-        )
+      if (this.inflight.length === 0) {
+        // Nothing in flight before it (the common case): a synchronous batch is finished at
+        // once, with no bookkeeping object.
+        let result: unknown
+        try {
+          result = worker.onBatch(lo, hi)
+        } catch (e) {
+          const batch: InFlight = { lo, hi, done: false }
+          this.inflight.push(batch)
+          this.failed(w, batch, e)
+          available = this.available
+          continue
+        }
+        if (isThenable(result)) {
+          const batch: InFlight = { lo, hi, done: false }
+          this.inflight.push(batch)
+          this.awaitBatch(w, batch, result)
+        } else {
+          this.idle.push(w)
+          gate.finish(hi, hi - lo + 1)
+          this.adaptPace(hi - lo + 1, streaming)
+        }
       } else {
-        batch.done = true
-        this.idle.push(w)
-        this.releaseDone()
+        const batch: InFlight = { lo, hi, done: false }
+        this.inflight.push(batch)
+        let result: unknown
+        try {
+          result = worker.onBatch(lo, hi)
+        } catch (e) {
+          this.failed(w, batch, e)
+          available = this.available
+          continue
+        }
+        if (isThenable(result)) {
+          this.awaitBatch(w, batch, result)
+        } else {
+          batch.done = true
+          this.idle.push(w)
+          this.releaseDone()
+        }
       }
-      if (performance.now() - start > SLICE_MS) {
-        this.available = available
-        this.schedule()
-        return
+      // The clock is read every `clockEvery` batches, adapted so that reads come about every
+      // 0.1 ms (a read costs about as much as a small batch).
+      if (++sinceClock >= this.clockEvery) {
+        const now = performance.now()
+        if (now - start > SLICE_MS) {
+          this.available = available
+          gate.flush()
+          this.schedule()
+          return
+        }
+        const perBatch = (now - last) / sinceClock
+        this.clockEvery = perBatch > 0 ? Math.max(1, Math.min(64, Math.floor(0.1 / perBatch))) : 64
+        last = now
+        sinceClock = 0
       }
     }
     this.available = available
+    gate.flush()
+  }
+
+  /**
+   * Found nothing: polls on with growing pauses for up to `SPIN_MS`. Returns the highest
+   * available sequence, or -1 (the caller then stores its progress and arms the waker). The
+   * progress not stored yet is stored after the first microsecond or so: a producer streaming
+   * batches is back sooner (no store needed), one that waits for room gets it then.
+   */
+  private pollOn(): number {
+    const gate = this.gate
+    // Polling on only pays when what it waits for comes from another thread (not from
+    // consumers it follows, nor from a single producer on this thread), and when nothing else
+    // on this thread waits for the event loop meanwhile (another callback consumer, a poller
+    // or an iterator of this ring).
+    if (this.hasDeps || runningConsumers !== 1 || !this.d._mayPollOn()) return -1
+    const next = this.dispatched + 1
+    const deadline = performance.now() + SPIN_MS
+    let pause = SPIN_PAUSE_FIRST
+    for (let round = 1; ; round++) {
+      // Each poll of the line the producer writes makes its next store wait for that line:
+      // growing pauses between them.
+      this.pause(pause)
+      const available = gate.available(next, this.scan)
+      if (available >= next) return available
+      if (pause < SPIN_PAUSE_MAX) pause *= 2
+      if ((round & 3) === 0) {
+        if (round === 4) gate.flush()
+        if (performance.now() > deadline) return -1
+      }
+    }
+  }
+
+  /** About `n` * 5 ns of local work (no memory traffic). */
+  private pause(n: number): void {
+    let x = n
+    for (let i = 0; i < n; i++) x = (x * 31 + i) | 0
+    this.spinSink = x
+  }
+
+  /**
+   * Paces the polls of a lone consumer that keeps finding small batches as soon as it looks
+   * (`streaming`: the producer publishes faster than the consumer polls): each poll costs the
+   * producer a cache-line transfer (its next store has to take the line back), so it waits a
+   * little longer before the next poll (up to `PACE_MAX` iterations, a few µs) until batches
+   * grow to `PACE_BATCH`. A batch it had to wait for (the producer is slower than the
+   * consumer: latency matters, not transfers) or a big one shortens the pause again.
+   */
+  private adaptPace(events: number, streaming: boolean): void {
+    if (!streaming || events >= PACE_BATCH) {
+      this.pace >>= 1
+    } else if (this.pace < PACE_MAX && !this.hasDeps && runningConsumers === 1 && this.d._mayPollOn()) {
+      this.pace = this.pace === 0 ? 8 : this.pace * 2
+    }
+  }
+
+  private awaitBatch(w: number, batch: InFlight, result: PromiseLike<unknown>): void {
+    // Promise.resolve: a foreign thenable that calls back twice settles this batch once.
+    Promise.resolve(result).then(
+      () => this.settled(w, batch),
+      (e: unknown) => this.failed(w, batch, e),
+    )
   }
 
   private schedule(): void {
@@ -645,6 +844,8 @@ class ConsumerRunner implements Stoppable {
 
   private fail(sequence: number, error: unknown): void {
     try {
+      // What finished before the failure is stored first: consumers after this one see it.
+      this.gate.flush()
       this.native.fail(this.cid, sequence, message(error))
     } catch {
       // already closed
@@ -908,8 +1109,10 @@ class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
 /**
  * The claim state of a single-producer ring, on the thread that produces: claims are counted
  * here against a cached gating minimum (no native call while there is room), and a publish is
- * one `Atomics.store` into the engine's cursor plus one `Atomics.load` of the wait strategy's
- * sleeper count (a native call only when a consumer sleeps). The engine reads the same cursor.
+ * one `Atomics.exchange` of the low 31 bits into the engine's split cursor (`SplitCursor`: no
+ * BigInt, no garbage; the 64-bit epoch is stored once every 2**29 sequences); only when the
+ * old value carries a waiter's flag does it load the wait strategy's sleeper count (and call
+ * the engine when a thread sleeps). The engine reads the same cursor.
  */
 class SingleProducer {
   /** Highest claimed sequence. */
@@ -918,7 +1121,12 @@ class SingleProducer {
   published: number
   /** A lower bound of the slowest consumer's sequence. */
   gating = -Infinity
+  /** The split cursor's epoch as stored (only this thread stores it while it produces). */
+  epoch: number
+  /** The split cursor's 64-bit epoch. */
   readonly cursor: BigInt64Array
+  /** The split cursor's low word. */
+  readonly low: Int32Array
   readonly sleepers: Int32Array | null
   /** Non-zero once the ring is closed (by any thread). */
   readonly closed: Uint8Array
@@ -927,10 +1135,19 @@ class SingleProducer {
     const cursor = native.acquireProducer()
     this.claimed = cursor
     this.published = cursor
-    const views = threadViews(token, native)
+    const views = threadViews(token, native, false)
     this.cursor = views.cursor
+    this.low = views.low as Int32Array
     this.sleepers = views.sleepers
     this.closed = views.closed
+    // A thread that produced before this one (and went away) may have stored it.
+    this.epoch = Number(Atomics.load(this.cursor, 0))
+  }
+
+  /** The split cursor's rule (`SplitCursor::set`): the epoch before the low word that needs it. */
+  storeEpoch(hi: number): void {
+    this.epoch = hi
+    Atomics.store(this.cursor, 0, BigInt(hi))
   }
 }
 
@@ -956,7 +1173,7 @@ class MultiProducer {
   private readonly mirror: Float64Array
 
   constructor(native: NativeRing, token: string) {
-    const views = threadViews(token, native)
+    const views = threadViews(token, native, true)
     this.cursor = views.cursor
     this.flags = views.flags ??= new Int32Array(native.flagsView())
     this.sleepers = views.sleepers
@@ -1280,10 +1497,15 @@ export class Disruptor extends EventEmitter {
       sp.closed[0] === 0
     ) {
       sp.published = hi
-      // SeqCst store, then SeqCst load of the sleeper count: the publisher's half of the
-      // blocking strategy's no-lost-wake-up protocol (the sleeper's half is in the engine).
-      Atomics.store(sp.cursor, 0, BigInt(hi))
-      wakeSleepers(sp.sleepers, this.native)
+      if (hi - sp.epoch >= EPOCH_SPAN) sp.storeEpoch(hi)
+      // The low 31 bits (`hi & LOW_BITS` is hi modulo 2**31, exact for any sequence below
+      // 2**53). Where threads may sleep: a SeqCst exchange, whose old value says whether a
+      // waiter asked for a signal (its sign bit, `SplitCursor::WAITING`), and only then the
+      // SeqCst load of the sleeper count: the publisher's half of the no-lost-wake-up protocol
+      // (the waiter's half is in the engine: it flags, then sleeps).
+      const sleepers = sp.sleepers
+      if (sleepers === null) Atomics.store(sp.low, 0, hi & LOW_BITS)
+      else if (Atomics.exchange(sp.low, 0, hi & LOW_BITS) < 0 && Atomics.load(sleepers, 0) !== 0) this.native.signal()
       if (this._localArmed !== 0) this.deliverLocal()
       return
     }
@@ -1572,7 +1794,7 @@ export class Disruptor extends EventEmitter {
   /** A consumer of this thread after the consumers `after`, with its gate. */
   private addConsumer(name: string, after: readonly number[]): { cid: number; gate: Gate } {
     const cid = this.native.addConsumer(name, [...after])
-    const views = threadViews(this.token, this.native)
+    const views = threadViews(this.token, this.native, this.producer === 'multi')
     if (this.producer === 'multi') views.flags ??= new Int32Array(this.native.flagsView())
     const deps = after.map((id) => (this.gates.get(id) as Gate).view)
     const gate = new Gate(this.native, cid, views, this.size, deps)
@@ -1583,7 +1805,7 @@ export class Disruptor extends EventEmitter {
   private addRunner(workers: Worker[], name: string | undefined, after: readonly number[]): number {
     const n = this.consumerName(name, 'consumer')
     const { cid, gate } = this.addConsumer(n, after)
-    const runner = new ConsumerRunner(this, this.native, cid, n, workers, gate)
+    const runner = new ConsumerRunner(this, this.native, cid, n, workers, gate, after.length > 0)
     this.runners.push(runner)
     if (this.started) runner.start()
     return cid
@@ -1629,6 +1851,15 @@ export class Disruptor extends EventEmitter {
     return delivered
   }
 
+  /**
+   * @internal Whether a callback consumer that found nothing may poll on for a few
+   * microseconds: not when this thread is the ring's single producer (nothing can arrive
+   * meanwhile), nor when it has pollers or iterators of the ring (they need the event loop).
+   */
+  _mayPollOn(): boolean {
+    return this.sp === null && this.stoppables.size === 0
+  }
+
   /** @internal A consumer on this thread halted on `error`. */
   _failed(name: string, error: unknown): void {
     if (this.failure === null) this.failure = { name, error }
@@ -1640,6 +1871,9 @@ export class Disruptor extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', error, name)
   }
 }
+
+/** Callback consumers started and not stopped on this thread (of any ring). */
+let runningConsumers = 0
 
 /**
  * Open Disruptors of this thread. Their consumers' wake-ups do not keep the event loop alive
@@ -1679,7 +1913,10 @@ function threadBuffer(token: string, native: NativeRing): ArrayBuffer {
 }
 
 interface Views {
+  /** The claim cursor (multi producers), or the split cursor's epoch (a single producer). */
   cursor: BigInt64Array
+  /** A single producer's split-cursor low word (the low 32 bits of what is published). */
+  low: Int32Array | null
   sleepers: Int32Array | null
   /** The ring's closed flag (1 once halted by any thread). */
   closed: Uint8Array
@@ -1689,12 +1926,13 @@ interface Views {
 /** A producer's views of the cursor, sleeper count and flags, one per ring per thread. */
 const views = new Map<string, Views>()
 
-function threadViews(token: string, native: NativeRing): Views {
+function threadViews(token: string, native: NativeRing, multi: boolean): Views {
   let v = views.get(token)
   if (v === undefined) {
     const sleepers = native.sleepersView()
     v = {
       cursor: new BigInt64Array(native.cursorView()),
+      low: multi ? null : new Int32Array(native.publishedLowView()),
       sleepers: sleepers ? new Int32Array(sleepers) : null,
       closed: new Uint8Array(native.closedView()),
     }

@@ -31,8 +31,12 @@ pub(crate) trait Engine: Send + Sync {
     ) -> Result<i64>;
     /// The slowest gating consumer's sequence, or `default` without consumers.
     fn gating_minimum(&self, default: i64) -> i64;
-    /// The cursor's atomic (what a JavaScript single producer stores into).
+    /// The cursor's atomic: the claim cursor multi producers compare-and-exchange, or a single
+    /// producer's split-cursor epoch (see `SplitCursor`).
     fn cursor_atomic(&self) -> &AtomicI64;
+    /// A single producer's split-cursor low word (what a JavaScript single producer stores
+    /// every publish into, and JavaScript consumers read); none for multi producers.
+    fn published_low(&self) -> Option<&AtomicI32>;
     /// The sequencer's closed flag (set once, by a halt).
     fn closed_flag(&self) -> &AtomicBool;
     /// A multi-producer ring's availability flags (empty for a single producer).
@@ -78,6 +82,8 @@ struct Ring<S: Sequencer> {
     disruptor: Disruptor<SlotBuffer, S>,
     /// The availability flags of a multi-producer sequencer (none for a single producer).
     flags_of: fn(&S) -> &[AtomicI32],
+    /// The split cursor's low word of a single-producer sequencer (none for multi producers).
+    low_of: fn(&S) -> Option<&AtomicI32>,
 }
 
 /// Builds the engine for `size` slots of `slot_size` bytes.
@@ -89,9 +95,12 @@ pub(crate) fn build(
 ) -> Result<Arc<dyn Engine>> {
     let slots = SlotBuffer::new(size, slot_size)?;
     Ok(if multi {
-        ring(slots, MultiProducerSequencer::new(size, wait)?, |s| s.availability_flags())?
+        let sequencer = MultiProducerSequencer::new(size, wait)?;
+        ring(slots, sequencer, |s| s.availability_flags(), |_| None)?
     } else {
-        ring(slots, SingleProducerSequencer::new(size, wait)?, |_| &[])?
+        // Split cursor: JavaScript publishes with a 32-bit `Atomics.store` (no BigInt).
+        let sequencer = SingleProducerSequencer::with_split_cursor(size, wait)?;
+        ring(slots, sequencer, |_| &[], |s| s.split_cursor().map(|c| c.low()))?
     })
 }
 
@@ -99,11 +108,12 @@ fn ring<S: Sequencer<Wait = AnyWaitStrategy>>(
     slots: SlotBuffer,
     sequencer: S,
     flags_of: fn(&S) -> &[AtomicI32],
+    low_of: fn(&S) -> Option<&AtomicI32>,
 ) -> Result<Arc<dyn Engine>> {
     // No consumer threads: every consumer is a poller that JavaScript drives. The Producer is
     // dropped: JavaScript claims and publishes through the (checked) sequencer instead.
     let (disruptor, _producer) = DisruptorBuilder::new(slots, sequencer)?.build();
-    Ok(Arc::new(Ring { disruptor, flags_of }))
+    Ok(Arc::new(Ring { disruptor, flags_of, low_of }))
 }
 
 impl<S: Sequencer<Wait = AnyWaitStrategy>> Ring<S> {
@@ -157,6 +167,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn availability_flags(&self) -> &[AtomicI32] {
         (self.flags_of)(self.sequencer())
+    }
+
+    fn published_low(&self) -> Option<&AtomicI32> {
+        (self.low_of)(self.sequencer())
     }
 
     fn closed_flag(&self) -> &AtomicBool {

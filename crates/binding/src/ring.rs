@@ -500,13 +500,29 @@ impl NativeRing {
         self.engine().signal();
     }
 
-    /// An 8-byte ArrayBuffer over the cursor, an i64: a single producer stores what it
-    /// publishes into it, multi producers claim with a compare-and-exchange on it (see
-    /// `MultiProducerSequencer::availability_flags`). One per thread; keep it.
+    /// An 8-byte ArrayBuffer over the cursor, an i64: multi producers claim with a
+    /// compare-and-exchange on it (see `MultiProducerSequencer::availability_flags`); a single
+    /// producer stores its split cursor's epoch into it (once every 2^29 sequences, see
+    /// `SplitCursor`). One per thread; keep it.
     #[napi]
     pub fn cursor_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
         let atomic = self.engine().cursor_atomic();
         self.view(env, atomic.as_ptr().cast(), std::mem::size_of::<i64>())
+    }
+
+    /// Single producer: a 4-byte ArrayBuffer over the split cursor's low word (an i32): the
+    /// producer stores the low 32 bits of every publish into it with `Atomics.store` (after the
+    /// epoch when `SplitCursor`'s rule asks for it), and consumers load it and extend it against
+    /// their own position (a gating consumer is never more than a ring behind). One per
+    /// thread; keep it.
+    #[napi]
+    pub fn published_low_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        match self.engine().published_low() {
+            Some(low) => self.view(env, low.as_ptr().cast(), std::mem::size_of::<i32>()),
+            None => {
+                Err(coded("ERR_INVALID_ARG_VALUE", "a multi-producer ring has no split cursor"))
+            }
+        }
     }
 
     /// Multi producer: an ArrayBuffer over the availability flags (one i32 per slot), which
