@@ -430,6 +430,70 @@ fn blocking_wait_strategy_wakes_every_waiter() {
     });
 }
 
+/// Wake once: two signallers each make half of the waiter's condition true and signal. The
+/// first to find the registration swaps it away and wakes the waiter; the other may then find
+/// no registration and skip its signal. In no execution may the waiter miss the second change
+/// and sleep forever.
+#[test]
+fn blocking_wait_strategy_second_signaller_may_skip_but_no_wake_up_is_lost() {
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let halves = Arc::new([Sequence::default(), Sequence::default()]);
+
+        let waiter = {
+            let (strategy, halves) = (strategy.clone(), halves.clone());
+            thread::spawn(move || {
+                strategy.wait_until(
+                    || (halves[0].get() >= 0 && halves[1].get() >= 0).then_some(0),
+                    &Alert::default(),
+                )
+            })
+        };
+        let other = {
+            let (strategy, halves) = (strategy.clone(), halves.clone());
+            thread::spawn(move || {
+                halves[1].set(0);
+                strategy.signal_all_when_blocking();
+            })
+        };
+
+        halves[0].set(0);
+        strategy.signal_all_when_blocking();
+        other.join().unwrap();
+        assert_eq!(waiter.join().unwrap(), Ok(0));
+    });
+}
+
+/// Wake once, re-sleep: the waiter needs sequence 1; the publisher publishes 0 and 1 with a
+/// signal each. A wake-up for 0 finds the condition false, so the waiter registers again before
+/// sleeping again: the signal for 1 must find that registration (or the waiter must see 1).
+#[test]
+fn blocking_wait_strategy_waiter_woken_too_early_registers_again() {
+    model(|| {
+        let strategy = Arc::new(BlockingWaitStrategy::default());
+        let cursor = Arc::new(Sequence::default());
+
+        let waiter = {
+            let (strategy, cursor) = (strategy.clone(), cursor.clone());
+            thread::spawn(move || {
+                strategy.wait_until(
+                    || {
+                        let v = cursor.get();
+                        (v >= 1).then_some(v)
+                    },
+                    &Alert::default(),
+                )
+            })
+        };
+
+        cursor.set(0);
+        strategy.signal_all_when_blocking();
+        cursor.set(1);
+        strategy.signal_all_when_blocking();
+        assert_eq!(waiter.join().unwrap(), Ok(1));
+    });
+}
+
 /// Raising the waiter's alert and signalling releases a waiter whose condition never holds.
 #[test]
 fn blocking_wait_strategy_alert_releases_waiter() {

@@ -4,25 +4,39 @@ use super::{Alert, WaitError, WaitStrategy};
 use crate::sync::{fence, AtomicU32, Condvar, Mutex, Ordering};
 
 /// The sleeping half shared by the blocking strategies: a mutex, a condition variable and a
-/// count of sleepers, so that signalling costs one fence and one load when nobody sleeps.
+/// count of registered sleepers, so that signalling costs one fence and one load when nobody
+/// sleeps, and one lock and one futex wake per sleep, not per signal, when somebody does.
 ///
-/// No lost wake-up (a Dekker pattern, checked by the loom model in `tests/loom.rs`):
+/// No lost wake-up (a Dekker pattern, checked by the loom models in `tests/loom.rs`):
 ///
 /// ```text
-/// waiter:    sleepers += 1; fence(SeqCst); check condition; sleep under the lock
-/// signaller: change condition; fence(SeqCst); if sleepers > 0 { lock; notify_all }
+/// waiter:    lock; loop { sleepers += 1; fence(SeqCst); check condition; wait (unlocks) }
+/// signaller: change condition; fence(SeqCst);
+///            if sleepers > 0 && sleepers.swap(0) > 0 { lock; notify_all }
 /// ```
 ///
 /// The two SeqCst fences are totally ordered. If the waiter's fence comes first, the
-/// signaller's load sees `sleepers > 0` and takes the lock, which it can only get once the waiter
-/// either sleeps (and is notified) or re-checks after it. If the signaller's fence comes first,
-/// the waiter's check sees the change. Acquire/Release cannot give this store-load ordering.
+/// signaller's load sees its registration, or a swap that took it away; whoever swapped it away
+/// then takes the lock, which it can only get once the waiter sleeps (and is notified) or has
+/// not yet re-checked. If the signaller's fence comes first, the waiter's check sees the change.
+/// Acquire/Release cannot give this store-load ordering.
+///
+/// **Wake once.** The signaller that finds registrations swaps the count to zero before it
+/// notifies, so the signals that follow before a waiter re-registers cost a fence and a load,
+/// not a lock and a futex call each (crossbeam's `SyncWaker` also unregisters the waiter it
+/// wakes). Without it a busy multi-producer ring with one sleeping consumer paid a lock and a
+/// `FUTEX_WAKE` per publish until the consumer woke, and the woken consumer then fought the
+/// producers for the lock. A waiter registers again before every re-check and never
+/// unregisters: a registration left over by a waiter that found its condition itself costs the
+/// next signaller one needless lock and wake, then the count is zero again.
 #[derive(Debug)]
 struct Sleepers {
     lock: Mutex<()>,
     condvar: Condvar,
-    /// Threads asleep (or about to sleep). 32 bits so that JavaScript can read it with
-    /// `Atomics.load` on an Int32Array (see [`WaitStrategy::sleeper_count`]).
+    /// Registrations since the last wake-up: non-zero while a thread sleeps or is about to (and
+    /// for one signal after a waiter that registered found its condition by itself). 32 bits so
+    /// that JavaScript can read it with `Atomics.load` on an Int32Array (see
+    /// [`WaitStrategy::sleeper_count`]).
     count: AtomicU32,
 }
 
@@ -62,11 +76,13 @@ impl Sleepers {
         // A timeout too large to add is no timeout.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        // Relaxed: ordered before the condition checks by the SeqCst fence below.
-        self.count.fetch_add(1, Ordering::Relaxed);
-        // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
-        fence(Ordering::SeqCst);
         let result = loop {
+            // Registers before every check: a signaller may have swapped an earlier
+            // registration away (waking this thread, or about to).
+            // Relaxed: ordered before the condition check by the SeqCst fence below.
+            self.count.fetch_add(1, Ordering::Relaxed);
+            // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
+            fence(Ordering::SeqCst);
             if let Some(v) = ready() {
                 break Ok(v);
             }
@@ -84,8 +100,7 @@ impl Sleepers {
                 }
             }
         };
-        // Relaxed: a stale non-zero count only costs a signaller one needless lock.
-        self.count.fetch_sub(1, Ordering::Relaxed);
+        // No unregistering: see "Wake once" in the type's docs.
         drop(guard);
         result
     }
@@ -94,11 +109,19 @@ impl Sleepers {
     fn signal_all(&self) {
         // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
         fence(Ordering::SeqCst);
-        // Relaxed: ordered after the caller's change by the fence above.
-        if self.count.load(Ordering::Relaxed) != 0 {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.condvar.notify_all();
+        // Relaxed: ordered after the caller's change by the fence above. The swap takes every
+        // registration: this signaller wakes them all, later ones skip until a waiter registers
+        // again. Relaxed too: the lock orders the notify after the waiters' registrations.
+        if self.count.load(Ordering::Relaxed) != 0 && self.count.swap(0, Ordering::Relaxed) != 0 {
+            self.wake_all();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_all(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.condvar.notify_all();
     }
 }
 
