@@ -1748,7 +1748,10 @@ export class Disruptor extends EventEmitter {
   private shutdown(how: 'halt' | 'detach'): void {
     this.closed = true
     untrack(this)
-    if (this.sp !== null || this.mp !== null) views.delete(this.token)
+    // This thread's views of the ring (external buffers that hold the native ring alive) go
+    // with the last open instance here that could use them: producers and consumers both do.
+    const token = this.token
+    if (![...open].some((o) => o.token === token)) views.delete(token)
     this.sp = null
     this.mp = null
     for (const r of this.runners) r.stop()

@@ -116,14 +116,25 @@ for (const producer of ['single', 'multi'] as const) {
   })
 }
 
-test('closed rings are freed once collected: their memory and ids are reused (a cleanup hook kept every ring alive)', (t) => {
-  const script = `
+// How a thread uses each ring before closing it. Each use makes the thread cache views of the
+// ring's memory (external ArrayBuffers that hold the native ring alive) that close must drop.
+const RING_USES: Record<string, string> = {
+  produce: 'new Float64Array(d.buffer).fill(1); d.publish(d.next())',
+  'consume only': 'd.handleEventsWith(() => {}); d.start()',
+  'poller only': 'd.poller()',
+  'batches only': 'd.batches()',
+  'poller, then halt': 'd.poller(); d.halt()',
+}
+
+for (const [use, code] of Object.entries(RING_USES)) {
+  test(`closed rings are freed once collected: their memory and ids are reused (${use}; a cleanup hook, then a consume-only thread's cached views, kept every ring alive)`, (t) => {
+    const script = `
     const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
     ;(async () => {
       const rss0 = process.memoryUsage().rss
       for (let i = 0; i < 40; i++) {
-        const d = new Disruptor({ size: 2 ** 20, slotSize: 8 }) // 8 MiB of slots, 4 MiB of flags
-        new Float64Array(d.buffer).fill(1) // touch it
+        const d = new Disruptor({ size: 2 ** 20, slotSize: 8, producer: i % 2 ? 'single' : 'multi' }) // 8 MiB of slots (+ 4 MiB of flags)
+        ${code}
         await d.close()
         global.gc()
         await new Promise((r) => setTimeout(r, 5))
@@ -135,13 +146,14 @@ test('closed rings are freed once collected: their memory and ids are reused (a 
       const next = new Disruptor({ size: 8, slotSize: 8 }).share().id
       console.log(JSON.stringify({ next, grewMiB: (process.memoryUsage().rss - rss0) / 2 ** 20 }))
     })()`
-  const run = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 })
-  t.is(run.status, 0, run.stderr)
-  const { next, grewMiB } = JSON.parse(run.stdout) as { next: number; grewMiB: number }
-  t.true(next < 10, `ring ids are reused once rings are gone (next id ${next})`)
-  // 40 leaked rings would be 480 MiB.
-  t.true(grewMiB < 120, `RSS grew ${grewMiB.toFixed(0)} MiB over 40 open/close cycles`)
-})
+    const run = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+    t.is(run.status, 0, run.stderr)
+    const { next, grewMiB } = JSON.parse(run.stdout) as { next: number; grewMiB: number }
+    t.true(next < 10, `ring ids are reused once rings are gone (next id ${next})`)
+    // 40 leaked rings would be 400 MiB.
+    t.true(grewMiB < 120, `RSS grew ${grewMiB.toFixed(0)} MiB over 40 open/close cycles`)
+  })
+}
 
 test('a multi-producer ring too big for the memory limit is a coded error, not an abort', (t) => {
   const script = `
