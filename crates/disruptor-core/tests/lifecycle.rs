@@ -253,8 +253,12 @@ fn hooks_run_on_the_consumer_thread_and_batches_are_limited() {
     }
     tx.send(()).unwrap();
     d.drain().unwrap();
-    // Idle long enough for the timeout strategy to report a timeout.
-    while !log.lock().unwrap().iter().any(|l| l.starts_with("timeout")) {
+    // Idle long enough for the timeout strategy to report a timeout after the last event
+    // ("timeout -1", before the first event arrived, does not count). A watchdog, not the
+    // harness, ends a hang.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !log.lock().unwrap().iter().any(|l| l == "timeout 19") {
+        assert!(std::time::Instant::now() < deadline, "no timeout after the last event");
         thread::sleep(Duration::from_millis(1));
     }
     d.shutdown().unwrap();
