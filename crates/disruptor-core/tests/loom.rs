@@ -329,6 +329,24 @@ fn multi_producer_try_next_never_overwrites_an_unreleased_slot() {
 // 4. BlockingWaitStrategy: no lost wake-up.
 // ---------------------------------------------------------------------------------------------
 
+/// A thread waiting on `strategy` until `cursor` reaches `min`; joins with the wait's result.
+fn spawn_waiter(
+    strategy: &Arc<BlockingWaitStrategy>,
+    cursor: &Arc<Sequence>,
+    min: i64,
+) -> thread::JoinHandle<Result<i64, WaitError>> {
+    let (strategy, cursor) = (strategy.clone(), cursor.clone());
+    thread::spawn(move || {
+        strategy.wait_until(
+            || {
+                let v = cursor.get();
+                (v >= min).then_some(v)
+            },
+            &Alert::default(),
+        )
+    })
+}
+
 /// A waiter waits for a sequence to reach 0 while another thread sets it and signals: in no
 /// execution may the waiter sleep forever (loom reports a deadlock) or return another value.
 #[test]
@@ -337,18 +355,7 @@ fn blocking_wait_strategy_loses_no_wake_up() {
         let strategy = Arc::new(BlockingWaitStrategy::default());
         let cursor = Arc::new(Sequence::default());
 
-        let waiter = {
-            let (strategy, cursor) = (strategy.clone(), cursor.clone());
-            thread::spawn(move || {
-                strategy.wait_until(
-                    || {
-                        let v = cursor.get();
-                        (v >= 0).then_some(v)
-                    },
-                    &Alert::default(),
-                )
-            })
-        };
+        let waiter = spawn_waiter(&strategy, &cursor, 0);
 
         cursor.set(0);
         strategy.signal_all_when_blocking();
@@ -378,18 +385,7 @@ fn external_publisher_signals_only_sleepers_and_loses_no_wake_up() {
         let strategy = Arc::new(BlockingWaitStrategy::default());
         let cursor = Arc::new(Sequence::default());
 
-        let waiter = {
-            let (strategy, cursor) = (strategy.clone(), cursor.clone());
-            thread::spawn(move || {
-                strategy.wait_until(
-                    || {
-                        let v = cursor.get();
-                        (v >= 0).then_some(v)
-                    },
-                    &Alert::default(),
-                )
-            })
-        };
+        let waiter = spawn_waiter(&strategy, &cursor, 0);
 
         cursor.as_atomic().store(0, Release);
         fence(SeqCst);
@@ -407,20 +403,7 @@ fn blocking_wait_strategy_wakes_every_waiter() {
         let strategy = Arc::new(BlockingWaitStrategy::default());
         let cursor = Arc::new(Sequence::default());
 
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let (strategy, cursor) = (strategy.clone(), cursor.clone());
-                thread::spawn(move || {
-                    strategy.wait_until(
-                        || {
-                            let v = cursor.get();
-                            (v >= 0).then_some(v)
-                        },
-                        &Alert::default(),
-                    )
-                })
-            })
-            .collect();
+        let waiters: Vec<_> = (0..2).map(|_| spawn_waiter(&strategy, &cursor, 0)).collect();
 
         cursor.set(0);
         strategy.signal_all_when_blocking();
@@ -473,18 +456,7 @@ fn blocking_wait_strategy_waiter_woken_too_early_registers_again() {
         let strategy = Arc::new(BlockingWaitStrategy::default());
         let cursor = Arc::new(Sequence::default());
 
-        let waiter = {
-            let (strategy, cursor) = (strategy.clone(), cursor.clone());
-            thread::spawn(move || {
-                strategy.wait_until(
-                    || {
-                        let v = cursor.get();
-                        (v >= 1).then_some(v)
-                    },
-                    &Alert::default(),
-                )
-            })
-        };
+        let waiter = spawn_waiter(&strategy, &cursor, 1);
 
         cursor.set(0);
         strategy.signal_all_when_blocking();
