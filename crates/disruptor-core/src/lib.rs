@@ -31,6 +31,7 @@
 //! ```
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 
+mod asymmetric_fence;
 mod builder;
 mod consumer;
 mod data_provider;
@@ -51,6 +52,7 @@ mod sync;
 mod wait_strategy;
 mod worker_pool;
 
+pub use asymmetric_fence::asymmetric_fence_mode;
 pub use builder::{DisruptorBuilder, EventHandlerGroup, Stage, StageBuilder};
 pub use consumer::{
     ConsumerInfo, ConsumerOptions, ConsumerState, DecideFn, ExceptionAction, ExceptionPolicy,

@@ -1,7 +1,11 @@
 use std::time::{Duration, Instant};
 
 use super::{Alert, WaitError, WaitStrategy};
-use crate::sync::{fence, AtomicU32, Condvar, Mutex, Ordering};
+use crate::asymmetric_fence;
+use crate::sync::{AtomicU32, Condvar, Mutex, Ordering};
+
+/// How long a waiter sleeps at a time when its barrier failed (see `asymmetric_fence::heavy`).
+const UNFENCED_SLICE: Duration = Duration::from_millis(1);
 
 /// The sleeping half shared by the blocking strategies: a mutex, a condition variable and a
 /// count of registered sleepers, so that signalling costs one fence and one load when nobody
@@ -10,16 +14,18 @@ use crate::sync::{fence, AtomicU32, Condvar, Mutex, Ordering};
 /// No lost wake-up (a Dekker pattern, checked by the loom models in `tests/loom.rs`):
 ///
 /// ```text
-/// waiter:    lock; loop { sleepers += 1; fence(SeqCst); check condition; wait (unlocks) }
-/// signaller: change condition; fence(SeqCst);
+/// waiter:    lock; loop { sleepers += 1; heavy fence; check condition; wait (unlocks) }
+/// signaller: change condition; light fence;
 ///            if sleepers > 0 && sleepers.swap(0) > 0 { lock; notify_all }
 /// ```
 ///
-/// The two SeqCst fences are totally ordered. If the waiter's fence comes first, the
-/// signaller's load sees its registration, or a swap that took it away; whoever swapped it away
-/// then takes the lock, which it can only get once the waiter sleeps (and is notified) or has
-/// not yet re-checked. If the signaller's fence comes first, the waiter's check sees the change.
-/// Acquire/Release cannot give this store-load ordering.
+/// The fences are the pair of `crate::asymmetric_fence` (`membarrier` for the waiter and a
+/// compiler fence for the signaller on Linux, `fence(SeqCst)` on both sides elsewhere and under
+/// loom); either way one of the two orders comes first. If the waiter's barrier comes first,
+/// the signaller's load sees its registration, or a swap that took it away; whoever swapped it
+/// away then takes the lock, which it can only get once the waiter sleeps (and is notified) or
+/// has not yet re-checked. If the signaller's barrier comes first, the waiter's check sees the
+/// change. Acquire/Release cannot give this store-load ordering.
 ///
 /// **Wake once.** The signaller that finds registrations swaps the count to zero before it
 /// notifies, so the signals that follow before a waiter re-registers cost a fence and a load,
@@ -42,6 +48,7 @@ struct Sleepers {
 
 impl Default for Sleepers {
     fn default() -> Self {
+        asymmetric_fence::init();
         Sleepers { lock: Mutex::new(()), condvar: Condvar::new(), count: AtomicU32::new(0) }
     }
 }
@@ -79,26 +86,27 @@ impl Sleepers {
         let result = loop {
             // Registers before every check: a signaller may have swapped an earlier
             // registration away (waking this thread, or about to).
-            // Relaxed: ordered before the condition check by the SeqCst fence below.
+            // Relaxed: ordered before the condition check by the heavy fence below.
             self.count.fetch_add(1, Ordering::Relaxed);
-            // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
-            fence(Ordering::SeqCst);
+            // The store-load barrier of the Dekker pattern (see the type's docs).
+            let handshake = asymmetric_fence::heavy();
             if let Some(v) = ready() {
                 break Ok(v);
             }
             if alert.is_raised() {
                 break Err(WaitError::Alerted);
             }
-            match deadline {
-                None => guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break Err(WaitError::Timeout);
-                    }
-                    guard = wait_timeout(&self.condvar, guard, deadline - now);
-                }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break Err(WaitError::Timeout);
             }
+            // Without the barrier a signal may be missed: sleep in short slices, re-checking.
+            let wake_at = if handshake { deadline } else { Some(now + UNFENCED_SLICE) };
+            guard = match (deadline, wake_at) {
+                (_, None) => self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
+                (None, Some(at)) => wait_timeout(&self.condvar, guard, at - now),
+                (Some(d), Some(at)) => wait_timeout(&self.condvar, guard, d.min(at) - now),
+            };
         };
         // No unregistering: see "Wake once" in the type's docs.
         drop(guard);
@@ -107,8 +115,8 @@ impl Sleepers {
 
     #[inline]
     fn signal_all(&self) {
-        // SeqCst: the store-load barrier of the Dekker pattern (see the type's docs).
-        fence(Ordering::SeqCst);
+        // The store-load barrier of the Dekker pattern (see the type's docs).
+        asymmetric_fence::light();
         // Relaxed: ordered after the caller's change by the fence above. The swap takes every
         // registration: this signaller wakes them all, later ones skip until a waiter registers
         // again. Relaxed too: the lock orders the notify after the waiters' registrations.

@@ -174,9 +174,10 @@ pub trait WaitStrategy: Send + Sync + 'static {
     /// For strategies that sleep: the number of threads asleep or about to sleep, so that a
     /// signaller outside Rust (JavaScript publishing through shared memory) can skip the signal
     /// when it is zero. Such a signaller must make its change with a SeqCst store and then read
-    /// this count with a SeqCst load (the Dekker pattern the sleeper completes with its SeqCst
-    /// fence), and call [`signal_all_when_blocking`](WaitStrategy::signal_all_when_blocking)
-    /// when it is not zero. `None` (the default): the strategy never sleeps, no signal needed.
+    /// this count with a SeqCst load (the Dekker pattern the sleeper completes with its barrier:
+    /// `membarrier` on Linux, a SeqCst fence elsewhere; either pairs with a SeqCst store-load),
+    /// and call [`signal_all_when_blocking`](WaitStrategy::signal_all_when_blocking) when it is
+    /// not zero. `None` (the default): the strategy never sleeps, no signal needed.
     ///
     /// ```
     /// use disruptor_core::{BlockingWaitStrategy, BusySpinWaitStrategy, WaitStrategy};
