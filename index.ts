@@ -1856,11 +1856,12 @@ export class Disruptor extends EventEmitter {
 
   /**
    * @internal Whether a callback consumer that found nothing may poll on for a few
-   * microseconds: not when this thread is the ring's single producer (nothing can arrive
-   * meanwhile), nor when it has pollers or iterators of the ring (they need the event loop).
+   * microseconds: not when this thread produces on the ring (as the single producer nothing
+   * can arrive meanwhile; as one of several its own publishing waits), nor when it has
+   * pollers or iterators of the ring (they need the event loop).
    */
   _mayPollOn(): boolean {
-    return this.sp === null && this.stoppables.size === 0
+    return this.sp === null && this.mp === null && this.stoppables.size === 0
   }
 
   /** @internal A consumer on this thread halted on `error`. */
