@@ -512,9 +512,15 @@ fn barrier_alert_releases_blocked_consumer() {
 /// direction) or overwrite a slot the consumer is reading.
 #[test]
 fn producer_waiting_for_capacity_is_woken() {
-    model(|| {
-        let sequencer =
-            Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+    producer_and_consumer_on_one_slot(|| {
+        SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap()
+    });
+}
+
+/// The model of `producer_waiting_for_capacity_is_woken`, over the sequencer `make` builds.
+fn producer_and_consumer_on_one_slot(make: fn() -> SingleProducerSequencer<BlockingWaitStrategy>) {
+    model(move || {
+        let sequencer = Arc::new(make());
         let consumed = Arc::new(Sequence::default());
         sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
         let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
@@ -763,24 +769,7 @@ fn split_cursor_js_publisher_wakes_every_flagging_waiter() {
 /// word, signal): as `producer_waiting_for_capacity_is_woken`.
 #[test]
 fn split_cursor_producer_and_consumer_wake_each_other() {
-    model(|| {
-        let sequencer = Arc::new(
-            SingleProducerSequencer::with_split_cursor(1, BlockingWaitStrategy::default()).unwrap(),
-        );
-        let consumed = Arc::new(Sequence::default());
-        sequencer.add_gating_sequences(std::slice::from_ref(&consumed));
-        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
-        let slots = Slots::new(1);
-
-        let producer = {
-            let (sequencer, slots) = (sequencer.clone(), slots.clone());
-            thread::spawn(move || {
-                assert_eq!(produce(&*sequencer, &slots, 1), 0);
-                assert_eq!(produce(&*sequencer, &slots, 1), 1);
-            })
-        };
-
-        consume(&barrier, &slots, 2, Some(&consumed));
-        producer.join().unwrap();
+    producer_and_consumer_on_one_slot(|| {
+        SingleProducerSequencer::with_split_cursor(1, BlockingWaitStrategy::default()).unwrap()
     });
 }
