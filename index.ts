@@ -269,12 +269,18 @@ function message(error: unknown): string {
   }
 }
 
+/**
+ * Whether a handler's result is to be awaited. Never throws: a result whose `then` cannot even
+ * be read (a throwing getter, a revoked Proxy) counts as a thenable, so that `Promise.resolve`
+ * turns the same error into a rejection that the consumer's exception policy handles.
+ */
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
+  try {
+    return typeof (value as { then?: unknown }).then === 'function'
+  } catch {
+    return true
+  }
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -1346,8 +1352,14 @@ export class Disruptor extends EventEmitter {
     return this.sp !== null ? this.sp.published : this.native.cursor()
   }
 
+  /** Stores the progress this thread's consumers of this instance finished and deferred. */
+  private flushGates(): void {
+    for (const g of this.gates.values()) g.flush()
+  }
+
   /** Slots that can be claimed now without waiting. */
   remainingCapacity(): number {
+    this.flushGates()
     const free = this.native.remainingCapacity()
     return this.sp !== null ? free - (this.sp.claimed - this.sp.published) : free
   }
@@ -1403,6 +1415,9 @@ export class Disruptor extends EventEmitter {
   private claimSlow(n: number, wait: boolean): number {
     if (this.closed || this.native.isClosed()) throw closedError()
     integer('n', n, 1, this.size)
+    // A handler of this thread that claims (republishing into its own ring) must see the room
+    // its consumer's finished batches made, which `Gate.finish` may not have stored yet.
+    this.flushGates()
     if (this.producer === 'multi') {
       const mp = (this.mp ??= new MultiProducer(this.native, this.token))
       mp.gating = this.native.gatingMinimum()

@@ -731,6 +731,59 @@ test('a rejected Promise follows the same policy: default halts (drain rejects, 
   await skipping.close()
 })
 
+test('a result whose then cannot be read (a throwing getter, a revoked Proxy) follows the policy like a rejection, in or out of order', async (t) => {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  const results: Array<[string, () => unknown, unknown]> = []
+  const getterError = new Error('then getter')
+  results.push([
+    'throwing getter',
+    () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a handler result whose then getter throws is the case under test
+      get then() {
+        throw getterError
+      },
+    }),
+    getterError,
+  ])
+  results.push(['revoked proxy', () => proxy, TypeError])
+  for (const [what, bad, expected] of results) {
+    // Halting (default): the consumer halts, drain and close report it, the error event names it.
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    d.handleEventsWith({ name: 'bad-then', maxBatchSize: 1, onBatch: (lo) => (lo === 2 ? bad() : undefined) })
+    const events: unknown[] = []
+    d.on('error', (e: unknown, name: unknown) => events.push([e, name]))
+    d.start()
+    for (let i = 0; i < 5; i++) d.publish(d.next())
+    const err = await t.throwsAsync(d.drain(), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' }, what)
+    if (expected === TypeError) t.true(err?.cause instanceof TypeError, what)
+    else t.is(err?.cause, expected, what)
+    t.is(events.length, 1, what)
+    t.is((events[0] as unknown[])[1], 'bad-then', what)
+    t.is(d.stats().consumers[0].sequence, 1, what)
+    t.is(d.stats().consumers[0].state, 'failed', what)
+    await t.throwsAsync(d.close(), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' }, what)
+
+    // Skipping: the batch counts as an error and the consumer goes on.
+    const s = new Disruptor({ size: 16, slotSize: 8 })
+    let seen = 0
+    s.handleEventsWith({
+      maxBatchSize: 1,
+      onError: 'skip',
+      onBatch: (lo) => {
+        seen++
+        return lo % 2 === 1 ? bad() : undefined
+      },
+    })
+    s.start()
+    for (let i = 0; i < 8; i++) s.publish(s.next())
+    await s.drain()
+    t.is(seen, 8, what)
+    t.is(s.stats().consumers[0].errors, 4, what)
+    await s.close()
+  }
+})
+
 test('downstream of a halted handler never sees the failed sequence or later ones, nor any sequence twice; producers get ERR_DISRUPTOR_CONSUMER_HALTED', async (t) => {
   const size = 8
   const d = new Disruptor({ size, slotSize: 8 })

@@ -208,20 +208,74 @@ test('a callback consumer that halts after synchronous batches stored lazily: th
 test('a callback consumer stores its progress before it waits: a producer on a full ring gets room as soon as the consumer drained it', async (t) => {
   const size = 64
   const d = new Disruptor({ size, slotSize: 8, producer: 'single' })
+  // Another instance on this thread: its queries flush none of `d`'s consumers, so it sees only
+  // what they stored (as a producer on another thread would).
+  const other = Disruptor.attach(d.share())
   let events = 0
-  d.handleEventsWith((lo, hi) => {
-    events += hi - lo + 1
+  // Batches of 5 and rounds of 61 events: runs that end between the consumer's periodic stores
+  // (every 8 events on this ring), so only the store before it waits makes the room visible.
+  d.handleEventsWith({
+    onBatch: (lo, hi) => {
+      events += hi - lo + 1
+    },
+    maxBatchSize: 5,
   })
   d.start()
+  const perRound = 61
   for (let round = 0; round < 50; round++) {
-    // Fills the whole ring (claims of 1: the consumer's lazily stored progress must not hold
-    // the producer back once it has drained everything).
-    for (let i = 0; i < size; i++) d.publish(await d.nextAsync())
-    await waitFor(() => events === (round + 1) * size, 'the consumer drains the ring')
-    t.is(d.remainingCapacity(), size)
+    for (let i = 0; i < perRound; i++) d.publish(await d.nextAsync())
+    await waitFor(() => events === (round + 1) * perRound, 'the consumer drains the ring')
+    // The consumer is now waiting for the next event (armed): it stored everything first.
+    await waitFor(() => other.remainingCapacity() === size, 'the drained room is stored')
+    t.is(other.remainingCapacity(), size)
   }
   const [c] = d.stats().consumers
-  t.is(c.sequence, 50 * size - 1)
-  t.is(c.events, 50 * size)
+  t.is(c.sequence, 50 * perRound - 1)
+  t.is(c.events, 50 * perRound)
+  other.close()
   await d.close()
+})
+
+test('a handler may claim on its own ring: the room its finished batches made counts although their store was deferred', async (t) => {
+  for (const producer of ['single', 'multi'] as const) {
+    const size = 64
+    const d = new Disruptor({ size, slotSize: 8, producer })
+    const f64 = new Float64Array(d.buffer)
+    const seen: number[] = []
+    const claims: Array<{ tryNext: number; capacity: number }> = []
+    let republished = 0
+    d.handleEventsWith({
+      onBatch: (lo, hi) => {
+        for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
+        if (lo === 3) {
+          // Batches 0..2 are finished: three slots are free, though not yet stored.
+          const capacity = d.remainingCapacity()
+          const s = d.tryNext()
+          claims.push({ tryNext: s, capacity })
+          if (s >= 0) {
+            f64[d.offset(s) / 8] = 1000
+            d.publish(s)
+            republished++
+          }
+        }
+      },
+      maxBatchSize: 1,
+    })
+    // A full ring before the consumer starts.
+    for (let i = 0; i < size; i++) {
+      const s = d.next()
+      f64[d.offset(s) / 8] = i
+      d.publish(s)
+    }
+    d.start()
+    await waitFor(() => seen.length === size + republished, `the consumer sees every event (${producer})`)
+    t.deepEqual(claims, [{ tryNext: size, capacity: 3 }], producer)
+    t.is(republished, 1)
+    t.deepEqual(
+      seen.slice(0, size),
+      Array.from({ length: size }, (_, i) => i),
+    )
+    t.deepEqual(seen.slice(size), [1000])
+    await d.close()
+  }
 })

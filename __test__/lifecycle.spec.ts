@@ -449,7 +449,7 @@ test.serial('stats() reports per consumer name, sequence, lag, batches, events a
     t.like(by.puller, { sequence: 2, lag: 7, batches: 1, events: 3, largestBatch: 3, errors: 0 })
     for (const c of s.consumers) {
       t.true(['idle', 'running'].includes(c.state), `${c.name}: ${c.state}`)
-      t.true(c.waitNanos >= 0)
+      t.true(Number.isSafeInteger(c.waitNanos) && c.waitNanos >= 0, `${c.name}: waitNanos ${c.waitNanos}`)
       t.false('lastError' in c)
     }
     while (p.poll(() => {}) === 'processing') {
