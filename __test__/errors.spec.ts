@@ -734,19 +734,20 @@ test('a rejected Promise follows the same policy: default halts (drain rejects, 
 test('a result whose then cannot be read (a throwing getter, a revoked Proxy) follows the policy like a rejection, in or out of order', async (t) => {
   const { proxy, revoke } = Proxy.revocable({}, {})
   revoke()
-  const results: Array<[string, () => unknown, unknown]> = []
   const getterError = new Error('then getter')
-  results.push([
-    'throwing getter',
-    () => ({
-      // biome-ignore lint/suspicious/noThenProperty: a handler result whose then getter throws is the case under test
-      get then() {
-        throw getterError
-      },
-    }),
-    getterError,
-  ])
-  results.push(['revoked proxy', () => proxy, TypeError])
+  const results: Array<[string, () => unknown, unknown]> = [
+    [
+      'throwing getter',
+      () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a handler result whose then getter throws is the case under test
+        get then() {
+          throw getterError
+        },
+      }),
+      getterError,
+    ],
+    ['revoked proxy', () => proxy, TypeError],
+  ]
   for (const [what, bad, expected] of results) {
     // Halting (default): the consumer halts, drain and close report it, the error event names it.
     const d = new Disruptor({ size: 16, slotSize: 8 })
