@@ -248,16 +248,29 @@ for (const how of ['natural', 'exit', 'throw', 'terminate'] as const) {
         for (let i = 0; i < 10; i++) await publish()
         const stalled = await w.type('stalled')
         t.true(stalled.count >= 5)
+        // The worker posts 'stalled' from inside the stalling batch; it stores the progress of
+        // the batches before it (deferred until it waits) only after that batch returned.
+        // Once stored, it stays there: the stalled batch never settles.
+        const leaverAt = () => d.stats().consumers.find((c) => c.name === 'leaver')?.sequence
+        t.true(await until(() => leaverAt() === stalled.lo - 1), `leaver at ${leaverAt()}, not ${stalled.lo - 1}`)
 
-        // The stalled consumer gates: the ring fills up and stays full.
-        for (let seq = d.tryNext(); seq >= 0; seq = d.tryNext()) {
-          f64[d.offset(seq) / 8] = seq
-          d.publish(seq)
-          published++
+        // The stalled consumer gates: the ring fills up and stays full. The main consumer runs on
+        // this thread, between fills only: the first fill may stop at its position, the second
+        // (once it caught up) stops where the stalled consumer holds the ring.
+        const fill = () => {
+          for (let seq = d.tryNext(); seq >= 0; seq = d.tryNext()) {
+            f64[d.offset(seq) / 8] = seq
+            d.publish(seq)
+            published++
+          }
         }
-        t.true(await until(() => seen === published))
+        for (let round = 0; round < 2; round++) {
+          fill()
+          t.true(await until(() => seen === published))
+        }
         await sleep(20)
         t.is(d.tryNext(), -1)
+        t.is(d.cursor, stalled.lo - 1 + size)
         t.is(d.remainingCapacity(), 0)
 
         if (how === 'terminate') await w.worker.terminate()
