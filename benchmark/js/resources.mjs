@@ -105,7 +105,6 @@ export async function publishPathAllocation({ events }) {
     gcMajor: gcs.major,
     gcOther: gcs.other,
     heapGrowthKiB: (heapAfter - heapBefore) / 1024,
-    bytesPerEvent: (heapAfter - heapBefore) / events,
   }
 }
 
