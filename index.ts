@@ -455,20 +455,27 @@ class Gate {
       if (min >= next) return min
       return this.cursorFrom(next) >= next ? -2 : -1
     }
-    const cursor = this.cursorFrom(next)
     const flags = this.flags
-    if (flags === null) return cursor >= next ? cursor : -1
-    // Multi producers: the cursor is the claim cursor; scan the flags for published laps.
-    if (cursor < next) return -1
+    if (flags === null) {
+      const cursor = this.cursorFrom(next)
+      return cursor >= next ? cursor : -1
+    }
+    // Multi producers: scan the flags for published laps. As in the engine's
+    // MultiProducerSequencer::poll_published, the claim cursor (the producers' contended line)
+    // is read only when laps reach 2^31 (truncated, a flag could match an unclaimed sequence)
+    // and, below, to tell idle from claimed-but-unpublished.
     const size = this.size
-    const last = Math.min(cursor, next + limit - 1)
+    // A consumer is never a whole ring behind what can be published for it.
+    let last = next + Math.min(limit, size) - 1
+    if (Math.floor(last / size) >= 0x7fffffff) last = Math.min(last, this.cursorFrom(next))
     let s = next
     while (s <= last) {
       const index = s % size
       if (Atomics.load(flags, index) !== (((s - index) / size) | 0)) break
       s++
     }
-    return s > next ? s - 1 : -2
+    if (s > next) return s - 1
+    return this.cursorFrom(next) >= next ? -2 : -1
   }
 
   /** Marks everything up to `hi` processed (`count` events in this batch), at once. */

@@ -262,6 +262,12 @@ fn huge_timeouts_and_sequences_do_not_panic() {
     let barrier = SequenceBarrier::new(s.clone(), vec![]);
     assert_eq!(barrier.try_wait_for(i64::MAX), None);
     assert_eq!(barrier.try_wait_for(i64::MIN), None);
+    // Sequences whose lap truncates to -1 (the untouched flags' value) far below i64::MAX, and
+    // sequences just under that: nothing claimed there, nothing reported.
+    for lap in [(1i64 << 32) - 1, (1 << 31) - 1, 1 << 31, (1 << 32) + 5] {
+        assert_eq!(barrier.try_wait_for(lap << 3), None, "lap {lap}");
+        assert_eq!(s.poll_published((lap << 3) - 8), None, "lap {lap}");
+    }
     let b = DisruptorBuilder::new(
         RingBuffer::new(4, || 0u8).unwrap(),
         SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap(),

@@ -220,10 +220,18 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
     fn poll_published(&self, sequence: i64) -> Option<i64> {
         // Nothing precedes sequence 0; clamping also keeps the arithmetic below in range.
         let sequence = sequence.max(0);
-        // Relaxed: the claim cursor only bounds the scan; the flags carry the synchronisation.
-        let claimed = self.core.cursor.get_relaxed();
         // A consumer is never a whole ring behind what can be published for it.
-        let end = claimed.min(sequence.saturating_add(self.index_mask));
+        let mut end = sequence.saturating_add(self.index_mask);
+        if end >> self.index_shift >= i64::from(i32::MAX) {
+            // Laps past i32 are truncated, so a flag (even an untouched -1) may equal the lap
+            // of a sequence nobody claimed: bound the scan by the claim cursor. Below that a
+            // flag equals the lap of a sequence only once that sequence is published (a slot's
+            // flags only grow, one lap per publish), so the scan needs no cursor: the
+            // consumer's polls leave the producers' claim cursor line alone.
+            // Relaxed: the claim cursor only bounds the scan; the flags carry the
+            // synchronisation.
+            end = end.min(self.core.cursor.get_relaxed());
+        }
         let mut highest = sequence - 1;
         for s in sequence..=end {
             // Relaxed per flag; one Acquire fence below covers every flag read before it.
