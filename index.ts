@@ -1515,19 +1515,15 @@ export class Disruptor extends EventEmitter {
       lo === sp.published + 1 &&
       hi >= lo &&
       hi <= sp.claimed &&
-      Number.isInteger(hi) &&
-      sp.closed[0] === 0
+      Number.isInteger(hi)
     ) {
       sp.published = hi
       if (hi - sp.epoch >= EPOCH_SPAN) sp.storeEpoch(hi)
       // The low 31 bits (`hi & LOW_BITS` is hi modulo 2**31, exact for any sequence below
-      // 2**53). Where threads may sleep: a SeqCst exchange, whose old value says whether a
-      // waiter asked for a signal (its sign bit, `SplitCursor::WAITING`), and only then the
-      // SeqCst load of the sleeper count: the publisher's half of the no-lost-wake-up protocol
-      // (the waiter's half is in the engine: it flags, then sleeps).
-      const sleepers = sp.sleepers
-      if (sleepers === null) Atomics.store(sp.low, 0, hi & LOW_BITS)
-      else if (Atomics.exchange(sp.low, 0, hi & LOW_BITS) < 0 && Atomics.load(sleepers, 0) !== 0) this.native.signal()
+      // 2**53), with a SeqCst exchange (the cost of a SeqCst store) whose old value has its sign
+      // bit (`SplitCursor::WAITING`) set when a waiter asked for a signal or another thread
+      // closed the ring: only then does the publish read anything else.
+      if (Atomics.exchange(sp.low, 0, hi & LOW_BITS) < 0) this.flagged(sp)
       if (this._localArmed !== 0) this.deliverLocal()
       return
     }
@@ -1549,6 +1545,23 @@ export class Disruptor extends EventEmitter {
   }
 
   /**
+   * A single-producer publish found the split cursor's WAITING flag. Either a waiter asked for
+   * a signal: the SeqCst load of the sleeper count after the exchange is the publisher's half of
+   * the no-lost-wake-up protocol (the waiter's half is in the engine: it flags, then sleeps). Or
+   * another thread closed the ring (the engine flags after it sets the closed flag, so the
+   * exchange that returned the flag makes the closed flag visible): the events just published
+   * will not be consumed, so the publish throws ERR_DISRUPTOR_CLOSED, and so does every later
+   * call on this thread (the slow paths ask the engine).
+   */
+  private flagged(sp: SingleProducer): void {
+    if (sp.closed[0] !== 0) {
+      this.sp = null
+      throw closedError()
+    }
+    if (sp.sleepers !== null && Atomics.load(sp.sleepers, 0) !== 0) this.native.signal()
+  }
+
+  /**
    * A consumer of this thread waits for what was just published here: deliver it from the
    * event loop directly. (Its waker's call would get there too, but does not keep the loop
    * alive: a script that publishes and ends would exit before its consumers saw the event.)
@@ -1563,7 +1576,8 @@ export class Disruptor extends EventEmitter {
   }
 
   private publishSlow(lo: number, hi: number): void {
-    if (this.closed) throw closedError()
+    // Closed here, or by another thread (which the fast path may have found out first).
+    if (this.closed || this.native.isClosed()) throw closedError()
     sequenceArg('lo', lo)
     sequenceArg('hi', hi)
     if (lo > hi || hi - lo >= this.size) throw rangeError(`invalid sequence range [${lo}, ${hi}]`)

@@ -90,7 +90,10 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
     /// its swap of the low word returned no [`SplitCursor::WAITING`] flag, provided every
     /// thread that waits for its publishes waits through a [`crate::SequenceBarrier`] (whose
     /// waits flag, see [`Sequencer::poll_published_for_waiter`]), as the JavaScript binding's
-    /// do; with a strategy that never sleeps it may store the low word instead.
+    /// do; with a strategy that never sleeps it may store the low word instead. A swap that
+    /// returns the flag is also how it learns of a close ([`Sequencer::close`] flags the low
+    /// word after it sets the closed flag): the binding's publishes read the closed flag only
+    /// then.
     pub fn split_cursor(&self) -> Option<&SplitCursor> {
         self.split.as_ref()
     }
@@ -150,6 +153,16 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
     #[inline]
     fn core(&self) -> &SequencerCore<W> {
         &self.core
+    }
+
+    /// Closes the core; with a split cursor, then sets its [`SplitCursor::WAITING`] flag, so that
+    /// a writer outside Rust learns of the close from the swap it publishes with anyway
+    /// (see [`SplitCursor::flag`]) instead of reading the closed flag on every publish.
+    fn close(&self) {
+        self.core.close();
+        if let Some(split) = &self.split {
+            split.flag();
+        }
     }
 
     #[inline]

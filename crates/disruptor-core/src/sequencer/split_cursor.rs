@@ -203,8 +203,29 @@ impl SplitCursor {
         self.low.swap(Self::low_bits(value), Ordering::AcqRel) & Self::WAITING != 0
     }
 
+    /// Sets [`WAITING`](Self::WAITING) with no waiter behind it (an **AcqRel** read-modify-write):
+    /// the next writer's swap returns it, so a writer that checks something only when its swap
+    /// returns the flag sees every write made before this call. Closing a sequencer does this
+    /// after it sets its closed flag: a publisher outside Rust then reads the closed flag only
+    /// when its swap returns the flag, and still never misses a close that happened before its
+    /// publish. The writer that clears it signals the wait strategy needlessly, once.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// let c = disruptor_core::SplitCursor::new(4);
+    /// c.flag();
+    /// assert!(c.low().load(Ordering::Relaxed) < 0);
+    /// assert_eq!(c.get(), 4); // readers mask the flag
+    /// assert!(c.set(5)); // the next writer learns of it
+    /// assert!(!c.set(6));
+    /// ```
+    pub fn flag(&self) {
+        self.low.fetch_or(Self::WAITING, Ordering::AcqRel);
+    }
+
     /// The low word, for a writer outside Rust (JavaScript: `Atomics.exchange(int32, 0, hi &
-    /// 0x7fffffff)`, then the sleeper check when the old value is negative) and for readers
+    /// 0x7fffffff)`, then, only when the old value is negative, the closed flag and the sleeper
+    /// check: see [`flag`](Self::flag)) and for readers
     /// that extend it against a bound of their own (masking [`WAITING`](Self::WAITING)).
     pub fn low(&self) -> &AtomicI32 {
         &self.low
