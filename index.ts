@@ -1554,7 +1554,7 @@ export class Disruptor extends EventEmitter {
    * call on this thread (the slow paths ask the engine).
    */
   private flagged(sp: SingleProducer): void {
-    if (sp.closed[0] !== 0) {
+    if (Atomics.load(sp.closed, 0) !== 0) {
       this.sp = null
       throw closedError()
     }

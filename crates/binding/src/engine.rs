@@ -34,7 +34,7 @@ pub(crate) trait Engine: Send + Sync {
     /// The cursor's atomic: the claim cursor multi producers compare-and-exchange, or a single
     /// producer's split-cursor epoch (see `SplitCursor`).
     fn cursor_atomic(&self) -> &AtomicI64;
-    /// A single producer's split-cursor low word (what a JavaScript single producer stores
+    /// A single producer's split-cursor low word (what a JavaScript single producer swaps
     /// every publish into, and JavaScript consumers read); none for multi producers.
     fn published_low(&self) -> Option<&AtomicI32>;
     /// The sequencer's closed flag (set once, by a halt).
@@ -98,7 +98,7 @@ pub(crate) fn build(
         let sequencer = MultiProducerSequencer::new(size, wait)?;
         ring(slots, sequencer, |s| s.availability_flags(), |_| None)?
     } else {
-        // Split cursor: JavaScript publishes with a 32-bit `Atomics.store` (no BigInt).
+        // Split cursor: JavaScript publishes with a 32-bit `Atomics.exchange` (no BigInt).
         let sequencer = SingleProducerSequencer::with_split_cursor(size, wait)?;
         ring(slots, sequencer, |_| &[], |s| s.split_cursor().map(|c| c.low()))?
     })

@@ -142,8 +142,10 @@ impl Instance {
         }
         let _ = self.shared.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
         if let Some((lo, hi)) = self.claims.outstanding() {
-            // Checked: only a range that is claimed and not yet published is published.
-            if self.shared.multi && engine.publish(lo, hi).is_ok() {
+            // Checked: only a range that is claimed and not yet published is published. Not
+            // into a closed ring: nothing would consume it (and the thread's own publish of it
+            // would have thrown ERR_DISRUPTOR_CLOSED).
+            if self.shared.multi && !engine.is_closed() && engine.publish(lo, hi).is_ok() {
                 // Relaxed: statistics.
                 self.shared.abandoned.fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
             }
@@ -511,8 +513,9 @@ impl NativeRing {
     }
 
     /// Single producer: a 4-byte ArrayBuffer over the split cursor's low word (an i32): the
-    /// producer stores the low 32 bits of every publish into it with `Atomics.store` (after the
-    /// epoch when `SplitCursor`'s rule asks for it), and consumers load it and extend it against
+    /// producer swaps the low 31 bits of every publish into it with `Atomics.exchange` (after
+    /// the epoch when `SplitCursor`'s rule asks for it; the old value's sign bit asks it to
+    /// check for a waiter or a close), and consumers load it and extend it against
     /// their own position (a gating consumer is never more than a ring behind). One per
     /// thread; keep it.
     #[napi]

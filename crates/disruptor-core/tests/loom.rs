@@ -764,6 +764,33 @@ fn split_cursor_js_publisher_wakes_every_flagging_waiter() {
     });
 }
 
+/// Closing flags the split cursor's low word after it sets the closed flag
+/// (`SplitCursor::flag`), and the JavaScript single producer reads the closed flag only when its
+/// swap returns the flag (index.ts `publish` / `flagged`): a swap that returns it must find the
+/// ring closed, and of a publish racing the close and one made after it, exactly one gets it.
+#[test]
+fn split_cursor_close_reaches_the_next_js_publish() {
+    use loom::sync::atomic::Ordering::{AcqRel, Relaxed};
+    model(|| {
+        let sequencer = Arc::new(
+            SingleProducerSequencer::with_split_cursor(2, BlockingWaitStrategy::default()).unwrap(),
+        );
+        let closer = {
+            let sequencer = sequencer.clone();
+            thread::spawn(move || sequencer.close())
+        };
+        let low = sequencer.split_cursor().unwrap().low();
+        let racing = low.swap(0, AcqRel) & SplitCursor::WAITING != 0;
+        if racing {
+            assert!(sequencer.core().closed_flag().load(Relaxed), "flag seen, close not");
+        }
+        closer.join().unwrap();
+        let after = low.swap(1, AcqRel) & SplitCursor::WAITING != 0;
+        assert!(racing != after, "the close's flag reaches exactly one publish");
+        assert!(sequencer.core().closed_flag().load(Relaxed));
+    });
+}
+
 /// A single producer with a split cursor, gated by a consumer on a ring of one slot, both on
 /// the blocking strategy (the engine's own publish path for the split cursor: epoch rule, low
 /// word, signal): as `producer_waiting_for_capacity_is_woken`.

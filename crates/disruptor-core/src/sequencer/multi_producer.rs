@@ -225,9 +225,10 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
         if end >> self.index_shift >= i64::from(i32::MAX) {
             // Laps past i32 are truncated, so a flag (even an untouched -1) may equal the lap
             // of a sequence nobody claimed: bound the scan by the claim cursor. Below that a
-            // flag equals the lap of a sequence only once that sequence is published (a slot's
-            // flags only grow, one lap per publish), so the scan needs no cursor: the
-            // consumer's polls leave the producers' claim cursor line alone.
+            // flag equals the lap of a sequence only once that sequence is published (only the
+            // publisher of `s` stores lap(s) into its slot's flag, and no other lap truncates
+            // to it), so the scan needs no cursor: the consumer's polls leave the producers'
+            // claim cursor line alone.
             // Relaxed: the claim cursor only bounds the scan; the flags carry the
             // synchronisation.
             end = end.min(self.core.cursor.get_relaxed());

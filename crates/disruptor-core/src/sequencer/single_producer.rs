@@ -90,10 +90,10 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
     /// its swap of the low word returned no [`SplitCursor::WAITING`] flag, provided every
     /// thread that waits for its publishes waits through a [`crate::SequenceBarrier`] (whose
     /// waits flag, see [`Sequencer::poll_published_for_waiter`]), as the JavaScript binding's
-    /// do; with a strategy that never sleeps it may store the low word instead. A swap that
-    /// returns the flag is also how it learns of a close ([`Sequencer::close`] flags the low
-    /// word after it sets the closed flag): the binding's publishes read the closed flag only
-    /// then.
+    /// do. A swap that returns the flag is also how it learns of a close
+    /// ([`Sequencer::close`] flags the low word after it sets the closed flag): the binding's
+    /// publishes read the closed flag only then, and so always swap (a plain store, enough for
+    /// a strategy that never sleeps, would erase the close's flag).
     pub fn split_cursor(&self) -> Option<&SplitCursor> {
         self.split.as_ref()
     }

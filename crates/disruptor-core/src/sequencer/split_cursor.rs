@@ -23,7 +23,9 @@ use crate::sync::{AtomicI32, Ordering};
 /// Writer, per publish of `hi` (one thread at a time): `if hi - epoch >= 2^29 { epoch = hi }`
 /// (**Release**), then `low = hi mod 2^31`: a swap (**AcqRel**; JavaScript's SeqCst
 /// `Atomics.exchange` is at least that) whose old value tells whether a waiter asked for a
-/// signal (below), or a **Release** store where no waiter sleeps.
+/// signal (below) or the sequencer was closed ([`flag`](Self::flag)). A **Release** store
+/// would do where no waiter sleeps and the writer does not need to learn of a close that way,
+/// but it erases a close's flag: the JavaScript binding always swaps.
 ///
 /// Reader ([`get`](Self::get)): `e1 = epoch` (**Acquire**), `m = low` (**Acquire**),
 /// `e2 = epoch` (Relaxed: ordered after `m` by its Acquire); retry unless `e1 == e2`, then
@@ -208,7 +210,8 @@ impl SplitCursor {
     /// returns the flag sees every write made before this call. Closing a sequencer does this
     /// after it sets its closed flag: a publisher outside Rust then reads the closed flag only
     /// when its swap returns the flag, and still never misses a close that happened before its
-    /// publish. The writer that clears it signals the wait strategy needlessly, once.
+    /// publish. A writer that clears it finding the sequencer open signals the wait strategy
+    /// needlessly, once.
     ///
     /// ```
     /// use std::sync::atomic::Ordering;
