@@ -19,8 +19,8 @@ use crate::sync::{AtomicI64, Ordering};
 /// | [`get`](Sequence::get) | Acquire |
 /// | [`get_relaxed`](Sequence::get_relaxed) | Relaxed |
 /// | [`set`](Sequence::set) | Release |
-/// | [`compare_and_set`](Sequence::compare_and_set) | AcqRel on success, Acquire on failure |
-/// | [`fetch_add`](Sequence::fetch_add) | AcqRel |
+/// | [`compare_and_set`](Sequence::compare_and_set) | SeqCst on success (see there), Acquire on failure |
+/// | [`fetch_add`](Sequence::fetch_add) | SeqCst (see there) |
 ///
 /// ```
 /// use disruptor_core::Sequence;
