@@ -1510,13 +1510,7 @@ export class Disruptor extends EventEmitter {
   /** Makes `[lo, hi]` visible to consumers. ERR_DISRUPTOR_NOT_CLAIMED, _ALREADY_PUBLISHED, _SINGLE_PRODUCER on misuse. */
   publish(lo: number, hi: number = lo): void {
     const sp = this.sp
-    if (
-      sp !== null &&
-      lo === sp.published + 1 &&
-      hi >= lo &&
-      hi <= sp.claimed &&
-      Number.isInteger(hi)
-    ) {
+    if (sp !== null && lo === sp.published + 1 && hi >= lo && hi <= sp.claimed && Number.isInteger(hi)) {
       sp.published = hi
       if (hi - sp.epoch >= EPOCH_SPAN) sp.storeEpoch(hi)
       // The low 31 bits (`hi & LOW_BITS` is hi modulo 2**31, exact for any sequence below
