@@ -29,7 +29,8 @@ pub(crate) trait Engine: Send + Sync {
         refuse: &mut dyn FnMut(i64) -> bool,
         limit: Option<Duration>,
     ) -> Result<i64>;
-    /// The slowest gating consumer's sequence, or `default` without consumers.
+    /// The slowest gating consumer's sequence capped at `default` (the claim cursor), read as a
+    /// producer must before caching room (`SequencerCore::gating_minimum_for_claim`).
     fn gating_minimum(&self, default: i64) -> i64;
     /// The cursor's atomic: the claim cursor multi producers compare-and-exchange, or a single
     /// producer's split-cursor epoch (see `SplitCursor`).
@@ -158,7 +159,7 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
     }
 
     fn gating_minimum(&self, default: i64) -> i64 {
-        self.sequencer().gating_sequences().minimum(default)
+        self.sequencer().core().gating_minimum_for_claim(default)
     }
 
     fn cursor_atomic(&self) -> &AtomicI64 {

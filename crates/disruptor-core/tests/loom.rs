@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use disruptor_core::{
-    Alert, BlockingWaitStrategy, Error, MultiProducerSequencer, Sequence, SequenceBarrier,
-    Sequencer, SingleProducerSequencer, SplitCursor, WaitError, WaitStrategy,
+    Alert, BlockingWaitStrategy, BusySpinWaitStrategy, Error, MultiProducerSequencer, Sequence,
+    SequenceBarrier, Sequencer, SingleProducerSequencer, SplitCursor, WaitError, WaitStrategy,
 };
 use loom::cell::UnsafeCell;
 use loom::thread;
@@ -798,5 +798,63 @@ fn split_cursor_close_reaches_the_next_js_publish() {
 fn split_cursor_producer_and_consumer_wake_each_other() {
     producer_and_consumer_on_one_slot(|| {
         SingleProducerSequencer::with_split_cursor(1, BlockingWaitStrategy::default()).unwrap()
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. A consumer joining a running ring (LMAX's StoreLoad fence before the gating read).
+// ---------------------------------------------------------------------------------------------
+
+/// A consumer joins (`add_gating_sequences`: add to the gating list, then start at the cursor)
+/// while the producer, having published sequence 0, refreshes its gating cache for sequence 1,
+/// which on a ring of one slot overwrites sequence 0. This is the store-buffering pattern: the
+/// producer stores the cursor then loads the list, the joiner stores the list then loads the
+/// cursor. Without a store-load barrier on both sides both loads may miss the other's store: the
+/// producer, seeing no consumer, claims 1, while the joiner starts at -1 and reads sequence 0
+/// from a slot that 1 overwrites. (LMAX's `SingleProducerSequencer.next` has the same barrier:
+/// `cursor.setVolatile(nextValue); // StoreLoad fence`.) Busy-spin: the blocking strategy's
+/// signal after a publish has a fence of its own under loom (`asymmetric_fence::light`), which
+/// in the membarrier mode is only a compiler fence.
+fn joining_consumer_is_never_overtaken<S: Sequencer + Send + Sync + 'static>(make: fn() -> S) {
+    model(move || {
+        let sequencer = Arc::new(make());
+        let joined = Arc::new(Sequence::default());
+        let joiner = {
+            let sequencer = sequencer.clone();
+            let joined = joined.clone();
+            thread::spawn(move || {
+                sequencer.add_gating_sequences(std::slice::from_ref(&joined));
+                joined.get()
+            })
+        };
+        let first = sequencer.next(1).unwrap();
+        sequencer.publish(first, first).unwrap();
+        let second = sequencer.try_next(1);
+        let start = joiner.join().unwrap();
+        if let Ok(s) = second {
+            // Claiming `s` on a one-slot ring overwrites `s - 1`: the joiner must be past it.
+            assert!(start >= s - 1, "claimed {s} over a consumer that starts after {start}");
+        }
+    });
+}
+
+#[test]
+fn consumer_joining_a_single_producer_ring_is_never_overtaken() {
+    joining_consumer_is_never_overtaken(|| {
+        SingleProducerSequencer::new(1, BusySpinWaitStrategy).unwrap()
+    });
+}
+
+#[test]
+fn consumer_joining_a_split_cursor_ring_is_never_overtaken() {
+    joining_consumer_is_never_overtaken(|| {
+        SingleProducerSequencer::with_split_cursor(1, BusySpinWaitStrategy).unwrap()
+    });
+}
+
+#[test]
+fn consumer_joining_a_multi_producer_ring_is_never_overtaken() {
+    joining_consumer_is_never_overtaken(|| {
+        MultiProducerSequencer::new(1, BusySpinWaitStrategy).unwrap()
     });
 }

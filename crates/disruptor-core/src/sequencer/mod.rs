@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::sequence::Sequence;
-use crate::sync::{AtomicBool, Ordering};
+use crate::sync::{fence, AtomicBool, Ordering};
 use crate::wait_strategy::{Alert, WaitError, WaitStrategy};
 
 /// Coordinates producers with the consumers that gate them.
@@ -268,6 +268,13 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     fn add_gating_sequences(&self, sequences: &[Arc<Sequence>]) {
         let core = self.core();
         core.gating.add(sequences);
+        // SeqCst: the joiner's half of a store-load handshake with producers refreshing their
+        // gating cache (`SequencerCore::gating_minimum_for_claim`, the producer's half): either
+        // a producer's read of the list sees the new sequences, or this read of the cursor sees
+        // what that producer published (and claimed) before its read. Without it both reads may
+        // miss the other thread's store, and the producer claims over what this consumer starts
+        // at (loom: `consumer_joining_*_is_never_overtaken`).
+        fence(Ordering::SeqCst);
         let cursor = self.cursor_value();
         for s in sequences {
             s.set(cursor);
@@ -424,6 +431,32 @@ impl<W: WaitStrategy> SequencerCore<W> {
         self.wait_for_capacity_unless(wrap_point, claimed, |_| false, None)
     }
 
+    /// The gating minimum as a producer reads it before caching room: never above `claimed` (the
+    /// producer's claim cursor as it last read or wrote it; a producer without consumers gets
+    /// it), and read after a **SeqCst** fence, the producer's half of the store-load handshake
+    /// with a consumer joining the ring (the joiner's half is in
+    /// [`Sequencer::add_gating_sequences`]): if this read misses the joining consumer, the
+    /// joiner's read of the cursor sees everything this producer published and claimed before
+    /// the fence, so the consumer starts at or after `claimed` and the bound returned cannot let
+    /// the producer overwrite a slot it has yet to read. (LMAX's
+    /// `SingleProducerSequencer.next` has the same barrier: `cursor.setVolatile(nextValue)`,
+    /// "StoreLoad fence".) The cap matters for multi producers: the consumers' sequences read
+    /// here may include other producers' later claims, which the joiner may not have seen.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.core().gating_minimum_for_claim(7), 7); // no consumer: the claim cursor
+    /// s.add_gating_sequences(&[Arc::new(Sequence::new(3))]); // joins at the cursor, -1
+    /// assert_eq!(s.core().gating_minimum_for_claim(7), -1);
+    /// ```
+    pub fn gating_minimum_for_claim(&self, claimed: i64) -> i64 {
+        // SeqCst: the store-load barrier described above.
+        fence(Ordering::SeqCst);
+        self.gating.minimum(claimed).min(claimed)
+    }
+
     /// [`wait_for_capacity`](Self::wait_for_capacity) that gives up with
     /// [`Error::WouldDeadlock`] as soon as `refuse(wrap_point)` is true (checked before waiting
     /// and on every wake-up; whoever makes it true must signal the wait strategy), and with
@@ -435,10 +468,12 @@ impl<W: WaitStrategy> SequencerCore<W> {
         mut refuse: impl FnMut(i64) -> bool,
         limit: Option<Duration>,
     ) -> Result<i64> {
+        // The first read is `gating_minimum_for_claim` (its fence orders every later read too).
+        let mut min = Some(self.gating_minimum_for_claim(claimed));
         let gating = &self.gating;
         // Some(Ok(min)): room; Some(Err(_)): refused; None: keep waiting.
         let mut check = || {
-            let min = gating.minimum(claimed);
+            let min = min.take().unwrap_or_else(|| gating.minimum(claimed).min(claimed));
             if wrap_point <= min {
                 Some(Ok(min))
             } else if refuse(wrap_point) {

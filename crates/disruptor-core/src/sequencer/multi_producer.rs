@@ -125,7 +125,7 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         let wrap_point = claimed + n - self.core.buffer_size as i64;
         let cached = self.gating_cache.get();
         if wrap_point > cached || cached > claimed {
-            let min = self.core.gating.minimum(claimed);
+            let min = self.core.gating_minimum_for_claim(claimed);
             // Release/Acquire through the cache: another producer that trusts this value
             // inherits the happens-before we got from the consumers' sequences.
             self.gating_cache.set(min);

@@ -115,7 +115,7 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
         let min = if wait {
             self.core.wait_for_capacity(wrap_point, next_value)?
         } else {
-            let min = self.core.gating.minimum(next_value);
+            let min = self.core.gating_minimum_for_claim(next_value);
             if wrap_point > min {
                 return Err(Error::InsufficientCapacity);
             }
