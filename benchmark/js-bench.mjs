@@ -6,7 +6,8 @@
 //   node benchmark/js-bench.mjs --quick    # smoke run (CI): every system, tiny counts, 1 run
 //
 // Options: --runs N, --events N (a multiple of 192), --size N (ring slots), --wait-strategy S,
-// --only TEXT (cases whose "topology system mode" contains TEXT), --no-latency,
+// --only TEXT (cases whose "topology system mode" contains TEXT), --pairs N (paired rounds per
+// batch against the SAB ring, default 20, 1 with --quick, 0: none), --no-latency,
 // --no-resources, --json FILE (default benchmark/results/js.json), --chart FILE (default
 // benchmark/chart.svg; written by full runs only, or when given), --quiet-wait S (before each
 // measured run, wait up to S seconds while other processes use >= 10% of a core; default 30,
@@ -18,7 +19,9 @@
 // run per case first, then N runs interleaved across cases (so that drift of a noisy machine
 // spreads over all systems), reported as median and min-max. Ratios are napi-disruptor's median
 // over the system's median in the same invocation: "30x" means napi-disruptor moved 30 times as
-// many events per second.
+// many events per second. The "ahead of the SAB ring" bars are decided on paired rounds instead
+// (see pairedRounds): medians of a few runs on a machine that flips between modes decide
+// nothing when the two systems are close.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -55,6 +58,7 @@ function parseArgs(argv) {
     json: path.join(benchDir, 'results', 'js.json'),
     chart: null,
     quietWaitS: null,
+    pairs: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -73,6 +77,7 @@ function parseArgs(argv) {
     else if (arg === '--json') a.json = path.resolve(value())
     else if (arg === '--chart') a.chart = path.resolve(value())
     else if (arg === '--quiet-wait') a.quietWaitS = Number(value())
+    else if (arg === '--pairs') a.pairs = Number(value())
     else if (arg === '-h' || arg === '--help') {
       const lines = fs
         .readFileSync(new URL(import.meta.url), 'utf8')
@@ -95,6 +100,8 @@ function parseArgs(argv) {
   a.events ??= a.quick ? 192_000 : 7_680_000
   if (!Number.isInteger(a.events) || a.events % 192 !== 0) throw new Error('--events must be a multiple of 192')
   if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer')
+  a.pairs ??= a.quick ? 1 : 20
+  if (!Number.isInteger(a.pairs) || a.pairs < 0) throw new Error('--pairs must be a non-negative integer')
   a.latencyRates = { low: 1_000, load: 1_000_000 }
   a.latencySeconds = a.quick ? 0.25 : 2
   a.latencyRepeats = a.quick ? 1 : 3
@@ -257,6 +264,123 @@ function throughputTables(results) {
     }
     out.push('')
   }
+  return out
+}
+
+// ---------------------------------------------------------------- paired rounds
+
+/** The system the paired rounds compare napi-disruptor (callback) with. */
+const PAIRED_AGAINST = { system: 'sab-ring', mode: 'poll' }
+
+/**
+ * Two-sided sign test: the probability of a split at least as uneven as `wins` of `n` if
+ * either system were equally likely to win each pair.
+ */
+function signTestP(wins, n) {
+  if (n === 0) return 1
+  const k = Math.max(wins, n - wins)
+  let tail = 0
+  let c = 1 // C(n, 0)
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) tail += c
+    c = (c * (n - i)) / (i + 1)
+  }
+  return Math.min(1, (2 * tail) / 2 ** n)
+}
+
+/**
+ * napi-disruptor (callback) against the pure-JS SAB ring, one-to-one, in `--pairs` rounds per
+ * batch: each round runs both back to back (which one goes first alternates) and gives one
+ * ratio. Two runs a second apart share the machine's mode (this 2-core VM flips between modes
+ * that differ by 2-3x, on a scale of seconds to minutes), so a ratio of a pair measures the two
+ * systems and not the machine, where a ratio of medians of a few runs may not. The verdict is a
+ * two-sided sign test on the pairs: ahead when napi-disruptor won significantly more pairs than
+ * it lost (p < 0.05), behind when significantly fewer, level otherwise.
+ */
+async function pairedRounds(args, failures) {
+  const topology = TOPOLOGIES.find((t) => t.id === '1p1c')
+  if (args.pairs === 0 || (args.only !== null && !'1p1c napi-disruptor callback sab-ring'.includes(args.only))) {
+    return []
+  }
+  const out = []
+  const total = BATCHES.length * args.pairs * 2
+  let done = 0
+  for (const batch of BATCHES) {
+    const ratios = []
+    let error = null
+    for (let k = 0; k < args.pairs && error === null; k++) {
+      const order = k % 2 === 0 ? [BASELINE, PAIRED_AGAINST] : [PAIRED_AGAINST, BASELINE]
+      const rate = new Map()
+      for (const row of order) {
+        done++
+        const what = `[pairs ${done}/${total}] batch ${batch} ${rowLabel(row, batch)}, pair ${k + 1}/${args.pairs}`
+        progress(what)
+        await quiet(args, what)
+        try {
+          const res = await runOnce({
+            topology,
+            row,
+            batch,
+            events: args.events,
+            size: args.size,
+            waitStrategy: args.waitStrategy,
+          })
+          rate.set(row.system, res.eventsPerSec)
+        } catch (e) {
+          error = e instanceof Error ? e.message : String(e)
+          failures.push(`pairs batch ${batch} ${rowLabel(row, batch)}: ${error}`)
+          break
+        }
+      }
+      if (error === null) ratios.push(rate.get(BASELINE.system) / rate.get(PAIRED_AGAINST.system))
+    }
+    const n = ratios.length
+    const wins = ratios.filter((r) => r > 1).length
+    const losses = ratios.filter((r) => r < 1).length
+    const p = signTestP(wins, wins + losses)
+    out.push({
+      batch,
+      against: PAIRED_AGAINST.system,
+      pairs: n,
+      ratios,
+      wins,
+      losses,
+      median_ratio: n ? median(ratios) : null,
+      min_ratio: n ? Math.min(...ratios) : null,
+      max_ratio: n ? Math.max(...ratios) : null,
+      sign_test_p: p,
+      verdict: n === 0 ? null : p < 0.05 ? (wins > losses ? 'ahead' : 'behind') : 'level',
+      error,
+    })
+  }
+  progressDone()
+  return out
+}
+
+function pairedTable(paired) {
+  if (paired.length === 0) return []
+  const out = [
+    '### paired rounds: napi-disruptor (callback) against the pure-JS SharedArrayBuffer ring, one-to-one',
+    '',
+    '| batch | pairs | napi-disruptor faster in | median ratio | min - max | sign test p | verdict |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ]
+  for (const r of paired) {
+    if (r.pairs === 0) {
+      out.push(`| ${r.batch} | 0 | FAILED: ${r.error} | | | | |`)
+      continue
+    }
+    out.push(
+      `| ${r.batch} | ${r.pairs} | ${r.wins} | ${fmtRatio(r.median_ratio)} | ${fmtRatio(r.min_ratio)} - ${fmtRatio(r.max_ratio)} | ` +
+        `${r.sign_test_p.toFixed(3)} | ${r.verdict} |`,
+    )
+  }
+  out.push(
+    '',
+    'Each pair: both systems back to back (alternating which goes first), ratio = napi-disruptor events/s over the ' +
+      "SAB ring's. Verdict: a two-sided sign test on how many pairs each system won; ahead or behind only at p < 0.05.",
+    '',
+  )
   return out
 }
 
@@ -424,7 +548,7 @@ function resourceTables(res) {
 
 // ---------------------------------------------------------------- bars
 
-function bars(tp, lat, res) {
+function bars(tp, lat, res, paired) {
   const find = (batch, system, mode) =>
     tp.find(
       (r) =>
@@ -448,8 +572,24 @@ function bars(tp, lat, res) {
   }
   ratioBar('batch 1: >= 30x MessagePort.postMessage (1 event/message)', 1, 'postMessage', 30, 'issue')
   ratioBar('batch 1: >= 10x shared-memory-disruptor', 1, 'shared-memory-disruptor', 10, 'issue')
-  ratioBar('batch 1: ahead of the pure-JS SAB ring', 1, 'sab-ring', 1, 'issue')
-  ratioBar('batch 64: ahead of the pure-JS SAB ring', 64, 'sab-ring', 1, 'issue')
+  const pairedBar = (name, batch) => {
+    const r = paired.find((x) => x.batch === batch && x.pairs > 0)
+    if (!r) {
+      // no paired rounds (--pairs 0, --only): the ratio of medians, for what it is worth
+      ratioBar(name, batch, 'sab-ring', 1, 'issue')
+      return
+    }
+    out.push({
+      bar: name,
+      source: 'issue',
+      met: r.verdict === 'ahead',
+      figure:
+        `${r.verdict} over ${r.pairs} pairs: faster in ${r.wins} (sign test p = ${r.sign_test_p.toFixed(3)}), ` +
+        `median paired ratio ${fmtRatio(r.median_ratio)}`,
+    })
+  }
+  pairedBar('batch 1: ahead of the pure-JS SAB ring', 1)
+  pairedBar('batch 64: ahead of the pure-JS SAB ring', 64)
   ratioBar('batch 64: >= 30x MessagePort.postMessage (64 events/message)', 64, 'postMessage', 30, 'DESIGN.md')
   ratioBar('batch 64: ahead of shared-memory-disruptor', 64, 'shared-memory-disruptor', 1, 'DESIGN.md')
   const latBar = (name, scenario, mode, maxUs) => {
@@ -502,7 +642,10 @@ function heapBytesPerEvent(a) {
 }
 
 function barTable(list) {
-  const out = ['### bars (napi-disruptor callback mode unless said; ratios of medians in this run)', '']
+  const out = [
+    '### bars (napi-disruptor callback mode unless said; ratios of medians in this run, the SAB ring bars from the paired rounds)',
+    '',
+  ]
   out.push('| bar | from | met | figure |')
   out.push('| --- | --- | --- | --- |')
   for (const b of list)
@@ -533,11 +676,18 @@ async function main() {
 
   const failures = []
   const tp = await throughput(args, failures)
+  const paired = await pairedRounds(args, failures)
   const lat = args.latency ? await latency(args, failures) : []
   const res = args.resources ? await resources(args, failures) : {}
-  const barList = bars(tp, lat, res)
+  const barList = bars(tp, lat, res, paired)
 
-  const body = [...throughputTables(tp), ...latencyTables(lat, args), ...resourceTables(res), ...barTable(barList)]
+  const body = [
+    ...throughputTables(tp),
+    ...pairedTable(paired),
+    ...latencyTables(lat, args),
+    ...resourceTables(res),
+    ...barTable(barList),
+  ]
   const busy = [
     ...tp.flatMap((r) => r.others_cpu_percent ?? []),
     ...lat.flatMap((r) => r.per_run.map((x) => x.othersCpu).filter((x) => x !== null)),
@@ -572,6 +722,7 @@ async function main() {
       latency_seconds: args.latencySeconds,
       latency_repeats: args.latencyRepeats,
       quiet_wait_s: args.quietWaitS,
+      pairs: args.pairs,
       idle_spin: Number(process.env.BENCH_IDLE_SPIN ?? 100),
     },
     // runs that had to wait for other processes to quiet down: ms waited, -1 = gave up
@@ -579,6 +730,7 @@ async function main() {
     quiet_waited_total_ms: args.quietWaitedMs,
     busy_elsewhere_median_percent: busyMedian,
     throughput: tp,
+    paired,
     latency: lat,
     resources: res,
     bars: barList,
