@@ -13,6 +13,8 @@ pub use split_cursor::SplitCursor;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 use crate::error::{Error, Result};
 use crate::sequence::Sequence;
 use crate::sync::{fence, AtomicBool, Ordering};
@@ -322,7 +324,10 @@ pub struct SequencerCore<W> {
     wait: W,
     /// Raised on close or on a consumer fault: releases producers waiting for room.
     alert: Alert,
-    closed: AtomicBool,
+    /// On a cache line of its own: JavaScript producers and consumers read it on every claim and
+    /// poll, and it used to share a line with the blocking strategy's sleeper count and lock,
+    /// which every sleep and wake-up writes.
+    closed: CachePadded<AtomicBool>,
     /// The first consumer that halted on an error, and the lowest sequence a halted consumer
     /// stopped at: the gating minimum can never pass it again.
     fault: Mutex<Option<(String, i64)>>,
@@ -337,7 +342,7 @@ impl<W: WaitStrategy> SequencerCore<W> {
             gating: GatingSequences::default(),
             wait,
             alert: Alert::default(),
-            closed: AtomicBool::new(false),
+            closed: CachePadded::new(AtomicBool::new(false)),
             fault: Mutex::new(None),
         })
     }
