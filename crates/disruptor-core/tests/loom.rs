@@ -858,3 +858,37 @@ fn consumer_joining_a_multi_producer_ring_is_never_overtaken() {
         MultiProducerSequencer::new(1, BusySpinWaitStrategy).unwrap()
     });
 }
+
+/// A producer that waits for room (blocking strategy, ring of one slot) while a consumer joins:
+/// it may read the joining sequence before the join sets it to the cursor and go to sleep; the
+/// join must wake it (it used to set the sequence without signalling: a loom deadlock).
+#[test]
+fn consumer_joining_wakes_a_producer_waiting_for_room() {
+    model(|| {
+        let sequencer =
+            Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
+        let joined = Arc::new(Sequence::default());
+        let joiner = {
+            let sequencer = sequencer.clone();
+            let joined = joined.clone();
+            thread::spawn(move || {
+                sequencer.add_gating_sequences(std::slice::from_ref(&joined));
+                // The consumer that joined: it reads 0 if it starts before it, then signals as
+                // consumers do. One that starts at 0 has nothing to read, and does not signal.
+                if joined.get() < 0 {
+                    while sequencer.cursor_value() < 0 {
+                        thread::yield_now();
+                    }
+                    joined.set(0);
+                    sequencer.wait_strategy().signal_all_when_blocking();
+                }
+            })
+        };
+        let first = sequencer.next(1).unwrap();
+        sequencer.publish(first, first).unwrap();
+        // Room for 1 needs the joining consumer at 0 (or not gating yet).
+        let second = sequencer.next(1).unwrap();
+        sequencer.publish(second, second).unwrap();
+        joiner.join().unwrap();
+    });
+}

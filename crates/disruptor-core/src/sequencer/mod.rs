@@ -269,18 +269,27 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     /// ```
     fn add_gating_sequences(&self, sequences: &[Arc<Sequence>]) {
         let core = self.core();
+        // LMAX's order: each sequence is at the cursor before it can gate a producer (a producer
+        // that reads it in the list sees a recent value, not whatever it held), and again after.
+        let cursor = self.cursor_value();
+        for s in sequences {
+            s.set(cursor);
+        }
         core.gating.add(sequences);
         // SeqCst: the joiner's half of a store-load handshake with producers refreshing their
         // gating cache (`SequencerCore::gating_minimum_for_claim`, the producer's half): either
         // a producer's read of the list sees the new sequences, or this read of the cursor sees
-        // what that producer published (and claimed) before its read. Without it both reads may
-        // miss the other thread's store, and the producer claims over what this consumer starts
-        // at (loom: `consumer_joining_*_is_never_overtaken`).
+        // what that producer published before its read. Without it both reads may miss the
+        // other thread's store, and the producer claims over what this consumer starts at
+        // (loom: `consumer_joining_*_is_never_overtaken`).
         fence(Ordering::SeqCst);
         let cursor = self.cursor_value();
         for s in sequences {
             s.set(cursor);
         }
+        // A producer waiting for room may have read the first value and gone to sleep on it:
+        // wake it to read the second (loom: `consumer_joining_wakes_a_producer_waiting_for_room`).
+        core.wait.signal_all_when_blocking();
     }
 
     /// Stops `sequence` from gating producers; true if it did. Producers it held back are woken.
@@ -436,30 +445,29 @@ impl<W: WaitStrategy> SequencerCore<W> {
         self.wait_for_capacity_unless(wrap_point, claimed, |_| false, None)
     }
 
-    /// The gating minimum as a producer reads it before caching room: never above `claimed` (the
-    /// producer's claim cursor as it last read or wrote it; a producer without consumers gets
-    /// it), and read after a **SeqCst** fence, the producer's half of the store-load handshake
-    /// with a consumer joining the ring (the joiner's half is in
-    /// [`Sequencer::add_gating_sequences`]): if this read misses the joining consumer, the
-    /// joiner's read of the cursor sees everything this producer published and claimed before
-    /// the fence, so the consumer starts at or after `claimed` and the bound returned cannot let
-    /// the producer overwrite a slot it has yet to read. (LMAX's
-    /// `SingleProducerSequencer.next` has the same barrier: `cursor.setVolatile(nextValue)`,
-    /// "StoreLoad fence".) The cap matters for multi producers: the consumers' sequences read
-    /// here may include other producers' later claims, which the joiner may not have seen.
+    /// The gating minimum as a producer must read it before caching room (`default` without
+    /// consumers, and never above it: [`GatingSequences::minimum`]), after a **SeqCst** fence:
+    /// the producer's half of the store-load handshake with a consumer joining the ring (the
+    /// joiner's half is in [`Sequencer::add_gating_sequences`]). If this read misses the
+    /// joining consumer, the joiner's read of the cursor sees everything this producer
+    /// published before the fence (and, for a multi producer, the claim cursor it read before
+    /// it), so the consumer starts at or after that, and the bound returned cannot let the
+    /// producer overwrite a slot the consumer has yet to read. LMAX's
+    /// `SingleProducerSequencer.next` has the same barrier (`cursor.setVolatile(nextValue)`,
+    /// "StoreLoad fence").
     ///
     /// ```
     /// use std::sync::Arc;
     /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, SingleProducerSequencer};
     /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
-    /// assert_eq!(s.core().gating_minimum_for_claim(7), 7); // no consumer: the claim cursor
+    /// assert_eq!(s.core().gating_minimum_for_claim(7), 7); // no consumer: the default
     /// s.add_gating_sequences(&[Arc::new(Sequence::new(3))]); // joins at the cursor, -1
     /// assert_eq!(s.core().gating_minimum_for_claim(7), -1);
     /// ```
     pub fn gating_minimum_for_claim(&self, claimed: i64) -> i64 {
         // SeqCst: the store-load barrier described above.
         fence(Ordering::SeqCst);
-        self.gating.minimum(claimed).min(claimed)
+        self.gating.minimum(claimed)
     }
 
     /// [`wait_for_capacity`](Self::wait_for_capacity) that gives up with
@@ -473,12 +481,13 @@ impl<W: WaitStrategy> SequencerCore<W> {
         mut refuse: impl FnMut(i64) -> bool,
         limit: Option<Duration>,
     ) -> Result<i64> {
-        // The first read is `gating_minimum_for_claim` (its fence orders every later read too).
-        let mut min = Some(self.gating_minimum_for_claim(claimed));
+        // SeqCst: the producer's half of the handshake with a joining consumer, as in
+        // `gating_minimum_for_claim`; one fence orders every read of the loop below.
+        fence(Ordering::SeqCst);
         let gating = &self.gating;
         // Some(Ok(min)): room; Some(Err(_)): refused; None: keep waiting.
         let mut check = || {
-            let min = min.take().unwrap_or_else(|| gating.minimum(claimed).min(claimed));
+            let min = gating.minimum(claimed);
             if wrap_point <= min {
                 Some(Ok(min))
             } else if refuse(wrap_point) {
