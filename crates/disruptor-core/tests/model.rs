@@ -53,8 +53,11 @@ impl Model {
         self.contiguous(0)
     }
 
+    /// What bounds claims: the slowest consumer; without consumers, for multi producers what
+    /// is published (claims never lap an unpublished slot), for a single producer nothing.
     fn gating(&self) -> i64 {
-        self.consumers.iter().copied().min().unwrap_or(self.claimed)
+        let none = if self.multi { self.cursor() } else { self.claimed };
+        self.consumers.iter().copied().min().unwrap_or(none)
     }
 
     fn available(&self, c: usize) -> i64 {
@@ -118,10 +121,10 @@ fn drive<S: Sequencer>(
                 if !m.multi && !m.outstanding.is_empty() {
                     continue;
                 }
-                // Without consumers nothing bounds a multi producer's claims, but its
-                // availability flags keep one lap: more than a ring of open claims is outside
-                // what the engine promises (README, Limits). Stay within it.
-                if m.consumers.is_empty() && m.claimed + n - m.size > m.cursor() {
+                // Without consumers nothing bounds a single producer's claims; more than a ring
+                // of them open is outside what the model checks. (Multi producers are bounded
+                // by what is published, checked below.)
+                if !m.multi && m.consumers.is_empty() && m.claimed + n - m.size > m.cursor() {
                     continue;
                 }
                 let fits = m.claimed + n - m.size <= m.gating();

@@ -431,3 +431,34 @@ fn pollers_see_everything_in_order() {
     d.shutdown().unwrap();
     assert_eq!(poller.poll(|_, _, _| true), Err(Error::Closed));
 }
+
+/// Multi producers on a ring without consumers: a claim never laps a slot another producer
+/// claimed and is still filling (the safe `Producer` hands out `&mut` to claimed slots, and its
+/// clones run on several threads). While one producer fills sequence 0 of a ring of 8, another
+/// cannot claim 8 slots (sequence 8 shares slot 0); it can once 0 is published. It could
+/// before: without consumers the bound was the claim cursor.
+#[test]
+fn multi_producers_without_consumers_never_share_a_slot() {
+    let b = DisruptorBuilder::new(
+        RingBuffer::new(8, || 0u64).unwrap(),
+        MultiProducerSequencer::new(8, BlockingWaitStrategy::default()).unwrap(),
+    )
+    .unwrap();
+    let (d, mut p) = b.build();
+    let mut other = p.clone();
+    let mut during = None;
+    p.publish(|slot, _| {
+        *slot = 1;
+        let claim = thread::scope(|scope| {
+            scope.spawn(|| other.try_publish_batch(8, |e, s| *e = s as u64)).join().unwrap()
+        });
+        during = Some(claim);
+    })
+    .unwrap();
+    assert_eq!(during, Some(Err(Error::InsufficientCapacity)), "lapped a slot being filled");
+    assert_eq!(other.try_publish_batch(8, |e, s| *e = s as u64), Ok((1, 8)));
+    // And a blocking claim past a ring waits for the publish rather than lapping: 9..=16 needs
+    // 8 published, which it is.
+    assert_eq!(other.publish_batch(8, |e, s| *e = s as u64), Ok((9, 16)));
+    d.shutdown().unwrap();
+}

@@ -478,16 +478,30 @@ impl<W: WaitStrategy> SequencerCore<W> {
         &self,
         wrap_point: i64,
         claimed: i64,
+        refuse: impl FnMut(i64) -> bool,
+        limit: Option<Duration>,
+    ) -> Result<i64> {
+        let gating = &self.gating;
+        self.wait_for_bound(wrap_point, || gating.minimum(claimed), refuse, limit)
+    }
+
+    /// [`wait_for_capacity_unless`](Self::wait_for_capacity_unless) with the bound on claims
+    /// computed by `bound` (read after a **SeqCst** fence, as in
+    /// [`gating_minimum_for_claim`](Self::gating_minimum_for_claim)) instead of the gating
+    /// minimum: for a multi producer without consumers, what is published.
+    pub(crate) fn wait_for_bound(
+        &self,
+        wrap_point: i64,
+        mut bound: impl FnMut() -> i64,
         mut refuse: impl FnMut(i64) -> bool,
         limit: Option<Duration>,
     ) -> Result<i64> {
         // SeqCst: the producer's half of the handshake with a joining consumer, as in
         // `gating_minimum_for_claim`; one fence orders every read of the loop below.
         fence(Ordering::SeqCst);
-        let gating = &self.gating;
         // Some(Ok(min)): room; Some(Err(_)): refused; None: keep waiting.
         let mut check = || {
-            let min = gating.minimum(claimed);
+            let min = bound();
             if wrap_point <= min {
                 Some(Ok(min))
             } else if refuse(wrap_point) {

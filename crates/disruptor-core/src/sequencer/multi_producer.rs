@@ -110,11 +110,29 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         (sequence >> self.index_shift) as i32
     }
 
-    /// The slow path of `next`: wait for room, then share the new gating minimum.
+    /// The bound on claims (a claim may reach a ring past it): the slowest gating consumer, or
+    /// without consumers the sequence up to which everything is published. Not the claim
+    /// cursor, as in LMAX: a claim must never lap a slot that another producer claimed and has
+    /// not published yet, because the safe [`crate::Producer`] hands out `&mut` to its claimed
+    /// slots and its clones run on several threads. A raw caller that holds a claim of its own
+    /// and claims past a ring beyond it waits (`next`) or is refused (`try_next`). Call after a
+    /// **SeqCst** fence (see [`SequencerCore::gating_minimum_for_claim`]).
+    /// Never above `claimed`, the claim cursor as read before the fence: what is read after it
+    /// may include other producers' later claims, which a consumer joining meanwhile need not
+    /// have seen (it starts at the claim cursor).
+    fn room_bound(&self, claimed: i64) -> i64 {
+        match self.core.gating.minimum(i64::MAX) {
+            i64::MAX => self.published_without_consumers().min(claimed),
+            min => min.min(claimed),
+        }
+    }
+
+    /// The slow path of `next`: wait for room, then share the new bound.
     #[cold]
     #[inline(never)]
     fn refresh_gating_cache(&self, wrap_point: i64, claimed: i64) -> Result<()> {
-        let min = self.core.wait_for_capacity(wrap_point, claimed)?;
+        let bound = || self.room_bound(claimed);
+        let min = self.core.wait_for_bound(wrap_point, bound, |_| false, None)?;
         self.gating_cache.set(min);
         Ok(())
     }
@@ -125,7 +143,9 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
         let wrap_point = claimed + n - self.core.buffer_size as i64;
         let cached = self.gating_cache.get();
         if wrap_point > cached || cached > claimed {
-            let min = self.core.gating_minimum_for_claim(claimed);
+            // SeqCst: the producer's half of the handshake with a joining consumer.
+            fence(Ordering::SeqCst);
+            let min = self.room_bound(claimed);
             // Release/Acquire through the cache: another producer that trusts this value
             // inherits the happens-before we got from the consumers' sequences.
             self.gating_cache.set(min);
@@ -268,8 +288,25 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
         if consumed != i64::MAX {
             return self.poll_published(consumed + 1).unwrap_or(consumed);
         }
-        // No gating consumer: producers may run a ring or more ahead of what is published, and
-        // the flags keep one ring of history. Scan from what an earlier call found published.
+        self.published_without_consumers()
+    }
+
+    fn remaining_capacity(&self) -> i64 {
+        let claimed = self.core.cursor.get();
+        let bound = match self.core.gating.minimum(i64::MAX) {
+            i64::MAX => self.published_without_consumers().min(claimed),
+            min => min.min(claimed),
+        };
+        self.core.buffer_size as i64 - (claimed - bound)
+    }
+}
+
+impl<W: WaitStrategy> MultiProducerSequencer<W> {
+    /// The published cursor of a ring without gating consumers.
+    fn published_without_consumers(&self) -> i64 {
+        // JavaScript producers may run a ring or more ahead of what is published (their
+        // claims are bounded by the claim cursor when no consumer gates them), and the flags
+        // keep one ring of history. Scan from what an earlier call found published.
         let floor = self.published_floor.get();
         let found = match self.poll_published(floor + 1) {
             Some(h) => h,
@@ -287,11 +324,5 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
             known = self.published_floor.get_relaxed();
         }
         found
-    }
-
-    fn remaining_capacity(&self) -> i64 {
-        let claimed = self.core.cursor.get();
-        let consumed = self.core.gating.minimum(claimed);
-        self.core.buffer_size as i64 - (claimed - consumed)
     }
 }
