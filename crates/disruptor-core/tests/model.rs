@@ -53,11 +53,10 @@ impl Model {
         self.contiguous(0)
     }
 
-    /// What bounds claims: the slowest consumer; without consumers, for multi producers what
-    /// is published (claims never lap an unpublished slot), for a single producer nothing.
+    /// What bounds claims: the slowest consumer, or without consumers what is published
+    /// (claims never lap a slot claimed and not yet published).
     fn gating(&self) -> i64 {
-        let none = if self.multi { self.cursor() } else { self.claimed };
-        self.consumers.iter().copied().min().unwrap_or(none)
+        self.consumers.iter().copied().min().unwrap_or(self.cursor())
     }
 
     fn available(&self, c: usize) -> i64 {
@@ -119,12 +118,6 @@ fn drive<S: Sequencer>(
                 let n = n.min(m.size);
                 // A single producer publishes in claim order: keep at most one claim open.
                 if !m.multi && !m.outstanding.is_empty() {
-                    continue;
-                }
-                // Without consumers nothing bounds a single producer's claims; more than a ring
-                // of them open is outside what the model checks. (Multi producers are bounded
-                // by what is published, checked below.)
-                if !m.multi && m.consumers.is_empty() && m.claimed + n - m.size > m.cursor() {
                     continue;
                 }
                 let fits = m.claimed + n - m.size <= m.gating();

@@ -462,3 +462,24 @@ fn multi_producers_without_consumers_never_share_a_slot() {
     assert_eq!(other.publish_batch(8, |e, s| *e = s as u64), Ok((9, 16)));
     d.shutdown().unwrap();
 }
+
+/// A single producer holding claims it has not published when a consumer joins: the consumer
+/// starts at the published cursor, and the producer must not claim over it. It used to cache
+/// room up to its claims when no consumer gated it, then lap the joined consumer's next slot.
+#[test]
+fn single_producer_with_open_claims_never_overtakes_a_joining_consumer() {
+    let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    let hi = s.next(4).unwrap(); // 0..=3
+    s.publish(0, hi - 1).unwrap(); // 3 stays open
+    assert_eq!(s.next(1), Ok(4)); // room up to what is published: 0..=2
+    let joined = Arc::new(Sequence::default());
+    s.add_gating_sequences(std::slice::from_ref(&joined));
+    assert_eq!(joined.get(), 2, "joins at the published cursor");
+    s.publish(3, 4).unwrap();
+    assert_eq!(s.try_next(1), Ok(5));
+    assert_eq!(s.try_next(1), Ok(6));
+    // 7 shares slot 3 with a sequence the joined consumer has not read.
+    assert_eq!(s.try_next(1), Err(Error::InsufficientCapacity));
+    joined.set(3);
+    assert_eq!(s.try_next(1), Ok(7));
+}

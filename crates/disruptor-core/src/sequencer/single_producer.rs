@@ -26,9 +26,12 @@ struct ProducerLocal {
 /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, SingleProducerSequencer};
 /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
 /// let hi = s.next(4).unwrap();
-/// assert_eq!(s.try_next(1), Ok(4)); // nobody gates it: the ring may wrap
+/// // No consumer gates it, but a ring of its own claims not yet published does:
+/// assert_eq!(s.try_next(1), Err(Error::InsufficientCapacity));
+/// assert_eq!(s.next(1), Err(Error::WouldDeadlock));
 /// assert_eq!(s.publish(2, hi), Err(Error::OutOfOrder { expected: 0, lo: 2 }));
 /// s.publish(0, hi).unwrap();
+/// assert_eq!(s.try_next(1), Ok(4)); // the ring may wrap over what is published
 /// s.publish(4, 4).unwrap();
 /// assert_eq!(s.cursor().get(), 4);
 /// ```
@@ -108,14 +111,23 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
     }
 
     /// The slow path of a claim: read the gating minimum (waiting for room if `wait`) and cache
-    /// it.
+    /// it. The bound is never above what is published (without consumers, it is what is
+    /// published), as the JavaScript producer's: a consumer that joins starts at the published
+    /// cursor, so a bound at the claims would let claims not yet published when it joined
+    /// overtake it. Past a ring of this producer's own unpublished claims no wait can help:
+    /// [`Error::WouldDeadlock`] (`next`) or [`Error::InsufficientCapacity`] (`try_next`).
     #[cold]
     #[inline(never)]
-    fn refresh_gating_cache(&self, wrap_point: i64, next_value: i64, wait: bool) -> Result<()> {
+    fn refresh_gating_cache(&self, wrap_point: i64, wait: bool) -> Result<()> {
+        // Acquire, of this thread's own stores: exact.
+        let published = self.published();
+        if wrap_point > published {
+            return Err(if wait { Error::WouldDeadlock } else { Error::InsufficientCapacity });
+        }
         let min = if wait {
-            self.core.wait_for_capacity(wrap_point, next_value)?
+            self.core.wait_for_capacity(wrap_point, published)?
         } else {
-            let min = self.core.gating_minimum_for_claim(next_value);
+            let min = self.core.gating_minimum_for_claim(published);
             if wrap_point > min {
                 return Err(Error::InsufficientCapacity);
             }
@@ -137,7 +149,7 @@ impl<W: WaitStrategy> SingleProducerSequencer<W> {
         let wrap_point = next_sequence - self.core.buffer_size as i64;
         let cached = self.local.cached_gating.load(Ordering::Relaxed);
         if wrap_point > cached || cached > next_value {
-            self.refresh_gating_cache(wrap_point, next_value, wait)?;
+            self.refresh_gating_cache(wrap_point, wait)?;
         }
         // Relaxed: producer-local.
         self.local.next_value.store(next_sequence, Ordering::Relaxed);
