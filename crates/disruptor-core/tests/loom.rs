@@ -805,6 +805,21 @@ fn split_cursor_producer_and_consumer_wake_each_other() {
 // 8. A consumer joining a running ring (LMAX's StoreLoad fence before the gating read).
 // ---------------------------------------------------------------------------------------------
 
+/// A thread that joins a new consumer sequence to `sequencer`, then runs `then` as that
+/// consumer; returns the sequence and the thread.
+fn spawn_joiner<S: Sequencer + Send + Sync + 'static, T: Send + 'static>(
+    sequencer: &Arc<S>,
+    then: impl FnOnce(&S, &Sequence) -> T + Send + 'static,
+) -> (Arc<Sequence>, thread::JoinHandle<T>) {
+    let joined = Arc::new(Sequence::default());
+    let (sequencer, sequence) = (sequencer.clone(), joined.clone());
+    let handle = thread::spawn(move || {
+        sequencer.add_gating_sequences(std::slice::from_ref(&sequence));
+        then(&sequencer, &sequence)
+    });
+    (joined, handle)
+}
+
 /// A consumer joins (`add_gating_sequences`: add to the gating list, then start at the cursor)
 /// while the producer, having published sequence 0, refreshes its gating cache for sequence 1,
 /// which on a ring of one slot overwrites sequence 0. This is the store-buffering pattern: the
@@ -818,15 +833,7 @@ fn split_cursor_producer_and_consumer_wake_each_other() {
 fn joining_consumer_is_never_overtaken<S: Sequencer + Send + Sync + 'static>(make: fn() -> S) {
     model(move || {
         let sequencer = Arc::new(make());
-        let joined = Arc::new(Sequence::default());
-        let joiner = {
-            let sequencer = sequencer.clone();
-            let joined = joined.clone();
-            thread::spawn(move || {
-                sequencer.add_gating_sequences(std::slice::from_ref(&joined));
-                joined.get()
-            })
-        };
+        let (_, joiner) = spawn_joiner(&sequencer, |_, joined| joined.get());
         let first = sequencer.next(1).unwrap();
         sequencer.publish(first, first).unwrap();
         let second = sequencer.try_next(1);
@@ -867,23 +874,17 @@ fn consumer_joining_wakes_a_producer_waiting_for_room() {
     model(|| {
         let sequencer =
             Arc::new(SingleProducerSequencer::new(1, BlockingWaitStrategy::default()).unwrap());
-        let joined = Arc::new(Sequence::default());
-        let joiner = {
-            let sequencer = sequencer.clone();
-            let joined = joined.clone();
-            thread::spawn(move || {
-                sequencer.add_gating_sequences(std::slice::from_ref(&joined));
-                // The consumer that joined: it reads 0 if it starts before it, then signals as
-                // consumers do. One that starts at 0 has nothing to read, and does not signal.
-                if joined.get() < 0 {
-                    while sequencer.cursor_value() < 0 {
-                        thread::yield_now();
-                    }
-                    joined.set(0);
-                    sequencer.wait_strategy().signal_all_when_blocking();
+        let (_, joiner) = spawn_joiner(&sequencer, |sequencer, joined| {
+            // The consumer that joined: it reads 0 if it starts before it, then signals as
+            // consumers do. One that starts at 0 has nothing to read, and does not signal.
+            if joined.get() < 0 {
+                while sequencer.cursor_value() < 0 {
+                    thread::yield_now();
                 }
-            })
-        };
+                joined.set(0);
+                sequencer.wait_strategy().signal_all_when_blocking();
+            }
+        });
         let first = sequencer.next(1).unwrap();
         sequencer.publish(first, first).unwrap();
         // Room for 1 needs the joining consumer at 0 (or not gating yet).
