@@ -117,6 +117,7 @@ impl<W: WaitStrategy> MultiProducerSequencer<W> {
     /// slots and its clones run on several threads. A raw caller that holds a claim of its own
     /// and claims past a ring beyond it waits (`next`) or is refused (`try_next`). Call after a
     /// **SeqCst** fence (see [`SequencerCore::gating_minimum_for_claim`]).
+    ///
     /// Never above `claimed`, the claim cursor as read before the fence: what is read after it
     /// may include other producers' later claims, which a consumer joining meanwhile need not
     /// have seen (it starts at the claim cursor).
@@ -292,12 +293,9 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
     }
 
     fn remaining_capacity(&self) -> i64 {
+        // An estimate: no fence needed.
         let claimed = self.core.cursor.get();
-        let bound = match self.core.gating.minimum(i64::MAX) {
-            i64::MAX => self.published_without_consumers().min(claimed),
-            min => min.min(claimed),
-        };
-        self.core.buffer_size as i64 - (claimed - bound)
+        self.core.buffer_size as i64 - (claimed - self.room_bound(claimed))
     }
 }
 
