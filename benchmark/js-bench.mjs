@@ -117,6 +117,14 @@ function parseArgs(argv) {
 
 const sameRow = (a, b) => a.system === b.system && a.mode === b.mode
 
+/** Whether `--only` selects this throughput row (its "topology system mode" contains the text). */
+const selected = (args, topology, row) =>
+  args.only === null || `${topology.id} ${row.system} ${row.mode}`.includes(args.only)
+
+/** One measured throughput run of `row` with the invocation's event count, ring and strategy. */
+const measure = (args, topology, row, batch) =>
+  runOnce({ topology, row, batch, events: args.events, size: args.size, waitStrategy: args.waitStrategy })
+
 // ---------------------------------------------------------------- throughput
 
 /**
@@ -142,8 +150,7 @@ async function throughput(args, failures) {
   for (const topology of TOPOLOGIES) {
     for (const batch of BATCHES) {
       for (const row of topology.rows) {
-        const key = `${topology.id} ${row.system} ${row.mode}`
-        if (args.only !== null && !key.includes(args.only)) continue
+        if (!selected(args, topology, row)) continue
         const c = {
           topology,
           batch,
@@ -172,14 +179,7 @@ async function throughput(args, failures) {
     progress(`[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`)
     await quiet(args, `[${done}/${total}] ${c.topology.id} batch ${c.batch} ${c.label}: ${what}`)
     try {
-      return await runOnce({
-        topology: c.topology,
-        row: c.row,
-        batch: c.batch,
-        events: args.events,
-        size: args.size,
-        waitStrategy: args.waitStrategy,
-      })
+      return await measure(args, c.topology, c.row, c.batch)
     } catch (e) {
       c.error = e instanceof Error ? e.message : String(e)
       failures.push(`${c.topology.id} batch ${c.batch} ${c.label}: ${c.error}`)
@@ -299,7 +299,7 @@ function signTestP(wins, n) {
  */
 async function pairedRounds(args, failures) {
   const topology = TOPOLOGIES.find((t) => t.id === '1p1c')
-  if (args.pairs === 0 || (args.only !== null && !'1p1c napi-disruptor callback sab-ring'.includes(args.only))) {
+  if (args.pairs === 0 || !selected(args, topology, BASELINE) || !selected(args, topology, PAIRED_AGAINST)) {
     return []
   }
   const out = []
@@ -317,14 +317,7 @@ async function pairedRounds(args, failures) {
         progress(what)
         await quiet(args, what)
         try {
-          const res = await runOnce({
-            topology,
-            row,
-            batch,
-            events: args.events,
-            size: args.size,
-            waitStrategy: args.waitStrategy,
-          })
+          const res = await measure(args, topology, row, batch)
           rate.set(row.system, res.eventsPerSec)
         } catch (e) {
           error = e instanceof Error ? e.message : String(e)
