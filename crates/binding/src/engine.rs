@@ -7,15 +7,13 @@ use std::time::Duration;
 
 use disruptor_core::{
     AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder, EventPoller,
-    MultiProducerSequencer, PollState, PollWaiter, Result, Sequencer, SingleProducerSequencer,
-    SlotBuffer,
+    MultiProducerSequencer, PollWaiter, Result, Sequencer, SingleProducerSequencer, SlotBuffer,
 };
 
 /// A ring of byte slots with its sequencer and its (caller-driven) consumers.
 pub(crate) trait Engine: Send + Sync {
-    /// Start of the slot memory (`len_bytes` long, 64-byte aligned, lives as long as `self`).
-    fn base_ptr(&self) -> *mut u8;
-    fn len_bytes(&self) -> usize;
+    /// The slot memory (handed to JavaScript by `views`).
+    fn slots(&self) -> &SlotBuffer;
     fn try_next(&self, n: i64) -> Result<i64>;
     /// The highest claimed sequence.
     fn claimed(&self) -> i64;
@@ -47,8 +45,9 @@ pub(crate) trait Engine: Send + Sync {
     fn publish(&self, lo: i64, hi: i64) -> Result<()>;
     fn cursor(&self) -> i64;
     fn remaining_capacity(&self) -> i64;
-    fn add_poller(&self, name: String, after: &[Dependency]) -> Result<Box<dyn Poller>>;
-    fn remove_poller(&self, poller: Box<dyn Poller>);
+    /// A new consumer driven by a JavaScript thread, after every consumer of `after`.
+    fn add_consumer(&self, name: String, after: &[Dependency]) -> Result<Box<dyn ConsumerHandle>>;
+    fn remove_consumer(&self, consumer: Box<dyn ConsumerHandle>);
     fn consumers(&self) -> Vec<Arc<ConsumerInfo>>;
     fn is_drained_to(&self, target: i64) -> Result<bool>;
     /// Wakes every thread blocked in the wait strategy so it re-checks its condition.
@@ -57,10 +56,9 @@ pub(crate) trait Engine: Send + Sync {
     fn is_closed(&self) -> bool;
 }
 
-/// A consumer driven by a JavaScript thread.
-pub(crate) trait Poller: Send + std::any::Any {
-    fn available(&mut self) -> Result<std::result::Result<(i64, i64), PollState>>;
-    fn release(&mut self, lo: i64, hi: i64) -> Result<()>;
+/// A consumer driven by a JavaScript thread (an engine `EventPoller` that JavaScript drives
+/// through shared memory: it never polls from Rust).
+pub(crate) trait ConsumerHandle: Send + std::any::Any {
     fn sequence(&self) -> i64;
     fn info(&self) -> &Arc<ConsumerInfo>;
     fn dependency(&self) -> Dependency;
@@ -73,7 +71,7 @@ pub(crate) trait Poller: Send + std::any::Any {
     fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64);
 }
 
-/// Blocks a native thread until a poller has events (see `PollWaiter`).
+/// Blocks a native thread until a consumer has events (see `PollWaiter`).
 pub(crate) trait Waiter: Send + Sync {
     fn wait_from(&self, next: i64) -> Result<i64>;
     fn close(&self);
@@ -120,21 +118,15 @@ fn ring<S: Sequencer<Wait = AnyWaitStrategy>>(
 impl<S: Sequencer<Wait = AnyWaitStrategy>> Ring<S> {
     fn sequencer(&self) -> &Arc<S> {
         // SAFETY: the ring's `Producer` was dropped at build, so every range published here was
-        // claimed here (by JavaScript, through `next`/`try_next`), and no gating sequence is
-        // moved except by its own poller.
+        // claimed here (by JavaScript, through `next` or its own claim counter), and no gating
+        // sequence is moved except by its own consumer.
         unsafe { self.disruptor.sequencer() }
     }
 }
 
 impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
-    fn base_ptr(&self) -> *mut u8 {
-        // SAFETY: the pointer is only handed to JavaScript as an external ArrayBuffer whose
-        // finalizer keeps this engine alive; Rust never forms references to slot bytes here.
-        unsafe { self.disruptor.data().base_ptr() }
-    }
-
-    fn len_bytes(&self) -> usize {
-        self.disruptor.data().len_bytes()
+    fn slots(&self) -> &SlotBuffer {
+        self.disruptor.data()
     }
 
     fn try_next(&self, n: i64) -> Result<i64> {
@@ -199,13 +191,14 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
         self.disruptor.remaining_capacity()
     }
 
-    fn add_poller(&self, name: String, after: &[Dependency]) -> Result<Box<dyn Poller>> {
+    fn add_consumer(&self, name: String, after: &[Dependency]) -> Result<Box<dyn ConsumerHandle>> {
         Ok(Box::new(self.disruptor.add_poller_after(name, after)?))
     }
 
-    fn remove_poller(&self, poller: Box<dyn Poller>) {
-        // Only pollers this engine made are boxed as `EventPoller<SlotBuffer, S>`.
-        if let Ok(p) = (poller as Box<dyn std::any::Any>).downcast::<EventPoller<SlotBuffer, S>>() {
+    fn remove_consumer(&self, consumer: Box<dyn ConsumerHandle>) {
+        // Only consumers this engine made are boxed as `EventPoller<SlotBuffer, S>`.
+        let consumer = consumer as Box<dyn std::any::Any>;
+        if let Ok(p) = consumer.downcast::<EventPoller<SlotBuffer, S>>() {
             self.disruptor.remove_poller(*p);
         }
     }
@@ -232,15 +225,7 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
     }
 }
 
-impl<S: Sequencer> Poller for EventPoller<SlotBuffer, S> {
-    fn available(&mut self) -> Result<std::result::Result<(i64, i64), PollState>> {
-        EventPoller::available(self)
-    }
-
-    fn release(&mut self, lo: i64, hi: i64) -> Result<()> {
-        EventPoller::release(self, lo, hi)
-    }
-
+impl<S: Sequencer> ConsumerHandle for EventPoller<SlotBuffer, S> {
     fn sequence(&self) -> i64 {
         EventPoller::sequence(self)
     }
@@ -266,9 +251,10 @@ impl<S: Sequencer> Poller for EventPoller<SlotBuffer, S> {
     }
 
     fn sequence_atomic(&self) -> &AtomicI64 {
-        // SAFETY: this poller's slots are bytes only JavaScript reads; index.ts stores into the
-        // sequence only increasing values it has finished with, with SeqCst `Atomics.store`,
-        // then signals when the sleeper count is not zero; it never calls `poll` (Rust's).
+        // SAFETY: this poller's slots are bytes only JavaScript reads; the TypeScript stores
+        // into the sequence only increasing values it has finished with, with SeqCst
+        // `Atomics.store`, then signals when the sleeper count is not zero; nothing here calls
+        // the poller's `poll` (no binding method does).
         unsafe { EventPoller::sequence_atomic(self) }
     }
 

@@ -1,4 +1,5 @@
-//! Engine errors as JavaScript errors with Node-style `code`s.
+//! Engine errors as JavaScript errors with Node-style `code`s, and the checks every numeric
+//! argument from JavaScript goes through (a JS number is an `f64`: never cast one unchecked).
 
 /// What binding functions return: an error's status string becomes the JS error's `code`.
 pub(crate) type Result<T> = std::result::Result<T, napi::Error<String>>;
@@ -21,26 +22,47 @@ pub(crate) fn napi(error: napi::Error) -> napi::Error<String> {
 /// The largest sequence JavaScript numbers hold exactly (2**53 - 1).
 pub(crate) const MAX_SEQUENCE: i64 = (1 << 53) - 1;
 
-/// A sequence argument: an integer in `0 ..= 2**53 - 1`.
-pub(crate) fn sequence(name: &str, value: f64) -> Result<i64> {
-    if value.fract() != 0.0 || !(0.0..=MAX_SEQUENCE as f64).contains(&value) {
+/// An integer argument in `min ..= max` (both exact in an `f64`), else `ERR_INVALID_ARG_VALUE`.
+fn integer(name: &str, value: f64, min: i64, max: i64) -> Result<i64> {
+    // NaN and the infinities fail `contains`, so the cast below is exact.
+    if value.fract() != 0.0 || !(min as f64..=max as f64).contains(&value) {
+        let bound = |v: i64| if v == MAX_SEQUENCE { "2**53 - 1".to_owned() } else { v.to_string() };
         return Err(coded(
             "ERR_INVALID_ARG_VALUE",
-            format!("{name} must be an integer between 0 and 2**53 - 1, got {value}"),
+            format!(
+                "{name} must be an integer between {} and {}, got {value}",
+                bound(min),
+                bound(max)
+            ),
         ));
     }
     Ok(value as i64)
 }
 
+/// A sequence argument: an integer in `0 ..= 2**53 - 1`.
+pub(crate) fn sequence(name: &str, value: f64) -> Result<i64> {
+    integer(name, value, 0, MAX_SEQUENCE)
+}
+
+/// A cursor or claim counter, -1 before the first sequence: an integer in `-1 ..= 2**53 - 1`.
+pub(crate) fn position(name: &str, value: f64) -> Result<i64> {
+    integer(name, value, -1, MAX_SEQUENCE)
+}
+
+/// A statistics counter: an integer in `0 ..= 2**53 - 1`.
+pub(crate) fn counter(name: &str, value: f64) -> Result<u64> {
+    integer(name, value, 0, MAX_SEQUENCE).map(|v| v as u64)
+}
+
 /// A count argument (`n`): an integer in `1 ..= max`.
 pub(crate) fn count(name: &str, value: f64, max: usize) -> Result<i64> {
-    if value.fract() != 0.0 || !(1.0..=max as f64).contains(&value) {
-        return Err(coded(
-            "ERR_INVALID_ARG_VALUE",
-            format!("{name} must be an integer between 1 and {max}, got {value}"),
-        ));
-    }
-    Ok(value as i64)
+    integer(name, value, 1, max as i64)
+}
+
+/// A single producer's wrap point, `claimed + n - size` for a claim of `n` in `1 ..= size`
+/// slots: an integer in `claimed + 1 - size ..= claimed`.
+pub(crate) fn wrap_point(name: &str, value: f64, claimed: i64, size: i64) -> Result<i64> {
+    integer(name, value, claimed + 1 - size, claimed)
 }
 
 /// Fails with `ERR_OUT_OF_RANGE` when claiming `n` more would pass the exact-number range.

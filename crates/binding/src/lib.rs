@@ -2,13 +2,26 @@
 //!
 //! This crate is only conversion and thread-safe-function plumbing between JavaScript and the
 //! pure-Rust engine; no Disruptor algorithm lives here. The generated JavaScript loader is
-//! `binding.js` (with `binding.d.ts`); the public API is the hand-written `index.ts`.
+//! `binding.js` (with `binding.d.ts`); the public API is the hand-written TypeScript.
+//!
+//! Modules, from the engine up: `engine` (one object-safe face over the engine), `waker`,
+//! `shared` (a ring's state every thread shares), `registry` (rings by id, for `attach`),
+//! `instance` (one thread's consumers and waits), then `NativeRing`, the class JavaScript
+//! sees: `ring` (life cycle), `produce`, `consume`, `views` (native memory handed to
+//! JavaScript), `stats`; and `protocol`, the numbers both sides agree on.
 #![deny(clippy::all)]
 
+mod consume;
 mod engine;
 mod error;
+mod instance;
+mod produce;
+mod protocol;
 mod registry;
 mod ring;
+mod shared;
+mod stats;
+mod views;
 mod waker;
 
 use napi_derive::napi;

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::ring::Shared;
+use crate::shared::RingState;
 
 /// Ring id -> (token, ring).
-type Rings = HashMap<u32, (String, Weak<Shared>)>;
+type Rings = HashMap<u32, (String, Weak<RingState>)>;
 
 static RINGS: OnceLock<Mutex<Rings>> = OnceLock::new();
 
@@ -33,14 +33,14 @@ pub(crate) fn reserve() -> (u32, String) {
 }
 
 /// Records the ring under the id `reserve` gave.
-pub(crate) fn register(id: u32, ring: &Arc<Shared>) {
+pub(crate) fn register(id: u32, ring: &Arc<RingState>) {
     if let Some(entry) = rings().get_mut(&id) {
         entry.1 = Arc::downgrade(ring);
     }
 }
 
 /// The live ring with this id and token.
-pub(crate) fn find(id: u32, token: &str) -> Option<Arc<Shared>> {
+pub(crate) fn find(id: u32, token: &str) -> Option<Arc<RingState>> {
     let rings = rings();
     let (t, ring) = rings.get(&id)?;
     if t != token {

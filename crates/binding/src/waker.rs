@@ -18,22 +18,24 @@ use crate::engine::Waiter;
 /// alive on its own.
 pub(crate) type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
 
+/// The handle's requests to the thread.
 #[derive(Default)]
-struct State {
+struct Requests {
     /// The sequence to wait for, while armed.
     armed: Option<i64>,
     stop: bool,
 }
 
+/// What the waker thread and its handle share.
 #[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
+struct WakerState {
+    requests: Mutex<Requests>,
     cv: Condvar,
 }
 
 /// A waker thread and the handle to arm and stop it.
 pub(crate) struct Waker {
-    shared: Arc<Shared>,
+    state: Arc<WakerState>,
     waiter: Arc<dyn Waiter>,
     thread: Option<JoinHandle<()>>,
 }
@@ -45,28 +47,28 @@ impl Waker {
         waiter: Box<dyn Waiter>,
         wake: WakeFn,
     ) -> Result<Waker, Error> {
-        let shared = Arc::new(Shared::default());
+        let state = Arc::new(WakerState::default());
         let waiter: Arc<dyn Waiter> = Arc::from(waiter);
-        let (s, w) = (shared.clone(), waiter.clone());
+        let (s, w) = (state.clone(), waiter.clone());
         let thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || run(&s, &*w, wake))
             .map_err(|e| Error::ThreadSpawn(e.to_string()))?;
-        Ok(Waker { shared, waiter, thread: Some(thread) })
+        Ok(Waker { state, waiter, thread: Some(thread) })
     }
 
     /// Asks for one call back once sequence `next` is available (at once if it already is).
     pub(crate) fn arm(&self, next: i64) {
-        let mut state = lock(&self.shared.state);
-        state.armed = Some(next);
-        self.shared.cv.notify_one();
+        let mut requests = lock(&self.state.requests);
+        requests.armed = Some(next);
+        self.state.cv.notify_one();
     }
 
     /// Stops and joins the thread; no call back happens after this returns.
     pub(crate) fn stop(&mut self) {
-        lock(&self.shared.state).stop = true;
-        self.shared.cv.notify_one();
-        // Interrupts a wait in progress (the poller is being removed or the ring halted).
+        lock(&self.state.requests).stop = true;
+        self.state.cv.notify_one();
+        // Interrupts a wait in progress (the consumer is being removed or the ring halted).
         self.waiter.close();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -84,28 +86,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn run(shared: &Shared, waiter: &dyn Waiter, wake: WakeFn) {
+fn run(state: &WakerState, waiter: &dyn Waiter, wake: WakeFn) {
     loop {
         let next = {
-            let mut state = lock(&shared.state);
+            let mut requests = lock(&state.requests);
             loop {
-                if state.stop {
+                if requests.stop {
                     return;
                 }
-                if let Some(next) = state.armed.take() {
+                if let Some(next) = requests.armed.take() {
                     break next;
                 }
-                state = shared.cv.wait(state).unwrap_or_else(|e| e.into_inner());
+                requests = state.cv.wait(requests).unwrap_or_else(|e| e.into_inner());
             }
         };
         let result = waiter.wait_from(next);
         if let Err(Error::Timeout) = result {
             // A timeout strategy: keep waiting unless re-armed or stopped meanwhile.
-            let mut state = lock(&shared.state);
-            state.armed.get_or_insert(next);
+            let mut requests = lock(&state.requests);
+            requests.armed.get_or_insert(next);
             continue;
         }
-        if lock(&shared.state).stop {
+        if lock(&state.requests).stop {
             return;
         }
         // NonBlocking: never wait on the JS thread (it may be the one stopping us). At most one

@@ -1,0 +1,123 @@
+//! `NativeRing`'s consumer side: consumers a JavaScript thread drives (it reads slots and
+//! stores its progress through `sequenceView`), their waker threads, their statistics and
+//! their errors.
+
+use disruptor_core::{Dependency, Error};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::error::{self as err, coded, Result};
+use crate::instance::{lock, Consumer};
+use crate::ring::NativeRing;
+use crate::waker::{WakeFn, Waker};
+
+#[napi]
+impl NativeRing {
+    /// Adds a consumer driven by this thread; it sees a sequence after every consumer in
+    /// `after` (ids on this thread) finished it. Returns its id.
+    #[napi]
+    pub fn add_consumer(&self, name: String, after: Vec<u32>) -> Result<u32> {
+        let mut inst = lock(&self.inst);
+        let mut deps: Vec<Dependency> = Vec::with_capacity(after.len());
+        for cid in after {
+            deps.push(inst.consumer(cid)?.handle.dependency());
+        }
+        if inst.detached {
+            return Err(err::engine(Error::Closed));
+        }
+        let handle = self.engine().add_consumer(name, &deps).map_err(err::engine)?;
+        inst.consumers.push(Some(Consumer { handle, waker: None }));
+        Ok((inst.consumers.len() - 1) as u32)
+    }
+
+    /// Gives consumer `cid` a waker thread that calls `wake()` when armed and events arrive.
+    #[napi]
+    pub fn set_waker(&self, cid: u32, wake: Function<(), ()>) -> Result<()> {
+        let wake: WakeFn = wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()
+            .map_err(err::napi)?;
+        let mut inst = lock(&self.inst);
+        let c = inst.consumer(cid)?;
+        if c.waker.is_some() {
+            return Err(coded("ERR_INVALID_ARG_VALUE", "consumer already has a waker"));
+        }
+        // Linux keeps 15 bytes of a thread name; a NUL would make the OS call fail.
+        let name: String = format!("dsr-{}", c.handle.info().name())
+            .chars()
+            .map(|ch| if ch == '\0' { '_' } else { ch })
+            .take(15)
+            .collect();
+        c.waker = Some(Waker::spawn(name, c.handle.waiter(), wake).map_err(err::engine)?);
+        Ok(())
+    }
+
+    /// Asks consumer `cid`'s waker for one call once sequence `next` is available.
+    #[napi]
+    pub fn arm(&self, cid: u32, next: f64) -> Result<()> {
+        let next = err::sequence("next", next)?;
+        let mut inst = lock(&self.inst);
+        match &inst.consumer(cid)?.waker {
+            Some(w) => {
+                w.arm(next);
+                Ok(())
+            }
+            None => Err(coded("ERR_INVALID_ARG_VALUE", "consumer has no waker")),
+        }
+    }
+
+    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch so far
+    /// (each an integer in 0 ..= 2**53 - 1).
+    #[napi]
+    pub fn report(&self, cid: u32, batches: f64, events: f64, largest_batch: f64) -> Result<()> {
+        let batches = err::counter("batches", batches)?;
+        let events = err::counter("events", events)?;
+        let largest_batch = err::counter("largestBatch", largest_batch)?;
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?.handle.set_counters(batches, events, largest_batch);
+        Ok(())
+    }
+
+    /// The last sequence consumer `cid` finished.
+    #[napi]
+    pub fn consumer_sequence(&self, cid: u32) -> Result<f64> {
+        let mut inst = lock(&self.inst);
+        Ok(inst.consumer(cid)?.handle.sequence() as f64)
+    }
+
+    /// Consumer `cid` skipped `sequence` after an error (counted, kept as its last error).
+    #[napi]
+    pub fn record_error(&self, cid: u32, sequence: f64, message: String) -> Result<()> {
+        let sequence = err::sequence("sequence", sequence)?;
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?.handle.record_error(sequence, &message);
+        Ok(())
+    }
+
+    /// Consumer `cid` halted on an error at `sequence`: producers and drains learn it.
+    #[napi]
+    pub fn fail(&self, cid: u32, sequence: f64, message: String) -> Result<()> {
+        let sequence = err::sequence("sequence", sequence)?;
+        let mut inst = lock(&self.inst);
+        let c = inst.consumer(cid)?;
+        if let Some(w) = c.waker.as_mut() {
+            w.stop();
+        }
+        c.handle.fail(sequence, &message);
+        Ok(())
+    }
+
+    /// Removes consumer `cid`: its waker stops, it no longer gates producers.
+    #[napi]
+    pub fn remove_consumer(&self, cid: u32) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        inst.consumer(cid)?;
+        if let Some(Consumer { handle, waker }) = inst.consumers[cid as usize].take() {
+            drop(waker);
+            self.engine().remove_consumer(handle);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! [`Instance`]: what one JavaScript thread's `NativeRing` owns (its consumers, its pending
+//! `waitForRoom` threads and its claim mirror), and how it lets go of them on detach.
+
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use disruptor_core::Error;
+
+use crate::engine::ConsumerHandle;
+use crate::error::{self as err, coded, Result};
+use crate::shared::RingState;
+use crate::waker::Waker;
+
+/// Distinguishes instances (for the single-producer owner check); 0 means none.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// A consumer this thread drives, with its waker thread once it has one.
+pub(crate) struct Consumer {
+    pub(crate) handle: Box<dyn ConsumerHandle>,
+    pub(crate) waker: Option<Waker>,
+}
+
+/// A native thread waiting for room for one `nextAsync`, and the flag that cancels it.
+pub(crate) struct RoomWaitThread {
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) thread: JoinHandle<()>,
+}
+
+impl RoomWaitThread {
+    /// Asks the thread to give up; the caller then signals the wait strategy to wake it.
+    pub(crate) fn cancel(&self) {
+        // Release: pairs with the thread's Acquire load in its refuse check (the flag is all
+        // it carries; the signal that follows wakes the thread to look).
+        self.cancel.store(true, Ordering::Release);
+    }
+}
+
+/// A multi producer's current claim `[lo, hi]` still to publish, mirrored by JavaScript with
+/// plain Float64Array stores (`[next, hi]`, see `MultiProducer` in the TypeScript), so that a
+/// thread that goes away between a claim and its publish does not leave a hole that stops every
+/// consumer for good: detach publishes what it left (as LMAX's publish-in-finally would).
+pub(crate) struct ClaimMirror(UnsafeCell<[f64; 2]>);
+
+// SAFETY: only the instance's own JS thread writes it (through its view) and reads it (in
+// `detach`, which runs on that thread: close, halt, finalize or its env cleanup hook).
+unsafe impl Send for ClaimMirror {}
+// SAFETY: as above.
+unsafe impl Sync for ClaimMirror {}
+
+impl ClaimMirror {
+    fn new() -> Arc<Self> {
+        Arc::new(ClaimMirror(UnsafeCell::new([0.0, -1.0])))
+    }
+
+    /// The two numbers JavaScript writes (for `claimsView`).
+    pub(crate) fn cell(&self) -> &UnsafeCell<[f64; 2]> {
+        &self.0
+    }
+
+    /// The range still claimed and unpublished, if any.
+    fn outstanding(&self) -> Option<(i64, i64)> {
+        // SAFETY: see the Send/Sync impls: no write can run concurrently.
+        let [lo, hi] = unsafe { std::ptr::read_volatile(self.0.get()) };
+        let valid = |v: f64| v.fract() == 0.0 && (0.0..=err::MAX_SEQUENCE as f64).contains(&v);
+        (valid(lo) && valid(hi) && lo <= hi).then_some((lo as i64, hi as i64))
+    }
+}
+
+/// What one thread's `NativeRing` owns: its consumers and its pending asynchronous waits.
+pub(crate) struct Instance {
+    pub(crate) ring: Arc<RingState>,
+    /// This instance's id (the single-producer owner value).
+    pub(crate) id: u64,
+    /// By consumer id; `None` once removed (ids are never reused).
+    pub(crate) consumers: Vec<Option<Consumer>>,
+    pub(crate) claims: Arc<ClaimMirror>,
+    pub(crate) waits: HashMap<u32, RoomWaitThread>,
+    pub(crate) next_wait: u32,
+    pub(crate) detached: bool,
+}
+
+/// An instance as its `NativeRing` and its env cleanup hook share it.
+pub(crate) type InstanceRef = Arc<Mutex<Instance>>;
+
+/// Locks the instance (a panic while it was held does not make it unusable: detach must run).
+pub(crate) fn lock(inst: &InstanceRef) -> MutexGuard<'_, Instance> {
+    inst.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Instance {
+    /// A new instance of `ring` with a fresh id.
+    pub(crate) fn new(ring: Arc<RingState>) -> InstanceRef {
+        // Relaxed: only uniqueness matters, which the atomic increment gives.
+        let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Mutex::new(Instance {
+            ring,
+            id,
+            consumers: Vec::new(),
+            claims: ClaimMirror::new(),
+            waits: HashMap::new(),
+            next_wait: 1,
+            detached: false,
+        }))
+    }
+
+    /// Consumer `cid` of this thread; ERR_DISRUPTOR_CLOSED once detached.
+    pub(crate) fn consumer(&mut self, cid: u32) -> Result<&mut Consumer> {
+        if self.detached {
+            return Err(err::engine(Error::Closed));
+        }
+        match self.consumers.get_mut(cid as usize) {
+            Some(Some(c)) => Ok(c),
+            _ => Err(coded("ERR_INVALID_ARG_VALUE", format!("no consumer {cid} on this thread"))),
+        }
+    }
+
+    /// Stops this thread's consumers and waits, and lets go of the producer role: what a
+    /// thread does when it closes the ring or exits without closing it.
+    pub(crate) fn detach(&mut self) {
+        if self.detached {
+            return;
+        }
+        self.detached = true;
+        let engine = self.ring.engine.clone();
+        for c in self.consumers.iter_mut().filter_map(Option::take) {
+            let Consumer { handle, waker } = c;
+            drop(waker); // stops and joins the waker thread first
+            engine.remove_consumer(handle);
+        }
+        for w in self.waits.values() {
+            w.cancel();
+        }
+        engine.signal();
+        for (_, w) in self.waits.drain() {
+            let _ = w.thread.join();
+        }
+        // AcqRel: hands the producer role back; the next owner's Acquire CAS then sees all
+        // this thread did as producer. Relaxed on failure: not the owner, nothing to hand over.
+        let _ = self.ring.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
+        if let Some((lo, hi)) = self.claims.outstanding() {
+            // Checked: only a range that is claimed and not yet published is published. Not
+            // into a closed ring: nothing would consume it (and the thread's own publish of it
+            // would have thrown ERR_DISRUPTOR_CLOSED).
+            if self.ring.multi && !engine.is_closed() && engine.publish(lo, hi).is_ok() {
+                // Relaxed: statistics.
+                self.ring.abandoned.fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
