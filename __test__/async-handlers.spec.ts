@@ -1,6 +1,6 @@
 import test from 'ava'
 
-import { Disruptor, type DisruptorError } from '../index'
+import { Disruptor, type DisruptorError } from '../src'
 import { deferred, sleep, waitFor } from './helpers'
 
 /** Tracks whether a promise settled, without awaiting it. */

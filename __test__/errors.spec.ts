@@ -4,13 +4,13 @@ import { Worker } from 'node:worker_threads'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { Disruptor, type DisruptorError, type DisruptorOptions, type Handler, type SharedDisruptor } from '../index'
+import { Disruptor, type DisruptorError, type DisruptorOptions, type Handler, type SharedDisruptor } from '../src'
 import { sleep, waitFor } from './helpers'
 
 type ErrorClass = new (...args: never[]) => Error
 
 const range = (lo: number, hi: number) => Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i)
-const INDEX = join(__dirname, '..', 'index.js')
+const INDEX = join(__dirname, '..', 'dist', 'index.js')
 
 /**
  * Problems with `err` (empty when it is exactly a `cls`, not a subclass, with `code` and a

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads'
 
 import test from 'ava'
 
-import { Disruptor } from '../index'
+import { Disruptor } from '../src'
 import { waitFor } from './helpers'
 
 // The JavaScript fast paths: a single producer publishes through the engine's split cursor (a
@@ -13,7 +13,7 @@ import { waitFor } from './helpers'
 // 2**31 and 2**32, where the low word turns negative and wraps, with claims of a large part of
 // the ring so that it takes thousands of claims rather than billions.
 
-const INDEX = join(__dirname, '..', 'index.js')
+const INDEX = join(__dirname, '..', 'dist', 'index.js')
 
 /** Runs `source` in a worker with `workerData`; resolves with its last message once it exits. */
 function runWorker(source: string, workerData: unknown): Promise<unknown> {

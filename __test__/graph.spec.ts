@@ -1,6 +1,6 @@
 import test from 'ava'
 
-import { Disruptor, type EventHandlerGroup, type Handler } from '../index'
+import { Disruptor, type EventHandlerGroup, type Handler } from '../src'
 import { produce as publishAll, sleep, waitFor } from './helpers'
 
 /** Publishes `total` events (claims of 1..4), writing each sequence into its slot. */

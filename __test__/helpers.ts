@@ -1,4 +1,4 @@
-import type { Disruptor } from '../index'
+import type { Disruptor } from '../src'
 
 // Helpers shared by the specs (not a spec itself: ava runs only `*.spec.ts`).
 

@@ -4,10 +4,10 @@ import { Worker } from 'node:worker_threads'
 import type { ExecutionContext } from 'ava'
 import test from 'ava'
 
-import { Disruptor, type DisruptorError } from '../index'
+import { Disruptor, type DisruptorError } from '../src'
 import { claim, sleep } from './helpers'
 
-// Child processes and workers run plain-JS fixtures, which load the compiled API (index.js).
+// Child processes and workers run plain-JS fixtures, which load the compiled API (dist/index.js).
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
 
 /** Runs a fixture script in a fresh Node process; a hang ends in SIGKILL after `timeout` ms. */

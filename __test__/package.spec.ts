@@ -9,12 +9,12 @@ import test from 'ava'
 const root = path.join(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
-test('index.mjs exports the same names as index.js, bound to the same objects', (t) => {
-  // A plain node child: under ava, tsx would map index.js to index.ts.
+test('index.mjs exports the same names as dist/index.js, bound to the same objects', (t) => {
+  // A plain node child: the built package, as a user loads it.
   const script = `
     import { createRequire } from 'node:module'
     import * as esm from './index.mjs'
-    const cjs = createRequire(import.meta.url)('./index.js')
+    const cjs = createRequire(import.meta.url)('./dist/index.js')
     const named = Object.keys(esm).filter((k) => k !== 'default').sort()
     const same = named.filter((k) => esm[k] === cjs[k])
     console.log(JSON.stringify({ named, cjs: Object.keys(cjs).sort(), same, def: esm.default === cjs }))
@@ -38,8 +38,10 @@ test('every file package.json "exports" names exists and ships in "files"', (t) 
   for (const target of targets) {
     const file = target.replace(/^\.\//, '')
     t.true(fs.existsSync(path.join(root, file)), `${target} exists`)
-    if (file !== 'package.json') t.true(pkg.files.includes(file), `${target} is in "files"`)
+    // "files" lists files and folders: a folder ships everything under it.
+    const ships = pkg.files.some((f: string) => file === f || file.startsWith(`${f}/`))
+    if (file !== 'package.json') t.true(ships, `${target} is in "files"`)
   }
   t.is(pkg.exports['.'].import.types, './index.d.mts')
-  t.is(pkg.exports['.'].require.types, './index.d.ts')
+  t.is(pkg.exports['.'].require.types, './dist/index.d.ts')
 })

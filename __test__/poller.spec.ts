@@ -3,7 +3,7 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
-import { type Batch, Disruptor } from '../index'
+import { type Batch, Disruptor } from '../src'
 import { deferred, produce, sleep, waitFor } from './helpers'
 
 for (const producer of ['single', 'multi'] as const) {
@@ -316,7 +316,7 @@ test('a for await loop over batches() gets an event published when nothing else 
   // The iterator waits for data; the data is published from a timer; then the event loop has
   // nothing else to do. The loop must still get the event (and reach close()) before exit.
   const source = `
-    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))})
     const d = new Disruptor({ size: 8, slotSize: 8 })
     const events = []
     ;(async () => {

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads'
 
 import test from 'ava'
 
-import { Disruptor } from '../index'
+import { Disruptor } from '../src'
 import { tick, waitFor } from './helpers'
 
 const PRODUCERS = ['single', 'multi'] as const
@@ -376,7 +376,7 @@ test('multi: two worker threads produce, the main thread sees each event once, i
           const w = new Worker(source, {
             eval: true,
             execArgv: [],
-            workerData: { index: join(__dirname, '..', 'index.js'), handle, id, count: perProducer },
+            workerData: { index: join(__dirname, '..', 'dist', 'index.js'), handle, id, count: perProducer },
           })
           let message = 'exited without a message'
           w.on('message', (m: string) => (message = m))
@@ -398,7 +398,7 @@ test('a started handler gets an event published when nothing else keeps the proc
   // A handler on the main thread is started; a timer publishes one event and the event loop
   // then has nothing else to do: the published event must still reach the handler before exit.
   const source = `
-    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))})
     const d = new Disruptor({ size: 8, slotSize: 8 })
     const events = []
     d.handleEventsWith((lo, hi) => { events.push([lo, hi]) })

@@ -32,7 +32,7 @@ examples.forEach((example, i) => {
     const file = join(dir, `example-${i + 1}.js`)
     const code = example.code.replaceAll(
       "require('napi-disruptor')",
-      `require(${JSON.stringify(join(root, 'index.js'))})`,
+      `require(${JSON.stringify(join(root, 'dist', 'index.js'))})`,
     )
     writeFileSync(file, code)
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' })

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 
 import test from 'ava'
 
-import { Disruptor } from '../index'
+import { Disruptor } from '../src'
 
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
 
@@ -132,7 +132,7 @@ const RING_USES: Record<string, string> = {
 for (const [use, code] of Object.entries(RING_USES)) {
   test(`closed rings are freed once collected: their memory and ids are reused (${use}; a cleanup hook, then a consume-only thread's cached views, kept every ring alive)`, (t) => {
     const script = `
-    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))})
     ;(async () => {
       const rss0 = process.memoryUsage().rss
       for (let i = 0; i < 40; i++) {
@@ -160,7 +160,7 @@ for (const [use, code] of Object.entries(RING_USES)) {
 
 test('a multi-producer ring too big for the memory limit is a coded error, not an abort', (t) => {
   const script = `
-    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))})
+    const { Disruptor } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.js'))})
     try { new Disruptor({ size: 2 ** 28, slotSize: 8, producer: 'multi' }); console.log('created') }
     catch (e) { console.log(e.code) }`
   // 3.5 GB of address space: enough for node, not for 2 GiB of slots plus 1 GiB of flags.

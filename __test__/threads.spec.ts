@@ -3,10 +3,10 @@ import { Worker } from 'node:worker_threads'
 
 import test from 'ava'
 
-import { Disruptor, type DisruptorError } from '../index'
+import { Disruptor, type DisruptorError } from '../src'
 import { claim, sleep } from './helpers'
 
-// Workers run the plain-JS fixtures, which load the compiled API (index.js), not tsx.
+// Workers run the plain-JS fixtures, which load the compiled API (dist/index.js), not tsx.
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
 
 /** Messages a worker posted, and a way to wait for one of a given type. */

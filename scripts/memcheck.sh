@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory safety check (valgrind memcheck), short enough for every CI run (~2-3 min on 2 cores).
-# Run from anywhere after `npm ci` (which builds index.js): `bash scripts/memcheck.sh`.
+# Run from anywhere after `npm ci` (which builds dist/index.js): `bash scripts/memcheck.sh`.
 #
 # 1. self test: the checker must not be a no-op. A throwaway Rust crate with one test that
 #    leaks and one that reads freed memory must both fail under the same valgrind command as
@@ -30,8 +30,8 @@
 #   MEMCHECK_ADDON         a .node file to check instead of building one (keep its symbols:
 #                          the suppressions and the report's stacks need them)
 #   MEMCHECK_OUT           where logs and XML reports go (default target/memcheck/reports)
-#   MEMCHECK_INDEX         the fixture loads this index.js instead of the repository's (to try
-#                          a patched build; binding.js must sit next to it)
+#   MEMCHECK_INDEX         the fixture loads this dist/index.js instead of the repository's (to try
+#                          a patched build; binding.js must sit in the folder above it)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -193,7 +193,7 @@ fi
 
 if has_part node; then
   step 'node: the addon under memcheck'
-  [ -f index.js ] || fail "index.js is missing: run 'npm ci' (or 'npm run build') first"
+  [ -f dist/index.js ] || fail "dist/index.js is missing: run 'npm ci' (or 'npm run build') first"
   start=$(date +%s)
   addon_dir="$out/addon"
   mkdir -p "$addon_dir"

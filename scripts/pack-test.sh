@@ -10,7 +10,7 @@
 # config naming this platform's target alone (a release runs them with every target's artifact).
 #
 # Usage: bash scripts/pack-test.sh   (after `npm ci`/`npm install`; PACK_TEST_BUILD=0 skips the
-# `npm run build` that makes the release binary and index.js first).
+# `npm run build` that makes the release binary and dist/ first).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,7 +27,7 @@ binary="napi-disruptor.$platform.node"
 
 cd "$repo"
 if [ "${PACK_TEST_BUILD:-1}" != 0 ]; then
-  step "npm run build (release binary, index.js)"
+  step "npm run build (release binary, dist/)"
   npm run build
 fi
 
@@ -36,7 +36,7 @@ stage="$work/stage"
 mkdir -p "$stage"
 # What package.json "files" lists, plus what npm always packs (package.json, README, LICENSE).
 node -e 'for (const f of require("./package.json").files) console.log(f)' | while read -r f; do
-  cp "$f" "$stage/"
+  cp -r "$f" "$stage/"
 done
 cp package.json README.md LICENSE "$binary" "$stage/"
 cp -r npm "$stage/npm"
@@ -64,7 +64,11 @@ platform_tgz="$(ls "$work"/napi-disruptor-"$platform"-*.tgz)"
 # The tarballs hold what a user needs and nothing else.
 listing="$(tar -tzf "$main_tgz" | sort | tr '\n' ' ')"
 echo "main package: $listing"
-expected="package/LICENSE package/README.md package/binding.d.ts package/binding.js package/index.d.mts package/index.d.ts package/index.js package/index.mjs package/package.json "
+# dist/: what tsc built from src/, one .js and one .d.ts per module.
+modules="$(cd "$repo/src" && find . -name '*.ts' | sed 's|^\./||; s|\.ts$||')"
+expected="$( (printf '%s\n' package/LICENSE package/README.md package/binding.d.ts package/binding.js \
+  package/index.d.mts package/index.mjs package/package.json
+  for m in $modules; do printf 'package/dist/%s.js\npackage/dist/%s.d.ts\n' "$m" "$m"; done) | sort | tr '\n' ' ')"
 if [ "$listing" != "$expected" ]; then
   echo "pack-test: unexpected main package contents; expected: $expected" >&2
   exit 1

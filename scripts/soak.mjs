@@ -46,7 +46,7 @@ import vm from 'node:vm'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 
 const require = createRequire(import.meta.url)
-const { Disruptor } = require('../index.js')
+const { Disruptor } = require('../dist/index.js')
 
 const PRODUCERS = 4
 const RING_SIZE = 1024

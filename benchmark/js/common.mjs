@@ -13,9 +13,9 @@ export const benchDir = path.resolve(here, '..')
 export const root = path.resolve(benchDir, '..')
 export const require = createRequire(import.meta.url)
 
-/** The napi-disruptor API of this checkout (index.js, built by `npm run build`). */
+/** The napi-disruptor API of this checkout (dist/index.js, built by `npm run build`). */
 export function loadDisruptor() {
-  return require(path.join(root, 'index.js')).Disruptor
+  return require(path.join(root, 'dist', 'index.js')).Disruptor
 }
 
 /** shared-memory-disruptor's Disruptor class, or null when the package is not installed/built. */
@@ -89,7 +89,7 @@ export function go(i32) {
 
 // ---- pull-mode consumers on the main thread ----
 /** Pull-mode consumers (pollers, the SAB ring, shared-memory-disruptor) return to the event
- * loop after this long, as napi-disruptor's callback consumers do (index.ts SLICE_MS). */
+ * loop after this long, as napi-disruptor's callback consumers do (src/consumer/runner.ts SLICE_MS). */
 export const SLICE_MS = 2
 
 /**

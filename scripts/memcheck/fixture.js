@@ -24,8 +24,8 @@
 const { isMainThread, parentPort, workerData, Worker } = require('node:worker_threads')
 const { join } = require('node:path')
 
-// MEMCHECK_INDEX: another build of the API to load (e.g. a patched copy next to binding.js).
-const { Disruptor } = require(process.env.MEMCHECK_INDEX || join(__dirname, '..', '..', 'index.js'))
+// MEMCHECK_INDEX: another build of the API to load (e.g. a patched dist/index.js one folder below binding.js).
+const { Disruptor } = require(process.env.MEMCHECK_INDEX || join(__dirname, '..', '..', 'dist', 'index.js'))
 
 const SIZE = 64
 const SLOT = 16

@@ -363,9 +363,10 @@ fn blocking_wait_strategy_loses_no_wake_up() {
     });
 }
 
-/// The JavaScript publisher's half of the handshake (index.ts `publish`): a store of the cursor
-/// straight into the engine's atomic, then a load of the strategy's sleeper count, signalling
-/// only when it is not zero. No execution may leave the waiter asleep.
+/// The JavaScript publisher's half of the handshake (src/protocol.ts `wakeSleepers`, after a
+/// publish or a consumer's progress): a store of the cursor straight into the engine's atomic,
+/// then a load of the strategy's sleeper count, signalling only when it is not zero. No
+/// execution may leave the waiter asleep.
 ///
 /// JavaScript does a SeqCst `Atomics.store` then a SeqCst `Atomics.load`. Loom treats SeqCst
 /// accesses as AcqRel (its README: false alarms; with them this model "deadlocks") and only
@@ -687,11 +688,12 @@ fn split_cursor_reads_exact_published_values() {
     });
 }
 
-/// The JavaScript single producer's publish on a split cursor (index.ts `publish`): a swap of
-/// the low word, and only when its old value carries a waiter's `WAITING` flag, the sleeper
-/// count (signalling when it is not zero). Loom models SeqCst accesses as AcqRel, so the
-/// JavaScript `Atomics.exchange` then `Atomics.load` (both SeqCst) are modelled as a swap, a
-/// SeqCst fence and a load, as in `external_publisher_signals_only_sleepers_and_loses_no_wake_up`.
+/// The JavaScript single producer's publish on a split cursor (src/producer/single.ts
+/// `publish`): a swap of the low word, and only when its old value carries a waiter's
+/// `WAITING` flag, the sleeper count (signalling when it is not zero). Loom models SeqCst
+/// accesses as AcqRel, so the JavaScript `Atomics.exchange` then `Atomics.load` (both SeqCst)
+/// are modelled as a swap, a SeqCst fence and a load, as in
+/// `external_publisher_signals_only_sleepers_and_loses_no_wake_up`.
 fn js_publish(sequencer: &SingleProducerSequencer<BlockingWaitStrategy>, hi: i64) {
     use loom::sync::atomic::{
         fence,
@@ -766,8 +768,9 @@ fn split_cursor_js_publisher_wakes_every_flagging_waiter() {
 
 /// Closing flags the split cursor's low word after it sets the closed flag
 /// (`SplitCursor::flag`), and the JavaScript single producer reads the closed flag only when its
-/// swap returns the flag (index.ts `publish` / `flagged`): a swap that returns it must find the
-/// ring closed, and of a publish racing the close and one made after it, exactly one gets it.
+/// swap returns the flag (src/producer/single.ts `publish` / `flagged`): a swap that returns
+/// it must find the ring closed, and of a publish racing the close and one made after it,
+/// exactly one gets it.
 #[test]
 fn split_cursor_close_reaches_the_next_js_publish() {
     use loom::sync::atomic::Ordering::{AcqRel, Relaxed};

@@ -1,0 +1,174 @@
+/**
+ * The JavaScript side of a consumer's `SequenceBarrier` (crates/disruptor-core/src/sequence_barrier.rs)
+ * and of its sequence: what it may process, read from shared memory, and its progress, stored there.
+ */
+
+import { closedError } from '../errors'
+import type { NativeRing } from '../native'
+import { Availability, type RingViews, SplitCursorLayout, wakeSleepers } from '../protocol'
+
+/**
+ * What one consumer may process and where it got to, read and written through shared memory
+ * with the engine (no native call): available sequences come from the cursor (a single
+ * producer), the availability flags (multi producers) or the sequences of the consumers it
+ * depends on, exactly as the engine's `SequenceBarrier` computes them; progress is an
+ * `Atomics.store` into the consumer's own sequence, then the blocking strategy's sleeper check
+ * (producers waiting for room and downstream wakers sleep there).
+ */
+export class Gate {
+  private readonly own: BigInt64Array
+  private readonly deps: BigInt64Array[]
+  private readonly cursor: BigInt64Array
+  /** A single producer's split-cursor low word (null for multi producers). */
+  private readonly low: Int32Array | null
+  private readonly flags: Int32Array | null
+  private readonly sleepers: Int32Array | null
+  private readonly closed: Uint8Array
+  private readonly size: number
+  /** `finish` stores progress once this many events are finished and not yet stored. */
+  private readonly flushEvery: number
+  /** The sequence last stored into `own`. */
+  private stored: number
+  /** The highest finished sequence (at least `stored`; above it until `flush`). */
+  private finished: number
+  private batches = 0
+  private events = 0
+  private largest = 0
+  private reported = 0
+
+  constructor(
+    private readonly native: NativeRing,
+    private readonly cid: number,
+    views: RingViews,
+    size: number,
+    deps: BigInt64Array[],
+  ) {
+    this.own = new BigInt64Array(native.sequenceView(cid))
+    this.deps = deps
+    this.cursor = views.cursor
+    this.low = views.low
+    this.flags = views.flags
+    this.sleepers = views.sleepers
+    this.closed = views.closed
+    this.size = size
+    this.flushEvery = Math.max(1, Math.min(size >>> 3, 1024))
+    this.stored = native.consumerSequence(cid)
+    this.finished = this.stored
+  }
+
+  /** The view of this consumer's sequence (for consumers that depend on it). */
+  get view(): BigInt64Array {
+    return this.own
+  }
+
+  /**
+   * The ring's cursor, for a consumer whose next sequence is `next`. On a single-producer ring
+   * that is the split cursor's low word (an Int32 `Atomics.load`, no BigInt: the cursor
+   * modulo 2**31, and a waiter's flag in the sign bit) extended against `next - 1`: the cursor
+   * is never below it (nothing is handed out unpublished) nor more than a ring above it (this
+   * consumer, or one after it, gates the producer), and the ring is at most 2**30 slots, so
+   * the difference modulo 2**31 is exact.
+   */
+  private cursorFrom(next: number): number {
+    const low = this.low
+    if (low === null) return Number(Atomics.load(this.cursor, 0))
+    const base = next - 1
+    const bits = SplitCursorLayout.LowBits
+    const ahead = ((Atomics.load(low, 0) & bits) - (base & bits)) & bits
+    // Never true while the invariant above holds; if it ever did not, read it exactly.
+    return ahead <= this.size ? base + ahead : this.native.cursor()
+  }
+
+  /**
+   * The highest sequence available from `next` on (looking at most `limit` ahead on a
+   * multi-producer ring), or `Availability.Idle` when nothing is claimed there yet and
+   * `Availability.Gating` when it is claimed but not available yet (a producer or an upstream
+   * consumer is not done with it).
+   * Throws ERR_DISRUPTOR_CLOSED once the ring is closed.
+   */
+  available(next: number, limit: number): number {
+    if (this.closed[0] !== 0) throw closedError()
+    const deps = this.deps
+    if (deps.length > 0) {
+      // Upstream consumers only pass published sequences: their minimum is available.
+      let min = Infinity
+      for (let i = 0; i < deps.length; i++) {
+        const v = Number(Atomics.load(deps[i], 0))
+        if (v < min) min = v
+      }
+      if (min >= next) return min
+      return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
+    }
+    const flags = this.flags
+    if (flags === null) {
+      const cursor = this.cursorFrom(next)
+      return cursor >= next ? cursor : Availability.Idle
+    }
+    // Multi producers: scan the flags for published laps. As in the engine's
+    // MultiProducerSequencer::poll_published, the claim cursor (the producers' contended line)
+    // is read only when laps reach 2^31 (truncated, a flag could match an unclaimed sequence)
+    // and, below, to tell idle from claimed-but-unpublished.
+    const size = this.size
+    // A consumer is never a whole ring behind what can be published for it.
+    let last = next + Math.min(limit, size) - 1
+    if (Math.floor(last / size) >= 0x7fffffff) last = Math.min(last, this.cursorFrom(next))
+    let s = next
+    while (s <= last) {
+      const index = s % size
+      if (Atomics.load(flags, index) !== (((s - index) / size) | 0)) break
+      s++
+    }
+    if (s > next) return s - 1
+    return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
+  }
+
+  /** Marks everything up to `hi` processed (`count` events in this batch), at once. */
+  release(hi: number, count: number): void {
+    this.tally(count)
+    this.finished = hi
+    this.store(hi)
+  }
+
+  /**
+   * Marks everything up to `hi` processed (`count` events in this batch), storing it only
+   * every `flushEvery` events: a callback consumer that drains batch after batch records its
+   * progress once per run of batches (`flush`, before it waits or yields, and before a
+   * failure is reported) rather than with one 64-bit store and sleeper check per batch.
+   * Producers still get room at least every `flushEvery` events (at most an eighth of the ring).
+   */
+  finish(hi: number, count: number): void {
+    this.tally(count)
+    this.finished = hi
+    if (hi - this.stored >= this.flushEvery) this.store(hi)
+  }
+
+  /** Stores what `finish` recorded and has not stored yet. */
+  flush(): void {
+    if (this.finished > this.stored) this.store(this.finished)
+  }
+
+  private tally(count: number): void {
+    this.batches++
+    this.events += count
+    if (count > this.largest) this.largest = count
+    if (this.batches - this.reported >= 1024) this.report()
+  }
+
+  private store(hi: number): void {
+    this.stored = hi
+    Atomics.store(this.own, 0, BigInt(hi))
+    wakeSleepers(this.sleepers, this.native)
+  }
+
+  /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
+  report(): void {
+    this.flush()
+    if (this.reported === this.batches) return
+    this.reported = this.batches
+    try {
+      this.native.report(this.cid, this.batches, this.events, this.largest)
+    } catch {
+      // removed or closed meanwhile: nothing left to report to
+    }
+  }
+}

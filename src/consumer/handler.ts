@@ -1,0 +1,61 @@
+/**
+ * Handlers as the runner uses them: a function or a handler object, checked once and normalised
+ * (methods bound, defaults filled in) when it is registered.
+ */
+
+import { rangeError, typeError } from '../errors'
+import type { BatchHandler, Handler, HandlerObject } from '../types'
+import { fn, integer } from '../validate'
+
+/** Normalised handler. */
+export interface Worker {
+  onBatch: BatchHandler
+  name?: string
+  maxBatchSize: number
+  onStart?: () => void
+  onShutdown?: () => void
+  onError: HandlerObject['onError']
+}
+
+export function toWorker(h: Handler, what: string): Worker {
+  if (typeof h === 'function') {
+    return { onBatch: h, name: h.name || undefined, maxBatchSize: Number.MAX_SAFE_INTEGER, onError: 'halt' }
+  }
+  if (h === null || typeof h !== 'object') {
+    throw typeError(`${what} must be a function or an object with onBatch, got ${h === null ? 'null' : typeof h}`)
+  }
+  fn(`${what}.onBatch`, h.onBatch)
+  if (h.name !== undefined && typeof h.name !== 'string') throw typeError(`${what}.name must be a string`)
+  const maxBatchSize =
+    h.maxBatchSize === undefined
+      ? Number.MAX_SAFE_INTEGER
+      : integer(`${what}.maxBatchSize`, h.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
+  if (h.onStart !== undefined) fn(`${what}.onStart`, h.onStart)
+  if (h.onShutdown !== undefined) fn(`${what}.onShutdown`, h.onShutdown)
+  const onError = h.onError ?? 'halt'
+  if (onError !== 'halt' && onError !== 'skip' && typeof onError !== 'function') {
+    throw rangeError(`${what}.onError must be 'halt', 'skip' or a function, got ${String(onError)}`)
+  }
+  return {
+    onBatch: h.onBatch.bind(h),
+    name: h.name,
+    maxBatchSize,
+    onStart: h.onStart?.bind(h),
+    onShutdown: h.onShutdown?.bind(h),
+    onError: typeof onError === 'function' ? onError.bind(h) : onError,
+  }
+}
+
+/**
+ * Whether a handler's result is to be awaited. Never throws: a result whose `then` cannot even
+ * be read (a throwing getter, a revoked Proxy) counts as a thenable, so that `Promise.resolve`
+ * turns the same error into a rejection that the consumer's exception policy handles.
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
+  try {
+    return typeof (value as { then?: unknown }).then === 'function'
+  } catch {
+    return true
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The public `Disruptor`: options, sharing, the graph DSL and lifecycle. Producing is its base
+ * class, the Sequencer (producer/sequencer.ts); consuming is delegated to this thread's
+ * Consumers (consumer/consumers.ts) and the graph (graph.ts).
+ */
+
+import { performance } from 'node:perf_hooks'
+
+import { Consumers } from './consumer/consumers'
+import type { Poller } from './consumer/poller'
+import { closedError, coded, haltedError, rangeError, typeError } from './errors'
+import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
+import { NativeRing, type NativeRingStats } from './native'
+import { Sequencer } from './producer/sequencer'
+import { threadBuffer, track, untrack } from './thread'
+import type {
+  Batch,
+  ConsumerStats,
+  DisruptorError,
+  DisruptorOptions,
+  DisruptorStats,
+  Handler,
+  PollerOptions,
+  SharedDisruptor,
+  WaitStrategyName,
+} from './types'
+import { fn, ringOptions, sequenceArg, timeoutOption } from './validate'
+
+const delay = (ms: number) =>
+  new Promise<void>((resolve) => (ms <= 0 ? setImmediate(resolve) : setTimeout(resolve, ms)))
+
+/**
+ * A ring of fixed-size byte slots shared by producers and consumers on any threads. See
+ * README for every call with examples.
+ *
+ * Events: 'error' (a handler on this thread halted on an error: `(error, consumerName)`).
+ */
+export class Disruptor extends Sequencer {
+  /** Bytes per slot. */
+  readonly slotSize: number
+  /** 'single' or 'multi'. */
+  readonly producer: 'single' | 'multi'
+  /** The wait strategy. */
+  readonly waitStrategy: WaitStrategyName
+
+  private readonly mask: number
+  private readonly id: number
+  private readonly attached: boolean
+  private readonly consumers: Consumers
+  /** The stage with no consumers before it: what `handleEventsWith` and friends register on. */
+  private readonly root: StageBuilder
+  private arrayBuffer: ArrayBuffer | null = null
+  private closed = false
+  private closing: Promise<void> | null = null
+
+  /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
+  constructor(options: DisruptorOptions)
+  /** @internal */
+  constructor(options: DisruptorOptions, native: NativeRing)
+  constructor(options: DisruptorOptions, native?: NativeRing) {
+    const { size, slotSize, producer, waitStrategy } = ringOptions(options)
+    const ring = native ?? new NativeRing(size, slotSize, producer === 'multi', waitStrategy)
+    const info = ring.describe()
+    super(ring, info.token, size, producer === 'multi')
+    this.slotSize = slotSize
+    this.producer = producer
+    this.waitStrategy = waitStrategy
+    this.mask = size - 1
+    this.attached = native !== undefined
+    this.id = info.id
+    this.consumers = new Consumers({
+      native: ring,
+      token: info.token,
+      id: info.id,
+      size,
+      multi: producer === 'multi',
+      events: this,
+      producer: this,
+    })
+    this.root = new StageBuilder(this.consumers, [])
+    track(this.consumers)
+  }
+
+  /**
+   * A Disruptor over the ring another thread `share()`d: same slots, same sequences. In a
+   * worker_thread it can produce (multi-producer rings) and register consumers whose callbacks
+   * run in that worker. Its `close()` detaches this thread (its consumers stop gating) and
+   * leaves the ring running.
+   */
+  static attach(handle: SharedDisruptor): Disruptor {
+    if (handle === null || typeof handle !== 'object') throw typeError('handle must be an object from share()')
+    if (
+      handle.kind !== 'napi-disruptor' ||
+      typeof handle.id !== 'number' ||
+      !Number.isInteger(handle.id) ||
+      handle.id < 1 ||
+      handle.id > 0xffffffff ||
+      typeof handle.token !== 'string'
+    ) {
+      throw rangeError('handle is not a handle from share()')
+    }
+    let native: NativeRing
+    try {
+      native = NativeRing.attach(handle.id, handle.token)
+    } catch (e) {
+      if ((e as DisruptorError).code === 'ERR_INVALID_ARG_VALUE') throw rangeError((e as Error).message)
+      throw e
+    }
+    const info = native.describe()
+    return new Disruptor(
+      {
+        size: info.size,
+        slotSize: info.slotSize,
+        producer: info.multi ? 'multi' : 'single',
+        waitStrategy: info.waitStrategy as WaitStrategyName,
+      },
+      native,
+    )
+  }
+
+  /** A structured-cloneable handle for `Disruptor.attach()` in another thread. */
+  share(): SharedDisruptor {
+    this.checkOpen()
+    return {
+      kind: 'napi-disruptor',
+      id: this.id,
+      token: this.token,
+      size: this.size,
+      slotSize: this.slotSize,
+      producer: this.producer,
+      waitStrategy: this.waitStrategy,
+    }
+  }
+
+  /** An ArrayBuffer over the ring's native memory (zero-copy), `size * slotSize` bytes. */
+  get buffer(): ArrayBuffer {
+    if (this.arrayBuffer === null) this.arrayBuffer = threadBuffer(this.token, this.native)
+    return this.arrayBuffer
+  }
+
+  /** Byte offset of `seq`'s slot in `buffer`: `(seq % size) * slotSize`. */
+  offset(seq: number): number {
+    if (seq >>> 0 === seq) return (seq & this.mask) * this.slotSize
+    return (sequenceArg('seq', seq) % this.size) * this.slotSize
+  }
+
+  /**
+   * Claims one slot, calls `fill(offset, seq)` to write it, and publishes it even if `fill`
+   * throws (the error then propagates). Returns the sequence.
+   */
+  publishEvent(fill: (offset: number, seq: number) => void): number {
+    fn('fill', fill)
+    const seq = this.next(1)
+    try {
+      fill(this.offset(seq), seq)
+    } finally {
+      this.publish(seq, seq)
+    }
+    return seq
+  }
+
+  /** One consumer per handler, each seeing every sequence; callbacks run on this thread. */
+  handleEventsWith(...handlers: Handler[]): EventHandlerGroup {
+    return this.root.handleEventsWith(...handlers)
+  }
+
+  /** A worker pool: each sequence goes to exactly one of the handlers. */
+  handleEventsWithWorkerPool(...handlers: Handler[]): EventHandlerGroup {
+    return this.root.handleEventsWithWorkerPool(...handlers)
+  }
+
+  /** Registers what follows after every consumer of `groups` (pipelines and diamonds). */
+  after(...groups: EventHandlerGroup[]): StageBuilder {
+    return stageAfter(this.consumers, groups)
+  }
+
+  /** A poller: a gating consumer driven by `poll()` calls on this thread. */
+  poller(options?: PollerOptions): Poller {
+    return this.root.poller(options)
+  }
+
+  /** An async iterator of batches; the batch last yielded is processed when the next is asked for. */
+  batches(options?: PollerOptions): AsyncIterableIterator<Batch> {
+    return this.root.batches(options)
+  }
+
+  /** Starts this thread's consumers (consumers added later start at once). */
+  start(): this {
+    this.checkOpen()
+    this.consumers.start()
+    return this
+  }
+
+  /**
+   * Resolves once every consumer (on every thread) processed everything published before the
+   * call. Rejects with ERR_DISRUPTOR_CONSUMER_HALTED if a consumer halted on an error (its
+   * error as `cause` when it ran on this thread), ERR_DISRUPTOR_TIMEOUT after `timeout` ms,
+   * ERR_DISRUPTOR_NOT_STARTED if this thread has consumers and `start()` was not called.
+   */
+  async drain(options?: { timeout?: number }): Promise<void> {
+    this.checkOpen()
+    return this.drainUntil(timeoutOption(options))
+  }
+
+  private async drainUntil(timeout: number): Promise<void> {
+    if (this.consumers.neverStarted) {
+      throw coded(new Error("drain() before start(): this thread's consumers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
+    }
+    const target = this.native.cursor()
+    const deadline = performance.now() + timeout
+    for (let round = 0; ; round++) {
+      this.throwIfFailed()
+      try {
+        if (this.native.drained(target)) return
+      } catch (e) {
+        this.throwIfFailed()
+        throw e
+      }
+      if (performance.now() >= deadline) {
+        throw coded(
+          new Error(`drain to sequence ${target} did not finish within ${timeout} ms${this.behind(target)}`),
+          'ERR_DISRUPTOR_TIMEOUT',
+        )
+      }
+      await delay(round < 16 ? 0 : Math.min(5, (round - 15) * 0.5))
+    }
+  }
+
+  /** A consumer of this thread halted: its error, with its own error as `cause`. */
+  private throwIfFailed(): void {
+    const f = this.consumers.failure
+    if (f !== null) throw haltedError(f.name, f.error)
+  }
+
+  /** Which consumers (on any thread) have not reached `target`, for a timeout's message. */
+  private behind(target: number): string {
+    try {
+      const late = this.stats().consumers.filter((c) => c.sequence < target)
+      return late.length === 0 ? '' : `; behind: ${late.map((c) => `'${c.name}' at ${c.sequence}`).join(', ')}`
+    } catch {
+      return ''
+    }
+  }
+
+  /**
+   * Drains, then stops: native threads end, callbacks are released so the process can exit,
+   * waiting producers and pollers get ERR_DISRUPTOR_CLOSED, later calls throw it. On the
+   * thread that created the ring this closes the ring for every thread; on an attached one it
+   * detaches that thread only. Rejects with the drain's error (after closing anyway);
+   * `timeout` (ms) bounds the drain. Calling it again returns the first call's promise.
+   */
+  close(options?: { timeout?: number }): Promise<void> {
+    if (this.closing) return this.closing
+    const timeout = timeoutOption(options)
+    this.closing = (async () => {
+      let error: unknown = null
+      if (!this.closed && !this.native.isClosed()) {
+        try {
+          await this.drainUntil(timeout)
+        } catch (e) {
+          error = e
+        }
+      }
+      this.shutdown(this.attached ? 'detach' : 'halt')
+      if (error !== null) throw error
+    })()
+    return this.closing
+  }
+
+  /** Stops at once, for every thread, without draining: events not yet consumed stay unconsumed. */
+  halt(): void {
+    if (this.closed) return
+    this.shutdown('halt')
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** Figures for the ring and every consumer on every thread. */
+  stats(): DisruptorStats {
+    // This thread's consumers keep their figures in JavaScript: hand them over first.
+    this.consumers.reportStats()
+    return toStats(this.native.stats())
+  }
+
+  private shutdown(how: 'halt' | 'detach'): void {
+    this.closed = true
+    untrack(this.consumers)
+    // First: a consumer's onShutdown that produces must find the ring closed.
+    this.stopProducing()
+    this.consumers.stop()
+    if (how === 'halt') this.native.halt()
+    else this.native.detach()
+  }
+
+  /** @internal */
+  protected flushConsumers(): void {
+    this.consumers.flush()
+  }
+
+  /** @internal */
+  protected deliverSoon(): void {
+    this.consumers.deliverSoon()
+  }
+
+  private checkOpen(): void {
+    if (this.closed || this.native.isClosed()) throw closedError()
+  }
+}
+
+/** The binding's statistics in the public shape. */
+function toStats(s: NativeRingStats): DisruptorStats {
+  return {
+    cursor: s.cursor,
+    remainingCapacity: s.remainingCapacity,
+    producerWaitNanos: s.producerWaitNanos,
+    abandonedEvents: s.abandonedEvents,
+    consumers: s.consumers.map((c) => ({
+      name: c.name,
+      sequence: c.sequence,
+      lag: c.lag,
+      batches: c.batches,
+      events: c.events,
+      largestBatch: c.largestBatch,
+      waitNanos: c.waitNanos,
+      errors: c.errors,
+      state: c.state as ConsumerStats['state'],
+      ...(c.lastError === undefined || c.lastError === null ? {} : { lastError: c.lastError }),
+    })),
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * napi-disruptor: an LMAX Disruptor for Node.js with a Rust engine.
+ *
+ * The public entry point: re-exports only. README "Architecture" maps the modules.
+ *
+ * @packageDocumentation
+ */
+
+export { Poller } from './consumer/poller'
+export { Disruptor } from './disruptor'
+export { EventHandlerGroup, StageBuilder } from './graph'
+export { engineVersion } from './native'
+export type {
+  Batch,
+  BatchHandler,
+  ConsumerStats,
+  DisruptorError,
+  DisruptorOptions,
+  DisruptorStats,
+  ErrorDecision,
+  Handler,
+  HandlerObject,
+  PollerOptions,
+  PollResult,
+  SharedDisruptor,
+  WaitStrategyName,
+} from './types'

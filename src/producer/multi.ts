@@ -1,0 +1,109 @@
+/**
+ * A multi producer in JavaScript: the JavaScript half of the engine's MultiProducerSequencer
+ * (crates/disruptor-core/src/sequencer/multi_producer.rs), on one thread.
+ */
+
+import type { NativeRing } from '../native'
+import { ClaimSentinel, type RingViews, wakeSleepers } from '../protocol'
+
+/**
+ * The claim state of a multi-producer ring on one thread: claims are a compare-and-exchange on
+ * the engine's cursor (when a cached gating minimum says there is room: never claim-then-wait),
+ * publishes are `Atomics.store`s of each sequence's lap into the engine's availability flags,
+ * the same protocol as `MultiProducerSequencer` in Rust. Ranges this thread did not claim
+ * itself are published through the engine, which checks them.
+ */
+export class MultiProducer {
+  /** A lower bound of the slowest consumer's sequence. */
+  private gating = -Infinity
+  /** This thread's latest claim, `[next, hi]` still to publish (in order). */
+  private next = 0
+  private hi = -1
+  private readonly cursor: BigInt64Array
+  private readonly flags: Int32Array
+  private readonly sleepers: Int32Array | null
+  /** Non-zero once the ring is closed (by any thread). */
+  readonly closed: Uint8Array
+  /** `[next, hi]` mirrored for the engine, which publishes it if this thread goes away first. */
+  private readonly mirror: Float64Array
+
+  constructor(
+    private readonly native: NativeRing,
+    views: RingViews,
+    private readonly size: number,
+  ) {
+    this.cursor = views.cursor
+    this.flags = views.flags as Int32Array
+    this.sleepers = views.sleepers
+    this.closed = views.closed
+    this.mirror = new Float64Array(native.claimsView())
+  }
+
+  /**
+   * Claims `n` after refreshing the gating minimum through the engine, waiting for room if
+   * `wait` (else -1 when there is none).
+   */
+  claim(n: number, wait: boolean): number {
+    this.gating = this.native.gatingMinimum()
+    const claimed = this.claimShared(n)
+    if (claimed >= 0 || !wait) return claimed
+    // The native wait returns StillWaiting every 50 ms so that this thread can be terminated.
+    for (;;) {
+      const hi = this.native.next(n)
+      if (hi !== ClaimSentinel.StillWaiting) {
+        this.record(hi - n + 1, hi)
+        return hi
+      }
+    }
+  }
+
+  /** A claim while the cached gating minimum shows room (the Sequencer's fast claim); -1 when it does not. */
+  claimShared(n: number): number {
+    for (;;) {
+      const current = Atomics.load(this.cursor, 0)
+      const hi = Number(current) + n
+      if (hi - this.size > this.gating || hi > Number.MAX_SAFE_INTEGER) return -1
+      if (Atomics.compareExchange(this.cursor, 0, current, BigInt(hi)) === current) {
+        this.record(hi - n + 1, hi)
+        return hi
+      }
+    }
+  }
+
+  /** Whether `[lo, hi]` is the next part of this thread's claim (and the ring open): what `publish` takes. */
+  owns(lo: number, hi: number): boolean {
+    return lo === this.next && hi >= lo && hi <= this.hi && Number.isInteger(hi) && this.closed[0] === 0
+  }
+
+  /** Publishes `[lo, hi]` (`owns` held): each sequence's lap into its availability flag. */
+  publish(lo: number, hi: number): void {
+    this.published(hi)
+    const size = this.size
+    for (let s = lo; s <= hi; s++) {
+      const index = s % size
+      // Each sequence's lap, as the engine's flags hold it ((s >> log2(size)) as i32).
+      Atomics.store(this.flags, index, ((s - index) / size) | 0)
+    }
+    wakeSleepers(this.sleepers, this.native)
+  }
+
+  /** Publishes `[lo, hi]` (valid sequences, any thread's claim) through the engine, which checks it. */
+  publishChecked(lo: number, hi: number): void {
+    this.native.publish(lo, hi)
+    if (lo <= this.next && hi >= this.next) this.published(Math.min(hi, this.hi))
+  }
+
+  /** Records this thread's claim `[lo, hi]` (all of it still to publish). */
+  private record(lo: number, hi: number): void {
+    this.next = lo
+    this.hi = hi
+    this.mirror[0] = lo
+    this.mirror[1] = hi
+  }
+
+  /** Records that the claim is published up to `hi`. */
+  private published(hi: number): void {
+    this.next = hi + 1
+    this.mirror[0] = hi + 1
+  }
+}

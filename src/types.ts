@@ -1,0 +1,121 @@
+/**
+ * The public types of napi-disruptor: options, handlers, results and statistics. Types only: no
+ * code runs from this file.
+ */
+
+/** How consumers (and producers on a full ring) wait. See README "Choosing a wait strategy". */
+export type WaitStrategyName = 'blocking' | 'sleeping' | 'yielding' | 'busy-spin' | 'phased-backoff'
+
+/** Options of `new Disruptor(options)`. */
+export interface DisruptorOptions {
+  /** Slots in the ring: a power of two, 2 .. 2**30. */
+  size: number
+  /** Bytes per slot: a multiple of 8, 8 .. 65536. `size * slotSize` at most buffer.constants.MAX_LENGTH. */
+  slotSize: number
+  /** 'single' (one producing thread) or 'multi' (any number, any thread). Default 'multi'. */
+  producer?: 'single' | 'multi'
+  /** Default 'blocking' (an idle ring uses no CPU). */
+  waitStrategy?: WaitStrategyName
+}
+
+/**
+ * A batch consumer: called with the inclusive range `[lo, hi]` of sequences to read. Returning
+ * a Promise holds those sequences (and so the producers, once the ring is full) until it
+ * settles.
+ */
+export type BatchHandler = (lo: number, hi: number) => unknown
+
+/** What a handler's `onError` decides: halt the handler, or skip the batch and go on. */
+export type ErrorDecision = 'halt' | 'skip'
+
+/** A handler with options. */
+export interface HandlerObject {
+  /** Called once per batch, on the thread that registered the handler. */
+  onBatch: BatchHandler
+  /** Name in `stats()` and errors. Default: the function's name, else `consumer-<n>`. */
+  name?: string
+  /** Largest batch passed to one call (default: everything available). */
+  maxBatchSize?: number
+  /** Called once when the handler starts (at `start()`, or when added to a started ring). */
+  onStart?: () => void
+  /** Called once when the handler stops (`close()`, `halt()`, or its own failure). */
+  onShutdown?: () => void
+  /**
+   * What a throw or rejection does: 'halt' (default: the handler stops, the error surfaces
+   * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done), or a
+   * function deciding per error (returning 'halt' halts; anything else skips).
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a decider that returns nothing (skips) must type-check
+  onError?: ErrorDecision | ((error: unknown, lo: number, hi: number) => ErrorDecision | void)
+}
+
+/** A consumer: a batch function or a handler object. */
+export type Handler = BatchHandler | HandlerObject
+
+/** What `Poller.poll` found: it called the callback, nothing was published, or the next sequence is not yet available to it. */
+export type PollResult = 'processing' | 'idle' | 'gating'
+
+/** Options of a poller or `batches()` iterator. */
+export interface PollerOptions {
+  /** Name in `stats()`. */
+  name?: string
+  /** Largest batch handed out at once (default: everything available). */
+  maxBatchSize?: number
+}
+
+/** A batch, as `batches()` yields it. */
+export interface Batch {
+  /** First sequence of the batch. */
+  lo: number
+  /** Last sequence of the batch (inclusive). */
+  hi: number
+}
+
+/** The structured-cloneable handle `share()` returns and `Disruptor.attach()` takes. */
+export interface SharedDisruptor {
+  readonly kind: 'napi-disruptor'
+  readonly id: number
+  readonly token: string
+  readonly size: number
+  readonly slotSize: number
+  readonly producer: 'single' | 'multi'
+  readonly waitStrategy: WaitStrategyName
+}
+
+/** One consumer's figures in `stats()`. */
+export interface ConsumerStats {
+  name: string
+  /** Last sequence it finished. */
+  sequence: number
+  /** How far it is behind the cursor. */
+  lag: number
+  batches: number
+  events: number
+  largestBatch: number
+  /** Nanoseconds spent waiting for events. */
+  waitNanos: number
+  /** Errors (thrown or rejected) so far, skipped ones included. */
+  errors: number
+  state: 'idle' | 'running' | 'halted' | 'failed'
+  lastError?: string
+}
+
+/** What `stats()` returns: the ring and every consumer of it, on every thread. */
+export interface DisruptorStats {
+  cursor: number
+  remainingCapacity: number
+  /** Nanoseconds producers spent in blocking `next()` waiting for room. */
+  producerWaitNanos: number
+  /**
+   * Events a thread claimed on a multi-producer ring and went away (exit, terminate) without
+   * publishing: published when it detached, with whatever their slots held, so that the ring
+   * does not stop for good. Non-zero means some consumer saw such slots.
+   */
+  abandonedEvents: number
+  consumers: ConsumerStats[]
+}
+
+/** Errors this package throws carry a Node-style `code` (see README "Error codes"). */
+export interface DisruptorError extends Error {
+  code: string
+}
