@@ -87,21 +87,31 @@ export class Consumers implements ConsumerHost, OpenRing {
   }
 
   poller(options: PollerOptions | undefined, after: readonly number[]): Poller {
-    this.checkOpen()
-    const o = pollerOptions(options, 'poller')
-    const { cid, gate } = this.addConsumer(this.name(o.name, 'poller'), after)
-    const p = new Poller(this, this.native, cid, o.maxBatchSize, gate)
-    this.stoppables.add(p)
-    return p
+    return this.pulled(options, after, 'poller', (cid, max, gate) => new Poller(this, this.native, cid, max, gate))
   }
 
   batches(options: PollerOptions | undefined, after: readonly number[]): AsyncIterableIterator<Batch> {
+    return this.pulled(
+      options,
+      after,
+      'batches',
+      (cid, max, gate) => new BatchIterator(this, this.native, cid, max, gate),
+    )
+  }
+
+  /** A consumer that the caller drives (a poller, an iterator): stopped with the ring. */
+  private pulled<T extends Stoppable>(
+    options: PollerOptions | undefined,
+    after: readonly number[],
+    kind: 'poller' | 'batches',
+    make: (cid: number, maxBatchSize: number, gate: Gate) => T,
+  ): T {
     this.checkOpen()
-    const o = pollerOptions(options, 'batches')
-    const { cid, gate } = this.addConsumer(this.name(o.name, 'batches'), after)
-    const it = new BatchIterator(this, this.native, cid, o.maxBatchSize, gate)
-    this.stoppables.add(it)
-    return it
+    const o = pollerOptions(options, kind)
+    const { cid, gate } = this.addConsumer(this.name(o.name, kind), after)
+    const consumer = make(cid, o.maxBatchSize, gate)
+    this.stoppables.add(consumer)
+    return consumer
   }
 
   /** Starts the callback consumers (those added later start at once); once only. */
