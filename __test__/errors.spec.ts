@@ -4,7 +4,14 @@ import { Worker } from 'node:worker_threads'
 
 import test, { type ExecutionContext } from 'ava'
 
-import { Disruptor, type DisruptorError, type DisruptorOptions, type Handler, type SharedDisruptor } from '../src'
+import {
+  Disruptor,
+  type DisruptorError,
+  type DisruptorOptions,
+  EventHandlerGroup,
+  type Handler,
+  type SharedDisruptor,
+} from '../src'
 import { sleep, waitFor } from './helpers'
 
 type ErrorClass = new (...args: never[]) => Error
@@ -419,6 +426,14 @@ test('after()/and() with groups of another Disruptor or non-groups throw with th
     ['after(null)', () => d.after(null as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
     ['g.and(foreign group)', () => g.and(foreign), RangeError, 'ERR_INVALID_ARG_VALUE'],
     ['g.and({})', () => g.and({} as never), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    // A group not made by a Disruptor belongs to none.
+    [
+      'after(made group)',
+      () => d.after(Object.create(EventHandlerGroup.prototype)),
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    ['g.and(made group)', () => g.and(Object.create(EventHandlerGroup.prototype)), RangeError, 'ERR_INVALID_ARG_VALUE'],
   ]
   const consumers = d.stats().consumers.length
   for (const [title, call, cls, code] of cases) {

@@ -97,8 +97,10 @@ function union(host: GraphHost, ids: readonly number[], groups: EventHandlerGrou
   const all = new Set(ids)
   for (const g of groups) {
     if (!(g instanceof EventHandlerGroup)) throw typeError('expected an EventHandlerGroup')
-    if (g[kStage].host !== host) throw rangeError('the group belongs to another Disruptor')
-    for (const id of g[kStage].ids) all.add(id)
+    // A group made without the constructor has no stage: it belongs to no Disruptor either.
+    const stage = g[kStage] as Stage | undefined
+    if (stage?.host !== host) throw rangeError('the group belongs to another Disruptor')
+    for (const id of stage.ids) all.add(id)
   }
   return [...all]
 }

@@ -197,10 +197,17 @@ export class Consumers implements ConsumerHost, OpenRing {
 
   /** A consumer of this thread after the consumers `after`, with its gate. */
   private addConsumer(name: string, after: readonly number[]): { cid: number; gate: Gate } {
-    const cid = this.native.addConsumer(name, [...after])
     const views = threadViews(this.token, this.native, this.ring.multi)
     const deps = after.map((id) => (this.gates.get(id) as Gate).view)
-    const gate = new Gate(this.native, cid, views, this.size, deps)
+    const cid = this.native.addConsumer(name, [...after])
+    let gate: Gate
+    try {
+      gate = new Gate(this.native, cid, views, this.size, deps)
+    } catch (e) {
+      // Its view could not be made: it must not stay behind, gating producers.
+      this.native.removeConsumer(cid)
+      throw e
+    }
     this.gates.set(cid, gate)
     return { cid, gate }
   }

@@ -56,7 +56,7 @@ export class ConsumerRunner implements Stoppable {
   private readonly idle: number[]
   private pumping = false
   private scheduled = false
-  /** Waiting for its waker (counted by the host's `armed`). */
+  /** Waiting for its waker (counted by the host's `countWaiting`). */
   private armed = false
   private stopped = false
   private started = false

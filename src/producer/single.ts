@@ -32,13 +32,17 @@ export class SingleProducer {
   /** Non-zero once the ring is closed (by any thread). */
   readonly closed: Uint8Array
 
-  /** Makes this thread the ring's producer: ERR_DISRUPTOR_SINGLE_PRODUCER if another thread is. */
+  /**
+   * Makes this thread the ring's producer: ERR_DISRUPTOR_SINGLE_PRODUCER if another thread is
+   * (checked before this thread's views are made).
+   */
   constructor(
     private readonly native: NativeRing,
-    views: RingViews,
+    openViews: () => RingViews,
     private readonly size: number,
   ) {
     const cursor = native.acquireProducer()
+    const views = openViews()
     this.claimed = cursor
     this.published = cursor
     this.cursor = views.cursor
