@@ -464,3 +464,179 @@ test.serial('stats() reports per consumer name, sequence, lag, batches, events a
     await d.close({ timeout: 100 }).catch(() => {})
   }
 })
+
+// close() stops intake first: claims fail at once on every thread, waiting ones are released,
+// then the drain takes everything published, claims granted before close() included.
+
+/** Runs `cmd` in a claim-on-cue.js worker and returns its answer. */
+let asked = 0
+function ask(w: WorkerProbe, cmd: string, arg?: unknown): Promise<any> {
+  const id = ++asked
+  return new Promise((resolve) => {
+    const onMessage = (m: any) => {
+      if (m?.id !== id) return
+      w.worker.off('message', onMessage)
+      resolve(m)
+    }
+    w.worker.on('message', onMessage)
+    w.worker.postMessage({ id, cmd, arg })
+  })
+}
+
+/** A ring whose one callback consumer records [sequence, value] and holds its batches until `held` resolves. */
+function heldRing(size: number, producer: 'single' | 'multi') {
+  const d = new Disruptor({ size, slotSize: 8, producer })
+  const f64 = new Float64Array(d.buffer)
+  const seen: Array<[number, number]> = []
+  let held: Promise<void> | null = null
+  let release = () => {}
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) seen.push([s, f64[d.offset(s) / 8]])
+    return held ?? undefined
+  })
+  d.start()
+  const hold = () => {
+    held = new Promise((resolve) => {
+      release = () => {
+        held = null
+        resolve()
+      }
+    })
+  }
+  const put = (seq: number, value: number) => {
+    f64[d.offset(seq) / 8] = value
+  }
+  return { d, seen, hold, release: () => release(), put }
+}
+
+/** Settles within `ms` or says it did not. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let timer: NodeJS.Timeout | undefined
+  const pending = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms)
+  })
+  try {
+    return await Promise.race([p, pending])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+test('close() releases a nextAsync() waiting for room at once, although a handler holds the drain (the drain then ends)', async (t) => {
+  const r = heldRing(4, 'multi')
+  r.hold()
+  for (let i = 0; i < 4; i++) {
+    const s = r.d.next()
+    r.put(s, 100 + s)
+    r.d.publish(s)
+  }
+  const waiting = r.d.nextAsync().then(
+    () => 'claimed',
+    (e: DisruptorError) => e.code,
+  )
+  t.is(await within(waiting, 50), 'pending', 'the ring is full: nextAsync waits')
+  const closing = r.d.close()
+  // Before the handler lets go: the wait cannot depend on the drain.
+  t.is(await within(waiting, 10_000), 'ERR_DISRUPTOR_CLOSED')
+  r.release()
+  await closing
+  t.deepEqual(r.seen, [
+    [0, 100],
+    [1, 101],
+    [2, 102],
+    [3, 103],
+  ])
+})
+
+for (const producer of ['single', 'multi'] as const) {
+  test(`${producer} producer: once close() began, every claim form fails at once with ERR_DISRUPTOR_CLOSED; a claim granted before is still published and delivered`, async (t) => {
+    const r = heldRing(16, producer)
+    const granted = r.d.next()
+    const closing = r.d.close()
+    for (const [what, call] of [
+      ['tryNext()', () => r.d.tryNext()],
+      ['next()', () => r.d.next()],
+      ['next(2)', () => r.d.next(2)],
+      ['publishEvent()', () => r.d.publishEvent(() => {})],
+    ] as const) {
+      t.is(code(call), 'ERR_DISRUPTOR_CLOSED', what)
+    }
+    await t.throwsAsync(r.d.nextAsync(), { code: 'ERR_DISRUPTOR_CLOSED' }, 'nextAsync()')
+    r.put(granted, 7)
+    r.d.publish(granted)
+    await closing
+    t.deepEqual(r.seen, [[0, 7]])
+    t.is(
+      code(() => r.d.publish(granted)),
+      'ERR_DISRUPTOR_CLOSED',
+    )
+  })
+}
+
+test('once close() began on the creating thread, a worker cannot claim, and publishes what it claimed before', async (t) => {
+  const r = heldRing(16, 'multi')
+  const w = new WorkerProbe('claim-on-cue.js', { handle: r.d.share() })
+  try {
+    await w.type('ready')
+    const before = await ask(w, 'next', 1)
+    t.is(before.type, 'done')
+    const closing = r.d.close()
+    for (const cmd of ['tryNext', 'next', 'nextAsync', 'publishEvent']) {
+      const answer = await ask(w, cmd, cmd === 'publishEvent' ? 9 : 1)
+      t.is(answer.code, 'ERR_DISRUPTOR_CLOSED', cmd)
+    }
+    t.is((await ask(w, 'write', [before.value, 42])).type, 'done')
+    const published = await ask(w, 'publish', [before.value, before.value])
+    t.is(published.type, 'done', published.message)
+    await closing
+    t.deepEqual(r.seen, [[before.value, 42]])
+    t.is((await ask(w, 'close')).type, 'done')
+    t.is(await w.exitWithin(), 0)
+  } finally {
+    await w.worker.terminate()
+  }
+})
+
+test('a worker blocked in next() on a full ring is released when close() begins, although a handler holds the drain', async (t) => {
+  const r = heldRing(4, 'multi')
+  r.hold()
+  const w = new WorkerProbe('blocked-producer.js', { handle: r.d.share() })
+  try {
+    const full = await w.type('full')
+    t.is(full.cursor, 3)
+    const closing = r.d.close()
+    const outcome = await w.type('threw', 10_000)
+    t.is(outcome.code, 'ERR_DISRUPTOR_CLOSED')
+    r.release()
+    await closing
+    t.deepEqual(
+      r.seen.map(([s]) => s),
+      [0, 1, 2, 3],
+    )
+    t.is(await w.exitWithin(), 0)
+    t.is(w.error, null)
+  } finally {
+    await w.worker.terminate()
+  }
+})
+
+test('a claim granted before close() and never published is not delivered, nor what follows it, and close() still ends', async (t) => {
+  const r = heldRing(16, 'multi')
+  const w = new WorkerProbe('claim-on-cue.js', { handle: r.d.share() })
+  try {
+    await w.type('ready')
+    const first = r.d.next()
+    r.put(first, 1)
+    r.d.publish(first)
+    const orphan = (await ask(w, 'next', 1)).value
+    const after = r.d.next()
+    r.put(after, 3)
+    r.d.publish(after)
+    await r.d.close()
+    t.deepEqual(r.seen, [[first, 1]])
+    const late = await ask(w, 'publish', [orphan, orphan])
+    t.is(late.code, 'ERR_DISRUPTOR_CLOSED')
+  } finally {
+    await w.worker.terminate()
+  }
+})

@@ -26,6 +26,13 @@ import type {
 } from './types'
 import { fn, ringOptions, sequenceArg, timeoutOption } from './validate'
 
+/**
+ * How long `close()` waits for claims granted before it to be published. A claim still
+ * unpublished then is never delivered (nor what is published after it on a multi-producer
+ * ring); its publish throws ERR_DISRUPTOR_CLOSED once the ring is halted.
+ */
+const CLOSE_GRACE_MS = 1000
+
 const delay = (ms: number) =>
   new Promise<void>((resolve) => (ms <= 0 ? setImmediate(resolve) : setTimeout(resolve, ms)))
 
@@ -199,17 +206,19 @@ export class Disruptor extends Sequencer {
    */
   async drain(options?: { timeout?: number }): Promise<void> {
     this.checkOpen()
-    return this.drainUntil(timeoutOption(options))
+    const target = this.native.cursor()
+    return this.drainUntil(timeoutOption(options), () => target)
   }
 
-  private async drainUntil(timeout: number): Promise<void> {
+  /** Waits until every consumer reached `targetNow()` (asked again each round). */
+  private async drainUntil(timeout: number, targetNow: () => number): Promise<void> {
     if (this.consumers.neverStarted) {
       throw coded(new Error("drain() before start(): this thread's consumers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
     }
-    const target = this.native.cursor()
     const deadline = performance.now() + timeout
     for (let round = 0; ; round++) {
       this.throwIfFailed()
+      const target = targetNow()
       try {
         if (this.native.drained(target)) return
       } catch (e) {
@@ -243,20 +252,23 @@ export class Disruptor extends Sequencer {
   }
 
   /**
-   * Drains, then stops: native threads end, callbacks are released so the process can exit,
-   * waiting producers and pollers get ERR_DISRUPTOR_CLOSED, later calls throw it. On the
-   * thread that created the ring this closes the ring for every thread; on an attached one it
-   * detaches that thread only. Rejects with the drain's error (after closing anyway);
+   * Stops intake, drains, then stops: on the thread that created the ring, claims fail at once
+   * on every thread (waiting ones too) with ERR_DISRUPTOR_CLOSED, what was claimed before is
+   * still taken when published within `CLOSE_GRACE_MS` (1 s), every consumer drains what is
+   * published, then native threads end and callbacks are released so the process can exit;
+   * waiting pollers get ERR_DISRUPTOR_CLOSED and later calls throw it. On an attached thread it
+   * drains what is published and detaches that thread only. Rejects with the drain's error (after closing anyway);
    * `timeout` (ms) bounds the drain. Calling it again returns the first call's promise.
    */
   close(options?: { timeout?: number }): Promise<void> {
     if (this.closing) return this.closing
     const timeout = timeoutOption(options)
+    const target = this.closeIntake()
     this.closing = (async () => {
       let error: unknown = null
-      if (!this.closed && !this.native.isClosed()) {
+      if (!this.closed && !this.native.isHalted()) {
         try {
-          await this.drainUntil(timeout)
+          await this.drainUntil(timeout, target)
         } catch (e) {
           error = e
         }
@@ -265,6 +277,27 @@ export class Disruptor extends Sequencer {
       if (error !== null) throw error
     })()
     return this.closing
+  }
+
+  /**
+   * `close()`'s first step on the creating thread: claims fail from now on, on every thread,
+   * and waiting ones are released, with ERR_DISRUPTOR_CLOSED (intake stops before the drain,
+   * or a claim waiting for room could keep the drain from ending). Returns the drain's target:
+   * what was claimed before, once published, or after `CLOSE_GRACE_MS` what is published.
+   */
+  private closeIntake(): () => number {
+    if (this.attached || this.closed || this.native.isClosed()) {
+      // An attached thread leaves the ring running: it drains what is published now.
+      const target = this.native.cursor()
+      return () => target
+    }
+    this.native.closeIntake()
+    const granted = this.claimedHere()
+    const grace = performance.now() + CLOSE_GRACE_MS
+    return () => {
+      const cursor = this.native.cursor()
+      return cursor >= granted || performance.now() >= grace ? cursor : granted
+    }
   }
 
   /** Stops at once, for every thread, without draining: events not yet consumed stay unconsumed. */

@@ -31,8 +31,10 @@ export interface RingViews {
   readonly flags: Int32Array | null
   /** The blocking strategies' sleeper count (null for strategies that never sleep). */
   readonly sleepers: Int32Array | null
-  /** The ring's closed flag (1 once halted by any thread). */
+  /** The sequencer's closed flag: non-zero once claims are refused (`close()` began, or halted). */
   readonly closed: Uint8Array
+  /** The ring's halted flag: non-zero once consumers stop and publishes are refused. */
+  readonly halted: Uint8Array
 }
 
 /**
@@ -47,6 +49,7 @@ export function openViews(native: NativeRing, multi: boolean): RingViews {
     flags: multi ? new Int32Array(native.flagsView()) : null,
     sleepers: sleepers ? new Int32Array(sleepers) : null,
     closed: new Uint8Array(native.closedView()),
+    halted: new Uint8Array(native.haltedView()),
   }
 }
 

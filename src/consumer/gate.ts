@@ -23,7 +23,7 @@ export class Gate {
   private readonly low: Int32Array | null
   private readonly flags: Int32Array | null
   private readonly sleepers: Int32Array | null
-  private readonly closed: Uint8Array
+  private readonly halted: Uint8Array
   private readonly size: number
   /** `finish` stores progress once this many events are finished and not yet stored. */
   private readonly flushEvery: number
@@ -49,7 +49,7 @@ export class Gate {
     this.low = views.low
     this.flags = views.flags
     this.sleepers = views.sleepers
-    this.closed = views.closed
+    this.halted = views.halted
     this.size = size
     this.flushEvery = Math.max(1, Math.min(size >>> 3, 1024))
     this.stored = native.consumerSequence(cid)
@@ -84,10 +84,11 @@ export class Gate {
    * multi-producer ring), or `Availability.Idle` when nothing is claimed there yet and
    * `Availability.Gating` when it is claimed but not available yet (a producer or an upstream
    * consumer is not done with it).
-   * Throws ERR_DISRUPTOR_CLOSED once the ring is closed.
+   * Throws ERR_DISRUPTOR_CLOSED once the ring is halted (a `close()` that only stopped intake
+   * leaves consumers draining).
    */
   available(next: number, limit: number): number {
-    if (this.closed[0] !== 0) throw closedError()
+    if (this.halted[0] !== 0) throw closedError()
     const deps = this.deps
     if (deps.length > 0) {
       // Upstream consumers only pass published sequences: their minimum is available.

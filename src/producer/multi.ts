@@ -22,8 +22,10 @@ export class MultiProducer {
   private readonly cursor: BigInt64Array
   private readonly flags: Int32Array
   private readonly sleepers: Int32Array | null
-  /** Non-zero once the ring is closed (by any thread). */
+  /** Non-zero once claims are refused (by any thread: `close()` began, or halted). */
   readonly closed: Uint8Array
+  /** Non-zero once the ring is halted (by any thread): publishes are refused. */
+  private readonly halted: Uint8Array
   /** `[next, hi]` mirrored for the engine, which publishes it if this thread goes away first. */
   private readonly mirror: Float64Array
 
@@ -36,6 +38,7 @@ export class MultiProducer {
     this.flags = views.flags as Int32Array
     this.sleepers = views.sleepers
     this.closed = views.closed
+    this.halted = views.halted
     this.mirror = new Float64Array(native.claimsView())
   }
 
@@ -70,9 +73,9 @@ export class MultiProducer {
     }
   }
 
-  /** Whether `[lo, hi]` is the next part of this thread's claim (and the ring open): what `publish` takes. */
+  /** Whether `[lo, hi]` is the next part of this thread's claim (and the ring not halted): what `publish` takes. */
   owns(lo: number, hi: number): boolean {
-    return lo === this.next && hi >= lo && hi <= this.hi && Number.isInteger(hi) && this.closed[0] === 0
+    return lo === this.next && hi >= lo && hi <= this.hi && Number.isInteger(hi) && this.halted[0] === 0
   }
 
   /** Publishes `[lo, hi]` (`owns` held): each sequence's lap into its availability flag. */

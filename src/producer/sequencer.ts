@@ -189,8 +189,9 @@ export abstract class Sequencer extends EventEmitter {
   }
 
   private publishSlow(lo: number, hi: number): void {
-    // Closed here, or by another thread (which the fast path may have found out first).
-    if (this.stopped || this.native.isClosed()) throw closedError()
+    // Closed here, or halted by another thread (which the fast path may have found out
+    // first). A ring whose intake is closed still takes what was claimed before.
+    if (this.stopped || this.native.isHalted()) throw closedError()
     sequenceArg('lo', lo)
     sequenceArg('hi', hi)
     if (lo > hi || hi - lo >= this.size) throw rangeError(`invalid sequence range [${lo}, ${hi}]`)
@@ -202,6 +203,16 @@ export abstract class Sequencer extends EventEmitter {
     // Not yet the producer: becoming it reports a producer on another thread as such.
     this.sp ??= new SingleProducer(this.native, () => threadViews(this.token, this.native, false), this.size)
     this.sp.refuse(lo, hi)
+  }
+
+  /**
+   * @internal The highest sequence claimed, as far as this thread can know when `close()`
+   * stops intake: the claim cursor on a multi-producer ring; a single producer's claims live on
+   * its thread, so elsewhere only what is published.
+   */
+  protected claimedHere(): number {
+    if (this.multi) return Number(Atomics.load(threadViews(this.token, this.native, true).cursor, 0))
+    return this.sp !== null ? this.sp.claimed : this.native.cursor()
   }
 
   /** @internal This thread stops producing: later calls throw ERR_DISRUPTOR_CLOSED, waits for room end. */

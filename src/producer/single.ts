@@ -29,8 +29,10 @@ export class SingleProducer {
   /** The split cursor's low word. */
   private readonly low: Int32Array
   private readonly sleepers: Int32Array | null
-  /** Non-zero once the ring is closed (by any thread). */
+  /** Non-zero once claims are refused (by any thread: `close()` began, or halted). */
   readonly closed: Uint8Array
+  /** Non-zero once the ring is halted (by any thread): publishes are refused. */
+  private readonly halted: Uint8Array
 
   /**
    * Makes this thread the ring's producer: ERR_DISRUPTOR_SINGLE_PRODUCER if another thread is
@@ -49,6 +51,7 @@ export class SingleProducer {
     this.low = views.low as Int32Array
     this.sleepers = views.sleepers
     this.closed = views.closed
+    this.halted = views.halted
     // A thread that produced before this one (and went away) may have stored it.
     this.epoch = Number(Atomics.load(this.cursor, 0))
   }
@@ -92,8 +95,9 @@ export class SingleProducer {
   }
 
   /**
-   * Publishes up to `hi` (`owns` held). False when another thread closed the ring: the events
-   * will not be consumed, and the caller throws ERR_DISRUPTOR_CLOSED.
+   * Publishes up to `hi` (`owns` held). False when another thread halted the ring: the events
+   * will not be consumed, and the caller throws ERR_DISRUPTOR_CLOSED. (A `close()` that only
+   * stopped intake leaves what was claimed before publishable: its drain takes it.)
    */
   publish(hi: number): boolean {
     this.published = hi
@@ -105,7 +109,7 @@ export class SingleProducer {
     // The low 31 bits (`hi & LowBits` is hi modulo 2**31, exact for any sequence below 2**53),
     // with a SeqCst exchange (the cost of a SeqCst store) whose old value has its sign bit
     // (`SplitCursor::WAITING`) set when a waiter asked for a signal or another thread closed
-    // the ring: only then does the publish read anything else.
+    // or halted the ring: only then does the publish read anything else.
     return Atomics.exchange(this.low, 0, hi & SplitCursorLayout.LowBits) >= 0 || this.flagged()
   }
 
@@ -113,11 +117,12 @@ export class SingleProducer {
    * The exchange returned the WAITING flag. Either a waiter asked for a signal: the SeqCst load
    * of the sleeper count after the exchange is the publisher's half of the no-lost-wake-up
    * protocol (the waiter's half is in the engine: it flags, then sleeps). Or another thread
-   * closed the ring: the engine flags after it sets the closed flag, so the exchange that
-   * returned the flag makes the closed flag visible.
+   * closed the ring's intake (nothing to do: this claim was granted before) or halted it: the
+   * binding sets the halted flag before the engine flags, so the exchange that returned the
+   * flag makes the halted flag visible.
    */
   private flagged(): boolean {
-    if (Atomics.load(this.closed, 0) !== 0) return false
+    if (Atomics.load(this.halted, 0) !== 0) return false
     if (this.sleepers !== null && Atomics.load(this.sleepers, 0) !== 0) this.native.signal()
     return true
   }

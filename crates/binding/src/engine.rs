@@ -36,7 +36,7 @@ pub(crate) trait Engine: Send + Sync {
     /// A single producer's split-cursor low word (what a JavaScript single producer swaps
     /// every publish into, and JavaScript consumers read); none for multi producers.
     fn published_low(&self) -> Option<&AtomicI32>;
-    /// The sequencer's closed flag (set once, by a halt).
+    /// The sequencer's closed flag (set once, by `close_intake` or a halt): claims are refused.
     fn closed_flag(&self) -> &AtomicBool;
     /// A multi-producer ring's availability flags (empty for a single producer).
     fn availability_flags(&self) -> &[AtomicI32];
@@ -52,6 +52,8 @@ pub(crate) trait Engine: Send + Sync {
     fn is_drained_to(&self, target: i64) -> Result<bool>;
     /// Wakes every thread blocked in the wait strategy so it re-checks its condition.
     fn signal(&self);
+    /// Refuses claims and releases waiting producers (the sequencer's close); consumers go on.
+    fn close_intake(&self);
     fn halt(&self);
     fn is_closed(&self) -> bool;
 }
@@ -214,6 +216,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
     fn signal(&self) {
         use disruptor_core::WaitStrategy;
         self.sequencer().wait_strategy().signal_all_when_blocking();
+    }
+
+    fn close_intake(&self) {
+        self.sequencer().close();
     }
 
     fn halt(&self) {

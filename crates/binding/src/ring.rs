@@ -4,9 +4,10 @@
 //! live by concern in `produce`, `consume` and `views` (napi-rs merges the `#[napi] impl`s).
 
 use std::ffi::c_void;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use crossbeam_utils::CachePadded;
 use disruptor_core::{AnyWaitStrategy, Error};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -123,6 +124,7 @@ impl NativeRing {
             owner: AtomicU64::new(0),
             producer_wait_nanos: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            halted: CachePadded::new(AtomicBool::new(false)),
         });
         registry::register(id, &ring);
         NativeRing::with_instance(&env, ring)
@@ -163,10 +165,21 @@ impl NativeRing {
         self.engine().is_drained_to(target).map_err(err::engine)
     }
 
+    /// Refuses claims from now on, on every thread, and releases waiting ones with
+    /// ERR_DISRUPTOR_CLOSED; what was claimed before may still be published, and consumers go
+    /// on: the first step of `close()`, before its drain.
+    #[napi]
+    pub fn close_intake(&self) {
+        self.engine().close_intake();
+    }
+
     /// Stops the whole ring at once: producers and waits everywhere are released with
     /// ERR_DISRUPTOR_CLOSED, then this thread's consumers are removed.
     #[napi]
     pub fn halt(&self) {
+        // Release: before the engine's halt flags the split cursor, so that a JavaScript
+        // publish whose exchange returns that flag finds the ring halted (see `SplitCursor::flag`).
+        self.ring.halted.store(true, Ordering::Release);
         self.engine().halt();
         lock(&self.inst).detach();
     }
@@ -177,9 +190,16 @@ impl NativeRing {
         lock(&self.inst).detach();
     }
 
-    /// Whether the ring was halted (by any thread).
+    /// Whether the ring refuses claims: its intake was closed or it was halted (by any thread).
     #[napi]
     pub fn is_closed(&self) -> bool {
         self.engine().is_closed()
+    }
+
+    /// Whether the ring was halted (by any thread): consumers stop, publishes are refused.
+    #[napi]
+    pub fn is_halted(&self) -> bool {
+        // Acquire: pairs with `halt`'s Release store.
+        self.ring.halted.load(Ordering::Acquire)
     }
 }

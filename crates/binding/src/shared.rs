@@ -1,8 +1,10 @@
 //! [`RingState`]: a ring and what every JavaScript thread attached to it shares (one per ring;
 //! each thread's `NativeRing` and the registry hold it).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
 
 use crate::engine::Engine;
 
@@ -23,6 +25,11 @@ pub(crate) struct RingState {
     pub(crate) producer_wait_nanos: AtomicU64,
     /// Events claimed by threads that went away before publishing them, published on detach.
     pub(crate) abandoned: AtomicU64,
+    /// Set once by `halt`, before the engine halts: consumers stop and publishes are refused.
+    /// The sequencer's closed flag says less: claims are refused (intake closed, see
+    /// `closeIntake`), while what was claimed before may still be published and consumed.
+    /// A line of its own: JavaScript consumers read it on every poll.
+    pub(crate) halted: CachePadded<AtomicBool>,
 }
 
 impl RingState {

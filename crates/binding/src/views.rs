@@ -111,12 +111,24 @@ impl NativeRing {
         unsafe { external(env, memory, size_of::<[f64; 2]>(), mirror) }
     }
 
-    /// A 1-byte ArrayBuffer over the ring's closed flag (set once, by a halt on any thread):
-    /// JavaScript's fast paths read it to refuse calls after a close. One per thread; keep it.
+    /// A 1-byte ArrayBuffer over the sequencer's closed flag (set once, by `closeIntake` or a
+    /// halt on any thread): JavaScript's fast claims read it to refuse claims once intake is
+    /// closed. One per thread; keep it.
     #[napi]
     pub fn closed_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
         let flag = self.engine().closed_flag();
         // SAFETY: an atomic inside the sequencer, which the ring keeps; JavaScript only reads
+        // it (one byte).
+        unsafe { external(env, flag.as_ptr().cast(), size_of::<bool>(), self.ring.clone()) }
+    }
+
+    /// A 1-byte ArrayBuffer over the ring's halted flag (set once, by `halt` on any thread):
+    /// JavaScript consumers read it on every poll, and publishes after a flagged exchange, to
+    /// stop once the ring is halted. One per thread; keep it.
+    #[napi]
+    pub fn halted_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let flag = &*self.ring.halted;
+        // SAFETY: an atomic inside the ring's state, which `keep` holds; JavaScript only reads
         // it (one byte).
         unsafe { external(env, flag.as_ptr().cast(), size_of::<bool>(), self.ring.clone()) }
     }
