@@ -45,17 +45,3 @@ export function toWorker(h: Handler, what: string): Worker {
     onError: typeof onError === 'function' ? onError.bind(h) : onError,
   }
 }
-
-/**
- * Whether a handler's result is to be awaited. Never throws: a result whose `then` cannot even
- * be read (a throwing getter, a revoked Proxy) counts as a thenable, so that `Promise.resolve`
- * turns the same error into a rejection that the consumer's exception policy handles.
- */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
-  try {
-    return typeof (value as { then?: unknown }).then === 'function'
-  } catch {
-    return true
-  }
-}

@@ -10,7 +10,7 @@ import { message } from '../errors'
 import type { NativeRing } from '../native'
 import type { DisruptorError, ErrorDecision } from '../types'
 import type { Gate } from './gate'
-import { isThenable, type Worker } from './handler'
+import type { Worker } from './handler'
 import type { ConsumerHost, Stoppable } from './host'
 
 /** How long a consumer drains batches before yielding to the event loop. */
@@ -36,6 +36,20 @@ const PACE_MAX = 1024
 
 /** Callback consumers started and not stopped on this thread (of any ring). */
 let runningConsumers = 0
+
+/**
+ * Whether a handler's result is to be awaited. Never throws: a result whose `then` cannot even
+ * be read (a throwing getter, a revoked Proxy) counts as a thenable, so that `Promise.resolve`
+ * turns the same error into a rejection that the consumer's exception policy handles.
+ */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
+  try {
+    return typeof (value as { then?: unknown }).then === 'function'
+  } catch {
+    return true
+  }
+}
 
 interface InFlight {
   lo: number
