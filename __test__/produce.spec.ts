@@ -410,3 +410,122 @@ test('a started handler gets an event published when nothing else keeps the proc
   t.is(r.status, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout.trim()), [[0, 0]])
 })
+
+// The publishing forms around next/publish: each claims, fills and publishes, and publishes
+// what it claimed even when a fill throws.
+for (const producer of PRODUCERS) {
+  test(`${producer}: tryPublishEvent, publishEvents, tryPublishEvents and publishEventAsync deliver each event once, in order`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const f64 = new Float64Array(d.buffer)
+    const seen: number[] = []
+    const p = d.poller()
+    const drain = () =>
+      p.poll((lo, hi) => {
+        for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
+      })
+    const put = (offset: number, seq: number) => {
+      f64[offset / 8] = valueAt(seq)
+    }
+    t.is(d.tryPublishEvent(put), 0)
+    t.is(d.publishEvents(3, put), 3)
+    t.is(d.tryPublishEvents(4, put), 7)
+    // Full: nothing is claimed and fill is not called.
+    let called = 0
+    const counting = () => {
+      called++
+    }
+    t.is(d.tryPublishEvent(counting), -1)
+    t.is(d.tryPublishEvents(1, counting), -1)
+    t.is(called, 0)
+    t.is(d.cursor, 7)
+    // publishEventAsync waits for room without blocking the event loop.
+    const later = d.publishEventAsync(put)
+    await tick()
+    t.is(d.cursor, 7)
+    drain()
+    t.is(await later, 8)
+    drain()
+    t.deepEqual(
+      seen,
+      Array.from({ length: 9 }, (_, s) => valueAt(s)),
+    )
+    await d.close()
+  })
+
+  test(`${producer}: a fill that throws still publishes the whole claim, then the error propagates`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const f64 = new Float64Array(d.buffer)
+    const p = d.poller()
+    const boom = new Error('boom')
+    const fill = (offset: number, seq: number) => {
+      if (seq === 1) throw boom
+      f64[offset / 8] = valueAt(seq)
+    }
+    t.is(
+      t.throws(() => d.publishEvents(3, fill)),
+      boom,
+    )
+    t.is(d.cursor, 2)
+    t.is(
+      t.throws(() =>
+        d.tryPublishEvent(() => {
+          throw boom
+        }),
+      ),
+      boom,
+    )
+    t.is(d.cursor, 3)
+    await t.throwsAsync(
+      d.publishEventAsync(() => {
+        throw boom
+      }),
+      { is: boom },
+    )
+    t.is(d.cursor, 4)
+    const batches: Array<[number, number]> = []
+    p.poll((lo, hi) => {
+      batches.push([lo, hi])
+    })
+    t.deepEqual(batches, [[0, 4]])
+    t.is(f64[d.offset(0) / 8], valueAt(0))
+    t.is(d.tryNext(), 5, 'nothing stayed claimed')
+    d.halt()
+  })
+
+  test(`${producer}: publishing forms refuse bad input with coded errors and claim nothing`, async (t) => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer })
+    const fill = () => {}
+    const cases: Array<[string, () => unknown, string]> = [
+      ['tryPublishEvent(null)', () => d.tryPublishEvent(null as never), 'ERR_INVALID_ARG_TYPE'],
+      ['publishEvents(2, 5)', () => d.publishEvents(2, 5 as never), 'ERR_INVALID_ARG_TYPE'],
+      ['publishEvents(0, fill)', () => d.publishEvents(0, fill), 'ERR_INVALID_ARG_VALUE'],
+      ['publishEvents(9, fill)', () => d.publishEvents(9, fill), 'ERR_INVALID_ARG_VALUE'],
+      ['publishEvents(1.5, fill)', () => d.publishEvents(1.5, fill), 'ERR_INVALID_ARG_VALUE'],
+      ['publishEvents(NaN, fill)', () => d.publishEvents(Number.NaN, fill), 'ERR_INVALID_ARG_VALUE'],
+      ['publishEvents("2", fill)', () => d.publishEvents('2' as never, fill), 'ERR_INVALID_ARG_TYPE'],
+      ['tryPublishEvents(-1, fill)', () => d.tryPublishEvents(-1, fill), 'ERR_INVALID_ARG_VALUE'],
+    ]
+    for (const [what, call, code] of cases) {
+      const e = t.throws(call, undefined, what) as (Error & { code?: string }) | undefined
+      t.is(e?.code, code, what)
+    }
+    const rejected = await t.throwsAsync(d.publishEventAsync(fill, { signal: 'x' as never }))
+    t.is((rejected as Error & { code?: string }).code, 'ERR_INVALID_ARG_TYPE')
+    const notFn = await t.throwsAsync(d.publishEventAsync(undefined as never))
+    t.is((notFn as Error & { code?: string }).code, 'ERR_INVALID_ARG_TYPE')
+    // An abort before room comes claims nothing.
+    const p = d.poller()
+    t.is(d.publishEvents(8, fill), 7)
+    const ac = new AbortController()
+    const aborted = d.publishEventAsync(fill, { signal: ac.signal })
+    ac.abort()
+    const e = await t.throwsAsync(aborted)
+    t.is(e?.name, 'AbortError')
+    t.is(
+      p.poll(() => {}),
+      'processing',
+    )
+    t.is(d.tryNext(), 8, 'the aborted call claimed nothing')
+    d.halt()
+  })
+}

@@ -24,7 +24,7 @@ import type {
   SharedDisruptor,
   WaitStrategyName,
 } from './types'
-import { fn, ringOptions, sequenceArg, timeoutOption } from './validate'
+import { fn, integer, ringOptions, sequenceArg, timeoutOption } from './validate'
 
 /**
  * How long `close()` waits for claims granted before it to be published. A claim still
@@ -158,12 +158,59 @@ export class Disruptor extends Sequencer {
   publishEvent(fill: (offset: number, seq: number) => void): number {
     fn('fill', fill)
     const seq = this.next(1)
-    try {
-      fill(this.offset(seq), seq)
-    } finally {
-      this.publish(seq, seq)
-    }
+    this.fillAndPublish(seq, seq, fill)
     return seq
+  }
+
+  /** Like `publishEvent`, but returns -1 at once when the ring is full (nothing claimed, `fill` not called). */
+  tryPublishEvent(fill: (offset: number, seq: number) => void): number {
+    fn('fill', fill)
+    const seq = this.tryNext(1)
+    if (seq >= 0) this.fillAndPublish(seq, seq, fill)
+    return seq
+  }
+
+  /**
+   * Claims `n` slots at once, calls `fill(offset, seq)` for each in order, and publishes them
+   * together, even if a fill throws (the slots after it are published unfilled, then the error
+   * propagates). Returns the highest sequence.
+   */
+  publishEvents(n: number, fill: (offset: number, seq: number) => void): number {
+    fn('fill', fill)
+    const hi = this.next(integer('n', n, 1, this.size))
+    this.fillAndPublish(hi - n + 1, hi, fill)
+    return hi
+  }
+
+  /** Like `publishEvents`, but returns -1 at once when there is not room for `n` (nothing claimed). */
+  tryPublishEvents(n: number, fill: (offset: number, seq: number) => void): number {
+    fn('fill', fill)
+    const hi = this.tryNext(integer('n', n, 1, this.size))
+    if (hi >= 0) this.fillAndPublish(hi - n + 1, hi, fill)
+    return hi
+  }
+
+  /**
+   * Like `publishEvent` without blocking the event loop: waits for room as `nextAsync` does
+   * (rejects with an AbortError when `signal` aborts, nothing claimed), then fills and publishes.
+   */
+  async publishEventAsync(
+    fill: (offset: number, seq: number) => void,
+    options?: { signal?: AbortSignal },
+  ): Promise<number> {
+    fn('fill', fill)
+    const seq = await this.nextAsync(1, options)
+    this.fillAndPublish(seq, seq, fill)
+    return seq
+  }
+
+  /** Fills `[lo, hi]` (this thread's claim) in order and publishes it, whatever a fill throws. */
+  private fillAndPublish(lo: number, hi: number, fill: (offset: number, seq: number) => void): void {
+    try {
+      for (let s = lo; s <= hi; s++) fill(this.offset(s), s)
+    } finally {
+      this.publish(lo, hi)
+    }
   }
 
   /** One consumer per handler, each seeing every sequence; callbacks run on this thread. */

@@ -9,6 +9,11 @@ const r: PollResult = d.poller().poll((lo: number, hi: number) => {
   void (lo + hi)
 })
 void r
+const put = (offset: number, seq: number): void => void (offset + seq)
+const many: number = d.publishEvents(2, put) + d.tryPublishEvents(2, put) + d.tryPublishEvent(put)
+const later: Promise<number> = d.publishEventAsync(put, { signal: new AbortController().signal })
+void many
+void later.catch(() => {})
 void d.close({ timeout: 1000 })
 
 // The types are real, not `any`: each of these must be a type error.
@@ -19,3 +24,5 @@ new Disruptor({ size: 64, slotSize: 8, waitStrategy: 'spin-forever' })
 // @ts-expect-error next() returns a number
 const s: string = d.next()
 void s
+// @ts-expect-error a fill takes (offset, seq), not an object
+d.publishEvents(2, (e: { price: number }) => void e)
