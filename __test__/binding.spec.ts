@@ -28,9 +28,11 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   }
   for (const v of BAD_NUMBERS) {
     refused(`reserve claimed ${v}`, () => ring.reserve(-7, v, false))
-    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0))
-    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0))
-    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v))
+    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0, 0))
+    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0, 0))
+    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v, 0))
+    refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v))
+    refused(`abandonedIn lo ${v}`, () => ring.abandonedIn(v, 0))
     refused(`recordError sequence ${v}`, () => ring.recordError(cid, v, 'x'))
     refused(`fail sequence ${v}`, () => ring.fail(cid, v, 'x'))
     refused(`drained target ${v}`, () => ring.drained(v))

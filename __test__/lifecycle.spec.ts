@@ -640,3 +640,68 @@ test('a claim granted before close() and never published is not delivered, nor w
     await w.worker.terminate()
   }
 })
+
+// A producer that goes away between claim and publish: its claim is abandoned (published so
+// that the ring moves on, and skipped by every consumer), never delivered.
+for (const kind of ['callback', 'worker pool', 'stage', 'poller', 'batches'] as const) {
+  test(`a multi-producer worker terminated between claim and publish: a ${kind} consumer never receives its claim, nor anything stale`, async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
+    const f64 = new Float64Array(d.buffer)
+    f64.fill(777) // what a slot held before: stale
+    const got: Array<[number, number]> = []
+    const take = (lo: number, hi: number) => {
+      for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
+    }
+    const reported: Array<[number, number]> = []
+    d.on('abandoned', (lo: number, hi: number) => reported.push([lo, hi]))
+    let pulled: Promise<void> = Promise.resolve()
+    if (kind === 'callback') d.handleEventsWith(take)
+    if (kind === 'worker pool') d.handleEventsWithWorkerPool(take, take)
+    if (kind === 'stage') d.handleEventsWith(() => {}).andThen(take)
+    if (kind === 'poller') {
+      const p = d.poller()
+      pulled = (async () => {
+        while (p.sequence < 13) {
+          p.poll(take)
+          await sleep(1)
+        }
+      })()
+    }
+    if (kind === 'batches') {
+      pulled = (async () => {
+        for await (const { lo, hi } of d.batches()) {
+          take(lo, hi)
+          if (hi >= 13) break
+        }
+      })()
+    }
+    d.start()
+    const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+    try {
+      await w.type('ready')
+      for (let i = 0; i < 10; i++) t.is((await ask(w, 'publishEvent', 100 + i)).value, i)
+      const claimed = await ask(w, 'next', 3)
+      t.is(claimed.value, 12)
+      t.is((await ask(w, 'write', [10, 999])).type, 'done')
+      await w.worker.terminate()
+      d.publishEvent((offset) => {
+        f64[offset / 8] = 555
+      })
+      await pulled
+      if (kind !== 'poller' && kind !== 'batches') await d.drain({ timeout: 10_000 })
+      got.sort((a, b) => a[0] - b[0])
+      t.deepEqual(got, [...Array.from({ length: 10 }, (_, i): [number, number] => [i, 100 + i]), [13, 555]])
+      const stats = d.stats()
+      t.is(stats.abandonedEvents, 3)
+      const skipped = stats.consumers.map((c) => c.skipped)
+      t.true(
+        skipped.every((n) => n === 3),
+        `every consumer skipped the 3: ${skipped}`,
+      )
+      t.deepEqual(reported, [[10, 12]])
+    } finally {
+      await w.worker.terminate()
+      await d.close()
+    }
+  })
+}

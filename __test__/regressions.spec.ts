@@ -86,10 +86,14 @@ test('a consumer name with a NUL character does not abort the process', async (t
   await d.close()
 })
 
-test('a worker that dies between claim and publish on a multi-producer ring does not stop the ring; stats count the abandoned event', async (t) => {
+test('a worker that dies between claim and publish on a multi-producer ring does not stop the ring; its claim is skipped, counted and reported', async (t) => {
   const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
-  let seen = 0
-  d.handleEventsWith((lo, hi) => void (seen += hi - lo + 1))
+  const seen: number[] = []
+  const reported: Array<[number, number]> = []
+  d.on('abandoned', (lo: number, hi: number) => reported.push([lo, hi]))
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) seen.push(s)
+  })
   d.start()
   const w = new Worker(fixture('die-mid-claim.js'), { workerData: d.share() })
   const exited = new Promise((r) => w.once('exit', r))
@@ -98,8 +102,16 @@ test('a worker that dies between claim and publish on a multi-producer ring does
   await exited
   for (let i = 0; i < 20; i++) d.publish(await d.nextAsync())
   await d.drain({ timeout: 5_000 })
-  t.is(seen, 22, 'its published event, its abandoned claim, and the 20 published after')
-  t.is(d.stats().abandonedEvents, 1)
+  t.deepEqual(
+    seen,
+    [0, ...Array.from({ length: 20 }, (_, i) => i + 2)],
+    'its published event and the 20 published after; never its abandoned claim (1)',
+  )
+  const stats = d.stats()
+  t.is(stats.abandonedEvents, 1)
+  t.is(stats.consumers[0].skipped, 1)
+  t.is(stats.consumers[0].events, 21)
+  t.deepEqual(reported, [[1, 1]])
   await d.close()
 })
 

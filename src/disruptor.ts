@@ -40,7 +40,9 @@ const delay = (ms: number) =>
  * A ring of fixed-size byte slots shared by producers and consumers on any threads. See
  * README for every call with examples.
  *
- * Events: 'error' (a handler on this thread halted on an error: `(error, consumerName)`).
+ * Events: 'error' (a handler on this thread halted on an error: `(error, consumerName)`);
+ * 'abandoned', on the creating thread (another thread went away between claim and publish:
+ * `(lo, hi)`, sequences every consumer skips; see `stats().abandonedEvents`).
  */
 export class Disruptor extends Sequencer {
   /** Bytes per slot. */
@@ -86,6 +88,7 @@ export class Disruptor extends Sequencer {
     })
     this.root = new StageBuilder(this.consumers, [])
     track(this.consumers)
+    if (!this.attached) this.native.onAbandoned((range) => this.emit('abandoned', range[0], range[1]))
   }
 
   /**
@@ -406,6 +409,7 @@ function toStats(s: NativeRingStats): DisruptorStats {
       largestBatch: c.largestBatch,
       waitNanos: c.waitNanos,
       errors: c.errors,
+      skipped: c.skipped,
       state: c.state as ConsumerStats['state'],
       ...(c.lastError === undefined || c.lastError === null ? {} : { lastError: c.lastError }),
     })),

@@ -19,6 +19,8 @@ export const enum Availability {
   Idle = -1,
   /** The next sequence is claimed, but a producer or an upstream consumer is not done with it. */
   Gating = -2,
+  /** The next sequence starts an abandoned range (claimed, never published): skip to `Gate.holeEnd`. */
+  Hole = -3,
 }
 
 /** One thread's views of one ring's atomics (see `openViews`). */
@@ -35,6 +37,8 @@ export interface RingViews {
   readonly closed: Uint8Array
   /** The ring's halted flag: non-zero once consumers stop and publishes are refused. */
   readonly halted: Uint8Array
+  /** How many abandoned ranges the engine still records (non-zero: ask it which). */
+  readonly abandoned: Int32Array
 }
 
 /**
@@ -50,6 +54,7 @@ export function openViews(native: NativeRing, multi: boolean): RingViews {
     sleepers: sleepers ? new Int32Array(sleepers) : null,
     closed: new Uint8Array(native.closedView()),
     halted: new Uint8Array(native.haltedView()),
+    abandoned: new Int32Array(native.abandonedView()),
   }
 }
 

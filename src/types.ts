@@ -96,6 +96,11 @@ export interface ConsumerStats {
   waitNanos: number
   /** Errors (thrown or rejected) so far, skipped ones included. */
   errors: number
+  /**
+   * Abandoned sequences it skipped: claimed by a thread that went away before publishing
+   * them. Never handed to it, not counted in `events`.
+   */
+  skipped: number
   state: 'idle' | 'running' | 'halted' | 'failed'
   lastError?: string
 }
@@ -107,9 +112,10 @@ export interface DisruptorStats {
   /** Nanoseconds producers spent in blocking `next()` waiting for room. */
   producerWaitNanos: number
   /**
-   * Events a thread claimed on a multi-producer ring and went away (exit, terminate) without
-   * publishing: published when it detached, with whatever their slots held, so that the ring
-   * does not stop for good. Non-zero means some consumer saw such slots.
+   * Sequences a thread claimed on a multi-producer ring and went away (exit, terminate)
+   * without publishing: abandoned when it detached, so that the ring moves on, and skipped by
+   * every consumer (each counts them in `skipped`); no consumer ever receives one. The
+   * creating thread also gets an `'abandoned'` event `(lo, hi)` for each range.
    */
   abandonedEvents: number
   consumers: ConsumerStats[]

@@ -5,6 +5,7 @@
 
 import { closedError } from '../errors'
 import type { NativeRing } from '../native'
+import { Availability } from '../protocol'
 import type { Batch, DisruptorError } from '../types'
 import type { Gate } from './gate'
 import type { ConsumerHost, Stoppable } from './host'
@@ -71,6 +72,13 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
           this.pending = null
         }
         available = this.gate.available(this.seq + 1, this.maxBatchSize)
+        while (available === Availability.Hole) {
+          // Abandoned sequences (claimed, never published) are skipped, never yielded.
+          const end = this.gate.holeEnd
+          this.gate.skip(end, end - this.seq, true)
+          this.seq = end
+          available = this.gate.available(this.seq + 1, this.maxBatchSize)
+        }
       } catch (e) {
         if ((e as DisruptorError).code === 'ERR_DISRUPTOR_CLOSED') this.stopped = 'closed'
         throw e
@@ -123,7 +131,8 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
   kick(): boolean {
     if (this.waiting === null || this.stopped) return false
     try {
-      if (this.gate.available(this.seq + 1, 1) < 0) return false
+      const available = this.gate.available(this.seq + 1, 1)
+      if (available < 0 && available !== Availability.Hole) return false
     } catch {
       // closed: next() will find out
     }

@@ -24,6 +24,10 @@ export class Gate {
   private readonly flags: Int32Array | null
   private readonly sleepers: Int32Array | null
   private readonly halted: Uint8Array
+  /** How many abandoned ranges the engine records (`RingViews.abandoned`). */
+  private readonly abandoned: Int32Array
+  /** After `available` returned `Availability.Hole`: the last sequence to skip. */
+  holeEnd = -1
   private readonly size: number
   /** `finish` stores progress once this many events are finished and not yet stored. */
   private readonly flushEvery: number
@@ -34,7 +38,9 @@ export class Gate {
   private batches = 0
   private events = 0
   private largest = 0
+  private skipped = 0
   private reported = 0
+  private reportedSkipped = 0
 
   constructor(
     private readonly native: NativeRing,
@@ -50,6 +56,7 @@ export class Gate {
     this.flags = views.flags
     this.sleepers = views.sleepers
     this.halted = views.halted
+    this.abandoned = views.abandoned
     this.size = size
     this.flushEvery = Math.max(1, Math.min(size >>> 3, 1024))
     this.stored = native.consumerSequence(cid)
@@ -81,13 +88,22 @@ export class Gate {
 
   /**
    * The highest sequence available from `next` on (looking at most `limit` ahead on a
-   * multi-producer ring), or `Availability.Idle` when nothing is claimed there yet and
+   * multi-producer ring), or `Availability.Idle` when nothing is claimed there yet,
    * `Availability.Gating` when it is claimed but not available yet (a producer or an upstream
-   * consumer is not done with it).
+   * consumer is not done with it), and `Availability.Hole` when `next` starts an abandoned range
+   * (to skip up to `holeEnd`, see `skip`). A batch never contains an abandoned sequence.
    * Throws ERR_DISRUPTOR_CLOSED once the ring is halted (a `close()` that only stopped intake
    * leaves consumers draining).
    */
   available(next: number, limit: number): number {
+    const hi = this.published(next, limit)
+    // A plain read after the Atomics load that found `hi`: a range is recorded before it is
+    // published (`AbandonedRanges::mark`), so it is seen here.
+    return hi >= next && this.abandoned[0] !== 0 ? this.clip(next, hi) : hi
+  }
+
+  /** `available` before abandoned ranges are taken out. */
+  private published(next: number, limit: number): number {
     if (this.halted[0] !== 0) throw closedError()
     const deps = this.deps
     if (deps.length > 0) {
@@ -121,6 +137,30 @@ export class Gate {
     }
     if (s > next) return s - 1
     return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
+  }
+
+  /** `[next, hi]` without abandoned sequences: up to the first one, or `Availability.Hole`. */
+  private clip(next: number, hi: number): number {
+    const range = this.native.abandonedIn(next, hi)
+    if (range === null) return hi
+    if (range[0] > next) return range[0] - 1
+    this.holeEnd = Math.min(range[1], hi)
+    return Availability.Hole
+  }
+
+  /**
+   * Marks everything up to `hi` processed, of which `count` abandoned sequences were skipped
+   * (not events), storing it at once if `now`, else as `finish` does.
+   */
+  skip(hi: number, count: number, now: boolean): void {
+    this.skipped += count
+    this.finished = hi
+    if (now || hi - this.stored >= this.flushEvery) this.store(hi)
+  }
+
+  /** Counts `count` abandoned sequences skipped within what `release` is given next. */
+  countSkipped(count: number): void {
+    this.skipped += count
   }
 
   /** Marks everything up to `hi` processed (`count` events in this batch), at once. */
@@ -164,10 +204,11 @@ export class Gate {
   /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
   report(): void {
     this.flush()
-    if (this.reported === this.batches) return
+    if (this.reported === this.batches && this.reportedSkipped === this.skipped) return
     this.reported = this.batches
+    this.reportedSkipped = this.skipped
     try {
-      this.native.report(this.cid, this.batches, this.events, this.largest)
+      this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped)
     } catch {
       // removed or closed meanwhile: nothing left to report to
     }

@@ -45,8 +45,16 @@ export class Poller {
   poll(handler: (lo: number, hi: number) => unknown): PollResult {
     fn('handler', handler)
     if (this.stopped) throw closedError()
-    const lo = this.seq + 1
-    const available = this.gate.available(lo, this.maxBatchSize)
+    let lo = this.seq + 1
+    let available = this.gate.available(lo, this.maxBatchSize)
+    while (available === Availability.Hole) {
+      // Abandoned sequences (claimed, never published) are skipped, never handed over.
+      const end = this.gate.holeEnd
+      this.gate.skip(end, end - lo + 1, true)
+      this.seq = end
+      lo = end + 1
+      available = this.gate.available(lo, this.maxBatchSize)
+    }
     if (available < 0) return available === Availability.Idle ? 'idle' : 'gating'
     const hi = Math.min(available, lo + this.maxBatchSize - 1)
     handler(lo, hi)

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 
 import { message } from '../errors'
 import type { NativeRing } from '../native'
+import { Availability } from '../protocol'
 import type { DisruptorError, ErrorDecision } from '../types'
 import type { Gate } from './gate'
 import type { Worker } from './handler'
@@ -55,6 +56,8 @@ interface InFlight {
   lo: number
   hi: number
   done: boolean
+  /** An abandoned range skipped, not a batch handed to a worker. */
+  skipped: boolean
 }
 
 /**
@@ -146,7 +149,8 @@ export class ConsumerRunner implements Stoppable {
   kick(): boolean {
     if (!this.started || this.stopped || this.pumping || this.idle.length === 0) return false
     try {
-      if (this.gate.available(this.dispatched + 1, 1) < 0) return false
+      const available = this.gate.available(this.dispatched + 1, 1)
+      if (available < 0 && available !== Availability.Hole) return false
     } catch {
       return false
     }
@@ -184,9 +188,13 @@ export class ConsumerRunner implements Stoppable {
       if (available <= this.dispatched) {
         if (this.pace > 0) this.pause(this.pace)
         available = gate.available(this.dispatched + 1, this.scan)
-        if (available <= this.dispatched) {
+        if (available <= this.dispatched && available !== Availability.Hole) {
           streaming = false
           available = this.pollOn()
+        }
+        if (available === Availability.Hole) {
+          this.skipHole()
+          continue
         }
         if (available <= this.dispatched) {
           // Nothing new: ask the waker for a call once the next sequence is there.
@@ -212,14 +220,14 @@ export class ConsumerRunner implements Stoppable {
         try {
           result = worker.onBatch(lo, hi)
         } catch (e) {
-          const batch: InFlight = { lo, hi, done: false }
+          const batch: InFlight = { lo, hi, done: false, skipped: false }
           this.inflight.push(batch)
           this.failed(w, batch, e)
           available = this.available
           continue
         }
         if (isThenable(result)) {
-          const batch: InFlight = { lo, hi, done: false }
+          const batch: InFlight = { lo, hi, done: false, skipped: false }
           this.inflight.push(batch)
           this.awaitBatch(w, batch, result)
         } else {
@@ -228,7 +236,7 @@ export class ConsumerRunner implements Stoppable {
           this.adaptPace(hi - lo + 1, streaming)
         }
       } else {
-        const batch: InFlight = { lo, hi, done: false }
+        const batch: InFlight = { lo, hi, done: false, skipped: false }
         this.inflight.push(batch)
         let result: unknown
         try {
@@ -287,7 +295,7 @@ export class ConsumerRunner implements Stoppable {
       // growing pauses between them.
       this.pause(pause)
       const available = gate.available(next, this.scan)
-      if (available >= next) return available
+      if (available >= next || available === Availability.Hole) return available
       if (pause < SPIN_PAUSE_MAX) pause *= 2
       if ((round & 3) === 0) {
         if (round === 4) gate.flush()
@@ -333,14 +341,31 @@ export class ConsumerRunner implements Stoppable {
     setImmediate(this.pump)
   }
 
+  /**
+   * Skips the abandoned range `available` found at the next sequence (up to `gate.holeEnd`):
+   * done at once, stored in order after the batches still in flight before it.
+   */
+  private skipHole(): void {
+    const lo = this.dispatched + 1
+    const hi = this.gate.holeEnd
+    this.dispatched = hi
+    if (this.inflight.length === 0) this.gate.skip(hi, hi - lo + 1, false)
+    else this.inflight.push({ lo, hi, done: true, skipped: true })
+  }
+
   /** Releases the finished prefix of the in-flight batches. */
   private releaseDone(): void {
     let hi = -1
-    const lo = this.inflight.length > 0 ? this.inflight[0].lo : 0
+    let events = 0
     while (this.inflight.length > 0 && this.inflight[0].done) {
-      hi = (this.inflight.shift() as InFlight).hi
+      const batch = this.inflight.shift() as InFlight
+      hi = batch.hi
+      if (batch.skipped) this.gate.countSkipped(batch.hi - batch.lo + 1)
+      else events += batch.hi - batch.lo + 1
     }
-    if (hi >= 0) this.gate.release(hi, hi - lo + 1)
+    if (hi < 0) return
+    if (events > 0) this.gate.release(hi, events)
+    else this.gate.skip(hi, 0, true)
   }
 
   private settled(w: number, batch: InFlight): void {

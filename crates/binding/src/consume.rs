@@ -68,16 +68,34 @@ impl NativeRing {
         }
     }
 
-    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch so far
-    /// (each an integer in 0 ..= 2**53 - 1).
+    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch and
+    /// abandoned sequences skipped so far (each an integer in 0 ..= 2**53 - 1).
     #[napi]
-    pub fn report(&self, cid: u32, batches: f64, events: f64, largest_batch: f64) -> Result<()> {
+    pub fn report(
+        &self,
+        cid: u32,
+        batches: f64,
+        events: f64,
+        largest_batch: f64,
+        skipped: f64,
+    ) -> Result<()> {
         let batches = err::counter("batches", batches)?;
         let events = err::counter("events", events)?;
         let largest_batch = err::counter("largestBatch", largest_batch)?;
+        let skipped = err::counter("skipped", skipped)?;
         let mut inst = lock(&self.inst);
-        inst.consumer(cid)?.handle.set_counters(batches, events, largest_batch);
+        inst.consumer(cid)?.handle.set_counters(batches, events, largest_batch, skipped);
         Ok(())
+    }
+
+    /// The first abandoned range overlapping `[lo, hi]` (sequences), as `[first, last]`, or
+    /// null: what a JavaScript consumer must skip of a batch it found available. Called only
+    /// while the abandoned-range count it reads (`abandonedView`) is not zero.
+    #[napi]
+    pub fn abandoned_in(&self, lo: f64, hi: f64) -> Result<Option<Vec<f64>>> {
+        let lo = err::sequence("lo", lo)?;
+        let hi = err::sequence("hi", hi)?;
+        Ok(self.engine().abandoned_in(lo, hi).map(|(a, b)| vec![a as f64, b as f64]))
     }
 
     /// The last sequence consumer `cid` finished.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use disruptor_core::{
-    AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder, EventPoller,
-    MultiProducerSequencer, PollWaiter, Result, Sequencer, SingleProducerSequencer, SlotBuffer,
+    AbandonedRanges, AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder,
+    EventPoller, MultiProducerSequencer, PollWaiter, Result, Sequencer, SingleProducerSequencer,
+    SlotBuffer,
 };
 
 /// A ring of byte slots with its sequencer and its (caller-driven) consumers.
@@ -43,6 +44,12 @@ pub(crate) trait Engine: Send + Sync {
     /// The wait strategy's sleeper count, if it sleeps.
     fn sleeper_count(&self) -> Option<&AtomicU32>;
     fn publish(&self, lo: i64, hi: i64) -> Result<()>;
+    /// Marks `[lo, hi]` (claimed, unpublished) abandoned and publishes it: consumers skip it.
+    fn abandon(&self, lo: i64, hi: i64) -> Result<()>;
+    /// The first abandoned range overlapping `[lo, hi]` (see `Sequencer::abandoned_in`).
+    fn abandoned_in(&self, lo: i64, hi: i64) -> Option<(i64, i64)>;
+    /// The ring's abandoned ranges (the count JavaScript reads, the total).
+    fn abandoned(&self) -> &AbandonedRanges;
     fn cursor(&self) -> i64;
     fn remaining_capacity(&self) -> i64;
     /// A new consumer driven by a JavaScript thread, after every consumer of `after`.
@@ -70,7 +77,7 @@ pub(crate) trait ConsumerHandle: Send + std::any::Any {
     /// The sequence's atomic, which JavaScript stores its progress into (see
     /// `EventPoller::sequence_atomic` for the rules it keeps).
     fn sequence_atomic(&self) -> &AtomicI64;
-    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64);
+    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64);
 }
 
 /// Blocks a native thread until a consumer has events (see `PollWaiter`).
@@ -185,6 +192,18 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
         self.sequencer().publish(lo, hi)
     }
 
+    fn abandon(&self, lo: i64, hi: i64) -> Result<()> {
+        self.sequencer().abandon(lo, hi)
+    }
+
+    fn abandoned_in(&self, lo: i64, hi: i64) -> Option<(i64, i64)> {
+        self.sequencer().abandoned_in(lo, hi)
+    }
+
+    fn abandoned(&self) -> &AbandonedRanges {
+        self.sequencer().core().abandoned()
+    }
+
     fn cursor(&self) -> i64 {
         self.disruptor.cursor()
     }
@@ -264,8 +283,8 @@ impl<S: Sequencer> ConsumerHandle for EventPoller<SlotBuffer, S> {
         unsafe { EventPoller::sequence_atomic(self) }
     }
 
-    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64) {
-        EventPoller::set_counters(self, batches, events, largest_batch)
+    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64) {
+        EventPoller::set_counters(self, batches, events, largest_batch, skipped)
     }
 }
 

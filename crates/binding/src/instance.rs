@@ -125,6 +125,12 @@ impl Instance {
         }
         self.detached = true;
         let engine = self.ring.engine.clone();
+        // Its 'abandoned' listener goes before its environment can.
+        let mut listener = self.ring.abandoned_listener();
+        if listener.as_ref().is_some_and(|(id, _)| *id == self.id) {
+            *listener = None;
+        }
+        drop(listener);
         for c in self.consumers.iter_mut().filter_map(Option::take) {
             let Consumer { handle, waker } = c;
             drop(waker); // stops and joins the waker thread first
@@ -141,12 +147,12 @@ impl Instance {
         // this thread did as producer. Relaxed on failure: not the owner, nothing to hand over.
         let _ = self.ring.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
         if let Some((lo, hi)) = self.claims.outstanding() {
-            // Checked: only a range that is claimed and not yet published is published. Not
-            // into a closed ring: nothing would consume it (and the thread's own publish of it
-            // would have thrown ERR_DISRUPTOR_CLOSED).
-            if self.ring.multi && !engine.is_closed() && engine.publish(lo, hi).is_ok() {
-                // Relaxed: statistics.
-                self.ring.abandoned.fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
+            // What this thread claimed and never published: abandoned (marked, then published
+            // so that the ring moves on; every consumer skips it). Checked: only a range that
+            // is claimed and not yet published. Not into a closed ring: nothing would consume
+            // it (and the thread's own publish of it would have thrown ERR_DISRUPTOR_CLOSED).
+            if self.ring.multi && !engine.is_closed() && engine.abandon(lo, hi).is_ok() {
+                self.ring.report_abandoned(lo, hi);
             }
         }
     }

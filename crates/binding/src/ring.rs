@@ -16,7 +16,7 @@ use crate::engine::{self, Engine};
 use crate::error::{self as err, coded, Result};
 use crate::instance::{lock, Instance, InstanceRef};
 use crate::registry;
-use crate::shared::RingState;
+use crate::shared::{AbandonedFn, RingState};
 use crate::stats::{self, NativeRingStats, RingInfo};
 
 /// One thread's handle on a ring (internal: the public API is `Disruptor` in the TypeScript).
@@ -123,7 +123,7 @@ impl NativeRing {
             wait: wait_strategy,
             owner: AtomicU64::new(0),
             producer_wait_nanos: AtomicU64::new(0),
-            abandoned: AtomicU64::new(0),
+            on_abandoned: Mutex::new(None),
             halted: CachePadded::new(AtomicBool::new(false)),
         });
         registry::register(id, &ring);
@@ -163,6 +163,21 @@ impl NativeRing {
     pub fn drained(&self, target: f64) -> Result<bool> {
         let target = err::position("target", target)?;
         self.engine().is_drained_to(target).map_err(err::engine)
+    }
+
+    /// Calls `report([lo, hi])` on this thread for each range another thread abandons
+    /// (claimed, then went away without publishing; consumers skip it). Weak: it never keeps
+    /// this thread alive; it ends when this thread leaves the ring.
+    #[napi]
+    pub fn on_abandoned(&self, report: Function<Vec<f64>, ()>) -> Result<()> {
+        let report: AbandonedFn = report
+            .build_threadsafe_function::<Vec<f64>>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()
+            .map_err(err::napi)?;
+        *self.ring.abandoned_listener() = Some((self.id, report));
+        Ok(())
     }
 
     /// Refuses claims from now on, on every thread, and releases waiting ones with

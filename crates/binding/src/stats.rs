@@ -19,6 +19,8 @@ pub struct NativeConsumerStats {
     pub largest_batch: f64,
     pub wait_nanos: f64,
     pub errors: f64,
+    /// Abandoned sequences it skipped (claimed and never published by a thread that went away).
+    pub skipped: f64,
     pub state: String,
     pub last_error: Option<String>,
 }
@@ -74,6 +76,7 @@ pub(crate) fn ring_stats(ring: &RingState) -> NativeRingStats {
                 largest_batch: c.largest_batch() as f64,
                 wait_nanos: c.wait_nanos() as f64,
                 errors: c.errors() as f64,
+                skipped: c.skipped() as f64,
                 state: match c.state() {
                     ConsumerState::Idle => "idle",
                     ConsumerState::Running => "running",
@@ -88,9 +91,9 @@ pub(crate) fn ring_stats(ring: &RingState) -> NativeRingStats {
     NativeRingStats {
         cursor: cursor as f64,
         remaining_capacity: ring.remaining() as f64,
-        // Relaxed (both): statistics, an estimate while producers run.
+        // Relaxed: statistics, an estimate while producers run.
         producer_wait_nanos: ring.producer_wait_nanos.load(Ordering::Relaxed) as f64,
-        abandoned_events: ring.abandoned.load(Ordering::Relaxed) as f64,
+        abandoned_events: e.abandoned().total() as f64,
         consumers,
     }
 }

@@ -133,6 +133,17 @@ impl NativeRing {
         unsafe { external(env, flag.as_ptr().cast(), size_of::<bool>(), self.ring.clone()) }
     }
 
+    /// A 4-byte ArrayBuffer over the count of abandoned ranges still recorded (an i32):
+    /// JavaScript consumers read it once per batch, and ask `abandonedIn` only when it is not
+    /// zero. One per thread; keep it.
+    #[napi]
+    pub fn abandoned_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let live = self.engine().abandoned().live();
+        // SAFETY: an atomic inside the sequencer, which the ring keeps; JavaScript only reads
+        // it (four bytes).
+        unsafe { external(env, live.as_ptr().cast(), size_of::<i32>(), self.ring.clone()) }
+    }
+
     /// A 4-byte ArrayBuffer over the wait strategy's sleeper count (read with `Atomics.load`
     /// after publishing; non-zero: call `signal`), or null for strategies that never sleep.
     #[napi]

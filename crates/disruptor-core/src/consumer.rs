@@ -169,6 +169,7 @@ struct Counters {
     wait_nanos: AtomicU64,
     errors: AtomicU64,
     state: AtomicU64,
+    skipped: AtomicU64,
 }
 
 /// A consumer's observable state: name, sequence, statistics, last error.
@@ -198,6 +199,7 @@ pub(crate) struct LocalCounters {
     pub(crate) events: u64,
     pub(crate) largest_batch: u64,
     pub(crate) wait_nanos: u64,
+    pub(crate) skipped: u64,
 }
 
 impl LocalCounters {
@@ -275,6 +277,19 @@ impl ConsumerInfo {
         self.counters.errors.load(Ordering::Relaxed)
     }
 
+    /// Abandoned sequences skipped so far (claimed and never filled: see
+    /// [`crate::Sequencer::abandon`]); not counted in [`events`](Self::events).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{ConsumerInfo, Sequence};
+    /// assert_eq!(ConsumerInfo::new("c", Arc::new(Sequence::default())).skipped(), 0);
+    /// ```
+    pub fn skipped(&self) -> u64 {
+        // Relaxed: statistics.
+        self.counters.skipped.load(Ordering::Relaxed)
+    }
+
     /// The last handler error: its sequence and message.
     pub fn last_error(&self) -> Option<(i64, String)> {
         self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -317,5 +332,6 @@ impl ConsumerInfo {
         self.counters.events.store(local.events, Ordering::Relaxed);
         self.counters.largest_batch.store(local.largest_batch, Ordering::Relaxed);
         self.counters.wait_nanos.store(local.wait_nanos, Ordering::Relaxed);
+        self.counters.skipped.store(local.skipped, Ordering::Relaxed);
     }
 }

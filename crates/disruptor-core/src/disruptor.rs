@@ -98,6 +98,27 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         self.lock().consumers.clone()
     }
 
+    /// Events abandoned so far: claimed, never filled (a producer whose fill panicked), and
+    /// skipped by every consumer (see [`Sequencer::abandon`]).
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u64).unwrap(),
+    ///     MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, mut p) = b.build();
+    /// let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     p.publish_batch(2, |e, s| if s == 1 { panic!("no value") } else { *e = 7 })
+    /// }));
+    /// assert!(panicked.is_err());
+    /// assert_eq!(d.abandoned(), 1); // sequence 1; sequence 0 was filled and is delivered
+    /// d.shutdown().unwrap();
+    /// ```
+    pub fn abandoned(&self) -> u64 {
+        self.sequencer.core().abandoned().total()
+    }
+
     /// Adds a consumer to the running ring, on a thread of its own. It starts after the
     /// current cursor (it does not see what was published before) and gates producers from
     /// then on. [`Error::Closed`] after a halt.

@@ -74,7 +74,8 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
 
     /// Hands every available event to `handler(event, sequence, end_of_batch)` until it
     /// returns false, then records progress (also if the handler panics: events it finished
-    /// stay finished). [`Error::Closed`] once the disruptor halted.
+    /// stay finished). Abandoned sequences ([`crate::Sequencer::abandon`]) are skipped, never
+    /// handed over. [`Error::Closed`] once the disruptor halted.
     pub fn poll<F>(&mut self, mut handler: F) -> Result<PollState>
     where
         F: FnMut(&D::Item, i64, bool) -> bool,
@@ -88,25 +89,45 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
             poller: &'a mut EventPoller<D, S>,
             lo: i64,
             done: i64,
+            skipped: i64,
         }
         impl<D: DataProvider, S: Sequencer> Drop for Progress<'_, D, S> {
             fn drop(&mut self) {
                 if self.done >= self.lo {
                     // In range by construction: lo is next, done <= hi <= seen.
                     let _ = self.poller.release(self.lo, self.done);
+                    // Skipped sequences are not events.
+                    let counters = &mut self.poller.counters;
+                    counters.events -= self.skipped as u64;
+                    counters.skipped += self.skipped as u64;
+                    self.poller.info.store(counters);
                 }
             }
         }
-        let mut progress = Progress { poller: self, lo, done: lo - 1 };
-        for sequence in lo..=hi {
+        let sequencer = self.barrier.sequencer().clone();
+        let mut progress = Progress { poller: self, lo, done: lo - 1, skipped: 0 };
+        let mut hole = sequencer.abandoned_in(lo, hi);
+        let mut sequence = lo;
+        while sequence <= hi {
+            if let Some((_, end)) = hole.filter(|&(start, _)| start <= sequence) {
+                let to = end.min(hi);
+                progress.skipped += to - sequence + 1;
+                progress.done = to;
+                sequence = to + 1;
+                hole = if sequence <= hi { sequencer.abandoned_in(sequence, hi) } else { None };
+                continue;
+            }
+            // The last event handed over: `hi`, or the one before a hole that ends the batch.
+            let last = sequence == hi || hole.is_some_and(|(s, e)| s == sequence + 1 && e >= hi);
             // SAFETY: `sequence <= hi`, which the barrier reported available; our sequence is
             // below it until `release`, so no producer can claim the slot again meanwhile.
             let event = unsafe { progress.poller.data.get(sequence) };
-            let more = handler(event, sequence, sequence == hi);
+            let more = handler(event, sequence, last);
             progress.done = sequence;
             if !more {
                 break;
             }
+            sequence += 1;
         }
         Ok(PollState::Processing)
     }
@@ -197,10 +218,11 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
 
     /// Sets the statistics a driver outside Rust kept itself (batches, events, largest batch
     /// so far), as [`release`](Self::release) would have counted them.
-    pub fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64) {
+    pub fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64) {
         self.counters.batches = batches;
         self.counters.events = events;
         self.counters.largest_batch = largest_batch;
+        self.counters.skipped = skipped;
         self.info.store(&self.counters);
     }
 

@@ -70,8 +70,8 @@ pub use ring_buffer::RingBuffer;
 pub use sequence::{minimum_sequence, Sequence};
 pub use sequence_barrier::SequenceBarrier;
 pub use sequencer::{
-    GatingSequences, MultiProducerSequencer, Sequencer, SequencerCore, SingleProducerSequencer,
-    SplitCursor,
+    AbandonedRanges, GatingSequences, MultiProducerSequencer, Sequencer, SequencerCore,
+    SingleProducerSequencer, SplitCursor,
 };
 pub use slot_buffer::SlotBuffer;
 pub use wait_strategy::{

@@ -69,8 +69,39 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
         }
     }
 
-    /// Handles `[lo, hi]`, applying the exception policy to each failure.
-    pub(crate) fn process(&mut self, lo: i64, hi: i64, available: i64) -> BatchOutcome {
+    /// Handles `[lo, hi]` around the abandoned ranges in it (`abandoned_in`, see
+    /// [`crate::Sequencer::abandoned_in`]: skipped and counted, never handed to the handler),
+    /// applying the exception policy to each failure. Returns the outcome and how many
+    /// sequences it skipped.
+    pub(crate) fn process(
+        &mut self,
+        lo: i64,
+        hi: i64,
+        available: i64,
+        abandoned_in: impl Fn(i64, i64) -> Option<(i64, i64)>,
+    ) -> (BatchOutcome, i64) {
+        let mut from = lo;
+        let mut skipped = 0;
+        while from <= hi {
+            let Some((start, end)) = abandoned_in(from, hi) else {
+                return (self.process_range(from, hi, available), skipped);
+            };
+            if start > from {
+                let outcome = self.process_range(from, start - 1, available);
+                if let BatchOutcome::Halted { .. } = outcome {
+                    return (outcome, skipped);
+                }
+            }
+            let to = end.min(hi);
+            skipped += to - start.max(from) + 1;
+            from = to + 1;
+        }
+        (BatchOutcome::Completed, skipped)
+    }
+
+    /// Handles `[lo, hi]` (no abandoned sequence in it), applying the exception policy to each
+    /// failure.
+    fn process_range(&mut self, lo: i64, hi: i64, available: i64) -> BatchOutcome {
         let mut from = lo;
         loop {
             match self.run_once(from, hi, available) {
@@ -87,20 +118,21 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
         }
     }
 
-    /// After handling `[next, hi]`: publishes the progress (**Release**: our reads of those
-    /// slots happen-before a producer reusing them), wakes waiters, updates statistics.
+    /// After handling `[next, hi]` (`skipped` of them abandoned): publishes the progress
+    /// (**Release**: our reads of those slots happen-before a producer reusing them), wakes
+    /// waiters, updates statistics.
     #[inline]
     pub(crate) fn complete<S: Sequencer>(
         &self,
         sequence: &Sequence,
         barrier: &SequenceBarrier<S>,
-        next: i64,
-        hi: i64,
+        (next, hi, skipped): (i64, i64, i64),
         counters: &mut LocalCounters,
     ) {
         sequence.set(hi);
         barrier.sequencer().wait_strategy().signal_all_when_blocking();
-        counters.batch(hi - next + 1);
+        counters.batch(hi - next + 1 - skipped);
+        counters.skipped += skipped as u64;
         self.info.store(counters);
     }
 
@@ -251,14 +283,18 @@ impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> BatchEventProcesso
                 Err(_) => return false,
             };
             let hi = available.min(next.saturating_add(self.max_batch_size - 1));
-            match self.runner.process(next, hi, available) {
-                BatchOutcome::Completed => {}
-                BatchOutcome::Halted { failed } => {
+            let sequencer = self.barrier.sequencer();
+            let abandoned_in = |lo, hi| sequencer.abandoned_in(lo, hi);
+            let skipped = match self.runner.process(next, hi, available, abandoned_in) {
+                (BatchOutcome::Completed, skipped) => skipped,
+                (BatchOutcome::Halted { failed }, skipped) => {
+                    counters.skipped += skipped as u64;
                     self.runner.fail(&self.sequence, &self.barrier, next, failed, &mut counters);
                     return true;
                 }
-            }
-            self.runner.complete(&self.sequence, &self.barrier, next, hi, &mut counters);
+            };
+            let batch = (next, hi, skipped);
+            self.runner.complete(&self.sequence, &self.barrier, batch, &mut counters);
             next = hi + 1;
         }
     }

@@ -7,8 +7,10 @@ use crate::error::Result;
 use crate::sequencer::{MultiProducerSequencer, Sequencer};
 use crate::wait_strategy::WaitStrategy;
 
-/// Claims slots, lets a closure fill them, and publishes them even if the closure panics (a
-/// claimed slot that is never published would stop every consumer).
+/// Claims slots, lets a closure fill them, and publishes them. If the closure panics, the slots
+/// it filled are published and the rest of the claim is abandoned ([`Sequencer::abandon`]):
+/// published so that the ring moves on, but skipped by every consumer (a claimed slot that is
+/// never published would stop every consumer; a torn one must never reach them).
 ///
 /// A producer over a [`crate::SingleProducerSequencer`] is the only one (not `Clone`, `&mut`
 /// methods); over a [`MultiProducerSequencer`] it can be cloned into every producing thread.
@@ -32,17 +34,27 @@ pub struct Producer<D: DataProvider, S: Sequencer> {
     sequencer: Arc<S>,
 }
 
-/// Publishes `[lo, hi]` when dropped, also during a panic.
+/// Publishes `[lo, hi]` when dropped; during a panic (the fill did not reach `hi`), publishes
+/// what was filled and abandons the rest.
 struct PublishOnDrop<'a, S: Sequencer> {
     sequencer: &'a S,
     lo: i64,
     hi: i64,
+    /// The last sequence whose fill returned.
+    filled: i64,
 }
 
 impl<S: Sequencer> Drop for PublishOnDrop<'_, S> {
     #[inline]
     fn drop(&mut self) {
-        self.sequencer.publish_claimed(self.lo, self.hi);
+        if self.filled >= self.hi {
+            self.sequencer.publish_claimed(self.lo, self.hi);
+            return;
+        }
+        if self.filled >= self.lo {
+            self.sequencer.publish_claimed(self.lo, self.filled);
+        }
+        self.sequencer.abandon_claimed(self.filled + 1, self.hi);
     }
 }
 
@@ -53,11 +65,12 @@ impl<D: DataProvider, S: Sequencer> Producer<D, S> {
 
     #[inline]
     fn fill(&mut self, lo: i64, hi: i64, mut f: impl FnMut(&mut D::Item, i64)) {
-        let _publish = PublishOnDrop { sequencer: &*self.sequencer, lo, hi };
+        let mut publish = PublishOnDrop { sequencer: &*self.sequencer, lo, hi, filled: lo - 1 };
         for sequence in lo..=hi {
             // SAFETY: we claimed [lo, hi] and have not published it; no other producer got
             // these sequences and no consumer reads them before the publish on drop.
             f(unsafe { self.data.get_mut(sequence) }, sequence);
+            publish.filled = sequence;
         }
     }
 

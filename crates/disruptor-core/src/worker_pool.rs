@@ -120,14 +120,18 @@ impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> WorkProcessor<D, S
             if !self.work_sequence.compare_and_set(handed_out, hi) {
                 continue; // another worker took it
             }
-            match self.runner.process(next, hi, available) {
-                BatchOutcome::Completed => {}
-                BatchOutcome::Halted { failed } => {
+            let sequencer = self.barrier.sequencer();
+            let abandoned_in = |lo, hi| sequencer.abandoned_in(lo, hi);
+            let skipped = match self.runner.process(next, hi, available, abandoned_in) {
+                (BatchOutcome::Completed, skipped) => skipped,
+                (BatchOutcome::Halted { failed }, skipped) => {
+                    counters.skipped += skipped as u64;
                     self.runner.fail(&self.sequence, &self.barrier, next, failed, &mut counters);
                     return Err(());
                 }
-            }
-            self.runner.complete(&self.sequence, &self.barrier, next, hi, &mut counters);
+            };
+            let batch = (next, hi, skipped);
+            self.runner.complete(&self.sequence, &self.barrier, batch, &mut counters);
         }
     }
 }

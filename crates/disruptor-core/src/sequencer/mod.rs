@@ -1,10 +1,12 @@
 //! [`Sequencer`]: claims slots for producers and tells consumers what is published.
 
+mod abandoned;
 mod gating;
 mod multi_producer;
 mod single_producer;
 mod split_cursor;
 
+pub use abandoned::AbandonedRanges;
 pub use gating::GatingSequences;
 pub use multi_producer::MultiProducerSequencer;
 pub use single_producer::SingleProducerSequencer;
@@ -176,9 +178,71 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
         self.core().wait_for_capacity_unless(wrap_point, claimed, refuse, Some(limit))
     }
 
-    /// Makes `[lo, hi]` visible to consumers, after checking that it was claimed and not yet
-    /// published (and, for a single producer, that it is the next range in claim order).
-    fn publish(&self, lo: i64, hi: i64) -> Result<()>;
+    /// Checks that `[lo, hi]` may be published: claimed and not yet published (and, for a
+    /// single producer, the next range in claim order).
+    fn check_publish(&self, lo: i64, hi: i64) -> Result<()>;
+
+    /// Makes `[lo, hi]` visible to consumers, after [`check_publish`](Sequencer::check_publish).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Error, Sequencer, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.publish(0, 0), Err(Error::NotClaimed { sequence: 0 }));
+    /// let hi = s.next(1).unwrap();
+    /// s.publish(hi, hi).unwrap();
+    /// assert_eq!(s.published_cursor(), 0);
+    /// ```
+    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+        self.check_publish(lo, hi)?;
+        self.publish_claimed(lo, hi);
+        Ok(())
+    }
+
+    /// Gives up `[lo, hi]`, claimed and never filled: marks it abandoned, then publishes it so
+    /// that the ring moves on. Consumers skip it (see [`abandoned_in`](Sequencer::abandoned_in));
+    /// none receives it. Checked as [`publish`](Sequencer::publish) is.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequence, Sequencer, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// let consumer = Arc::new(Sequence::default());
+    /// s.add_gating_sequences(&[consumer.clone()]);
+    /// let hi = s.next(2).unwrap();
+    /// s.abandon(0, hi).unwrap();
+    /// assert_eq!(s.published_cursor(), 1);
+    /// assert_eq!(s.abandoned_in(0, 3), Some((0, 1)));
+    /// consumer.set(1); // past it: the range is dropped
+    /// assert_eq!(s.abandoned_in(0, 3), None);
+    /// ```
+    fn abandon(&self, lo: i64, hi: i64) -> Result<()> {
+        self.check_publish(lo, hi)?;
+        self.abandon_claimed(lo, hi);
+        Ok(())
+    }
+
+    /// [`abandon`](Sequencer::abandon) without the checks: for callers that hold the claim.
+    fn abandon_claimed(&self, lo: i64, hi: i64) {
+        // Marked before the publish, whose Release store orders the mark before it.
+        self.core().abandoned().mark(lo, hi);
+        self.publish_claimed(lo, hi);
+    }
+
+    /// The first abandoned range that overlaps `[lo, hi]`, if any: what a consumer that found
+    /// `[lo, hi]` available (an Acquire of the cursor or the flags) must skip. One load when
+    /// no abandoned range is recorded; ranges every gating consumer passed are dropped.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, SingleProducerSequencer};
+    /// let s = SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// s.publish(0, s.next(1).unwrap()).unwrap();
+    /// assert_eq!(s.abandoned_in(0, 0), None);
+    /// ```
+    #[inline]
+    fn abandoned_in(&self, lo: i64, hi: i64) -> Option<(i64, i64)> {
+        let core = self.core();
+        core.abandoned().first_in(lo, hi, || core.gating.minimum(i64::MAX))
+    }
 
     /// Publishes `[lo, hi]` without the checks of [`publish`](Sequencer::publish): for callers
     /// that hold the claim, such as [`crate::Producer`].
@@ -340,6 +404,8 @@ pub struct SequencerCore<W> {
     /// The first consumer that halted on an error, and the lowest sequence a halted consumer
     /// stopped at: the gating minimum can never pass it again.
     fault: Mutex<Option<(String, i64)>>,
+    /// Claimed ranges given up by their producer, which consumers skip.
+    abandoned: AbandonedRanges,
 }
 
 impl<W: WaitStrategy> SequencerCore<W> {
@@ -353,7 +419,19 @@ impl<W: WaitStrategy> SequencerCore<W> {
             alert: Alert::default(),
             closed: CachePadded::new(AtomicBool::new(false)),
             fault: Mutex::new(None),
+            abandoned: AbandonedRanges::default(),
         })
+    }
+
+    /// The ranges abandoned on this ring (see [`Sequencer::abandon`]).
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, Sequencer, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(4, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.core().abandoned().total(), 0);
+    /// ```
+    pub fn abandoned(&self) -> &AbandonedRanges {
+        &self.abandoned
     }
 
     /// The number of slots in the ring.

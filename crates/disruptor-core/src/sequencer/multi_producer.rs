@@ -212,7 +212,7 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
         }
     }
 
-    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+    fn check_publish(&self, lo: i64, hi: i64) -> Result<()> {
         self.core.check_range(lo, hi)?;
         let claimed = self.core.cursor.get();
         if hi > claimed {
@@ -233,7 +233,6 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
                 return Err(Error::NotClaimed { sequence });
             }
         }
-        self.publish_claimed(lo, hi);
         Ok(())
     }
 

@@ -193,7 +193,7 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
         self.local.next_value.load(Ordering::Relaxed)
     }
 
-    fn publish(&self, lo: i64, hi: i64) -> Result<()> {
+    fn check_publish(&self, lo: i64, hi: i64) -> Result<()> {
         self.core.check_range(lo, hi)?;
         // Relaxed: producer-local.
         let claimed = self.local.next_value.load(Ordering::Relaxed);
@@ -207,7 +207,6 @@ unsafe impl<W: WaitStrategy> Sequencer for SingleProducerSequencer<W> {
         if lo != cursor + 1 {
             return Err(Error::OutOfOrder { expected: cursor + 1, lo });
         }
-        self.publish_claimed(lo, hi);
         Ok(())
     }
 
