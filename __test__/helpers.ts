@@ -1,3 +1,6 @@
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
 import type { Disruptor } from '../src'
 
 // Helpers shared by the specs (not a spec itself: ava runs only `*.spec.ts`).
@@ -50,4 +53,60 @@ export async function claim(d: Disruptor, ms = 10_000): Promise<number> {
     if (Date.now() > deadline) throw new Error(`no room in the ring within ${ms} ms (cursor ${d.cursor})`)
     await tick()
   }
+}
+
+/** A worker running a fixture of __test__/fixtures, with the messages it posted. */
+export class WorkerProbe {
+  readonly worker: Worker
+  readonly messages: any[] = []
+  readonly exited: Promise<number>
+  error: unknown = null
+
+  constructor(file: string, workerData: unknown) {
+    this.worker = new Worker(join(__dirname, 'fixtures', file), { workerData })
+    this.worker.on('message', (m) => this.messages.push(m))
+    this.worker.on('error', (e) => {
+      this.error = e
+    })
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve))
+  }
+
+  /** The first message of `type`, polled for up to `ms`. */
+  async type(type: string, ms = 20_000): Promise<any> {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const m = this.messages.find((x) => x !== null && typeof x === 'object' && x.type === type)
+      if (m !== undefined) return m
+      if (Date.now() > deadline) throw new Error(`no '${type}' message from the worker within ${ms} ms`)
+      await sleep(2)
+    }
+  }
+
+  async exitWithin(ms = 20_000): Promise<number> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`worker did not exit within ${ms} ms`)), ms)
+    })
+    try {
+      return await Promise.race([this.exited, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+let asked = 0
+
+/** Runs `cmd` in a claim-on-cue.js worker and returns its answer. */
+export function ask(w: WorkerProbe, cmd: string, arg?: unknown): Promise<any> {
+  const id = ++asked
+  return new Promise((resolve) => {
+    const onMessage = (m: any) => {
+      if (m?.id !== id) return
+      w.worker.off('message', onMessage)
+      resolve(m)
+    }
+    w.worker.on('message', onMessage)
+    w.worker.postMessage({ id, cmd, arg })
+  })
 }

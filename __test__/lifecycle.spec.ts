@@ -1,11 +1,10 @@
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { ExecutionContext } from 'ava'
 import test from 'ava'
 
 import { Disruptor, type DisruptorError } from '../src'
-import { claim, sleep } from './helpers'
+import { ask, claim, sleep, WorkerProbe } from './helpers'
 
 // Child processes and workers run plain-JS fixtures, which load the compiled API (dist/index.js).
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
@@ -37,44 +36,6 @@ function ended(t: ExecutionContext, r: SpawnSyncReturns<string>, status: number)
 }
 
 /** Messages a worker posted, and a way to wait for one of a given type. */
-class WorkerProbe {
-  readonly worker: Worker
-  readonly messages: any[] = []
-  readonly exited: Promise<number>
-  error: unknown = null
-
-  constructor(file: string, workerData: unknown) {
-    this.worker = new Worker(fixture(file), { workerData })
-    this.worker.on('message', (m) => this.messages.push(m))
-    this.worker.on('error', (e) => {
-      this.error = e
-    })
-    this.exited = new Promise((resolve) => this.worker.once('exit', resolve))
-  }
-
-  /** The first message of `type`, polled for up to `ms`. */
-  async type(type: string, ms = 20_000): Promise<any> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const m = this.messages.find((x) => x !== null && typeof x === 'object' && x.type === type)
-      if (m !== undefined) return m
-      if (Date.now() > deadline) throw new Error(`no '${type}' message from the worker within ${ms} ms`)
-      await sleep(2)
-    }
-  }
-
-  async exitWithin(ms = 20_000): Promise<number> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`worker did not exit within ${ms} ms`)), ms)
-    })
-    try {
-      return await Promise.race([this.exited, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-}
 
 function code(f: () => unknown): string | undefined {
   try {
@@ -468,21 +429,6 @@ test.serial('stats() reports per consumer name, sequence, lag, batches, events a
 // close() stops intake first: claims fail at once on every thread, waiting ones are released,
 // then the drain takes everything published, claims granted before close() included.
 
-/** Runs `cmd` in a claim-on-cue.js worker and returns its answer. */
-let asked = 0
-function ask(w: WorkerProbe, cmd: string, arg?: unknown): Promise<any> {
-  const id = ++asked
-  return new Promise((resolve) => {
-    const onMessage = (m: any) => {
-      if (m?.id !== id) return
-      w.worker.off('message', onMessage)
-      resolve(m)
-    }
-    w.worker.on('message', onMessage)
-    w.worker.postMessage({ id, cmd, arg })
-  })
-}
-
 /** A ring whose one callback consumer records [sequence, value] and holds its batches until `held` resolves. */
 function heldRing(size: number, producer: 'single' | 'multi') {
   const d = new Disruptor({ size, slotSize: 8, producer })
@@ -640,68 +586,3 @@ test('a claim granted before close() and never published is not delivered, nor w
     await w.worker.terminate()
   }
 })
-
-// A producer that goes away between claim and publish: its claim is abandoned (published so
-// that the ring moves on, and skipped by every consumer), never delivered.
-for (const kind of ['callback', 'worker pool', 'stage', 'poller', 'batches'] as const) {
-  test(`a multi-producer worker terminated between claim and publish: a ${kind} consumer never receives its claim, nor anything stale`, async (t) => {
-    const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
-    const f64 = new Float64Array(d.buffer)
-    f64.fill(777) // what a slot held before: stale
-    const got: Array<[number, number]> = []
-    const take = (lo: number, hi: number) => {
-      for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
-    }
-    const reported: Array<[number, number]> = []
-    d.on('abandoned', (lo: number, hi: number) => reported.push([lo, hi]))
-    let pulled: Promise<void> = Promise.resolve()
-    if (kind === 'callback') d.handleEventsWith(take)
-    if (kind === 'worker pool') d.handleEventsWithWorkerPool(take, take)
-    if (kind === 'stage') d.handleEventsWith(() => {}).andThen(take)
-    if (kind === 'poller') {
-      const p = d.poller()
-      pulled = (async () => {
-        while (p.sequence < 13) {
-          p.poll(take)
-          await sleep(1)
-        }
-      })()
-    }
-    if (kind === 'batches') {
-      pulled = (async () => {
-        for await (const { lo, hi } of d.batches()) {
-          take(lo, hi)
-          if (hi >= 13) break
-        }
-      })()
-    }
-    d.start()
-    const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
-    try {
-      await w.type('ready')
-      for (let i = 0; i < 10; i++) t.is((await ask(w, 'publishEvent', 100 + i)).value, i)
-      const claimed = await ask(w, 'next', 3)
-      t.is(claimed.value, 12)
-      t.is((await ask(w, 'write', [10, 999])).type, 'done')
-      await w.worker.terminate()
-      d.publishEvent((offset) => {
-        f64[offset / 8] = 555
-      })
-      await pulled
-      if (kind !== 'poller' && kind !== 'batches') await d.drain({ timeout: 10_000 })
-      got.sort((a, b) => a[0] - b[0])
-      t.deepEqual(got, [...Array.from({ length: 10 }, (_, i): [number, number] => [i, 100 + i]), [13, 555]])
-      const stats = d.stats()
-      t.is(stats.abandonedEvents, 3)
-      const skipped = stats.consumers.map((c) => c.skipped)
-      t.true(
-        skipped.every((n) => n === 3),
-        `every consumer skipped the 3: ${skipped}`,
-      )
-      t.deepEqual(reported, [[10, 12]])
-    } finally {
-      await w.worker.terminate()
-      await d.close()
-    }
-  })
-}

@@ -67,7 +67,13 @@ export class MultiProducer {
       const hi = Number(current) + n
       if (hi - this.size > this.gating || hi > Number.MAX_SAFE_INTEGER) return -1
       if (Atomics.compareExchange(this.cursor, 0, current, BigInt(hi)) === current) {
-        this.record(hi - n + 1, hi)
+        // Recorded right after the exchange, with no call in between: a call's entry is where a
+        // terminating thread may stop, which would leave a claim its detach does not know.
+        const lo = hi - n + 1
+        this.next = lo
+        this.hi = hi
+        this.mirror[0] = lo
+        this.mirror[1] = hi
         return hi
       }
     }
@@ -80,13 +86,15 @@ export class MultiProducer {
 
   /** Publishes `[lo, hi]` (`owns` held): each sequence's lap into its availability flag. */
   publish(lo: number, hi: number): void {
-    this.published(hi)
     const size = this.size
     for (let s = lo; s <= hi; s++) {
       const index = s % size
       // Each sequence's lap, as the engine's flags hold it ((s >> log2(size)) as i32).
       Atomics.store(this.flags, index, ((s - index) / size) | 0)
     }
+    // After the stores: a thread terminated part-way through them leaves its claim mirrored,
+    // and the engine abandons the part it did not publish.
+    this.published(hi)
     wakeSleepers(this.sleepers, this.native)
   }
 

@@ -50,6 +50,8 @@ pub(crate) trait Engine: Send + Sync {
     fn abandoned_in(&self, lo: i64, hi: i64) -> Option<(i64, i64)>;
     /// The ring's abandoned ranges (the count JavaScript reads, the total).
     fn abandoned(&self) -> &AbandonedRanges;
+    /// Whether `sequence` is published (**Acquire**).
+    fn is_published(&self, sequence: i64) -> bool;
     fn cursor(&self) -> i64;
     fn remaining_capacity(&self) -> i64;
     /// A new consumer driven by a JavaScript thread, after every consumer of `after`.
@@ -202,6 +204,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn abandoned(&self) -> &AbandonedRanges {
         self.sequencer().core().abandoned()
+    }
+
+    fn is_published(&self, sequence: i64) -> bool {
+        self.sequencer().is_available(sequence)
     }
 
     fn cursor(&self) -> i64 {

@@ -41,7 +41,9 @@ impl RoomWaitThread {
 /// A multi producer's current claim `[lo, hi]` still to publish, mirrored by JavaScript with
 /// plain Float64Array stores (`[next, hi]`, see `MultiProducer` in the TypeScript), so that a
 /// thread that goes away between a claim and its publish does not leave a hole that stops every
-/// consumer for good: detach publishes what it left (as LMAX's publish-in-finally would).
+/// consumer for good: detach abandons what it left (consumers skip it). A claim made natively
+/// (`next`, on a full ring) is recorded here before it returns to JavaScript: a thread
+/// terminated on the way back must not leave its claim unrecorded.
 pub(crate) struct ClaimMirror(UnsafeCell<[f64; 2]>);
 
 // SAFETY: only the instance's own JS thread writes it (through its view) and reads it (in
@@ -53,6 +55,13 @@ unsafe impl Sync for ClaimMirror {}
 impl ClaimMirror {
     fn new() -> Arc<Self> {
         Arc::new(ClaimMirror(UnsafeCell::new([0.0, -1.0])))
+    }
+
+    /// Records a claim `[lo, hi]` made for this thread by a native call.
+    pub(crate) fn record(&self, lo: i64, hi: i64) {
+        // SAFETY: see the Send/Sync impls: this runs on the instance's own JS thread, which is
+        // in this native call, so nothing else reads or writes it meanwhile.
+        unsafe { std::ptr::write_volatile(self.0.get(), [lo as f64, hi as f64]) }
     }
 
     /// The two numbers JavaScript writes (for `claimsView`).
@@ -151,8 +160,11 @@ impl Instance {
             // so that the ring moves on; every consumer skips it). Checked: only a range that
             // is claimed and not yet published. Not into a closed ring: nothing would consume
             // it (and the thread's own publish of it would have thrown ERR_DISRUPTOR_CLOSED).
-            if self.ring.multi && !engine.is_closed() && engine.abandon(lo, hi).is_ok() {
-                self.ring.report_abandoned(lo, hi);
+            // A thread terminated part-way through publishing it published a prefix of it (in
+            // order): only the rest is abandoned.
+            let first = (lo..=hi).find(|&s| !engine.is_published(s)).unwrap_or(hi + 1);
+            if self.ring.multi && !engine.is_closed() && engine.abandon(first, hi).is_ok() {
+                self.ring.report_abandoned(first, hi);
             }
         }
     }

@@ -97,6 +97,7 @@ impl NativeRing {
         let engine = self.engine();
         loop {
             if let Ok(hi) = engine.try_next(n) {
+                lock(&self.inst).claims.record(hi - n + 1, hi);
                 return self.claimed(hi, n);
             }
             self.check_open()?;

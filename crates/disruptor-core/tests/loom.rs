@@ -238,6 +238,61 @@ fn multi_producer_poll_published_never_skips_a_hole() {
     });
 }
 
+/// An abandoned claim: a producer that gives up its claim marks the range, then publishes it
+/// (`Sequencer::abandon`); another producer fills and publishes the other sequence. A consumer
+/// that finds a range published must also find the mark, and so never reads the abandoned slot
+/// (never written: the payload check would fail on it, and loom would report a read of it that
+/// no write happens-before). The consumer gates the ring, so the mark is kept until it passes.
+#[test]
+fn abandoned_claim_is_marked_before_it_is_published() {
+    model(|| {
+        let sequencer =
+            Arc::new(MultiProducerSequencer::new(4, BlockingWaitStrategy::default()).unwrap());
+        let gate = Arc::new(Sequence::default());
+        sequencer.add_gating_sequences(std::slice::from_ref(&gate));
+        let barrier = SequenceBarrier::new(sequencer.clone(), vec![]);
+        let slots = Slots::new(4);
+        let quitter = {
+            let sequencer = sequencer.clone();
+            thread::spawn(move || {
+                let hi = sequencer.next(1).expect("next");
+                sequencer.abandon(hi, hi).expect("abandon");
+                hi
+            })
+        };
+        let producer = {
+            let (sequencer, slots) = (sequencer.clone(), slots.clone());
+            thread::spawn(move || produce(&*sequencer, &slots, 1))
+        };
+        let mut read = Vec::new();
+        let mut next = 0;
+        while next < 2 {
+            let hi = barrier.wait_for(next).expect("wait_for");
+            let mut s = next;
+            while s <= hi {
+                match sequencer.abandoned_in(s, hi) {
+                    Some((start, end)) if start <= s => s = end.min(hi) + 1,
+                    Some((start, _)) => {
+                        slots.check(s, start - 1);
+                        read.extend(s..start);
+                        s = start;
+                    }
+                    None => {
+                        slots.check(s, hi);
+                        read.extend(s..=hi);
+                        s = hi + 1;
+                    }
+                }
+            }
+            next = hi + 1;
+        }
+        let abandoned = quitter.join().unwrap();
+        let published = producer.join().unwrap();
+        assert_eq!(read, vec![published]);
+        assert_eq!(abandoned, 1 - published);
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. try_next on a full ring: gating.
 // ---------------------------------------------------------------------------------------------
