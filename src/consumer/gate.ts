@@ -96,14 +96,6 @@ export class Gate {
    * leaves consumers draining).
    */
   available(next: number, limit: number): number {
-    const hi = this.published(next, limit)
-    // A plain read after the Atomics load that found `hi`: a range is recorded before it is
-    // published (`AbandonedRanges::mark`), so it is seen here.
-    return hi >= next && this.abandoned[0] !== 0 ? this.clip(next, hi) : hi
-  }
-
-  /** `available` before abandoned ranges are taken out. */
-  private published(next: number, limit: number): number {
     if (this.halted[0] !== 0) throw closedError()
     const deps = this.deps
     if (deps.length > 0) {
@@ -113,7 +105,7 @@ export class Gate {
         const v = Number(Atomics.load(deps[i], 0))
         if (v < min) min = v
       }
-      if (min >= next) return min
+      if (min >= next) return this.flags === null ? min : this.withoutAbandoned(next, min)
       return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
     }
     const flags = this.flags
@@ -135,8 +127,17 @@ export class Gate {
       if (Atomics.load(flags, index) !== (((s - index) / size) | 0)) break
       s++
     }
-    if (s > next) return s - 1
+    if (s > next) return this.withoutAbandoned(next, s - 1)
     return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
+  }
+
+  /**
+   * `[next, hi]`, available on a multi-producer ring (only multi producers abandon claims), up
+   * to its first abandoned sequence. A plain read after the Atomics loads that found `hi`: a
+   * range is recorded before it is published (`AbandonedRanges::mark`), so it is seen here.
+   */
+  private withoutAbandoned(next: number, hi: number): number {
+    return this.abandoned[0] === 0 ? hi : this.clip(next, hi)
   }
 
   /** `[next, hi]` without abandoned sequences: up to the first one, or `Availability.Hole`. */

@@ -188,13 +188,15 @@ export class ConsumerRunner implements Stoppable {
       if (available <= this.dispatched) {
         if (this.pace > 0) this.pause(this.pace)
         available = gate.available(this.dispatched + 1, this.scan)
-        if (available <= this.dispatched && available !== Availability.Hole) {
-          streaming = false
-          available = this.pollOn()
-        }
-        if (available === Availability.Hole) {
-          this.skipHole()
-          continue
+        if (available <= this.dispatched) {
+          if (available !== Availability.Hole) {
+            streaming = false
+            available = this.pollOn()
+          }
+          if (available === Availability.Hole) {
+            this.skipHole()
+            continue
+          }
         }
         if (available <= this.dispatched) {
           // Nothing new: ask the waker for a call once the next sequence is there.
