@@ -15,6 +15,8 @@ interface Summary {
   rate: number
   seconds: number
   perProducer: number[]
+  kills: number
+  abandoned: number
   paths: Record<string, number>
   consumers: { name: string; events: number }[]
   diamondEarly: number
@@ -72,6 +74,21 @@ test.serial('a 3 s soak sees every event exactly once, in order and intact, ever
   // one progress line per second
   t.true(lines.filter((l) => /^\[\s*\d+ s\] /.test(l)).length >= 2, output)
 })
+
+test.serial(
+  'a 4 s soak with a producer killed and replaced every 0.5 s: every event published is seen once everywhere, nothing abandoned is',
+  (t) => {
+    const { run, lines, output } = runSoak(['--seconds', '4', '--kill-every', '0.5'])
+    t.is(run.signal, null, `killed (hung?): ${output}`)
+    t.is(run.status, 0, output)
+    t.is(lines.at(-1), 'soak ok', output)
+    const s = parseSummary(lines.at(-2))
+    t.deepEqual(s.violations, [])
+    t.true(s.kills >= 3, output)
+    t.true(s.events > 0, output)
+    for (const c of s.consumers) t.is(c.events, s.events, c.name)
+  },
+)
 
 test.serial('an injected fault (a bad checksum, a skipped counter) fails the soak', (t) => {
   const { run, lines, output } = runSoak(['--seconds', '1', '--inject-fault'])

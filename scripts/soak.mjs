@@ -2,7 +2,11 @@
 // Soak test of napi-disruptor: a long run of a busy multi-producer ring with every kind of
 // consumer, checking every event everywhere, and the process's memory and CPU over time.
 //
-//   node scripts/soak.mjs [--seconds N]      # N seconds of producing (default 10)
+//   node scripts/soak.mjs [--seconds N] [--kill-every S]
+//
+// N seconds of producing (default 10); with --kill-every S, every S seconds one producer, picked
+// at random, is terminated wherever it is (between claim and publish, in the middle of a batch's
+// writes, blocked on a full ring) and replaced by a new one with a new id.
 //
 //   producer 0 --\                        /--> main-callback (main thread) ----\
 //   producer 1 ---\                      +---> main-batched (main thread) ------+--> diamond (main thread)
@@ -34,6 +38,11 @@
 //   the per-second samples.
 // - Shutdown: stop producers, drain, let the worker consumer report and detach, close the
 //   ring; the process then exits by itself (it is an error if it does not within 15 s).
+// - Killed producers: their claims are abandoned (skipped by every consumer, never delivered).
+//   Each consumer may then see gaps in the sequences: every gap must be a range the ring
+//   reported abandoned (the 'abandoned' event), and for each consumer the events it saw plus the
+//   ring's abandoned events must account for every sequence. A sentinel event from the main
+//   thread, after every producer stopped, marks the end for every consumer.
 //
 // --inject-fault makes producer 0 write one bad checksum and skip one counter: the run must
 // then fail (this checks the checker).
@@ -58,6 +67,8 @@ const STOP = 1
 const GC = 2
 const GC_DONE = 3
 const MAX_KEPT_VIOLATIONS = 50
+/** The producer id of the event the main thread publishes last, after every producer stopped. */
+const SENTINEL = -1
 
 /** A checksum of (producer, counter), exact in a double (below 2**35). */
 function checksum(p, c) {
@@ -74,17 +85,20 @@ function checksum(p, c) {
  * The check every consumer runs over its batches: contiguous batches, each slot holding the
  * sequence it is delivered as, per producer counters in order, checksums right.
  */
-function makeChecker(name, d, producers) {
+function makeChecker(name, d, producers, gapsAllowed) {
   const f64 = new Float64Array(d.buffer)
   const next = new Float64Array(producers) // the counter expected next from each producer
   const violations = []
+  const gaps = [] // [first, last] sequences never delivered (abandoned, when producers are killed)
   const state = { name, events: 0, expectSeq: 0, violationCount: 0, lastHi: -1 }
   const bad = (text) => {
     state.violationCount++
     if (violations.length < MAX_KEPT_VIOLATIONS) violations.push(`${name}: ${text}`)
   }
   const onBatch = (lo, hi) => {
-    if (lo !== state.expectSeq || !(hi >= lo)) {
+    if (gapsAllowed && lo > state.expectSeq && hi >= lo) {
+      gaps.push([state.expectSeq, lo - 1])
+    } else if (lo !== state.expectSeq || !(hi >= lo)) {
       bad(`batch [${lo}, ${hi}] after sequence ${state.expectSeq - 1} (gap, duplicate or bad range)`)
     }
     for (let s = lo; s <= hi; s++) {
@@ -95,6 +109,10 @@ function makeChecker(name, d, producers) {
       const q = f64[i + 3]
       if (q !== s) {
         bad(`sequence ${s}: slot holds sequence ${q} (producer ${p}, counter ${c})`)
+        continue
+      }
+      if (p === SENTINEL) {
+        state.events-- // not an event: the end
         continue
       }
       if (!(p >= 0 && p < producers && Number.isInteger(p))) {
@@ -115,6 +133,7 @@ function makeChecker(name, d, producers) {
     events: state.events,
     lastSequence: state.expectSeq - 1,
     perProducer: Array.from(next),
+    gaps: gaps.slice(),
     violationCount: state.violationCount,
     violations: violations.slice(),
   })
@@ -259,9 +278,9 @@ async function producer({ handle, id, ctl: ctlBuffer, fault }) {
 
 // ------------------------------------------------------------------ consumer in a worker thread
 
-function consumer({ handle, producers }) {
+function consumer({ handle, producers, gapsAllowed }) {
   const d = Disruptor.attach(handle)
-  const check = makeChecker('worker-callback', d, producers)
+  const check = makeChecker('worker-callback', d, producers, gapsAllowed)
   d.handleEventsWith({ name: 'worker-callback', onBatch: check.onBatch })
   d.on('error', (e, name) => check.bad(`handler '${name}' failed: ${describe(e)}`))
   d.start()
@@ -287,28 +306,34 @@ function consumer({ handle, producers }) {
 // ------------------------------------------------------------------------------- main thread
 
 function parseArgs(argv) {
-  const opts = { seconds: 10, fault: false }
+  const opts = { seconds: 10, fault: false, killEvery: 0 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     let value
+    let key = 'seconds'
     if (a === '--seconds') value = argv[++i]
     else if (a.startsWith('--seconds=')) value = a.slice('--seconds='.length)
-    else if (a === '--inject-fault') {
+    else if (a === '--kill-every') {
+      key = 'killEvery'
+      value = argv[++i]
+    } else if (a === '--inject-fault') {
       opts.fault = true
       continue
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node scripts/soak.mjs [--seconds N] [--inject-fault]')
+      console.log('usage: node scripts/soak.mjs [--seconds N] [--kill-every S] [--inject-fault]')
       process.exit(0)
     } else {
-      console.error(`soak: unknown argument '${a}' (usage: node scripts/soak.mjs [--seconds N] [--inject-fault])`)
+      console.error(
+        `soak: unknown argument '${a}' (usage: node scripts/soak.mjs [--seconds N] [--kill-every S] [--inject-fault])`,
+      )
       process.exit(2)
     }
     const seconds = Number(value)
     if (value === undefined || !Number.isFinite(seconds) || seconds <= 0) {
-      console.error(`soak: --seconds needs a positive number, got '${value}'`)
+      console.error(`soak: --${key === 'seconds' ? 'seconds' : 'kill-every'} needs a positive number, got '${value}'`)
       process.exit(2)
     }
-    opts.seconds = seconds
+    opts[key] = seconds
   }
   return opts
 }
@@ -394,17 +419,24 @@ async function main() {
   console.log(
     `soak: ${PRODUCERS} producers (worker threads) -> multi-producer ring ${RING_SIZE} x ${SLOT_SIZE} B -> ` +
       `main-callback, main-batched, worker-callback, poller; diamond after main-callback + main-batched; ` +
-      `${opts.seconds} s${opts.fault ? ' (fault injected)' : ''}`,
+      `${opts.seconds} s${opts.fault ? ' (fault injected)' : ''}` +
+      `${opts.killEvery ? `; a producer killed and replaced every ${opts.killEvery} s` : ''}`,
   )
 
   const d = new Disruptor({ size: RING_SIZE, slotSize: SLOT_SIZE, producer: 'multi' })
   d.on('error', (e, name) => violation(`consumer '${name}' failed: ${describe(e)}`))
+  /** Ranges the ring reported abandoned (by killed producers). */
+  const abandonedRanges = []
+  d.on('abandoned', (lo, hi) => abandonedRanges.push([lo, hi]))
+  const killing = opts.killEvery > 0
+  /** Producer ids: the first ones, then one per replacement. */
+  const maxIds = PRODUCERS + (killing ? Math.ceil(opts.seconds / opts.killEvery) + 1 : 0)
 
   // Main-thread consumers: two callbacks, the diamond after both, a poller.
-  const mainCheck = makeChecker('main-callback', d, PRODUCERS)
-  const batchedCheck = makeChecker('main-batched', d, PRODUCERS)
-  const diamondCheck = makeChecker('diamond', d, PRODUCERS)
-  const pollCheck = makeChecker('poller', d, PRODUCERS)
+  const mainCheck = makeChecker('main-callback', d, maxIds, killing)
+  const batchedCheck = makeChecker('main-batched', d, maxIds, killing)
+  const diamondCheck = makeChecker('diamond', d, maxIds, killing)
+  const pollCheck = makeChecker('poller', d, maxIds, killing)
   const checks = [mainCheck, batchedCheck, diamondCheck, pollCheck]
   const mainCallback = d.handleEventsWith({ name: 'main-callback', onBatch: mainCheck.onBatch })
   let batchedCalls = 0
@@ -467,7 +499,7 @@ async function main() {
 
   // The worker consumer must be registered before anything is published (a consumer that
   // joins a running ring starts at the cursor).
-  const consumerWorker = spawn('consumer', { handle: d.share(), producers: PRODUCERS }, violation)
+  const consumerWorker = spawn('consumer', { handle: d.share(), producers: maxIds, gapsAllowed: killing }, violation)
   if ((await consumerWorker.message('ready', 30_000)) === null) violation('worker-callback: never became ready')
 
   const ctl = new Int32Array(new SharedArrayBuffer(16))
@@ -492,12 +524,14 @@ async function main() {
   /** RSS (MiB) right after a full garbage collection in every thread (producers, worker, main). */
   const rssAfterGc = async () => {
     const round = ++gcRounds
+    // Acknowledgements counted from here: a replaced producer acknowledges the round it finds.
+    const acked = Atomics.load(ctl, GC_DONE)
     Atomics.store(ctl, GC, round)
     consumerWorker.worker.postMessage({ type: 'gc', round })
     gc?.()
     const deadline = performance.now() + 10_000
-    while (Atomics.load(ctl, GC_DONE) < round * PRODUCERS && performance.now() < deadline) await sleep(1)
-    if (Atomics.load(ctl, GC_DONE) < round * PRODUCERS)
+    while (Atomics.load(ctl, GC_DONE) - acked < producers.length && performance.now() < deadline) await sleep(1)
+    if (Atomics.load(ctl, GC_DONE) - acked < producers.length)
       violation(`memory: producers did not collect garbage within 10 s (round ${round})`)
     if ((await consumerWorker.message('gc-done', 10_000, (m) => m.round === round)) === null) {
       violation(`memory: worker-callback did not collect garbage within 10 s (round ${round})`)
@@ -514,6 +548,24 @@ async function main() {
   phase = 'producing'
   Atomics.store(ctl, GO, 1)
   Atomics.notify(ctl, GO)
+
+  // Killing: a random producer is terminated wherever it is, and a new one takes its place.
+  let nextId = PRODUCERS
+  let kills = 0
+  let killed = Promise.resolve()
+  const killer = killing
+    ? setInterval(() => {
+        killed = killed.then(async () => {
+          if (!producing || nextId >= maxIds) return
+          const victim = producers.splice(Math.floor(Math.random() * producers.length), 1)[0]
+          await victim.worker.terminate()
+          kills++
+          producers.push(
+            spawn('producer', { handle: d.share(), id: nextId++, ctl: ctl.buffer, fault: false }, violation),
+          )
+        })
+      }, opts.killEvery * 1000)
+    : null
 
   const sampler = setInterval(() => {
     const now = performance.now()
@@ -548,9 +600,13 @@ async function main() {
 
   // Stop producing.
   phase = 'stopping'
+  if (killer !== null) clearInterval(killer)
+  producing = false
+  await killed
   Atomics.store(ctl, STOP, 1)
-  const counts = new Array(PRODUCERS).fill(0) // events each producer published
-  const counters = new Array(PRODUCERS).fill(0) // the counter each producer would have written next
+  const ids = producers.map((p) => Number(p.name.slice('producer '.length)))
+  const counts = new Array(producers.length).fill(0) // events each (surviving) producer published
+  const counters = new Array(maxIds).fill(-1) // the counter each surviving producer would have written next
   const paths = {}
   for (const p of producers) {
     const done = await p.message('done', 60_000)
@@ -559,18 +615,24 @@ async function main() {
       continue
     }
     counts[producers.indexOf(p)] = done.published
-    counters[producers.indexOf(p)] = done.counter
+    counters[ids[producers.indexOf(p)]] = done.counter
     if (done.counter !== done.published)
       violation(`${p.name}: published ${done.published} events but counted to ${done.counter}`)
     for (const [k, v] of Object.entries(done.paths)) paths[k] = (paths[k] ?? 0) + v
   }
   const tStop = performance.now()
   const cpuStop = cpuMicros()
-  producing = false
   rssMax = Math.max(rssMax, rssEndNatural, rssEnd)
   for (const p of producers) await joined(p, 60_000, violation)
-  const total = counts.reduce((a, b) => a + b, 0)
-  if (d.cursor !== total - 1) violation(`cursor is ${d.cursor} after every producer finished, expected ${total - 1}`)
+  const published = counts.reduce((a, b) => a + b, 0)
+  // The end, for every consumer: the last sequence of the run.
+  const f64 = new Float64Array(d.buffer)
+  const last = d.publishEvent((offset, seq) => {
+    f64[offset / 8] = SENTINEL
+    f64[offset / 8 + 3] = seq
+  })
+  const total = last + 1
+  if (!killing && last !== published) violation(`the sentinel is sequence ${last}, expected ${published}`)
   for (const [k, v] of Object.entries(paths)) if (v === 0) violation(`publishing path ${k} was never used`)
 
   // Drain: every consumer, on every thread, has everything.
@@ -583,11 +645,14 @@ async function main() {
   if (polling) await caughtUp(() => poller.sequence, total - 1)
   polling = false
   const stats = d.stats()
-  if (stats.abandonedEvents !== 0) violation(`stats: ${stats.abandonedEvents} abandoned events`)
+  const abandoned = stats.abandonedEvents
+  if (!killing && abandoned !== 0) violation(`stats: ${abandoned} abandoned events`)
   if (stats.cursor !== total - 1) violation(`stats: cursor ${stats.cursor}, expected ${total - 1}`)
   for (const c of stats.consumers) {
     if (c.sequence !== total - 1)
       violation(`stats: consumer '${c.name}' at sequence ${c.sequence}, expected ${total - 1}`)
+    if (c.skipped !== abandoned)
+      violation(`stats: consumer '${c.name}' skipped ${c.skipped}, ${abandoned} were abandoned`)
     if (c.errors !== 0 || c.state === 'halted' || c.state === 'failed') {
       violation(
         `stats: consumer '${c.name}' state ${c.state}, ${c.errors} errors${c.lastError ? `: ${c.lastError}` : ''}`,
@@ -617,10 +682,24 @@ async function main() {
     for (const v of r.violations) violation(v)
     if (r.violationCount > r.violations.length)
       violation(`${r.name}: ${r.violationCount - r.violations.length} more violations`)
-    if (r.events !== total) violation(`${r.name}: saw ${r.events} events, ${total} were published`)
+    // Every sequence before the sentinel was delivered once, or abandoned.
+    if (r.events + abandoned !== last) {
+      violation(`${r.name}: saw ${r.events} events and ${abandoned} were abandoned, ${last} sequences were published`)
+    }
     if (r.lastSequence !== total - 1) violation(`${r.name}: last sequence ${r.lastSequence}, expected ${total - 1}`)
-    for (let p = 0; p < PRODUCERS; p++) {
-      if (r.perProducer[p] !== counters[p]) {
+    let gapped = 0
+    for (const [a, b] of r.gaps) {
+      gapped += b - a + 1
+      for (let s = a; s <= b; s++) {
+        if (!abandonedRanges.some(([lo, hi]) => s >= lo && s <= hi)) {
+          violation(`${r.name}: sequence ${s} never delivered, and not reported abandoned`)
+          break
+        }
+      }
+    }
+    if (gapped !== abandoned) violation(`${r.name}: ${gapped} sequences skipped, ${abandoned} abandoned`)
+    for (let p = 0; p < maxIds; p++) {
+      if (counters[p] >= 0 && r.perProducer[p] !== counters[p]) {
         violation(
           `${r.name}: producer ${p}: saw counters up to ${r.perProducer[p] - 1}, it wrote up to ${counters[p] - 1}`,
         )
@@ -636,11 +715,14 @@ async function main() {
     )
   }
   const summary = {
-    events: total,
+    events: last - abandoned, // delivered to every consumer (the sentinel aside)
     rate: Math.round(total / seconds),
     seconds: Math.round(seconds * 100) / 100,
     wallSeconds: Math.round((performance.now() - wallStart) / 10) / 100,
     perProducer: counts,
+    kills,
+    abandoned,
+    abandonedRanges: abandonedRanges.length,
     paths,
     consumers: results.map((r) => ({ name: r.name, events: r.events })),
     asyncBatches,
