@@ -43,6 +43,10 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   refused('reserve wrap above claimed', () => ring.reserve(0, -1, false))
   refused('reserve wrap a ring below claimed', () => ring.reserve(-9, -1, false))
   refused('drained target -2', () => ring.drained(-2))
+  for (const v of [-1, Number.NaN]) {
+    refused(`next sliceMs ${v}`, () => ring.next(1, v))
+    refused(`reserve sliceMs ${v}`, () => ring.reserve(-7, -1, true, v))
+  }
   // Nothing above took effect: no error recorded, the consumer did not fail, the ring works.
   const [c] = ring.stats().consumers
   t.is(c.errors, 0)

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor } from '../src'
-import { tick, waitFor } from './helpers'
+import { ask, tick, WorkerProbe, waitFor } from './helpers'
 
 const PRODUCERS = ['single', 'multi'] as const
 
@@ -526,6 +526,63 @@ for (const producer of PRODUCERS) {
       'processing',
     )
     t.is(d.tryNext(), 8, 'the aborted call claimed nothing')
+    d.halt()
+  })
+}
+
+// Claims with a timeout: a consumer in a worker that is not polled keeps the ring full.
+for (const producer of PRODUCERS) {
+  test(`${producer}: next and nextAsync with a timeout fail with ERR_DISRUPTOR_TIMEOUT on a ring kept full, claim nothing, and succeed when room comes in time`, async (t) => {
+    const d = new Disruptor({ size: 4, slotSize: 8, producer })
+    const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+    try {
+      await w.type('ready')
+      t.is((await ask(w, 'poller')).value, -1)
+      for (let i = 0; i < 4; i++) d.publish(d.next())
+      t.is(d.tryNext(), -1, 'full')
+      const e = t.throws(() => d.next(1, { timeout: 20 })) as (Error & { code?: string }) | undefined
+      t.is(e?.code, 'ERR_DISRUPTOR_TIMEOUT')
+      t.is(t.throws(() => d.next(2, { timeout: 0 }))?.message, 'no room for 2 slot(s) within 0 ms')
+      await t.throwsAsync(d.nextAsync(1, { timeout: 20 }), { code: 'ERR_DISRUPTOR_TIMEOUT' })
+      await t.throwsAsync(d.nextAsync(1, { timeout: 0 }), { code: 'ERR_DISRUPTOR_TIMEOUT' })
+      // Room in time: the worker's consumer catches up while this thread waits.
+      t.is((await ask(w, 'poll')).value, 'processing')
+      t.is(d.next(1, { timeout: 10_000 }), 4, 'nothing was claimed by the timed-out calls')
+      d.publish(4)
+      for (let s = 5; s < 8; s++) d.publish(d.next())
+      const later = d.nextAsync(1, { timeout: 10_000 })
+      await ask(w, 'pollAfter', 20)
+      t.is(await later, 8)
+      d.publish(8)
+      for (let s = 9; s < 12; s++) d.publish(d.next())
+      await ask(w, 'pollAfter', 20)
+      t.is(d.next(1, { timeout: 10_000 }), 12, 'a blocking next waits for room within its timeout')
+      d.publish(12)
+    } finally {
+      await w.worker.terminate()
+      d.halt()
+    }
+  })
+
+  test(`${producer}: claim timeouts refuse bad values with coded errors and claim nothing`, async (t) => {
+    const d = new Disruptor({ size: 4, slotSize: 8, producer })
+    const cases: Array<[string, unknown, string]> = [
+      ['timeout -1', { timeout: -1 }, 'ERR_INVALID_ARG_VALUE'],
+      ['timeout NaN', { timeout: Number.NaN }, 'ERR_INVALID_ARG_VALUE'],
+      ['timeout "5"', { timeout: '5' }, 'ERR_INVALID_ARG_TYPE'],
+      ['timeout null', { timeout: null }, 'ERR_INVALID_ARG_TYPE'],
+      ['options null', null, 'ERR_INVALID_ARG_TYPE'],
+      ['options 5', 5, 'ERR_INVALID_ARG_TYPE'],
+    ]
+    for (const [what, options, code] of cases) {
+      const e = t.throws(() => d.next(1, options as never), undefined, what) as (Error & { code?: string }) | undefined
+      t.is(e?.code, code, `next: ${what}`)
+      const rejected = (await t.throwsAsync(d.nextAsync(1, options as never))) as Error & { code?: string }
+      t.is(rejected?.code, code, `nextAsync: ${what}`)
+    }
+    t.is(d.next(), 0, 'nothing was claimed')
+    t.is(d.next(1, { timeout: Number.POSITIVE_INFINITY }), 1)
+    t.is(d.next(1, {}), 2)
     d.halt()
   })
 }

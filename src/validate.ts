@@ -90,6 +90,17 @@ export function pollerOptions(
   return { name: options.name, maxBatchSize }
 }
 
+/** The `{ timeout }` of a claim (`next`, `nextAsync`), in ms: a number >= 0, Infinity when absent. */
+export function claimTimeout(options: { timeout?: number }): number {
+  if (options === null || typeof options !== 'object') throw typeError('options must be an object')
+  const timeout = options.timeout
+  if (timeout === undefined) return Infinity
+  if (typeof timeout !== 'number')
+    throw typeError(`timeout must be a number, got ${timeout === null ? 'null' : typeof timeout}`)
+  if (!(timeout >= 0)) throw rangeError(`timeout must be a number of ms >= 0, got ${timeout}`)
+  return timeout
+}
+
 /** The `{ timeout }` of `drain()` and `close()`, in ms (Infinity when absent). */
 export function timeoutOption(options?: { timeout?: number }): number {
   if (options === undefined) return Infinity

@@ -13,6 +13,9 @@ const put = (offset: number, seq: number): void => void (offset + seq)
 const many: number = d.publishEvents(2, put) + d.tryPublishEvents(2, put) + d.tryPublishEvent(put)
 const later: Promise<number> = d.publishEventAsync(put, { signal: new AbortController().signal })
 void many
+const timed: number = d.next(1, { timeout: 5 })
+void timed
+void d.nextAsync(1, { timeout: 5 }).catch(() => {})
 void later.catch(() => {})
 void d.close({ timeout: 1000 })
 

@@ -5,6 +5,7 @@
 
 import type { NativeRing } from '../native'
 import { ClaimSentinel, type RingViews, wakeSleepers } from '../protocol'
+import type { Deadline } from './deadline'
 
 /**
  * The claim state of a multi-producer ring on one thread: claims are a compare-and-exchange on
@@ -44,19 +45,21 @@ export class MultiProducer {
 
   /**
    * Claims `n` after refreshing the gating minimum through the engine, waiting for room if
-   * `wait` (else -1 when there is none).
+   * `wait` until `deadline` (else -1 when there is none).
    */
-  claim(n: number, wait: boolean): number {
+  claim(n: number, wait: boolean, deadline: Deadline): number {
     this.gating = this.native.gatingMinimum()
     const claimed = this.claimShared(n)
     if (claimed >= 0 || !wait) return claimed
-    // The native wait returns StillWaiting every 50 ms so that this thread can be terminated.
+    // The native wait returns StillWaiting every 50 ms (or when the deadline's slice ends) so
+    // that this thread can be terminated, and time out.
     for (;;) {
-      const hi = this.native.next(n)
+      const hi = this.native.next(n, deadline.left())
       if (hi !== ClaimSentinel.StillWaiting) {
         this.record(hi - n + 1, hi)
         return hi
       }
+      if (deadline.expired()) throw deadline.error(n)
     }
   }
 

@@ -10,7 +10,8 @@ import { abortError, closedError, coded, rangeError, typeError } from '../errors
 import type { NativeRing } from '../native'
 import { RoomWaitOutcome } from '../protocol'
 import { threadViews } from '../thread'
-import { integer, sequenceArg } from '../validate'
+import { claimTimeout, integer, sequenceArg } from '../validate'
+import { Deadline, FOREVER } from './deadline'
 import { MultiProducer } from './multi'
 import { SingleProducer } from './single'
 
@@ -80,19 +81,26 @@ export abstract class Sequencer extends EventEmitter {
 
   /**
    * Claims `n` slots and returns the highest claimed sequence (the claim is `[hi - n + 1, hi]`),
-   * blocking this thread while the ring is full. ERR_DISRUPTOR_WOULD_DEADLOCK instead of
-   * blocking when only consumers run by this thread could make room; ERR_DISRUPTOR_CLOSED if
-   * the ring closes meanwhile.
+   * blocking this thread while the ring is full: at most `timeout` ms, then
+   * ERR_DISRUPTOR_TIMEOUT (nothing claimed). ERR_DISRUPTOR_WOULD_DEADLOCK instead of blocking
+   * when only consumers run by this thread could make room; ERR_DISRUPTOR_CLOSED if the ring
+   * closes meanwhile.
    */
-  next(n = 1): number {
+  next(n = 1, options?: { timeout?: number }): number {
+    if (options !== undefined) return this.nextWithin(n, new Deadline(claimTimeout(options)))
     const hi = this.claimFast(n)
-    return hi >= 0 ? hi : this.claimSlow(n, true)
+    return hi >= 0 ? hi : this.claimSlow(n, true, FOREVER)
+  }
+
+  private nextWithin(n: number, deadline: Deadline): number {
+    const hi = this.claimFast(n)
+    return hi >= 0 ? hi : this.claimSlow(n, true, deadline)
   }
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
     const hi = this.claimFast(n)
-    return hi >= 0 ? hi : this.claimSlow(n, false)
+    return hi >= 0 ? hi : this.claimSlow(n, false, FOREVER)
   }
 
   /**
@@ -115,7 +123,7 @@ export abstract class Sequencer extends EventEmitter {
     return mp !== null && mp.closed[0] === 0 ? mp.claimShared(n) : -1
   }
 
-  private claimSlow(n: number, wait: boolean): number {
+  private claimSlow(n: number, wait: boolean, deadline: Deadline): number {
     if (this.stopped || this.native.isClosed()) throw closedError()
     integer('n', n, 1, this.size)
     // A handler of this thread that claims (republishing into its own ring) must see the room
@@ -123,30 +131,42 @@ export abstract class Sequencer extends EventEmitter {
     this.flushConsumers()
     if (this.multi) {
       this.mp ??= new MultiProducer(this.native, threadViews(this.token, this.native, true), this.size)
-      return this.mp.claim(n, wait)
+      return this.mp.claim(n, wait, deadline)
     }
     this.sp ??= new SingleProducer(this.native, () => threadViews(this.token, this.native, false), this.size)
-    return this.sp.claim(n, wait)
+    return this.sp.claim(n, wait, deadline)
   }
 
   /**
    * Like `next` without blocking the event loop: resolves with the highest claimed sequence
-   * once there is room. Rejects with an AbortError when `signal` aborts, ERR_DISRUPTOR_CLOSED
-   * when the ring closes.
+   * once there is room. Rejects with an AbortError when `signal` aborts, ERR_DISRUPTOR_TIMEOUT
+   * after `timeout` ms, ERR_DISRUPTOR_CLOSED when the ring closes (nothing claimed in each case).
    */
-  async nextAsync(n = 1, options?: { signal?: AbortSignal }): Promise<number> {
+  async nextAsync(n = 1, options?: { signal?: AbortSignal; timeout?: number }): Promise<number> {
     if (this.stopped) throw closedError()
     integer('n', n, 1, this.size)
+    const deadline = options === undefined ? FOREVER : new Deadline(claimTimeout(options))
     const signal = options?.signal
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal must be an AbortSignal')
     for (;;) {
       if (signal?.aborted) throw abortError(signal)
       const hi = this.tryNext(n)
       if (hi >= 0) return hi
+      if (deadline.expired()) throw deadline.error(n)
+      let timedOut = false
       const outcome = await new Promise<RoomWaitOutcome>((resolve, reject) => {
+        const left = deadline.left()
+        const timer =
+          left === undefined
+            ? undefined
+            : setTimeout(() => {
+                timedOut = true
+                wait.cancel()
+              }, left)
         const done = (outcome: RoomWaitOutcome) => {
           this.roomWaits.delete(wait)
           signal?.removeEventListener('abort', onAbort)
+          clearTimeout(timer)
           resolve(outcome)
         }
         // A single producer's claims live here: the engine waits for room after them.
@@ -159,6 +179,7 @@ export abstract class Sequencer extends EventEmitter {
       })
       if (this.stopped || outcome === RoomWaitOutcome.Closed) throw closedError()
       if (outcome === RoomWaitOutcome.Cancelled && signal?.aborted) throw abortError(signal)
+      if (outcome === RoomWaitOutcome.Cancelled && timedOut) throw deadline.error(n)
       if (outcome === RoomWaitOutcome.ConsumerHalted) {
         throw coded(
           new Error('a consumer halted on an error; the ring can no longer make room'),

@@ -6,6 +6,7 @@
 import { coded } from '../errors'
 import type { NativeRing } from '../native'
 import { ClaimSentinel, type RingViews, SplitCursorLayout } from '../protocol'
+import type { Deadline } from './deadline'
 
 /**
  * The claim state of a single-producer ring, on the thread that produces: claims are counted
@@ -58,9 +59,9 @@ export class SingleProducer {
 
   /**
    * Claims `n` after refreshing the gating minimum through the engine, waiting for room if
-   * `wait` (else -1 when there is none).
+   * `wait` until `deadline` (else -1 when there is none).
    */
-  claim(n: number, wait: boolean): number {
+  claim(n: number, wait: boolean, deadline: Deadline): number {
     const hi = this.claimed + n
     if (hi > Number.MAX_SAFE_INTEGER) {
       throw coded(
@@ -69,9 +70,12 @@ export class SingleProducer {
       )
     }
     while (hi - this.size > this.gating) {
-      const min = this.native.reserve(hi - this.size, this.claimed, wait)
+      const min = this.native.reserve(hi - this.size, this.claimed, wait, deadline.left())
       if (min === ClaimSentinel.NoRoom) return -1
-      if (min === ClaimSentinel.StillWaiting) continue
+      if (min === ClaimSentinel.StillWaiting) {
+        if (deadline.expired()) throw deadline.error(n)
+        continue
+      }
       // Never cache a bound above the published cursor: a consumer that joins later starts
       // there, and claims beyond it plus the ring size would overwrite what it has not read.
       const bound = Math.min(min, this.published)

@@ -25,6 +25,18 @@ type DoneFn = ThreadsafeFunction<RoomWaitOutcome, (), RoomWaitOutcome, Status, f
 /// long, long enough to cost nothing (20 returns a second while blocked).
 const SLICE: Duration = Duration::from_millis(50);
 
+/// A slice of waiting: [`SLICE`], or `ms` (0 ..= 50, a caller's remaining timeout) when shorter.
+fn slice(ms: Option<f64>) -> Result<Duration> {
+    match ms {
+        None => Ok(SLICE),
+        Some(ms) if (0.0..=SLICE.as_millis() as f64).contains(&ms) => {
+            Ok(Duration::from_secs_f64(ms / 1000.0))
+        }
+        Some(ms) if ms > SLICE.as_millis() as f64 => Ok(SLICE),
+        Some(ms) => Err(coded("ERR_INVALID_ARG_VALUE", format!("sliceMs must be >= 0, got {ms}"))),
+    }
+}
+
 impl NativeRing {
     /// ERR_DISRUPTOR_SINGLE_PRODUCER unless this instance may produce: always on a multi
     /// producer ring; on a single producer ring, the first instance that asks, until it detaches.
@@ -87,12 +99,14 @@ impl NativeRing {
 #[napi]
 impl NativeRing {
     /// Claims `n` slots, waiting while full, or returns `ClaimSentinel.StillWaiting` after a
-    /// slice of waiting (so that the JS thread comes back to JavaScript regularly: a
-    /// terminating worker must be able to stop; JavaScript calls again). Refuses with
-    /// WOULD_DEADLOCK when only this thread's consumers could make room.
+    /// slice of waiting (at most 50 ms, or `sliceMs` when shorter: so that the JS thread comes
+    /// back to JavaScript regularly, to let a terminating worker stop and to keep a timeout;
+    /// JavaScript calls again). Refuses with WOULD_DEADLOCK when only this thread's consumers
+    /// could make room.
     #[napi]
-    pub fn next(&self, n: f64) -> Result<f64> {
+    pub fn next(&self, n: f64, slice_ms: Option<f64>) -> Result<f64> {
         let n = err::count("n", n, self.ring.size as usize)?;
+        let slice = slice(slice_ms)?;
         self.check_producer()?;
         let engine = self.engine();
         loop {
@@ -109,7 +123,7 @@ impl NativeRing {
                     wrap,
                     claimed,
                     &mut |w| self.own_consumer_below(w),
-                    Some(SLICE),
+                    Some(slice),
                 )
             });
             match waited {
@@ -150,10 +164,17 @@ impl NativeRing {
     /// one's sequence; `claimed` is the producer's claim counter (-1 ..= 2**53 - 1).
     /// ERR_DISRUPTOR_WOULD_DEADLOCK when only this thread's consumers could make room; with
     /// `wait` false, `ClaimSentinel.NoRoom` at once when there is no room;
-    /// `ClaimSentinel.StillWaiting` after a slice of waiting (call again).
+    /// `ClaimSentinel.StillWaiting` after a slice of waiting (as `next`'s; call again).
     #[napi]
-    pub fn reserve(&self, wrap: f64, claimed: f64, wait: bool) -> Result<f64> {
+    pub fn reserve(
+        &self,
+        wrap: f64,
+        claimed: f64,
+        wait: bool,
+        slice_ms: Option<f64>,
+    ) -> Result<f64> {
         let claimed = err::position("claimed", claimed)?;
+        let slice = slice(slice_ms)?;
         let wrap = err::wrap_point("wrap", wrap, claimed, self.ring.size as i64)?;
         self.check_producer()?;
         let engine = self.engine();
@@ -166,7 +187,7 @@ impl NativeRing {
             return Ok(ClaimSentinel::NoRoom.value());
         }
         let result = self.timed(|| {
-            engine.wait_for_gating(wrap, claimed, &mut |w| self.own_consumer_below(w), Some(SLICE))
+            engine.wait_for_gating(wrap, claimed, &mut |w| self.own_consumer_below(w), Some(slice))
         });
         match result {
             Ok(min) => Ok(min as f64),
