@@ -19,7 +19,7 @@ test('the native engine loads and its version matches package.json', (t) => {
 const BAD_NUMBERS = [Number.NaN, Number.POSITIVE_INFINITY, -0.5, 1.5, 2 ** 53, -(2 ** 60)]
 
 test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and change nothing', (t) => {
-  const ring = new NativeRing(8, 8, false, 'blocking')
+  const ring = new NativeRing(8, 8, false, { name: 'blocking' })
   const cid = ring.addConsumer('checked', [])
   const before = ring.stats().consumers[0]
   const refused = (what: string, call: () => unknown) => {
@@ -43,6 +43,13 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   refused('reserve wrap above claimed', () => ring.reserve(0, -1, false))
   refused('reserve wrap a ring below claimed', () => ring.reserve(-9, -1, false))
   refused('drained target -2', () => ring.drained(-2))
+  for (const wait of [
+    { name: 'nope' },
+    { name: 'timeout-blocking', timeoutMs: -1 },
+    { name: 'blocking', spinTries: 1 },
+  ]) {
+    refused(`wait ${JSON.stringify(wait)}`, () => new NativeRing(8, 8, false, wait))
+  }
   for (const v of [-1, Number.NaN]) {
     refused(`next sliceMs ${v}`, () => ring.next(1, v))
     refused(`reserve sliceMs ${v}`, () => ring.reserve(-7, -1, true, v))

@@ -130,6 +130,50 @@ test('constructor options: bad input throws with the exact class and code', (t) 
     ['producer 1', { ...base, producer: 1 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ["waitStrategy 'nope'", { ...base, waitStrategy: 'nope' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
     ['waitStrategy 5', { ...base, waitStrategy: 5 }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['waitStrategy {}', { ...base, waitStrategy: {} }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ["waitStrategy type 'nope'", { ...base, waitStrategy: { type: 'nope' } }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [
+      'timeoutMs 0',
+      { ...base, waitStrategy: { type: 'timeout-blocking', timeoutMs: 0 } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      'timeoutMs NaN',
+      { ...base, waitStrategy: { type: 'timeout-blocking', timeoutMs: Number.NaN } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      "timeoutMs '5'",
+      { ...base, waitStrategy: { type: 'timeout-blocking', timeoutMs: '5' } },
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+    ],
+    [
+      'spinTries 1.5',
+      { ...base, waitStrategy: { type: 'sleeping', spinTries: 1.5 } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      'sleepMicros -1',
+      { ...base, waitStrategy: { type: 'sleeping', sleepMicros: -1 } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      'yieldMicros 2e6',
+      { ...base, waitStrategy: { type: 'phased-backoff', yieldMicros: 2e6 } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
+    [
+      'a parameter of another strategy',
+      { ...base, waitStrategy: { type: 'blocking', timeoutMs: 5 } },
+      RangeError,
+      'ERR_INVALID_ARG_VALUE',
+    ],
     ['options null', null, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ['options undefined', undefined, TypeError, 'ERR_INVALID_ARG_TYPE'],
     ["options 'x'", 'x', TypeError, 'ERR_INVALID_ARG_TYPE'],
@@ -141,11 +185,21 @@ test('constructor options: bad input throws with the exact class and code', (t) 
 })
 
 test('every valid shape and wait strategy constructs a ring that delivers exactly once', async (t) => {
-  const strategies = ['blocking', 'sleeping', 'yielding', 'busy-spin', 'phased-backoff'] as const
+  const strategies = [
+    'blocking',
+    'sleeping',
+    'yielding',
+    'busy-spin',
+    'phased-backoff',
+    'timeout-blocking',
+    { type: 'sleeping', spinTries: 0, yieldTries: 3, sleepMicros: 20 },
+    { type: 'phased-backoff', spinMicros: 0, yieldMicros: 5 },
+    { type: 'timeout-blocking', timeoutMs: 5 },
+  ] as const
   for (const waitStrategy of strategies) {
     for (const producer of ['single', 'multi'] as const) {
       const r = ringWithHandler({ size: 4, slotSize: 8, producer, waitStrategy })
-      await r.check(t, `${waitStrategy}/${producer}`)
+      await r.check(t, `${JSON.stringify(waitStrategy)}/${producer}`)
       await r.d.close()
     }
   }

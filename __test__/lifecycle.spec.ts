@@ -586,3 +586,49 @@ test('a claim granted before close() and never published is not delivered, nor w
     await w.worker.terminate()
   }
 })
+
+test("the 'timeout-blocking' wait strategy: an idle handler's onTimeout gets the last sequence handed to it, and events still arrive", async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, waitStrategy: { type: 'timeout-blocking', timeoutMs: 5 } })
+  t.deepEqual(d.waitStrategyOptions, { type: 'timeout-blocking', timeoutMs: 5 })
+  const timeouts: number[] = []
+  const seen: number[] = []
+  d.handleEventsWith({
+    onBatch: (lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(s)
+    },
+    onTimeout: (sequence) => timeouts.push(sequence),
+  })
+  d.start()
+  for (let i = 0; i < 3; i++) d.publish(d.next())
+  await d.drain()
+  const deadline = Date.now() + 10_000
+  while (timeouts.length < 2 && Date.now() < deadline) await sleep(5)
+  t.true(timeouts.length >= 2, `onTimeout calls: ${timeouts}`)
+  t.true(
+    timeouts.every((s) => s === 2),
+    `${timeouts}`,
+  )
+  d.publish(d.next())
+  await d.drain()
+  t.deepEqual(seen, [0, 1, 2, 3])
+  // An attached thread sees the same strategy, with its parameters.
+  const attached = Disruptor.attach(d.share())
+  t.deepEqual(attached.waitStrategyOptions, { type: 'timeout-blocking', timeoutMs: 5 })
+  await attached.close()
+  await d.close()
+})
+
+test('wait strategies given by name report their default parameters', async (t) => {
+  const cases = [
+    ['sleeping', { type: 'sleeping', spinTries: 100, yieldTries: 100, sleepMicros: 100 }],
+    ['phased-backoff', { type: 'phased-backoff', spinMicros: 1, yieldMicros: 100 }],
+    ['timeout-blocking', { type: 'timeout-blocking', timeoutMs: 1000 }],
+    ['blocking', { type: 'blocking' }],
+  ] as const
+  for (const [name, options] of cases) {
+    const d = new Disruptor({ size: 4, slotSize: 8, waitStrategy: name })
+    t.is(d.waitStrategy, name)
+    t.deepEqual(d.waitStrategyOptions, options)
+    d.halt()
+  }
+})

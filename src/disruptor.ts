@@ -10,7 +10,7 @@ import { Consumers } from './consumer/consumers'
 import type { Poller } from './consumer/poller'
 import { closedError, coded, haltedError, rangeError, typeError } from './errors'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
-import { NativeRing, type NativeRingStats } from './native'
+import { NativeRing, type NativeRingStats, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { threadBuffer, track, untrack } from './thread'
 import type {
@@ -23,6 +23,7 @@ import type {
   PollerOptions,
   SharedDisruptor,
   WaitStrategyName,
+  WaitStrategyOptions,
 } from './types'
 import { fn, integer, ringOptions, sequenceArg, timeoutOption } from './validate'
 
@@ -51,6 +52,8 @@ export class Disruptor extends Sequencer {
   readonly producer: 'single' | 'multi'
   /** The wait strategy. */
   readonly waitStrategy: WaitStrategyName
+  /** The wait strategy with every parameter (defaults filled in). */
+  readonly waitStrategyOptions: Readonly<WaitStrategyOptions>
 
   private readonly mask: number
   private readonly id: number
@@ -67,13 +70,14 @@ export class Disruptor extends Sequencer {
   /** @internal */
   constructor(options: DisruptorOptions, native: NativeRing)
   constructor(options: DisruptorOptions, native?: NativeRing) {
-    const { size, slotSize, producer, waitStrategy } = ringOptions(options)
-    const ring = native ?? new NativeRing(size, slotSize, producer === 'multi', waitStrategy)
+    const { size, slotSize, producer, waitStrategy, wait } = ringOptions(options)
+    const ring = native ?? new NativeRing(size, slotSize, producer === 'multi', wait)
     const info = ring.describe()
     super(ring, info.token, size, producer === 'multi')
     this.slotSize = slotSize
     this.producer = producer
     this.waitStrategy = waitStrategy
+    this.waitStrategyOptions = Object.freeze(strategyOptions(info.wait))
     this.mask = size - 1
     this.attached = native !== undefined
     this.id = info.id
@@ -122,7 +126,7 @@ export class Disruptor extends Sequencer {
         size: info.size,
         slotSize: info.slotSize,
         producer: info.multi ? 'multi' : 'single',
-        waitStrategy: info.waitStrategy as WaitStrategyName,
+        waitStrategy: strategyOptions(info.wait),
       },
       native,
     )
@@ -391,6 +395,13 @@ export class Disruptor extends Sequencer {
   private checkOpen(): void {
     if (this.closed || this.native.isClosed()) throw closedError()
   }
+}
+
+/** A wait strategy as the binding describes it, in the public shape (parameters it has). */
+function strategyOptions(wait: WaitConfig): WaitStrategyOptions {
+  const options: Record<string, unknown> = { type: wait.name }
+  for (const [key, value] of Object.entries(wait)) if (key !== 'name' && typeof value === 'number') options[key] = value
+  return options as WaitStrategyOptions
 }
 
 /** The binding's statistics in the public shape. */

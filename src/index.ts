@@ -24,4 +24,5 @@ export type {
   PollResult,
   SharedDisruptor,
   WaitStrategyName,
+  WaitStrategyOptions,
 } from './types'

@@ -50,6 +50,8 @@ export const NativeRing = binding.NativeRing
 export type NativeRing = Binding.NativeRing
 /** The binding's statistics of a ring, before `stats()` shapes them. */
 export type NativeRingStats = Binding.NativeRingStats
+/** A wait strategy as the binding takes it and describes it. */
+export type WaitConfig = Binding.WaitConfig
 
 // Const enums of binding.d.ts: tsc inlines their values, so using them costs nothing at run time.
 export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout } from '../binding'

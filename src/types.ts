@@ -4,7 +4,26 @@
  */
 
 /** How consumers (and producers on a full ring) wait. See README "Choosing a wait strategy". */
-export type WaitStrategyName = 'blocking' | 'sleeping' | 'yielding' | 'busy-spin' | 'phased-backoff'
+export type WaitStrategyName =
+  | 'blocking'
+  | 'sleeping'
+  | 'yielding'
+  | 'busy-spin'
+  | 'phased-backoff'
+  | 'timeout-blocking'
+
+/**
+ * A wait strategy with its parameters (a name alone takes the defaults shown). See README
+ * "Choosing a wait strategy".
+ */
+export type WaitStrategyOptions =
+  | { type: 'blocking' | 'yielding' | 'busy-spin' }
+  /** Spins `spinTries` times (100), yields `yieldTries` times (100), then sleeps `sleepMicros` µs (100) at a time. */
+  | { type: 'sleeping'; spinTries?: number; yieldTries?: number; sleepMicros?: number }
+  /** Spins for `spinMicros` µs (1), yields for `yieldMicros` µs (100), then blocks. */
+  | { type: 'phased-backoff'; spinMicros?: number; yieldMicros?: number }
+  /** Blocks, and times out every `timeoutMs` ms (1000): handlers' `onTimeout` is called. */
+  | { type: 'timeout-blocking'; timeoutMs?: number }
 
 /** Options of `new Disruptor(options)`. */
 export interface DisruptorOptions {
@@ -14,8 +33,8 @@ export interface DisruptorOptions {
   slotSize: number
   /** 'single' (one producing thread) or 'multi' (any number, any thread). Default 'multi'. */
   producer?: 'single' | 'multi'
-  /** Default 'blocking' (an idle ring uses no CPU). */
-  waitStrategy?: WaitStrategyName
+  /** Default 'blocking' (an idle ring uses no CPU); a name, or a strategy with its parameters. */
+  waitStrategy?: WaitStrategyName | WaitStrategyOptions
 }
 
 /**
@@ -40,6 +59,11 @@ export interface HandlerObject {
   onStart?: () => void
   /** Called once when the handler stops (`close()`, `halt()`, or its own failure). */
   onShutdown?: () => void
+  /**
+   * With the 'timeout-blocking' wait strategy: called with the last sequence handed to this
+   * consumer each time it waited `timeoutMs` for an event and none came (LMAX's onTimeout).
+   */
+  onTimeout?: (sequence: number) => void
   /**
    * What a throw or rejection does: 'halt' (default: the handler stops, the error surfaces
    * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done), or a

@@ -6,7 +6,8 @@
 import { constants as bufferConstants } from 'node:buffer'
 
 import { rangeError, typeError } from './errors'
-import type { DisruptorOptions, PollerOptions, WaitStrategyName } from './types'
+import type { WaitConfig } from './native'
+import type { DisruptorOptions, PollerOptions, WaitStrategyName, WaitStrategyOptions } from './types'
 
 const MAX_SIZE = 2 ** 30
 const MAX_SLOT = 65536
@@ -18,6 +19,17 @@ const STRATEGIES: Readonly<Record<WaitStrategyName, true>> = {
   yielding: true,
   'busy-spin': true,
   'phased-backoff': true,
+  'timeout-blocking': true,
+}
+
+/** Each strategy's parameters: [min, max] and whether it must be an integer. */
+const PARAMETERS: Readonly<Record<WaitStrategyName, Readonly<Record<string, [number, number, boolean]>>>> = {
+  blocking: {},
+  yielding: {},
+  'busy-spin': {},
+  sleeping: { spinTries: [0, 1e9, true], yieldTries: [0, 1e9, true], sleepMicros: [0, 1e6, false] },
+  'phased-backoff': { spinMicros: [0, 1e6, false], yieldMicros: [0, 1e6, false] },
+  'timeout-blocking': { timeoutMs: [0.001, 2e9, false] },
 }
 
 /** `new Disruptor(options)` after its checks, with defaults filled in. */
@@ -26,6 +38,8 @@ export interface RingOptions {
   slotSize: number
   producer: 'single' | 'multi'
   waitStrategy: WaitStrategyName
+  /** The strategy with the parameters given, as the binding takes it. */
+  wait: WaitConfig
 }
 
 /** An integer `min ..= max`. */
@@ -67,12 +81,37 @@ export function ringOptions(options: DisruptorOptions): RingOptions {
     if (typeof producer !== 'string') throw typeError('producer must be a string')
     throw rangeError(`producer must be 'single' or 'multi', got '${producer}'`)
   }
-  const waitStrategy = options.waitStrategy ?? 'blocking'
-  if (typeof waitStrategy !== 'string') throw typeError('waitStrategy must be a string')
-  if (!Object.hasOwn(STRATEGIES, waitStrategy)) {
-    throw rangeError(`waitStrategy must be one of ${Object.keys(STRATEGIES).join(', ')}, got '${waitStrategy}'`)
+  const wait = waitConfig(options.waitStrategy ?? 'blocking')
+  return { size, slotSize, producer, waitStrategy: wait.name as WaitStrategyName, wait }
+}
+
+/** A wait strategy option: a name, or `{ type, ...parameters }` (each checked). */
+function waitConfig(option: WaitStrategyName | WaitStrategyOptions): WaitConfig {
+  const given = typeof option === 'object' && option !== null
+  const name: unknown = given ? option.type : option
+  if (typeof name !== 'string') {
+    throw typeError(given ? 'waitStrategy.type must be a string' : 'waitStrategy must be a string or an object')
   }
-  return { size, slotSize, producer, waitStrategy }
+  if (!Object.hasOwn(STRATEGIES, name)) {
+    throw rangeError(`waitStrategy must be one of ${Object.keys(STRATEGIES).join(', ')}, got '${name}'`)
+  }
+  const config: WaitConfig = { name }
+  if (!given) return config
+  const allowed = PARAMETERS[name as WaitStrategyName]
+  for (const [key, value] of Object.entries(option)) {
+    if (key === 'type' || value === undefined) continue
+    const range = allowed[key]
+    if (range === undefined) throw rangeError(`waitStrategy.${key} is not a parameter of the '${name}' wait strategy`)
+    if (typeof value !== 'number') throw typeError(`waitStrategy.${key} must be a number, got ${typeof value}`)
+    const [min, max, whole] = range
+    if (!(value >= min && value <= max) || (whole && !Number.isInteger(value))) {
+      throw rangeError(
+        `waitStrategy.${key} must be ${whole ? 'an integer' : 'a number'} in ${min} ..= ${max}, got ${value}`,
+      )
+    }
+    ;(config as unknown as Record<string, number>)[key] = value
+  }
+  return config
 }
 
 /** The options of a poller or a `batches()` iterator. */

@@ -1,5 +1,5 @@
 // Type-checked (tsc --noEmit, module nodenext) against the installed package's types: ESM side.
-import { Disruptor, type DisruptorOptions, type PollResult } from 'napi-disruptor'
+import { Disruptor, type DisruptorOptions, type PollResult, type WaitStrategyOptions } from 'napi-disruptor'
 
 const options: DisruptorOptions = { size: 64, slotSize: 8, producer: 'single', waitStrategy: 'blocking' }
 const d = new Disruptor(options)
@@ -14,6 +14,11 @@ const many: number = d.publishEvents(2, put) + d.tryPublishEvents(2, put) + d.tr
 const later: Promise<number> = d.publishEventAsync(put, { signal: new AbortController().signal })
 void many
 const timed: number = d.next(1, { timeout: 5 })
+const t = new Disruptor({ size: 8, slotSize: 8, waitStrategy: { type: 'timeout-blocking', timeoutMs: 5 } })
+t.handleEventsWith({ onBatch: () => {}, onTimeout: (sequence: number) => void sequence })
+const strategy: WaitStrategyOptions = t.waitStrategyOptions
+void strategy
+t.halt()
 void timed
 void d.nextAsync(1, { timeout: 5 }).catch(() => {})
 void later.catch(() => {})

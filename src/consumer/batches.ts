@@ -25,7 +25,9 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     private readonly gate: Gate,
   ) {
     this.seq = native.consumerSequence(cid)
-    native.setWaker(cid, () => {
+    native.setWaker(cid, (timedOut) => {
+      // A timeout-blocking wait timed out: nothing to yield, and the waker waits on.
+      if (timedOut) return
       const w = this.waiting
       this.waiting = null
       w?.resolve()

@@ -14,6 +14,7 @@ export interface Worker {
   maxBatchSize: number
   onStart?: () => void
   onShutdown?: () => void
+  onTimeout?: (sequence: number) => void
   onError: HandlerObject['onError']
 }
 
@@ -32,6 +33,7 @@ export function toWorker(h: Handler, what: string): Worker {
       : integer(`${what}.maxBatchSize`, h.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
   if (h.onStart !== undefined) fn(`${what}.onStart`, h.onStart)
   if (h.onShutdown !== undefined) fn(`${what}.onShutdown`, h.onShutdown)
+  if (h.onTimeout !== undefined) fn(`${what}.onTimeout`, h.onTimeout)
   const onError = h.onError ?? 'halt'
   if (onError !== 'halt' && onError !== 'skip' && typeof onError !== 'function') {
     throw rangeError(`${what}.onError must be 'halt', 'skip' or a function, got ${String(onError)}`)
@@ -42,6 +44,7 @@ export function toWorker(h: Handler, what: string): Worker {
     maxBatchSize,
     onStart: h.onStart?.bind(h),
     onShutdown: h.onShutdown?.bind(h),
+    onTimeout: h.onTimeout?.bind(h),
     onError: typeof onError === 'function' ? onError.bind(h) : onError,
   }
 }

@@ -109,7 +109,7 @@ export class ConsumerRunner implements Stoppable {
     if (this.started) return
     this.started = true
     runningConsumers++
-    this.native.setWaker(this.cid, () => this.pump())
+    this.native.setWaker(this.cid, (timedOut) => (timedOut ? this.timedOut() : this.pump()))
     for (const w of this.workers) {
       if (w.onStart) {
         try {
@@ -136,6 +136,22 @@ export class ConsumerRunner implements Stoppable {
     for (const w of this.workers) {
       try {
         w.onShutdown?.()
+      } catch (e) {
+        this.host.report(this.name, e)
+      }
+    }
+  }
+
+  /**
+   * A timeout-blocking wait timed out while this consumer waited for events (its waker waits
+   * on): each worker's `onTimeout` gets the last sequence handed out. A throw is reported, as
+   * an `onShutdown`'s is.
+   */
+  private timedOut(): void {
+    if (!this.started || this.stopped || !this.armed) return
+    for (const w of this.workers) {
+      try {
+        w.onTimeout?.(this.dispatched)
       } catch (e) {
         this.host.report(this.name, e)
       }

@@ -30,11 +30,12 @@ impl NativeRing {
         Ok((inst.consumers.len() - 1) as u32)
     }
 
-    /// Gives consumer `cid` a waker thread that calls `wake()` when armed and events arrive.
+    /// Gives consumer `cid` a waker thread that calls `wake(false)` when armed and events
+    /// arrive, and `wake(true)` each time a timeout-blocking wait times out meanwhile.
     #[napi]
-    pub fn set_waker(&self, cid: u32, wake: Function<(), ()>) -> Result<()> {
+    pub fn set_waker(&self, cid: u32, wake: Function<bool, ()>) -> Result<()> {
         let wake: WakeFn = wake
-            .build_threadsafe_function::<()>()
+            .build_threadsafe_function::<bool>()
             .callee_handled::<false>()
             .weak::<true>()
             .build()

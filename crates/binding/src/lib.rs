@@ -22,6 +22,7 @@ mod ring;
 mod shared;
 mod stats;
 mod views;
+mod wait;
 mod waker;
 
 use napi_derive::napi;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crossbeam_utils::CachePadded;
-use disruptor_core::{AnyWaitStrategy, Error};
+use disruptor_core::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -18,6 +18,7 @@ use crate::instance::{lock, Instance, InstanceRef};
 use crate::registry;
 use crate::shared::{AbandonedFn, RingState};
 use crate::stats::{self, NativeRingStats, RingInfo};
+use crate::wait::WaitConfig;
 
 /// One thread's handle on a ring (internal: the public API is `Disruptor` in the TypeScript).
 #[napi(custom_finalize)]
@@ -99,19 +100,11 @@ impl ObjectFinalize for NativeRing {
 impl NativeRing {
     /// A new ring. Arguments are checked again here (the TypeScript checks them first).
     #[napi(constructor)]
-    pub fn new(
-        env: Env,
-        size: f64,
-        slot_size: f64,
-        multi: bool,
-        wait_strategy: String,
-    ) -> Result<Self> {
+    pub fn new(env: Env, size: f64, slot_size: f64, multi: bool, wait: WaitConfig) -> Result<Self> {
         let size = err::count("size", size, disruptor_core::MAX_BUFFER_SIZE)? as usize;
         let slot_size = err::count("slotSize", slot_size, disruptor_core::MAX_SLOT_SIZE)? as usize;
-        let wait = AnyWaitStrategy::from_name(&wait_strategy).ok_or_else(|| {
-            coded("ERR_INVALID_ARG_VALUE", format!("unknown wait strategy '{wait_strategy}'"))
-        })?;
-        let engine = engine::build(size, slot_size, multi, wait).map_err(err::engine)?;
+        let wait = wait.resolved()?;
+        let engine = engine::build(size, slot_size, multi, wait.build()).map_err(err::engine)?;
         let (id, token) = registry::reserve();
         let ring = Arc::new(RingState {
             engine,
@@ -120,7 +113,7 @@ impl NativeRing {
             size: size as u32,
             slot_size: slot_size as u32,
             multi,
-            wait: wait_strategy,
+            wait,
             owner: AtomicU64::new(0),
             producer_wait_nanos: AtomicU64::new(0),
             on_abandoned: Mutex::new(None),

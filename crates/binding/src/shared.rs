@@ -9,6 +9,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
 use crate::engine::Engine;
+use crate::wait::WaitConfig;
 
 /// A ring and what every thread attached to it shares.
 pub(crate) struct RingState {
@@ -19,8 +20,8 @@ pub(crate) struct RingState {
     pub(crate) size: u32,
     pub(crate) slot_size: u32,
     pub(crate) multi: bool,
-    /// The wait strategy's name, as given.
-    pub(crate) wait: String,
+    /// The wait strategy, every parameter filled in.
+    pub(crate) wait: WaitConfig,
     /// For a single-producer ring: the instance allowed to claim (0: none yet).
     pub(crate) owner: AtomicU64,
     /// Statistics: time producers spent waiting for room in native calls.

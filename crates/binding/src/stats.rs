@@ -7,6 +7,7 @@ use disruptor_core::ConsumerState;
 use napi_derive::napi;
 
 use crate::shared::RingState;
+use crate::wait::WaitConfig;
 
 /// Per consumer statistics, as `stats()` reports them.
 #[napi(object)]
@@ -43,7 +44,8 @@ pub struct RingInfo {
     pub size: u32,
     pub slot_size: u32,
     pub multi: bool,
-    pub wait_strategy: String,
+    /// The wait strategy, every parameter filled in.
+    pub wait: WaitConfig,
 }
 
 /// The ring's identity and shape.
@@ -54,7 +56,7 @@ pub(crate) fn describe(ring: &RingState) -> RingInfo {
         size: ring.size,
         slot_size: ring.slot_size,
         multi: ring.multi,
-        wait_strategy: ring.wait.clone(),
+        wait: ring.wait.clone(),
     }
 }
 

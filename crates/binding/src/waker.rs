@@ -14,9 +14,10 @@ use napi::Status;
 
 use crate::engine::Waiter;
 
-/// Calls the JS consumer back with no arguments; weak: an idle ring never keeps the process
-/// alive on its own.
-pub(crate) type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
+/// Calls the JS consumer back: `false` when events arrived, `true` when a wait of a
+/// timeout-blocking strategy timed out (the consumer's `onTimeout`; it stays armed). Weak: an
+/// idle ring never keeps the process alive on its own.
+pub(crate) type WakeFn = ThreadsafeFunction<bool, (), bool, Status, false, true>;
 
 /// The handle's requests to the thread.
 #[derive(Default)]
@@ -102,9 +103,17 @@ fn run(state: &WakerState, waiter: &dyn Waiter, wake: WakeFn) {
         };
         let result = waiter.wait_from(next);
         if let Err(Error::Timeout) = result {
-            // A timeout strategy: keep waiting unless re-armed or stopped meanwhile.
+            // A timeout strategy: tell the consumer, then keep waiting unless re-armed or
+            // stopped meanwhile.
             let mut requests = lock(&state.requests);
+            if requests.stop {
+                return;
+            }
             requests.armed.get_or_insert(next);
+            drop(requests);
+            if wake.call(true, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                return; // the JS environment is gone
+            }
             continue;
         }
         if lock(&state.requests).stop {
@@ -112,7 +121,7 @@ fn run(state: &WakerState, waiter: &dyn Waiter, wake: WakeFn) {
         }
         // NonBlocking: never wait on the JS thread (it may be the one stopping us). At most one
         // call is queued per arm, so the queue cannot grow.
-        let status = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        let status = wake.call(false, ThreadsafeFunctionCallMode::NonBlocking);
         if result.is_err() || status != Status::Ok {
             // Closed (the JS side learns it on the call), or the JS environment is gone.
             return;
