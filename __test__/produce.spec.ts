@@ -586,3 +586,24 @@ for (const producer of PRODUCERS) {
     d.halt()
   })
 }
+
+test("with the 'timeout-blocking' strategy, claims waiting for room outlast its timeouts (nextAsync and next)", async (t) => {
+  const d = new Disruptor({ size: 4, slotSize: 8, waitStrategy: { type: 'timeout-blocking', timeoutMs: 2 } })
+  const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+  try {
+    await w.type('ready')
+    await ask(w, 'poller')
+    for (let i = 0; i < 4; i++) d.publish(d.next())
+    const waiting = d.nextAsync()
+    await ask(w, 'pollAfter', 60)
+    t.is(await waiting, 4, 'nextAsync waited through several of the strategy timeouts')
+    d.publish(4)
+    for (let s = 5; s < 8; s++) d.publish(d.next())
+    await ask(w, 'pollAfter', 60)
+    t.is(d.next(), 8, 'so did a blocking next')
+    d.publish(8)
+  } finally {
+    await w.worker.terminate()
+    d.halt()
+  }
+})
