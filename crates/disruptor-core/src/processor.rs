@@ -73,7 +73,7 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
     /// [`crate::Sequencer::abandoned_in`]: skipped and counted, never handed to the handler),
     /// applying the exception policy to each failure. Returns the outcome and how many
     /// sequences it skipped.
-    pub(crate) fn process(
+    fn process(
         &mut self,
         lo: i64,
         hi: i64,
@@ -118,11 +118,35 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
         }
     }
 
+    /// Handles `[next, hi]` (of `available`, skipping abandoned sequences) and records the
+    /// outcome: progress and statistics ([`complete`](Self::complete)), or the failure
+    /// ([`fail`](Self::fail)). True when the policy halted the consumer.
+    pub(crate) fn handle<S: Sequencer>(
+        &mut self,
+        sequence: &Sequence,
+        barrier: &SequenceBarrier<S>,
+        (next, hi, available): (i64, i64, i64),
+        counters: &mut LocalCounters,
+    ) -> bool {
+        let sequencer = barrier.sequencer();
+        match self.process(next, hi, available, |lo, hi| sequencer.abandoned_in(lo, hi)) {
+            (BatchOutcome::Completed, skipped) => {
+                self.complete(sequence, barrier, (next, hi, skipped), counters);
+                false
+            }
+            (BatchOutcome::Halted { failed }, skipped) => {
+                counters.skipped += skipped as u64;
+                self.fail(sequence, barrier, next, failed, counters);
+                true
+            }
+        }
+    }
+
     /// After handling `[next, hi]` (`skipped` of them abandoned): publishes the progress
     /// (**Release**: our reads of those slots happen-before a producer reusing them), wakes
     /// waiters, updates statistics.
     #[inline]
-    pub(crate) fn complete<S: Sequencer>(
+    fn complete<S: Sequencer>(
         &self,
         sequence: &Sequence,
         barrier: &SequenceBarrier<S>,
@@ -138,7 +162,7 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
 
     /// After the policy halted at `failed`: publishes the progress before it, marks the
     /// consumer failed and tells the sequencer, so producers waiting on it are released.
-    pub(crate) fn fail<S: Sequencer>(
+    fn fail<S: Sequencer>(
         &self,
         sequence: &Sequence,
         barrier: &SequenceBarrier<S>,
@@ -283,18 +307,10 @@ impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> BatchEventProcesso
                 Err(_) => return false,
             };
             let hi = available.min(next.saturating_add(self.max_batch_size - 1));
-            let sequencer = self.barrier.sequencer();
-            let abandoned_in = |lo, hi| sequencer.abandoned_in(lo, hi);
-            let skipped = match self.runner.process(next, hi, available, abandoned_in) {
-                (BatchOutcome::Completed, skipped) => skipped,
-                (BatchOutcome::Halted { failed }, skipped) => {
-                    counters.skipped += skipped as u64;
-                    self.runner.fail(&self.sequence, &self.barrier, next, failed, &mut counters);
-                    return true;
-                }
-            };
-            let batch = (next, hi, skipped);
-            self.runner.complete(&self.sequence, &self.barrier, batch, &mut counters);
+            let batch = (next, hi, available);
+            if self.runner.handle(&self.sequence, &self.barrier, batch, &mut counters) {
+                return true;
+            }
             next = hi + 1;
         }
     }

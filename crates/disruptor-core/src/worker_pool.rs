@@ -6,7 +6,7 @@ use crate::consumer::{ConsumerInfo, ConsumerOptions, ConsumerState, LocalCounter
 use crate::data_provider::DataProvider;
 use crate::error::{Error, Result};
 use crate::event_handler::EventHandler;
-use crate::processor::{wait_timed, BatchOutcome, BatchRunner};
+use crate::processor::{wait_timed, BatchRunner};
 use crate::sequence::Sequence;
 use crate::sequence_barrier::SequenceBarrier;
 use crate::sequencer::Sequencer;
@@ -120,18 +120,10 @@ impl<D: DataProvider, S: Sequencer, H: EventHandler<D::Item>> WorkProcessor<D, S
             if !self.work_sequence.compare_and_set(handed_out, hi) {
                 continue; // another worker took it
             }
-            let sequencer = self.barrier.sequencer();
-            let abandoned_in = |lo, hi| sequencer.abandoned_in(lo, hi);
-            let skipped = match self.runner.process(next, hi, available, abandoned_in) {
-                (BatchOutcome::Completed, skipped) => skipped,
-                (BatchOutcome::Halted { failed }, skipped) => {
-                    counters.skipped += skipped as u64;
-                    self.runner.fail(&self.sequence, &self.barrier, next, failed, &mut counters);
-                    return Err(());
-                }
-            };
-            let batch = (next, hi, skipped);
-            self.runner.complete(&self.sequence, &self.barrier, batch, &mut counters);
+            let batch = (next, hi, available);
+            if self.runner.handle(&self.sequence, &self.barrier, batch, &mut counters) {
+                return Err(());
+            }
         }
     }
 }
