@@ -202,3 +202,75 @@ test('stress: multi-producer workers that die at random points of claim, write a
   for (const consumer of stats.consumers) t.is(consumer.skipped, stats.abandonedEvents, consumer.name)
   await d.close()
 })
+
+test('a multi producer that dies after publishing part of its claim out of order, or with two claims open, has only its unpublished sequences skipped', async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
+  const f64 = new Float64Array(d.buffer)
+  f64.fill(777)
+  const got: Array<[number, number]> = []
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
+  })
+  d.start()
+  for (const [i, steps] of [
+    // claims [0, 2], publishes [1, 2] first, dies: 0 is skipped
+    [
+      ['next', 3],
+      ['write', [1, 11]],
+      ['write', [2, 12]],
+      ['publish', [1, 2]],
+    ],
+    // claims 3, claims 4, publishes 4, dies: 3 is skipped
+    [
+      ['next', 1],
+      ['next', 1],
+      ['write', [4, 14]],
+      ['publish', [4, 4]],
+    ],
+  ].entries()) {
+    const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+    await w.type('ready')
+    for (const [cmd, arg] of steps as Array<[string, unknown]>) {
+      const answer = await ask(w, cmd, arg)
+      t.is(answer.type, 'done', `round ${i}: ${cmd} ${JSON.stringify(arg)}: ${answer.message}`)
+    }
+    await w.worker.terminate()
+  }
+  const last = d.publishEvent((offset) => {
+    f64[offset / 8] = 55
+  })
+  t.is(last, 5)
+  await d.drain({ timeout: 10_000 })
+  t.deepEqual(got, [
+    [1, 11],
+    [2, 12],
+    [4, 14],
+    [5, 55],
+  ])
+  t.is(d.stats().abandonedEvents, 2)
+  await d.close()
+})
+
+test('a worker that dies with a claim while close() drains has it skipped, so what the creating thread claimed before close() is still delivered', async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
+  const f64 = new Float64Array(d.buffer)
+  const got: Array<[number, number]> = []
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
+  })
+  d.start()
+  const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+  try {
+    await w.type('ready')
+    t.is((await ask(w, 'next', 1)).value, 0)
+    const mine = d.next()
+    const closing = d.close()
+    await w.worker.terminate()
+    f64[d.offset(mine) / 8] = 42
+    d.publish(mine)
+    await closing
+    t.deepEqual(got, [[1, 42]])
+  } finally {
+    await w.worker.terminate()
+  }
+})

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor } from '../src'
-import { ask, tick, WorkerProbe, waitFor } from './helpers'
+import { ask, sleep, tick, WorkerProbe, waitFor } from './helpers'
 
 const PRODUCERS = ['single', 'multi'] as const
 
@@ -602,6 +602,34 @@ test("with the 'timeout-blocking' strategy, claims waiting for room outlast its 
     await ask(w, 'pollAfter', 60)
     t.is(d.next(), 8, 'so did a blocking next')
     d.publish(8)
+  } finally {
+    await w.worker.terminate()
+    d.halt()
+  }
+})
+
+test('nextAsync with a timeout above 2**31 - 1 ms waits for room (it is not cut short by the timer limit)', async (t) => {
+  const d = new Disruptor({ size: 4, slotSize: 8 })
+  const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
+  try {
+    await w.type('ready')
+    await ask(w, 'poller')
+    for (let i = 0; i < 4; i++) d.publish(d.next())
+    let settled = 'pending'
+    const later = d.nextAsync(1, { timeout: 3e9 }).then(
+      (hi) => {
+        settled = `claimed ${hi}`
+        return hi
+      },
+      (e) => {
+        settled = e.code
+        throw e
+      },
+    )
+    await sleep(50)
+    t.is(settled, 'pending')
+    await ask(w, 'poll')
+    t.is(await later, 4)
   } finally {
     await w.worker.terminate()
     d.halt()

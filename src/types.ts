@@ -22,7 +22,7 @@ export type WaitStrategyOptions =
   | { type: 'sleeping'; spinTries?: number; yieldTries?: number; sleepMicros?: number }
   /** Spins for `spinMicros` µs (1), yields for `yieldMicros` µs (100), then blocks. */
   | { type: 'phased-backoff'; spinMicros?: number; yieldMicros?: number }
-  /** Blocks, and times out every `timeoutMs` ms (1000): handlers' `onTimeout` is called. */
+  /** Blocks, and times out every `timeoutMs` ms (1000; at least 1): handlers' `onTimeout` is called. */
   | { type: 'timeout-blocking'; timeoutMs?: number }
 
 /** Options of `new Disruptor(options)`. */

@@ -29,7 +29,7 @@ const PARAMETERS: Readonly<Record<WaitStrategyName, Readonly<Record<string, [num
   'busy-spin': {},
   sleeping: { spinTries: [0, 1e9, true], yieldTries: [0, 1e9, true], sleepMicros: [0, 1e6, false] },
   'phased-backoff': { spinMicros: [0, 1e6, false], yieldMicros: [0, 1e6, false] },
-  'timeout-blocking': { timeoutMs: [0.001, 2e9, false] },
+  'timeout-blocking': { timeoutMs: [1, 2e9, false] },
 }
 
 /** `new Disruptor(options)` after its checks, with defaults filled in. */
@@ -100,8 +100,10 @@ function waitConfig(option: WaitStrategyName | WaitStrategyOptions): WaitConfig 
   const allowed = PARAMETERS[name as WaitStrategyName]
   for (const [key, value] of Object.entries(option)) {
     if (key === 'type' || value === undefined) continue
+    if (!Object.hasOwn(allowed, key)) {
+      throw rangeError(`waitStrategy.${key} is not a parameter of the '${name}' wait strategy`)
+    }
     const range = allowed[key]
-    if (range === undefined) throw rangeError(`waitStrategy.${key} is not a parameter of the '${name}' wait strategy`)
     if (typeof value !== 'number') throw typeError(`waitStrategy.${key} must be a number, got ${typeof value}`)
     const [min, max, whole] = range
     if (!(value >= min && value <= max) || (whole && !Number.isInteger(value))) {

@@ -148,7 +148,13 @@ export class ConsumerRunner implements Stoppable {
    * an `onShutdown`'s is.
    */
   private timedOut(): void {
-    if (!this.started || this.stopped || !this.armed) return
+    if (!this.started || this.stopped) return
+    try {
+      this.native.timeoutSeen(this.cid)
+    } catch {
+      return // removed or closed meanwhile
+    }
+    if (!this.armed) return
     for (const w of this.workers) {
       try {
         w.onTimeout?.(this.dispatched)

@@ -65,6 +65,10 @@ export class MultiProducer {
 
   /** A claim while the cached gating minimum shows room (the Sequencer's fast claim); -1 when it does not. */
   claimShared(n: number): number {
+    // A claim still open (claimed again before publishing it): the mirror will hold only the
+    // new one, so the engine keeps this one for a detach (before the exchange: no call may
+    // come between the exchange and the mirror's stores).
+    if (this.next <= this.hi) this.native.keepClaim(this.next, this.hi)
     for (;;) {
       const current = Atomics.load(this.cursor, 0)
       const hi = Number(current) + n

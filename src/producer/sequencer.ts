@@ -155,14 +155,7 @@ export abstract class Sequencer extends EventEmitter {
       if (deadline.expired()) throw deadline.error(n)
       let timedOut = false
       const outcome = await new Promise<RoomWaitOutcome>((resolve, reject) => {
-        const left = deadline.left()
-        const timer =
-          left === undefined
-            ? undefined
-            : setTimeout(() => {
-                timedOut = true
-                wait.cancel()
-              }, left)
+        let timer: NodeJS.Timeout | undefined
         const done = (outcome: RoomWaitOutcome) => {
           this.roomWaits.delete(wait)
           signal?.removeEventListener('abort', onAbort)
@@ -176,10 +169,22 @@ export abstract class Sequencer extends EventEmitter {
         const onAbort = () => wait.cancel()
         this.roomWaits.add(wait)
         signal?.addEventListener('abort', onAbort, { once: true })
+        // Set once the wait exists (if starting it throws, nothing is left behind); at most
+        // 2**31 - 1 ms at a time (Node turns a longer delay into 1 ms).
+        const left = deadline.left()
+        if (left !== undefined) {
+          timer = setTimeout(
+            () => {
+              timedOut = true
+              wait.cancel()
+            },
+            Math.min(left, 2 ** 31 - 1),
+          )
+        }
       })
       if (this.stopped || outcome === RoomWaitOutcome.Closed) throw closedError()
       if (outcome === RoomWaitOutcome.Cancelled && signal?.aborted) throw abortError(signal)
-      if (outcome === RoomWaitOutcome.Cancelled && timedOut) throw deadline.error(n)
+      if (outcome === RoomWaitOutcome.Cancelled && timedOut && deadline.expired()) throw deadline.error(n)
       if (outcome === RoomWaitOutcome.ConsumerHalted) {
         throw coded(
           new Error('a consumer halted on an error; the ring can no longer make room'),

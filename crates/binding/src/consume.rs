@@ -55,6 +55,16 @@ impl NativeRing {
         Ok(())
     }
 
+    /// Consumer `cid` handled its waker's timeout call: the next timeout may call again.
+    #[napi]
+    pub fn timeout_seen(&self, cid: u32) -> Result<()> {
+        let mut inst = lock(&self.inst);
+        if let Some(w) = &inst.consumer(cid)?.waker {
+            w.timeout_seen();
+        }
+        Ok(())
+    }
+
     /// Asks consumer `cid`'s waker for one call once sequence `next` is available.
     #[napi]
     pub fn arm(&self, cid: u32, next: f64) -> Result<()> {

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use disruptor_core::Error;
 
-use crate::engine::ConsumerHandle;
+use crate::engine::{ConsumerHandle, Engine};
 use crate::error::{self as err, coded, Result};
 use crate::shared::RingState;
 use crate::waker::Waker;
@@ -70,7 +70,7 @@ impl ClaimMirror {
     }
 
     /// The range still claimed and unpublished, if any.
-    fn outstanding(&self) -> Option<(i64, i64)> {
+    pub(crate) fn outstanding(&self) -> Option<(i64, i64)> {
         // SAFETY: see the Send/Sync impls: no write can run concurrently.
         let [lo, hi] = unsafe { std::ptr::read_volatile(self.0.get()) };
         let valid = |v: f64| v.fract() == 0.0 && (0.0..=err::MAX_SEQUENCE as f64).contains(&v);
@@ -86,6 +86,9 @@ pub(crate) struct Instance {
     /// By consumer id; `None` once removed (ids are never reused).
     pub(crate) consumers: Vec<Option<Consumer>>,
     pub(crate) claims: Arc<ClaimMirror>,
+    /// Older claims of this thread still open when it claimed again (the mirror holds only the
+    /// latest): abandoned on detach as well, for what of them is unpublished.
+    pub(crate) older_claims: Vec<(i64, i64)>,
     pub(crate) waits: HashMap<u32, RoomWaitThread>,
     pub(crate) next_wait: u32,
     pub(crate) detached: bool,
@@ -109,6 +112,7 @@ impl Instance {
             id,
             consumers: Vec::new(),
             claims: ClaimMirror::new(),
+            older_claims: Vec::new(),
             waits: HashMap::new(),
             next_wait: 1,
             detached: false,
@@ -155,17 +159,45 @@ impl Instance {
         // AcqRel: hands the producer role back; the next owner's Acquire CAS then sees all
         // this thread did as producer. Relaxed on failure: not the owner, nothing to hand over.
         let _ = self.ring.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Relaxed);
-        if let Some((lo, hi)) = self.claims.outstanding() {
-            // What this thread claimed and never published: abandoned (marked, then published
-            // so that the ring moves on; every consumer skips it). Checked: only a range that
-            // is claimed and not yet published. Not into a closed ring: nothing would consume
-            // it (and the thread's own publish of it would have thrown ERR_DISRUPTOR_CLOSED).
-            // A thread terminated part-way through publishing it published a prefix of it (in
-            // order): only the rest is abandoned.
-            let first = (lo..=hi).find(|&s| !engine.is_published(s)).unwrap_or(hi + 1);
-            if self.ring.multi && !engine.is_closed() && engine.abandon(first, hi).is_ok() {
-                self.ring.report_abandoned(first, hi);
+        // What this thread claimed and never published: abandoned (marked, then published so
+        // that the ring moves on; every consumer skips it). Not into a halted ring: nothing
+        // would consume it (and the thread's own publish of it would have thrown).
+        // Acquire: pairs with `halt`'s Release store.
+        if !self.ring.multi || self.ring.halted.load(Ordering::Acquire) {
+            return;
+        }
+        let open = self.older_claims.drain(..).chain(self.claims.outstanding());
+        for (lo, hi) in open.collect::<Vec<_>>() {
+            self.abandon_unpublished(&*engine, lo, hi);
+        }
+    }
+
+    /// Abandons each run of `[lo, hi]` that is not published: a thread terminated part-way
+    /// through a batch publish published a prefix of it, and one may publish its claims out of
+    /// order. Checked: only sequences claimed and not yet published are abandoned.
+    fn abandon_unpublished(&self, engine: &dyn Engine, lo: i64, hi: i64) {
+        let mut s = lo;
+        while s <= hi {
+            if engine.is_published(s) {
+                s += 1;
+                continue;
             }
+            let start = s;
+            while s <= hi && !engine.is_published(s) {
+                s += 1;
+            }
+            if engine.abandon(start, s - 1).is_ok() {
+                self.ring.report_abandoned(start, s - 1);
+            }
+        }
+    }
+
+    /// Keeps `[lo, hi]`, a claim of this thread still open when it claims again, for `detach`
+    /// (dropping kept claims that are fully published by now).
+    pub(crate) fn keep_claim(&mut self, engine: &dyn Engine, lo: i64, hi: i64) {
+        self.older_claims.retain(|&(l, h)| (l..=h).any(|s| !engine.is_published(s)));
+        if !self.older_claims.contains(&(lo, hi)) {
+            self.older_claims.push((lo, hi));
         }
     }
 }

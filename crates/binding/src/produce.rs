@@ -111,7 +111,12 @@ impl NativeRing {
         let engine = self.engine();
         loop {
             if let Ok(hi) = engine.try_next(n) {
-                lock(&self.inst).claims.record(hi - n + 1, hi);
+                let mut inst = lock(&self.inst);
+                if let Some((lo, open)) = inst.claims.outstanding() {
+                    inst.keep_claim(engine, lo, open);
+                }
+                inst.claims.record(hi - n + 1, hi);
+                drop(inst);
                 return self.claimed(hi, n);
             }
             self.check_open()?;
@@ -132,6 +137,19 @@ impl NativeRing {
                 Err(e) => return Err(err::engine(e)),
             }
         }
+    }
+
+    /// Multi producer: `[lo, hi]`, a claim of this thread still open, is kept for `detach`
+    /// before the claim this thread makes next replaces it in the mirror (see `ClaimMirror`).
+    #[napi]
+    pub fn keep_claim(&self, lo: f64, hi: f64) -> Result<()> {
+        let lo = err::sequence("lo", lo)?;
+        let hi = err::sequence("hi", hi)?;
+        if lo > hi || hi - lo >= self.ring.size as i64 {
+            return Err(coded("ERR_INVALID_ARG_VALUE", format!("invalid claim [{lo}, {hi}]")));
+        }
+        lock(&self.inst).keep_claim(self.engine(), lo, hi);
+        Ok(())
     }
 
     /// Makes `[lo, hi]` visible to consumers.

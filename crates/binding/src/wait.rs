@@ -73,7 +73,13 @@ impl WaitConfig {
         match self.name.as_str() {
             "blocking" | "yielding" | "busy-spin" => {}
             "sleeping" => {
-                let tries = |name, v| param(name, v, 100.0, 0.0, 1e9).map(f64::trunc);
+                let tries = |name, v: Option<f64>| match v {
+                    Some(t) if t.fract() != 0.0 => Err(coded(
+                        "ERR_INVALID_ARG_VALUE",
+                        format!("{name} must be an integer, got {t}"),
+                    )),
+                    _ => param(name, v, 100.0, 0.0, 1e9),
+                };
                 c.spin_tries = Some(tries("spinTries", self.spin_tries)?);
                 c.yield_tries = Some(tries("yieldTries", self.yield_tries)?);
                 c.sleep_micros = Some(param("sleepMicros", self.sleep_micros, 100.0, 0.0, 1e6)?);
@@ -83,7 +89,8 @@ impl WaitConfig {
                 c.yield_micros = Some(param("yieldMicros", self.yield_micros, 100.0, 0.0, 1e6)?);
             }
             "timeout-blocking" => {
-                c.timeout_ms = Some(param("timeoutMs", self.timeout_ms, 1000.0, 0.001, 2.0e9)?);
+                // At least 1 ms: each timeout is a call into JavaScript.
+                c.timeout_ms = Some(param("timeoutMs", self.timeout_ms, 1000.0, 1.0, 2.0e9)?);
             }
             other => {
                 return Err(coded(

@@ -25,6 +25,9 @@ struct Requests {
     /// The sequence to wait for, while armed.
     armed: Option<i64>,
     stop: bool,
+    /// A timeout call is queued and JavaScript has not handled it yet (`timeout_seen`): a
+    /// busy JS thread gets one, not one per timeout.
+    timeout_pending: bool,
 }
 
 /// What the waker thread and its handle share.
@@ -63,6 +66,11 @@ impl Waker {
         let mut requests = lock(&self.state.requests);
         requests.armed = Some(next);
         self.state.cv.notify_one();
+    }
+
+    /// JavaScript handled the timeout call: the next timeout may call again.
+    pub(crate) fn timeout_seen(&self) {
+        lock(&self.state.requests).timeout_pending = false;
     }
 
     /// Stops and joins the thread; no call back happens after this returns.
@@ -110,8 +118,10 @@ fn run(state: &WakerState, waiter: &dyn Waiter, wake: WakeFn) {
                 return;
             }
             requests.armed.get_or_insert(next);
+            let call = !requests.timeout_pending;
+            requests.timeout_pending = true;
             drop(requests);
-            if wake.call(true, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+            if call && wake.call(true, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
                 return; // the JS environment is gone
             }
             continue;
