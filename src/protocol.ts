@@ -37,7 +37,10 @@ export interface RingViews {
   readonly closed: Uint8Array
   /** The ring's halted flag: non-zero once consumers stop and publishes are refused. */
   readonly halted: Uint8Array
-  /** How many abandoned ranges the engine still records (non-zero: ask it which). */
+  /**
+   * Abandoned ranges: [0] how many the engine still records (non-zero: ask it which), [1] how
+   * many were ever marked (a cached "none from here on" holds while it does not change).
+   */
   readonly abandoned: Int32Array
 }
 

@@ -24,8 +24,11 @@ export class Gate {
   private readonly flags: Int32Array | null
   private readonly sleepers: Int32Array | null
   private readonly halted: Uint8Array
-  /** How many abandoned ranges the engine records (`RingViews.abandoned`). */
+  /** Abandoned ranges recorded and ever marked (`RingViews.abandoned`). */
   private readonly abandoned: Int32Array
+  /** The engine said no recorded range ends after `clearAfter` when `clearMarks` were marked. */
+  private clearAfter = Infinity
+  private clearMarks = -1
   /** After `available` returned `Availability.Hole`: the last sequence to skip. */
   holeEnd = -1
   private readonly size: number
@@ -137,13 +140,24 @@ export class Gate {
    * range is recorded before it is published (`AbandonedRanges::mark`), so it is seen here.
    */
   private withoutAbandoned(next: number, hi: number): number {
-    return this.abandoned[0] === 0 ? hi : this.clip(next, hi)
+    const abandoned = this.abandoned
+    if (abandoned[0] === 0) return hi
+    // None ends at or after a sequence below `next`, and none was marked since.
+    if (next > this.clearAfter && abandoned[1] === this.clearMarks) return hi
+    return this.clip(next, hi)
   }
 
   /** `[next, hi]` without abandoned sequences: up to the first one, or `Availability.Hole`. */
   private clip(next: number, hi: number): number {
+    // Read before asking: a range marked meanwhile changes it, so the answer is not cached past it.
+    const marks = this.abandoned[1]
     const range = this.native.abandonedIn(next, hi)
     if (range === null) return hi
+    if (range.length === 0) {
+      this.clearAfter = next - 1
+      this.clearMarks = marks
+      return hi
+    }
     if (range[0] > next) return range[0] - 1
     this.holeEnd = Math.min(range[1], hi)
     return Availability.Hole

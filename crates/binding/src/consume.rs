@@ -99,14 +99,21 @@ impl NativeRing {
         Ok(())
     }
 
-    /// The first abandoned range overlapping `[lo, hi]` (sequences), as `[first, last]`, or
-    /// null: what a JavaScript consumer must skip of a batch it found available. Called only
-    /// while the abandoned-range count it reads (`abandonedView`) is not zero.
+    /// What a JavaScript consumer must skip of `[lo, hi]`, a batch it found available: the
+    /// first abandoned range overlapping it as `[first, last]`; `[]` when none overlaps and no
+    /// recorded range ends at or after `lo` (nothing to skip until another is marked); null
+    /// when none overlaps. Called only while the abandoned-range count (`abandonedView`) is not
+    /// zero.
     #[napi]
     pub fn abandoned_in(&self, lo: f64, hi: f64) -> Result<Option<Vec<f64>>> {
         let lo = err::sequence("lo", lo)?;
         let hi = err::sequence("hi", hi)?;
-        Ok(self.engine().abandoned_in(lo, hi).map(|(a, b)| vec![a as f64, b as f64]))
+        let engine = self.engine();
+        Ok(match engine.abandoned_in(lo, hi) {
+            Some((a, b)) => Some(vec![a as f64, b as f64]),
+            None if !engine.abandoned().any_from(lo) => Some(Vec::new()),
+            None => None,
+        })
     }
 
     /// The last sequence consumer `cid` finished.

@@ -133,15 +133,16 @@ impl NativeRing {
         unsafe { external(env, flag.as_ptr().cast(), size_of::<bool>(), self.ring.clone()) }
     }
 
-    /// A 4-byte ArrayBuffer over the count of abandoned ranges still recorded (an i32):
-    /// JavaScript consumers read it once per batch, and ask `abandonedIn` only when it is not
-    /// zero. One per thread; keep it.
+    /// An 8-byte ArrayBuffer over two i32s: the count of abandoned ranges still recorded and
+    /// the count of ranges ever marked (see `AbandonedRanges::counts`). JavaScript consumers
+    /// read the first once per batch and ask `abandonedIn` only when it is not zero (and their
+    /// cached answer is stale). One per thread; keep it.
     #[napi]
     pub fn abandoned_view<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let live = self.engine().abandoned().live();
-        // SAFETY: an atomic inside the sequencer, which the ring keeps; JavaScript only reads
-        // it (four bytes).
-        unsafe { external(env, live.as_ptr().cast(), size_of::<i32>(), self.ring.clone()) }
+        let counts = self.engine().abandoned().counts();
+        // SAFETY: two adjacent atomics inside the sequencer, which the ring keeps; JavaScript
+        // only reads them (with 32-bit accesses).
+        unsafe { external(env, counts.as_ptr() as *mut u8, size_of_val(counts), self.ring.clone()) }
     }
 
     /// A 4-byte ArrayBuffer over the wait strategy's sleeper count (read with `Atomics.load`

@@ -29,9 +29,13 @@ pub struct AbandonedRanges {
     /// The lowest first sequence of a range still recorded (`i64::MAX`: none). Read by every
     /// consumer batch; a line of its own so that it is never invalidated by other writes.
     low: CachePadded<AtomicI64>,
-    /// How many ranges are recorded: a 32-bit word JavaScript consumers can read without a
-    /// BigInt (non-zero: ask the engine which ranges).
-    live: CachePadded<AtomicI32>,
+    /// The highest last sequence of a range still recorded (`i64::MIN`: none): a batch that
+    /// starts above it overlaps none either, without the lock.
+    high: CachePadded<AtomicI64>,
+    /// Two 32-bit words JavaScript consumers read without a BigInt: how many ranges are
+    /// recorded (non-zero: ask the engine which), and how many were ever marked (wrapping:
+    /// a consumer's cached "none at or after here" holds while it does not change).
+    counts: CachePadded<[AtomicI32; 2]>,
     ranges: Mutex<Vec<(i64, i64)>>,
     total: AtomicU64,
 }
@@ -40,7 +44,8 @@ impl Default for AbandonedRanges {
     fn default() -> Self {
         AbandonedRanges {
             low: CachePadded::new(AtomicI64::new(i64::MAX)),
-            live: CachePadded::new(AtomicI32::new(0)),
+            high: CachePadded::new(AtomicI64::new(i64::MIN)),
+            counts: CachePadded::new([AtomicI32::new(0), AtomicI32::new(0)]),
             ranges: Mutex::new(Vec::new()),
             total: AtomicU64::new(0),
         }
@@ -59,10 +64,12 @@ impl AbandonedRanges {
     pub fn mark(&self, lo: i64, hi: i64) {
         let mut ranges = self.lock();
         ranges.push((lo, hi));
-        // Release (both): with the publish after it, a consumer that sees the range published
+        // Release (all): with the publish after it, a consumer that sees the range published
         // sees these; under the lock, so they never race a prune.
         self.low.fetch_min(lo, Ordering::Release);
-        self.live.store(ranges.len() as i32, Ordering::Release);
+        self.high.fetch_max(hi, Ordering::Release);
+        self.counts[0].store(ranges.len() as i32, Ordering::Release);
+        self.counts[1].fetch_add(1, Ordering::Release);
         // Relaxed: statistics.
         self.total.fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
     }
@@ -78,15 +85,18 @@ impl AbandonedRanges {
         self.low.load(Ordering::Acquire)
     }
 
-    /// The count of recorded ranges, as a word JavaScript reads (`0`: none).
+    /// Two words JavaScript reads: the count of recorded ranges (`0`: none) and the count of
+    /// ranges ever marked (wrapping).
     ///
     /// ```
     /// let a = disruptor_core::AbandonedRanges::default();
     /// a.mark(2, 2);
-    /// assert_eq!(a.live().load(std::sync::atomic::Ordering::Relaxed), 1);
+    /// let [live, marked] = a.counts();
+    /// assert_eq!(live.load(std::sync::atomic::Ordering::Relaxed), 1);
+    /// assert_eq!(marked.load(std::sync::atomic::Ordering::Relaxed), 1);
     /// ```
-    pub fn live(&self) -> &AtomicI32 {
-        &self.live
+    pub fn counts(&self) -> &[AtomicI32; 2] {
+        &self.counts
     }
 
     /// The first recorded range that overlaps `[lo, hi]`, if any, after dropping the ranges
@@ -104,7 +114,8 @@ impl AbandonedRanges {
     /// ```
     #[inline]
     pub fn first_in(&self, lo: i64, hi: i64, passed: impl FnOnce() -> i64) -> Option<(i64, i64)> {
-        if hi < self.low() {
+        // Acquire (both): as `low`.
+        if hi < self.low() || lo > self.high.load(Ordering::Acquire) {
             return None;
         }
         self.first_in_slow(lo, hi, passed())
@@ -117,11 +128,27 @@ impl AbandonedRanges {
         ranges.retain(|&(_, end)| end > passed);
         if ranges.len() != before {
             let low = ranges.iter().map(|&(start, _)| start).min().unwrap_or(i64::MAX);
-            // Release: under the lock, as in `mark`.
+            let high = ranges.iter().map(|&(_, end)| end).max().unwrap_or(i64::MIN);
+            // Release (all): under the lock, as in `mark`.
             self.low.store(low, Ordering::Release);
-            self.live.store(ranges.len() as i32, Ordering::Release);
+            self.high.store(high, Ordering::Release);
+            self.counts[0].store(ranges.len() as i32, Ordering::Release);
         }
         ranges.iter().filter(|&&(start, end)| start <= hi && end >= lo).min().copied()
+    }
+
+    /// Whether a recorded range ends at or after `sequence` (one load): when none does, a
+    /// consumer past `sequence` has nothing to skip until another range is marked.
+    ///
+    /// ```
+    /// let a = disruptor_core::AbandonedRanges::default();
+    /// a.mark(3, 4);
+    /// assert!(a.any_from(4));
+    /// assert!(!a.any_from(5));
+    /// ```
+    pub fn any_from(&self, sequence: i64) -> bool {
+        // Acquire: as `low`.
+        self.high.load(Ordering::Acquire) >= sequence
     }
 
     /// Events abandoned so far.
