@@ -5,6 +5,22 @@ import test from 'ava'
 import { Disruptor } from '../src'
 import { ask, sleep, WorkerProbe } from './helpers'
 
+/**
+ * A started ring of 16 one-f64 slots, all holding 777 first (what a slot held before: stale),
+ * and one callback consumer that records [sequence, value].
+ */
+function collecting(producer: 'single' | 'multi') {
+  const d = new Disruptor({ size: 16, slotSize: 8, producer })
+  const f64 = new Float64Array(d.buffer)
+  f64.fill(777)
+  const got: Array<[number, number]> = []
+  d.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
+  })
+  d.start()
+  return { d, f64, got }
+}
+
 // A producer that goes away between claim and publish: its claim is abandoned (published so
 // that the ring moves on, and skipped by every consumer), never delivered.
 for (const kind of ['callback', 'worker pool', 'stage', 'poller', 'batches'] as const) {
@@ -71,14 +87,7 @@ for (const kind of ['callback', 'worker pool', 'stage', 'poller', 'batches'] as 
 }
 
 test('a single producer terminated between claim and publish: the next producer claims the same sequences, and only what it publishes is delivered', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'single' })
-  const f64 = new Float64Array(d.buffer)
-  f64.fill(777)
-  const got: Array<[number, number]> = []
-  d.handleEventsWith((lo, hi) => {
-    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
-  })
-  d.start()
+  const { d, f64, got } = collecting('single')
   const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
   try {
     await w.type('ready')
@@ -204,14 +213,7 @@ test('stress: multi-producer workers that die at random points of claim, write a
 })
 
 test('a multi producer that dies after publishing part of its claim out of order, or with two claims open, has only its unpublished sequences skipped', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
-  const f64 = new Float64Array(d.buffer)
-  f64.fill(777)
-  const got: Array<[number, number]> = []
-  d.handleEventsWith((lo, hi) => {
-    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
-  })
-  d.start()
+  const { d, f64, got } = collecting('multi')
   for (const [i, steps] of [
     // claims [0, 2], publishes [1, 2] first, dies: 0 is skipped
     [
@@ -252,13 +254,7 @@ test('a multi producer that dies after publishing part of its claim out of order
 })
 
 test('a worker that dies with a claim while close() drains has it skipped, so what the creating thread claimed before close() is still delivered', async (t) => {
-  const d = new Disruptor({ size: 16, slotSize: 8, producer: 'multi' })
-  const f64 = new Float64Array(d.buffer)
-  const got: Array<[number, number]> = []
-  d.handleEventsWith((lo, hi) => {
-    for (let s = lo; s <= hi; s++) got.push([s, f64[d.offset(s) / 8]])
-  })
-  d.start()
+  const { d, f64, got } = collecting('multi')
   const w = new WorkerProbe('claim-on-cue.js', { handle: d.share() })
   try {
     await w.type('ready')
