@@ -934,3 +934,139 @@ test('downstream of a worker pool whose worker halted never sees the failed sequ
   )
   await t.throwsAsync(d.close(), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
 })
+
+// Rewind: a handler gets the same batch again after an error, a bounded number of times.
+for (const style of ['throws', 'rejects'] as const) {
+  test(`onError 'rewind': a handler that ${style} twice on a batch gets it again and then goes on; downstream sees every sequence once, in order`, async (t) => {
+    const d = new Disruptor({ size: 16, slotSize: 8 })
+    const calls: number[] = []
+    let failures = 2
+    const g = d.handleEventsWith({
+      name: 'flaky',
+      maxBatchSize: 1,
+      onError: 'rewind',
+      rewindDelayMs: style === 'throws' ? 0 : 5,
+      onBatch: (lo) => {
+        calls.push(lo)
+        if (lo === 3 && failures > 0) {
+          failures--
+          if (style === 'throws') throw new Error('disk full')
+          return Promise.reject(new Error('connection dropped'))
+        }
+        return undefined
+      },
+    })
+    const downstream: number[] = []
+    g.andThen((lo, hi) => {
+      for (let s = lo; s <= hi; s++) downstream.push(s)
+    })
+    let errorEvents = 0
+    d.on('error', () => errorEvents++)
+    d.start()
+    for (let i = 0; i < 8; i++) d.publish(await d.nextAsync())
+    await d.drain({ timeout: 10_000 })
+    t.deepEqual(calls, [0, 1, 2, 3, 3, 3, 4, 5, 6, 7])
+    t.deepEqual(downstream, range(0, 7))
+    const c = d.stats().consumers[0]
+    t.is(c.errors, 2)
+    t.is(c.state, 'running')
+    t.is(errorEvents, 0, 'rewound errors are not halts')
+    await d.close()
+  })
+}
+
+test("onError 'rewind' gives up after maxRewinds in a row and halts; an onError function may ask for a rewind", async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8 })
+  const calls: number[] = []
+  const g = d.handleEventsWith({
+    maxBatchSize: 1,
+    onError: 'rewind',
+    maxRewinds: 2,
+    onBatch: (lo) => {
+      calls.push(lo)
+      if (lo === 1) throw new Error('never passes')
+    },
+  })
+  const downstream: number[] = []
+  g.andThen((lo, hi) => {
+    for (let s = lo; s <= hi; s++) downstream.push(s)
+  })
+  d.on('error', () => {})
+  d.start()
+  for (let i = 0; i < 3; i++) d.publish(await d.nextAsync())
+  const e = await t.throwsAsync(d.drain({ timeout: 10_000 }))
+  t.is((e as DisruptorError).code, 'ERR_DISRUPTOR_CONSUMER_HALTED')
+  t.deepEqual(calls, [0, 1, 1, 1], 'the first try and two rewinds')
+  t.deepEqual(downstream, [0])
+  await d.close().catch(() => {})
+
+  const e2 = new Disruptor({ size: 16, slotSize: 8 })
+  const seen: number[] = []
+  let tries = 0
+  e2.handleEventsWith({
+    maxBatchSize: 1,
+    onError: (_error, lo) => (lo === 2 && tries < 3 ? 'rewind' : 'skip'),
+    onBatch: (lo) => {
+      seen.push(lo)
+      if (lo === 2 && tries++ < 3) throw new Error('retry me')
+    },
+  })
+  e2.start()
+  for (let i = 0; i < 4; i++) e2.publish(await e2.nextAsync())
+  await e2.drain({ timeout: 10_000 })
+  t.deepEqual(seen, [0, 1, 2, 2, 2, 3], 'the first try, two rewinds, then the third error is skipped')
+  await e2.close()
+})
+
+test('rewind options refuse bad values with coded errors and register nothing', async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8 })
+  const onBatch = () => {}
+  const cases: Array<[string, unknown, ErrorClass, string]> = [
+    ['maxRewinds -1', { onBatch, maxRewinds: -1 }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    ['maxRewinds 1.5', { onBatch, maxRewinds: 1.5 }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    ["maxRewinds '3'", { onBatch, maxRewinds: '3' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
+    ['rewindDelayMs -1', { onBatch, rewindDelayMs: -1 }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    ['rewindDelayMs NaN', { onBatch, rewindDelayMs: Number.NaN }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    ["onError 'again'", { onBatch, onError: 'again' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+  ]
+  const problems: string[] = []
+  for (const [title, handler, cls, code] of cases) {
+    problems.push(...expectThrow(title, () => d.handleEventsWith(handler as Handler), cls, code))
+  }
+  t.deepEqual(problems, [])
+  t.is(d.stats().consumers.length, 0)
+  await d.close()
+})
+
+test("onError 'rewind' in a worker pool: the batch goes back to the same worker, the others go on, downstream sees every sequence once, in order", async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8 })
+  const handledBy = new Map<number, string[]>()
+  let failed = false
+  const worker = (name: string) => ({
+    name,
+    maxBatchSize: 1,
+    onError: 'rewind' as const,
+    rewindDelayMs: 5,
+    onBatch: (lo: number) => {
+      handledBy.set(lo, [...(handledBy.get(lo) ?? []), name])
+      if (lo === 3 && !failed) {
+        failed = true
+        throw new Error('once')
+      }
+    },
+  })
+  const g = d.handleEventsWithWorkerPool(worker('a'), worker('b'))
+  const downstream: number[] = []
+  g.andThen((lo, hi) => {
+    for (let s = lo; s <= hi; s++) downstream.push(s)
+  })
+  d.start()
+  for (let i = 0; i < 10; i++) d.publish(await d.nextAsync())
+  await d.drain({ timeout: 10_000 })
+  t.deepEqual(downstream, range(0, 9))
+  const three = handledBy.get(3) ?? []
+  t.is(three.length, 2)
+  t.is(three[0], three[1], 'the same worker got it again')
+  for (let s = 0; s <= 9; s++) if (s !== 3) t.is(handledBy.get(s)?.length, 1, `sequence ${s}`)
+  await d.close()
+})

@@ -44,8 +44,12 @@ export interface DisruptorOptions {
  */
 export type BatchHandler = (lo: number, hi: number) => unknown
 
-/** What a handler's `onError` decides: halt the handler, or skip the batch and go on. */
-export type ErrorDecision = 'halt' | 'skip'
+/**
+ * What a handler's `onError` decides: halt the handler, skip the batch and go on, or rewind:
+ * hand it the same batch again (after `rewindDelayMs`, at most `maxRewinds` times in a row,
+ * then it halts), for a failure that may pass (a full disk, a dropped connection).
+ */
+export type ErrorDecision = 'halt' | 'skip' | 'rewind'
 
 /** A handler with options. */
 export interface HandlerObject {
@@ -66,10 +70,15 @@ export interface HandlerObject {
   onTimeout?: (sequence: number) => void
   /**
    * What a throw or rejection does: 'halt' (default: the handler stops, the error surfaces
-   * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done), or a
-   * function deciding per error (returning 'halt' halts; anything else skips).
+   * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done),
+   * 'rewind' (the same batch again, see `maxRewinds`), or a function deciding per error
+   * (returning 'halt' halts, 'rewind' rewinds; anything else skips).
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a decider that returns nothing (skips) must type-check
+  /** How many times in a row one batch may be rewound before the handler halts (default 3). */
+  maxRewinds?: number
+  /** Ms to wait before a rewound batch is handed over again (default 0: the next turn of the event loop). */
+  rewindDelayMs?: number
   onError?: ErrorDecision | ((error: unknown, lo: number, hi: number) => ErrorDecision | void)
 }
 

@@ -16,6 +16,7 @@ void many
 const timed: number = d.next(1, { timeout: 5 })
 const t = new Disruptor({ size: 8, slotSize: 8, waitStrategy: { type: 'timeout-blocking', timeoutMs: 5 } })
 t.handleEventsWith({ onBatch: () => {}, onTimeout: (sequence: number) => void sequence })
+t.handleEventsWith({ onBatch: () => {}, onError: 'rewind', maxRewinds: 2, rewindDelayMs: 5 })
 const strategy: WaitStrategyOptions = t.waitStrategyOptions
 void strategy
 t.halt()

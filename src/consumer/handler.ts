@@ -16,11 +16,20 @@ export interface Worker {
   onShutdown?: () => void
   onTimeout?: (sequence: number) => void
   onError: HandlerObject['onError']
+  maxRewinds: number
+  rewindDelayMs: number
 }
 
 export function toWorker(h: Handler, what: string): Worker {
   if (typeof h === 'function') {
-    return { onBatch: h, name: h.name || undefined, maxBatchSize: Number.MAX_SAFE_INTEGER, onError: 'halt' }
+    return {
+      onBatch: h,
+      name: h.name || undefined,
+      maxBatchSize: Number.MAX_SAFE_INTEGER,
+      onError: 'halt',
+      maxRewinds: 3,
+      rewindDelayMs: 0,
+    }
   }
   if (h === null || typeof h !== 'object') {
     throw typeError(`${what} must be a function or an object with onBatch, got ${h === null ? 'null' : typeof h}`)
@@ -35,9 +44,12 @@ export function toWorker(h: Handler, what: string): Worker {
   if (h.onShutdown !== undefined) fn(`${what}.onShutdown`, h.onShutdown)
   if (h.onTimeout !== undefined) fn(`${what}.onTimeout`, h.onTimeout)
   const onError = h.onError ?? 'halt'
-  if (onError !== 'halt' && onError !== 'skip' && typeof onError !== 'function') {
-    throw rangeError(`${what}.onError must be 'halt', 'skip' or a function, got ${String(onError)}`)
+  if (onError !== 'halt' && onError !== 'skip' && onError !== 'rewind' && typeof onError !== 'function') {
+    throw rangeError(`${what}.onError must be 'halt', 'skip', 'rewind' or a function, got ${String(onError)}`)
   }
+  const maxRewinds = h.maxRewinds === undefined ? 3 : integer(`${what}.maxRewinds`, h.maxRewinds, 0, 1_000_000)
+  const rewindDelayMs =
+    h.rewindDelayMs === undefined ? 0 : integer(`${what}.rewindDelayMs`, h.rewindDelayMs, 0, 2 ** 31 - 1)
   return {
     onBatch: h.onBatch.bind(h),
     name: h.name,
@@ -46,5 +58,7 @@ export function toWorker(h: Handler, what: string): Worker {
     onShutdown: h.onShutdown?.bind(h),
     onTimeout: h.onTimeout?.bind(h),
     onError: typeof onError === 'function' ? onError.bind(h) : onError,
+    maxRewinds,
+    rewindDelayMs,
   }
 }

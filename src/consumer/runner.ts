@@ -58,6 +58,8 @@ interface InFlight {
   done: boolean
   /** An abandoned range skipped, not a batch handed to a worker. */
   skipped: boolean
+  /** Times it was rewound (handed to its worker again after an error). */
+  rewinds: number
 }
 
 /**
@@ -244,14 +246,14 @@ export class ConsumerRunner implements Stoppable {
         try {
           result = worker.onBatch(lo, hi)
         } catch (e) {
-          const batch: InFlight = { lo, hi, done: false, skipped: false }
+          const batch: InFlight = { lo, hi, done: false, skipped: false, rewinds: 0 }
           this.inflight.push(batch)
           this.failed(w, batch, e)
           available = this.available
           continue
         }
         if (isThenable(result)) {
-          const batch: InFlight = { lo, hi, done: false, skipped: false }
+          const batch: InFlight = { lo, hi, done: false, skipped: false, rewinds: 0 }
           this.inflight.push(batch)
           this.awaitBatch(w, batch, result)
         } else {
@@ -260,7 +262,7 @@ export class ConsumerRunner implements Stoppable {
           this.adaptPace(hi - lo + 1, streaming)
         }
       } else {
-        const batch: InFlight = { lo, hi, done: false, skipped: false }
+        const batch: InFlight = { lo, hi, done: false, skipped: false, rewinds: 0 }
         this.inflight.push(batch)
         let result: unknown
         try {
@@ -374,7 +376,7 @@ export class ConsumerRunner implements Stoppable {
     const hi = this.gate.holeEnd
     this.dispatched = hi
     if (this.inflight.length === 0) this.gate.skip(hi, hi - lo + 1, false)
-    else this.inflight.push({ lo, hi, done: true, skipped: true })
+    else this.inflight.push({ lo, hi, done: true, skipped: true, rewinds: 0 })
   }
 
   /** Releases the finished prefix of the in-flight batches. */
@@ -411,25 +413,57 @@ export class ConsumerRunner implements Stoppable {
     const worker = this.workers[w]
     let decision: ErrorDecision = 'halt'
     let cause = error
-    if (worker.onError === 'skip') {
-      decision = 'skip'
+    if (worker.onError === 'skip' || worker.onError === 'rewind') {
+      decision = worker.onError
     } else if (typeof worker.onError === 'function') {
       try {
-        decision = worker.onError(error, batch.lo, batch.hi) === 'halt' ? 'halt' : 'skip'
+        const d = worker.onError(error, batch.lo, batch.hi)
+        decision = d === 'halt' || d === 'rewind' ? d : 'skip'
       } catch (e) {
         cause = e
+      }
+    }
+    if (decision === 'rewind') {
+      // Rewound too often in a row: the usual default, halt.
+      if (batch.rewinds >= worker.maxRewinds) decision = 'halt'
+      else {
+        batch.rewinds++
+        this.recordError(batch.lo, cause)
+        const again = () => this.rerun(w, batch)
+        if (worker.rewindDelayMs > 0) setTimeout(again, worker.rewindDelayMs)
+        else setImmediate(again)
+        return
       }
     }
     if (decision === 'halt') {
       this.fail(batch.lo, cause)
       return
     }
+    this.recordError(batch.lo, cause)
+    this.settled(w, batch)
+  }
+
+  /** Hands a rewound batch to its worker again (it stayed in flight, its worker busy). */
+  private rerun(w: number, batch: InFlight): void {
+    if (this.stopped) return
+    let result: unknown
     try {
-      this.native.recordError(this.cid, batch.lo, message(cause))
+      result = this.workers[w].onBatch(batch.lo, batch.hi)
+    } catch (e) {
+      this.failed(w, batch, e)
+      return
+    }
+    if (isThenable(result)) this.awaitBatch(w, batch, result)
+    else this.settled(w, batch)
+  }
+
+  /** An error handled by skipping or rewinding: counted, kept as the last error. */
+  private recordError(sequence: number, error: unknown): void {
+    try {
+      this.native.recordError(this.cid, sequence, message(error))
     } catch {
       // closed meanwhile: nothing left to record
     }
-    this.settled(w, batch)
   }
 
   private fail(sequence: number, error: unknown): void {
