@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -23,6 +24,10 @@ pub enum ExceptionAction {
     Halt,
     /// Count and keep the error, treat the event as processed, go on with the next.
     Skip,
+    /// Count and keep the error, then hand the whole batch to the handler again (after the
+    /// policy's delay), at most the policy's number of times in a row, then [`Halt`](Self::Halt):
+    /// for a failure that may pass (LMAX's rewindable handlers).
+    Rewind,
 }
 
 /// A consumer's answer to handler errors (and panics, which become errors). Never silent:
@@ -43,7 +48,14 @@ pub enum ExceptionPolicy {
     Halt,
     /// Skip the failed event.
     Skip,
-    /// Decide per error.
+    /// Rewind the failed batch, at most `max_rewinds` times in a row, `delay` before each.
+    Rewind {
+        /// Rewinds of one batch in a row before the consumer halts.
+        max_rewinds: u32,
+        /// How long the consumer's thread waits before handing the batch over again.
+        delay: Duration,
+    },
+    /// Decide per error (a [`ExceptionAction::Rewind`] rewinds at most 3 times in a row).
     Custom(Box<DecideFn>),
 }
 
@@ -67,7 +79,16 @@ impl ExceptionPolicy {
         match self {
             ExceptionPolicy::Halt => ExceptionAction::Halt,
             ExceptionPolicy::Skip => ExceptionAction::Skip,
+            ExceptionPolicy::Rewind { .. } => ExceptionAction::Rewind,
             ExceptionPolicy::Custom(f) => f(error, sequence),
+        }
+    }
+
+    /// How many rewinds of one batch in a row, and the wait before each.
+    pub(crate) fn rewind_limits(&self) -> (u32, Duration) {
+        match self {
+            ExceptionPolicy::Rewind { max_rewinds, delay } => (*max_rewinds, *delay),
+            _ => (3, Duration::ZERO),
         }
     }
 }
@@ -77,6 +98,7 @@ impl fmt::Debug for ExceptionPolicy {
         f.write_str(match self {
             ExceptionPolicy::Halt => "Halt",
             ExceptionPolicy::Skip => "Skip",
+            ExceptionPolicy::Rewind { .. } => "Rewind",
             ExceptionPolicy::Custom(_) => "Custom",
         })
     }

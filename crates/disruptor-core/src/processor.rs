@@ -103,6 +103,7 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
     /// failure.
     fn process_range(&mut self, lo: i64, hi: i64, available: i64) -> BatchOutcome {
         let mut from = lo;
+        let mut rewinds = 0;
         loop {
             match self.run_once(from, hi, available) {
                 Ok(()) => return BatchOutcome::Completed,
@@ -111,7 +112,18 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
                     match self.policy.decide(&error, failed) {
                         ExceptionAction::Skip if failed < hi => from = failed + 1,
                         ExceptionAction::Skip => return BatchOutcome::Completed,
-                        ExceptionAction::Halt => return BatchOutcome::Halted { failed },
+                        ExceptionAction::Rewind if rewinds < self.policy.rewind_limits().0 => {
+                            // The whole batch again (what it handled before the failure too).
+                            rewinds += 1;
+                            let delay = self.policy.rewind_limits().1;
+                            if !delay.is_zero() {
+                                std::thread::sleep(delay);
+                            }
+                            from = lo;
+                        }
+                        ExceptionAction::Rewind | ExceptionAction::Halt => {
+                            return BatchOutcome::Halted { failed }
+                        }
                     }
                 }
             }

@@ -113,6 +113,66 @@ fn skip_policy_goes_on() {
     assert_eq!(*downstream.lock().unwrap(), (0..100).collect::<Vec<_>>());
 }
 
+/// A handler that fails `failures` times at `fail_at` (then passes), under a rewind policy
+/// allowing `max_rewinds`: the batch holding `fail_at` is handed over again; the handler sees
+/// `fail_at` once per try, downstream sees every sequence once, in order.
+fn rewind(failures: usize, max_rewinds: u32) -> (Vec<i64>, Vec<i64>, Result<()>, u64) {
+    let tries = Arc::new(Mutex::new(Vec::new()));
+    let downstream = Arc::new(Mutex::new(Vec::new()));
+    let (t2, d2) = (tries.clone(), downstream.clone());
+    let left = Arc::new(AtomicUsize::new(failures));
+    let mut b = builder(8, BlockingWaitStrategy::default());
+    b.handle_events_with_options(
+        move |_: &u64, seq: i64, _: bool| -> std::result::Result<(), String> {
+            if seq == 5 {
+                t2.lock().unwrap().push(seq);
+                let fail =
+                    left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+                if fail.is_ok() {
+                    return Err("not yet".into());
+                }
+            }
+            Ok(())
+        },
+        ConsumerOptions::new().exception_policy(ExceptionPolicy::Rewind {
+            max_rewinds,
+            delay: Duration::from_millis(1),
+        }),
+    )
+    .and_then(move |_: &u64, seq: i64, _: bool| d2.lock().unwrap().push(seq));
+    let (d, mut p) = b.build();
+    for i in 0..20 {
+        // A halted consumer that can never make room refuses the rest.
+        if p.publish(|e, _| *e = i).is_err() {
+            break;
+        }
+    }
+    let drained = d.drain();
+    let errors = d.consumers()[0].errors();
+    let _ = d.shutdown();
+    let tries = tries.lock().unwrap().clone();
+    let downstream = downstream.lock().unwrap().clone();
+    (tries, downstream, drained, errors)
+}
+
+#[test]
+fn rewind_policy_hands_the_batch_over_again() {
+    let (tries, downstream, drained, errors) = rewind(2, 3);
+    assert_eq!(drained, Ok(()));
+    assert_eq!(tries, vec![5, 5, 5], "the first try and two rewinds");
+    assert_eq!(downstream, (0..20).collect::<Vec<_>>());
+    assert_eq!(errors, 2);
+}
+
+#[test]
+fn rewind_policy_halts_after_its_limit() {
+    let (tries, downstream, drained, errors) = rewind(usize::MAX, 2);
+    assert!(matches!(drained, Err(Error::ConsumerHalted { .. })));
+    assert_eq!(tries, vec![5, 5, 5], "the first try and two rewinds, then halt");
+    assert_eq!(downstream, (0..5).collect::<Vec<_>>());
+    assert_eq!(errors, 3);
+}
+
 #[test]
 fn custom_policy_decides_per_error() {
     let decisions = Arc::new(Mutex::new(Vec::new()));
