@@ -147,8 +147,7 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
                 false
             }
             (BatchOutcome::Halted { failed }, skipped) => {
-                counters.skipped += skipped as u64;
-                self.fail(sequence, barrier, next, failed, counters);
+                self.fail(sequence, barrier, (next, failed, skipped), counters);
                 true
             }
         }
@@ -178,12 +177,13 @@ impl<D: DataProvider, H: EventHandler<D::Item>> BatchRunner<D, H> {
         &self,
         sequence: &Sequence,
         barrier: &SequenceBarrier<S>,
-        next: i64,
-        failed: i64,
+        (next, failed, skipped): (i64, i64, i64),
         counters: &mut LocalCounters,
     ) {
         sequence.set(failed - 1);
-        counters.batch(failed - next);
+        // The abandoned sequences it skipped before the failure are not events.
+        counters.batch(failed - next - skipped);
+        counters.skipped += skipped as u64;
         self.info.store(counters);
         self.info.set_state(ConsumerState::Failed);
         barrier.sequencer().core().report_consumer_fault(self.info.name(), failed - 1);
