@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 
 import { Consumers } from './consumer/consumers'
 import type { Poller } from './consumer/poller'
-import { closedError, coded, haltedError, rangeError, typeError } from './errors'
+import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } from './errors'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
 import { NativeRing, type NativeRingStats, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
@@ -16,7 +16,6 @@ import { threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
   ConsumerStats,
-  DisruptorError,
   DisruptorOptions,
   DisruptorStats,
   Handler,
@@ -71,7 +70,7 @@ export class Disruptor extends Sequencer {
   constructor(options: DisruptorOptions, native: NativeRing)
   constructor(options: DisruptorOptions, native?: NativeRing) {
     const { size, slotSize, producer, waitStrategy, wait } = ringOptions(options)
-    const ring = native ?? new NativeRing(size, slotSize, producer === 'multi', wait)
+    const ring = native ?? rangeChecked(() => new NativeRing(size, slotSize, producer === 'multi', wait))
     const info = ring.describe()
     super(ring, info.token, size, producer === 'multi')
     this.slotSize = slotSize
@@ -113,13 +112,7 @@ export class Disruptor extends Sequencer {
     ) {
       throw rangeError('handle is not a handle from share()')
     }
-    let native: NativeRing
-    try {
-      native = NativeRing.attach(handle.id, handle.token)
-    } catch (e) {
-      if ((e as DisruptorError).code === 'ERR_INVALID_ARG_VALUE') throw rangeError((e as Error).message)
-      throw e
-    }
+    const native = rangeChecked(() => NativeRing.attach(handle.id, handle.token))
     const info = native.describe()
     return new Disruptor(
       {

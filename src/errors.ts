@@ -21,6 +21,19 @@ export function rangeError(message: string): DisruptorError {
   return coded(new RangeError(message), 'ERR_INVALID_ARG_VALUE')
 }
 
+/**
+ * Runs a binding call whose argument checks live in Rust: its ERR_INVALID_ARG_VALUE (a plain
+ * Error from napi) comes back as the RangeError the rest of the API throws.
+ */
+export function rangeChecked<T>(call: () => T): T {
+  try {
+    return call()
+  } catch (e) {
+    if ((e as DisruptorError).code === 'ERR_INVALID_ARG_VALUE') throw rangeError((e as Error).message)
+    throw e
+  }
+}
+
 /** The ring (or this thread's part of it) is closed: ERR_DISRUPTOR_CLOSED. */
 export function closedError(): DisruptorError {
   return coded(new Error('the disruptor is closed'), 'ERR_DISRUPTOR_CLOSED')

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 
 import { coded } from '../errors'
 import type { DisruptorError } from '../types'
+import { timeoutOption } from '../validate'
 
 export class Deadline {
   private readonly at: number
@@ -33,3 +34,8 @@ export class Deadline {
 
 /** No deadline: wait as long as it takes. */
 export const FOREVER = new Deadline(Infinity)
+
+/** The deadline of a claim's `{ timeout }` (checked: bad options fail even when there is room). */
+export function deadlineOf(options: { timeout?: number } | undefined): Deadline {
+  return options === undefined ? FOREVER : new Deadline(timeoutOption(options))
+}

@@ -10,8 +10,8 @@ import { abortError, closedError, coded, rangeError, typeError } from '../errors
 import type { NativeRing } from '../native'
 import { RoomWaitOutcome } from '../protocol'
 import { threadViews } from '../thread'
-import { claimTimeout, integer, sequenceArg } from '../validate'
-import { Deadline, FOREVER } from './deadline'
+import { integer, sequenceArg } from '../validate'
+import { type Deadline, deadlineOf, FOREVER } from './deadline'
 import { MultiProducer } from './multi'
 import { SingleProducer } from './single'
 
@@ -87,12 +87,7 @@ export abstract class Sequencer extends EventEmitter {
    * closes meanwhile.
    */
   next(n = 1, options?: { timeout?: number }): number {
-    if (options !== undefined) return this.nextWithin(n, new Deadline(claimTimeout(options)))
-    const hi = this.claimFast(n)
-    return hi >= 0 ? hi : this.claimSlow(n, true, FOREVER)
-  }
-
-  private nextWithin(n: number, deadline: Deadline): number {
+    const deadline = deadlineOf(options)
     const hi = this.claimFast(n)
     return hi >= 0 ? hi : this.claimSlow(n, true, deadline)
   }
@@ -145,7 +140,7 @@ export abstract class Sequencer extends EventEmitter {
   async nextAsync(n = 1, options?: { signal?: AbortSignal; timeout?: number }): Promise<number> {
     if (this.stopped) throw closedError()
     integer('n', n, 1, this.size)
-    const deadline = options === undefined ? FOREVER : new Deadline(claimTimeout(options))
+    const deadline = deadlineOf(options)
     const signal = options?.signal
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal must be an AbortSignal')
     for (;;) {
