@@ -24,6 +24,15 @@ const INDEX = join(__dirname, '..', 'dist', 'index.js')
  * message). The tables collect them and assert once at the end, so that one report lists
  * every mismatch while the ring is checked after each bad call.
  */
+/** Every sequence a stage added after `upstream` sees, in the order it sees them. */
+function downstreamOf(upstream: EventHandlerGroup): number[] {
+  const seen: number[] = []
+  upstream.andThen((lo, hi) => {
+    for (let s = lo; s <= hi; s++) seen.push(s)
+  })
+  return seen
+}
+
 function errorProblems(title: string, err: unknown, cls: ErrorClass, code: string): string[] {
   if (!(err instanceof Error)) return [`${title}: expected ${cls.name} ${code}, got ${String(err)}`]
   const e = err as DisruptorError
@@ -686,10 +695,7 @@ test("onError 'skip' goes on after errors, counts them in stats().consumers[i].e
       if (lo % 3 === 0) throw new Error(`bad ${lo}`)
     },
   })
-  const downstream: number[] = []
-  g.andThen((lo, hi) => {
-    for (let s = lo; s <= hi; s++) downstream.push(s)
-  })
+  const downstream = downstreamOf(g)
   let errorEvents = 0
   d.on('error', () => errorEvents++)
   d.start()
@@ -911,10 +917,7 @@ test('downstream of a worker pool whose worker halted never sees the failed sequ
     })
   }
   const pool = d.handleEventsWithWorkerPool({ maxBatchSize: 1, onBatch: worker }, { maxBatchSize: 1, onBatch: worker })
-  const downstream: number[] = []
-  pool.andThen((lo, hi) => {
-    for (let s = lo; s <= hi; s++) downstream.push(s)
-  })
+  const downstream = downstreamOf(pool)
   d.start()
   for (let i = 0; i < 12; i++) d.publish(d.next())
   const err = await t.throwsAsync(d.drain(), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
@@ -956,10 +959,7 @@ for (const style of ['throws', 'rejects'] as const) {
         return undefined
       },
     })
-    const downstream: number[] = []
-    g.andThen((lo, hi) => {
-      for (let s = lo; s <= hi; s++) downstream.push(s)
-    })
+    const downstream = downstreamOf(g)
     let errorEvents = 0
     d.on('error', () => errorEvents++)
     d.start()
@@ -987,10 +987,7 @@ test("onError 'rewind' gives up after maxRewinds in a row and halts; an onError 
       if (lo === 1) throw new Error('never passes')
     },
   })
-  const downstream: number[] = []
-  g.andThen((lo, hi) => {
-    for (let s = lo; s <= hi; s++) downstream.push(s)
-  })
+  const downstream = downstreamOf(g)
   d.on('error', () => {})
   d.start()
   for (let i = 0; i < 3; i++) d.publish(await d.nextAsync())
@@ -1056,10 +1053,7 @@ test("onError 'rewind' in a worker pool: the batch goes back to the same worker,
     },
   })
   const g = d.handleEventsWithWorkerPool(worker('a'), worker('b'))
-  const downstream: number[] = []
-  g.andThen((lo, hi) => {
-    for (let s = lo; s <= hi; s++) downstream.push(s)
-  })
+  const downstream = downstreamOf(g)
   d.start()
   for (let i = 0; i < 10; i++) d.publish(await d.nextAsync())
   await d.drain({ timeout: 10_000 })
