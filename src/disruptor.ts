@@ -238,6 +238,21 @@ export class Disruptor extends Sequencer {
     return this.root.batches(options)
   }
 
+  /**
+   * Removes the consumer named `name` (a callback consumer, a worker pool, a poller or a
+   * `batches()` iterator) from the running ring, whichever thread registered it: that thread
+   * lets it finish the batches it has in flight and stops it (`onShutdown` runs; a poller's
+   * `poll` then throws ERR_DISRUPTOR_CONSUMER_REMOVED, an iterator ends), and it no longer
+   * gates producers. Resolves once it is gone (another thread's removal waits for that
+   * thread's event loop). Rejects with ERR_DISRUPTOR_UNKNOWN_CONSUMER (no such name),
+   * ERR_DISRUPTOR_AMBIGUOUS_CONSUMER (several: remove them through their groups) or
+   * ERR_DISRUPTOR_HAS_DEPENDENTS (consumers after it must be removed first), changing nothing.
+   */
+  async removeConsumer(name: string): Promise<void> {
+    if (typeof name !== 'string') throw typeError('name must be a string')
+    return this.consumers.removeByName(name)
+  }
+
   /** Starts this thread's consumers (consumers added later start at once). */
   start(): this {
     this.checkOpen()

@@ -39,6 +39,19 @@ export function closedError(): DisruptorError {
   return coded(new Error('the disruptor is closed'), 'ERR_DISRUPTOR_CLOSED')
 }
 
+/** A consumer others depend on cannot leave before them (LMAX's rule): ERR_DISRUPTOR_HAS_DEPENDENTS. */
+export function dependentsError(name: string, dependents: readonly string[]): DisruptorError {
+  return coded(
+    new Error(`consumer '${name}' cannot be removed before the consumers that depend on it: ${dependents.join(', ')}`),
+    'ERR_DISRUPTOR_HAS_DEPENDENTS',
+  )
+}
+
+/** A poller was removed (`removeConsumer`, possibly from another thread): ERR_DISRUPTOR_CONSUMER_REMOVED. */
+export function removedError(): DisruptorError {
+  return coded(new Error('this consumer was removed from the ring'), 'ERR_DISRUPTOR_CONSUMER_REMOVED')
+}
+
 /** What an aborted `nextAsync` rejects with, as Node's own abortable calls do. */
 export function abortError(signal: AbortSignal): Error {
   const e = coded(new Error('the operation was aborted', { cause: signal.reason }), 'ABORT_ERR')

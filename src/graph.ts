@@ -17,6 +17,8 @@ export interface GraphHost {
   batches(options: PollerOptions | undefined, after: readonly number[]): AsyncIterableIterator<Batch>
   /** Throws ERR_DISRUPTOR_CLOSED once the ring (or this thread's part of it) is closed. */
   checkOpen(): void
+  /** Removes the consumers `ids` from the running ring (see `Consumers.retire`). */
+  retire(ids: readonly number[]): Promise<void>
 }
 
 /** A group's consumers and the host they belong to; a symbol keeps it out of the public type. */
@@ -47,6 +49,18 @@ export class EventHandlerGroup {
   andThenWorkerPool(...handlers: Handler[]): EventHandlerGroup {
     const { host, ids } = this[kStage]
     return new EventHandlerGroup(host, [host.pool(handlers, ids)])
+  }
+
+  /**
+   * Removes this group's consumers from the running ring: each finishes the batches it has in
+   * flight, stops (`onShutdown` runs) and no longer gates producers; the ring and the other
+   * consumers go on. Rejects with ERR_DISRUPTOR_HAS_DEPENDENTS, changing nothing, while a
+   * consumer outside the group depends on it (remove that first), and with
+   * ERR_DISRUPTOR_CLOSED once the ring is closed. Removing it again does nothing.
+   */
+  remove(): Promise<void> {
+    const { host, ids } = this[kStage]
+    return host.retire(ids)
   }
 
   /** This group and `others` as one group (the join of a diamond). */

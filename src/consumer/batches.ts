@@ -144,12 +144,14 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     return true
   }
 
-  stop(reason: 'closed' | 'halted'): void {
+  /** Closed or halted: a waiting `next()` rejects. Removed: the iteration ends (`done`). */
+  stop(reason: 'closed' | 'halted' | 'removed'): void {
     if (this.stopped) return
     this.gate.report()
-    this.stopped = reason
+    this.stopped = reason === 'removed' ? 'done' : reason
     const w = this.waiting
     this.waiting = null
-    w?.reject(closedError())
+    if (reason === 'removed') w?.resolve()
+    else w?.reject(closedError())
   }
 }

@@ -5,11 +5,11 @@
 
 import type { EventEmitter } from 'node:events'
 
-import { closedError, coded, rangeError } from '../errors'
+import { closedError, coded, dependentsError, message, rangeError } from '../errors'
 import type { NativeRing } from '../native'
 import type { OpenRing } from '../thread'
 import { threadViews } from '../thread'
-import type { Batch, Handler, PollerOptions } from '../types'
+import type { Batch, DisruptorError, Handler, PollerOptions } from '../types'
 import { pollerOptions } from '../validate'
 import { BatchIterator } from './batches'
 import { Gate } from './gate'
@@ -52,6 +52,10 @@ export class Consumers implements ConsumerHost, OpenRing {
   /** The shared-memory gate of each consumer of this thread, by consumer id. */
   private readonly gates = new Map<number, Gate>()
   private readonly stoppables = new Set<Stoppable>()
+  /** Every consumer of this thread by id, with its name (for removal). */
+  private readonly byId = new Map<number, { name: string; consumer: ConsumerRunner | Stoppable }>()
+  /** Consumers being removed: none may come to depend on them meanwhile. */
+  private readonly leaving = new Set<number>()
   private deliveryScheduled = false
   private count = 0
 
@@ -59,6 +63,7 @@ export class Consumers implements ConsumerHost, OpenRing {
     this.native = ring.native
     this.token = ring.token
     this.size = ring.size
+    this.native.onRemoveRequest((cid) => this.removeRequested(cid))
   }
 
   /** Whether `drain()` would wait forever: this thread has callback consumers and never started them. */
@@ -108,10 +113,74 @@ export class Consumers implements ConsumerHost, OpenRing {
   ): T {
     this.checkOpen()
     const o = pollerOptions(options, kind)
-    const { cid, gate } = this.addConsumer(this.name(o.name, kind), after)
+    const name = this.name(o.name, kind)
+    const { cid, gate } = this.addConsumer(name, after)
     const consumer = make(cid, o.maxBatchSize, gate)
     this.stoppables.add(consumer)
+    this.byId.set(cid, { name, consumer })
     return consumer
+  }
+
+  /**
+   * Removes this thread's consumers `ids` (a group) from the running ring, newest first: each
+   * takes no new batch, lets what it has in flight settle and stops (`onShutdown`), then stops
+   * gating producers; the ring and every other consumer go on. Refused with
+   * ERR_DISRUPTOR_HAS_DEPENDENTS, before anything changes, while a consumer outside `ids`
+   * depends on one of them (LMAX's rule). Ids already removed are skipped.
+   */
+  async retire(ids: readonly number[]): Promise<void> {
+    this.checkOpen()
+    const mine = ids.filter((id) => this.byId.has(id))
+    const names = new Set(mine.map((id) => this.byId.get(id)?.name))
+    for (const id of mine) {
+      const outside = this.native.dependentsOf(id).filter((n) => !names.has(n))
+      if (outside.length > 0) throw dependentsError(this.byId.get(id)?.name ?? String(id), outside)
+    }
+    for (const id of mine) this.leaving.add(id)
+    for (const id of [...mine].sort((a, b) => b - a)) await this.retireOne(id)
+  }
+
+  /**
+   * Removes the consumer named `name`, of any thread: this thread's at once (`retire`),
+   * another's by asking it (it removes its consumer on its event loop); resolves once it is
+   * gone.
+   */
+  async removeByName(name: string): Promise<void> {
+    this.checkOpen()
+    const ticket = this.native.requestRemove(name)
+    if (ticket.localId != null) return this.retire([ticket.localId])
+    for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
+      const state = this.native.removalState(ticket.serial)
+      if (state.removed) return
+      if (state.code != null) throw coded(new Error(state.message ?? 'removal refused'), state.code)
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+  }
+
+  /** Another thread asked (by name) to remove consumer `cid` of this thread. */
+  private removeRequested(cid: number): void {
+    this.retire([cid]).catch((e: unknown) => {
+      try {
+        this.native.refuseRemoval(cid, (e as DisruptorError).code ?? 'ERR_DISRUPTOR_NATIVE', message(e))
+      } catch {
+        // the ring is gone: so is the request
+      }
+    })
+  }
+
+  private async retireOne(id: number): Promise<void> {
+    const entry = this.byId.get(id)
+    if (entry === undefined) return
+    const { consumer } = entry
+    if (consumer instanceof ConsumerRunner) await consumer.retire()
+    else consumer.stop('removed')
+    this.byId.delete(id)
+    this.leaving.delete(id)
+    if (consumer instanceof ConsumerRunner) this.runners.splice(this.runners.indexOf(consumer), 1)
+    else this.stoppables.delete(consumer)
+    this.gates.delete(id)
+    if (this.closed) return
+    this.native.removeConsumer(id)
   }
 
   /** Starts the callback consumers (those added later start at once); once only. */
@@ -182,6 +251,7 @@ export class Consumers implements ConsumerHost, OpenRing {
   remove(consumer: Stoppable, cid: number): void {
     this.stoppables.delete(consumer)
     this.gates.delete(cid)
+    this.byId.delete(cid)
     if (this.closed) return
     try {
       this.native.removeConsumer(cid)
@@ -197,6 +267,11 @@ export class Consumers implements ConsumerHost, OpenRing {
 
   /** A consumer of this thread after the consumers `after`, with its gate. */
   private addConsumer(name: string, after: readonly number[]): { cid: number; gate: Gate } {
+    const leaving = after.find((id) => this.leaving.has(id))
+    if (leaving !== undefined) {
+      const name = this.byId.get(leaving)?.name
+      throw coded(new Error(`consumer '${name}' is being removed`), 'ERR_DISRUPTOR_CONSUMER_REMOVED')
+    }
     const views = threadViews(this.token, this.native, this.ring.multi)
     const deps = after.map((id) => (this.gates.get(id) as Gate).view)
     const cid = this.native.addConsumer(name, [...after])
@@ -217,6 +292,7 @@ export class Consumers implements ConsumerHost, OpenRing {
     const { cid, gate } = this.addConsumer(n, after)
     const runner = new ConsumerRunner(this, this.native, cid, n, workers, gate, after.length > 0)
     this.runners.push(runner)
+    this.byId.set(cid, { name: n, consumer: runner })
     if (this.started) runner.start()
     return cid
   }

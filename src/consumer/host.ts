@@ -5,7 +5,8 @@
 
 /** Something `close()`/`halt()` must stop on this thread. */
 export interface Stoppable {
-  stop(reason: 'closed' | 'halted'): void
+  /** 'removed': this consumer alone leaves (`removeConsumer`); the ring goes on. */
+  stop(reason: 'closed' | 'halted' | 'removed'): void
   /** Delivers pending events now; true if it did something. */
   kick?(): boolean
 }

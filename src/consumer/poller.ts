@@ -3,7 +3,7 @@
  * poller gates producers like any consumer.
  */
 
-import { closedError } from '../errors'
+import { closedError, removedError } from '../errors'
 import type { NativeRing } from '../native'
 import { Availability } from '../protocol'
 import type { PollResult } from '../types'
@@ -20,6 +20,7 @@ import type { ConsumerHost } from './host'
 export class Poller {
   private seq: number
   private stopped = false
+  private removed = false
 
   /** @internal */
   constructor(
@@ -40,11 +41,12 @@ export class Poller {
   /**
    * Calls `handler(lo, hi)` with what is available and marks it processed, synchronously.
    * If the handler throws, nothing is marked processed and the error propagates (poll again to
-   * retry). Throws ERR_DISRUPTOR_CLOSED once the ring (or this poller) is closed.
+   * retry). Throws ERR_DISRUPTOR_CLOSED once the ring (or this poller) is closed, and
+   * ERR_DISRUPTOR_CONSUMER_REMOVED once it was removed (`removeConsumer`, from any thread).
    */
   poll(handler: (lo: number, hi: number) => unknown): PollResult {
     fn('handler', handler)
-    if (this.stopped) throw closedError()
+    if (this.stopped) throw this.removed ? removedError() : closedError()
     let lo = this.seq + 1
     let available = this.gate.available(lo, this.maxBatchSize)
     while (available === Availability.Hole) {
@@ -72,8 +74,10 @@ export class Poller {
   }
 
   /** @internal */
-  stop(): void {
+  stop(reason: 'closed' | 'halted' | 'removed'): void {
+    if (this.stopped) return
     this.stopped = true
+    this.removed = reason === 'removed'
     this.gate.report()
   }
 }

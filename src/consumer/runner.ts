@@ -91,6 +91,8 @@ export class ConsumerRunner implements Stoppable {
   spinSink = 0
   /** Iterations of `pause` before each poll (see `adaptPace`). */
   private pace = 0
+  /** Asked to leave (`retire`): resolved once it stopped, nothing in flight. */
+  private retiring: { done: Promise<void>; resolve: () => void } | null = null
 
   constructor(
     private readonly host: ConsumerHost,
@@ -125,7 +127,31 @@ export class ConsumerRunner implements Stoppable {
     this.pump()
   }
 
+  /**
+   * Lets this consumer leave the ring alone (live removal): it takes no new batch, lets the
+   * batches in flight settle (their progress stored), then stops as on close (`onShutdown`).
+   * Resolves then; the host removes it from the engine after.
+   */
+  retire(): Promise<void> {
+    if (this.retiring === null) {
+      let resolve = () => {}
+      const done = new Promise<void>((r) => {
+        resolve = r
+      })
+      this.retiring = { done, resolve }
+      this.retireIfIdle()
+    }
+    return this.retiring.done
+  }
+
+  /** A retiring consumer with nothing running or in flight stops now. */
+  private retireIfIdle(): void {
+    if (this.retiring !== null && !this.pumping && this.inflight.length === 0) this.stop()
+  }
+
   stop(): void {
+    // Whatever stops it (a retirement, a failure, the ring closing) ends a retirement too.
+    this.retiring?.resolve()
     if (this.stopped) return
     this.stopped = true
     this.gate.report()
@@ -171,7 +197,9 @@ export class ConsumerRunner implements Stoppable {
    * does not keep the event loop alive, so it might never run).
    */
   kick(): boolean {
-    if (!this.started || this.stopped || this.pumping || this.idle.length === 0) return false
+    if (!this.started || this.stopped || this.retiring !== null || this.pumping || this.idle.length === 0) {
+      return false
+    }
     try {
       const available = this.gate.available(this.dispatched + 1, 1)
       if (available < 0 && available !== Availability.Hole) return false
@@ -199,6 +227,7 @@ export class ConsumerRunner implements Stoppable {
     } finally {
       this.pumping = false
     }
+    this.retireIfIdle()
   }
 
   private drainBatches(): void {
@@ -207,7 +236,7 @@ export class ConsumerRunner implements Stoppable {
     let last = start
     let sinceClock = 0
     let available = this.available
-    while (!this.stopped && this.idle.length > 0) {
+    while (!this.stopped && this.retiring === null && this.idle.length > 0) {
       let streaming = true
       if (available <= this.dispatched) {
         if (this.pace > 0) this.pause(this.pace)
@@ -405,7 +434,8 @@ export class ConsumerRunner implements Stoppable {
       this.stop()
       return
     }
-    this.schedule()
+    if (this.retiring !== null) this.retireIfIdle()
+    else this.schedule()
   }
 
   private failed(w: number, batch: InFlight, error: unknown): void {

@@ -26,8 +26,10 @@ impl NativeRing {
             return Err(err::engine(Error::Closed));
         }
         let handle = self.engine().add_consumer(name, &deps).map_err(err::engine)?;
+        let cid = inst.consumers.len() as u32;
+        self.ring.directory().add(handle.info().clone(), self.id, cid);
         inst.consumers.push(Some(Consumer { handle, waker: None }));
-        Ok((inst.consumers.len() - 1) as u32)
+        Ok(cid)
     }
 
     /// Gives consumer `cid` a waker thread that calls `wake(false)` when armed and events
@@ -146,14 +148,29 @@ impl NativeRing {
     }
 
     /// Removes consumer `cid`: its waker stops, it no longer gates producers.
+    /// ERR_DISRUPTOR_HAS_DEPENDENTS (and it stays, waker and all) while consumers depend on it.
     #[napi]
     pub fn remove_consumer(&self, cid: u32) -> Result<()> {
         let mut inst = lock(&self.inst);
-        inst.consumer(cid)?;
-        if let Some(Consumer { handle, waker }) = inst.consumers[cid as usize].take() {
-            drop(waker);
-            self.engine().remove_consumer(handle);
+        let info = inst.consumer(cid)?.handle.info().clone();
+        let dependents = self.engine().dependents_of(&info);
+        if !dependents.is_empty() {
+            let e = Error::HasDependents { name: info.name().to_owned(), dependents };
+            self.ring.directory().refuse(self.id, cid, e.code(), e.to_string());
+            return Err(err::engine(e));
         }
+        // Checked above under this thread's lock, and only this thread adds consumers after
+        // its own: the engine's check below cannot fail, but it is kept, not assumed.
+        let Some(Consumer { handle, waker }) = inst.consumers[cid as usize].take() else {
+            return Ok(());
+        };
+        drop(waker); // stops and joins the waker thread first
+        if let Err((e, handle)) = self.engine().remove_consumer(handle) {
+            inst.consumers[cid as usize] = Some(Consumer { handle, waker: None });
+            self.ring.directory().refuse(self.id, cid, e.code(), e.to_string());
+            return Err(err::engine(e));
+        }
+        self.ring.directory().remove(self.id, cid);
         Ok(())
     }
 }

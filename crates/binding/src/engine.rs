@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use disruptor_core::{
-    AbandonedRanges, AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder,
-    EventPoller, MultiProducerSequencer, PollWaiter, Result, Sequencer, SingleProducerSequencer,
-    SlotBuffer,
+    AbandonedRanges, AnyWaitStrategy, ConsumerInfo, Dependency, Disruptor, DisruptorBuilder, Error,
+    EventPoller, MultiProducerSequencer, PollWaiter, Refused, Result, Sequencer,
+    SingleProducerSequencer, SlotBuffer,
 };
 
 /// A ring of byte slots with its sequencer and its (caller-driven) consumers.
@@ -56,7 +56,14 @@ pub(crate) trait Engine: Send + Sync {
     fn remaining_capacity(&self) -> i64;
     /// A new consumer driven by a JavaScript thread, after every consumer of `after`.
     fn add_consumer(&self, name: String, after: &[Dependency]) -> Result<Box<dyn ConsumerHandle>>;
-    fn remove_consumer(&self, consumer: Box<dyn ConsumerHandle>);
+    /// Removes a consumer: it stops gating producers. Refused (the handle given back) with
+    /// `Error::HasDependents` while consumers added after it depend on it.
+    fn remove_consumer(
+        &self,
+        consumer: Box<dyn ConsumerHandle>,
+    ) -> std::result::Result<(), (Error, Box<dyn ConsumerHandle>)>;
+    /// The names of the consumers that depend on `info`.
+    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String>;
     fn consumers(&self) -> Vec<Arc<ConsumerInfo>>;
     fn is_drained_to(&self, target: i64) -> Result<bool>;
     /// Wakes every thread blocked in the wait strategy so it re-checks its condition.
@@ -222,12 +229,23 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
         Ok(Box::new(self.disruptor.add_poller_after(name, after)?))
     }
 
-    fn remove_consumer(&self, consumer: Box<dyn ConsumerHandle>) {
+    fn remove_consumer(
+        &self,
+        consumer: Box<dyn ConsumerHandle>,
+    ) -> std::result::Result<(), (Error, Box<dyn ConsumerHandle>)> {
         // Only consumers this engine made are boxed as `EventPoller<SlotBuffer, S>`.
         let consumer = consumer as Box<dyn std::any::Any>;
         if let Ok(p) = consumer.downcast::<EventPoller<SlotBuffer, S>>() {
-            self.disruptor.remove_poller(*p);
+            if let Err(refused) = self.disruptor.remove_poller(*p) {
+                let Refused { error, poller } = *refused;
+                return Err((error, Box::new(poller)));
+            }
         }
+        Ok(())
+    }
+
+    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String> {
+        self.disruptor.dependents_of(info)
     }
 
     fn consumers(&self) -> Vec<Arc<ConsumerInfo>> {

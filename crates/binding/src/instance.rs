@@ -144,11 +144,15 @@ impl Instance {
             *listener = None;
         }
         drop(listener);
-        for c in self.consumers.iter_mut().filter_map(Option::take) {
+        // Newest first: a consumer depends only on older ones of the same thread, so each is
+        // free to go when its turn comes.
+        for c in self.consumers.iter_mut().rev().filter_map(Option::take) {
             let Consumer { handle, waker } = c;
             drop(waker); // stops and joins the waker thread first
-            engine.remove_consumer(handle);
+            let refused = engine.remove_consumer(handle).err();
+            debug_assert!(refused.is_none(), "removed newest first, none has dependents left");
         }
+        self.ring.directory().forget(self.id);
         for w in self.waits.values() {
             w.cancel();
         }

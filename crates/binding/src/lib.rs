@@ -8,7 +8,7 @@
 //! `shared` (a ring's state every thread shares), `registry` (rings by id, for `attach`),
 //! `instance` (one thread's consumers and waits), then `NativeRing`, the class JavaScript
 //! sees: `ring` (life cycle), `produce`, `consume`, `views` (native memory handed to
-//! JavaScript), `stats`; and `protocol`, the numbers both sides agree on.
+//! JavaScript), `stats`, `removal` (live removal from any thread); and `protocol`, the numbers both sides agree on.
 #![deny(clippy::all)]
 
 mod consume;
@@ -18,6 +18,7 @@ mod instance;
 mod produce;
 mod protocol;
 mod registry;
+mod removal;
 mod ring;
 mod shared;
 mod stats;

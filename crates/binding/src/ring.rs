@@ -118,6 +118,7 @@ impl NativeRing {
             producer_wait_nanos: AtomicU64::new(0),
             on_abandoned: Mutex::new(None),
             halted: CachePadded::new(AtomicBool::new(false)),
+            directory: Default::default(),
         });
         registry::register(id, &ring);
         NativeRing::with_instance(&env, ring)

@@ -9,6 +9,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 
 use crate::engine::Engine;
+use crate::removal::SharedDirectory;
 use crate::wait::WaitConfig;
 
 /// A ring and what every thread attached to it shares.
@@ -36,6 +37,8 @@ pub(crate) struct RingState {
     /// `closeIntake`), while what was claimed before may still be published and consumed.
     /// A line of its own: JavaScript consumers read it on every poll.
     pub(crate) halted: CachePadded<AtomicBool>,
+    /// Every thread's consumers, by name, and where requests to remove them go (`removal`).
+    pub(crate) directory: SharedDirectory,
 }
 
 /// The creating thread's callback for abandoned ranges (see `RingState::on_abandoned`).

@@ -50,6 +50,36 @@ struct State<S: Sequencer> {
     added: Vec<Added<S>>,
 }
 
+/// A removal the ring refused ([`Error::HasDependents`]): why, and the poller given back, still
+/// registered and gating.
+///
+/// ```
+/// use disruptor_core::*;
+/// let b = DisruptorBuilder::new(
+///     RingBuffer::new(8, || 0u8).unwrap(),
+///     MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+/// ).unwrap();
+/// let (d, _p) = b.build();
+/// let a = d.add_poller("a").unwrap();
+/// let b = d.add_poller_after("b", &[a.dependency()]).unwrap();
+/// let refused = d.remove_poller(a).unwrap_err();
+/// assert_eq!(refused.error.code(), "ERR_DISRUPTOR_HAS_DEPENDENTS");
+/// assert!(d.remove_poller(b).unwrap());
+/// assert!(d.remove_poller(refused.poller).unwrap());
+/// ```
+pub struct Refused<P> {
+    /// Why it was refused.
+    pub error: Error,
+    /// The poller, as it was.
+    pub poller: P,
+}
+
+impl<P> std::fmt::Debug for Refused<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refused").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
 struct Added<S: Sequencer> {
     info: Arc<ConsumerInfo>,
     barrier: Arc<SequenceBarrier<S>>,
@@ -135,7 +165,7 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     /// p.publish(|e, _| *e = 2).unwrap();
     /// d.drain().unwrap();
     /// assert_eq!(late.events(), 1);
-    /// assert!(d.remove_consumer(&late));
+    /// assert_eq!(d.remove_consumer(&late), Ok(true));
     /// d.shutdown().unwrap();
     /// ```
     pub fn add_handler<H>(
@@ -190,7 +220,7 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     /// let mut got = vec![];
     /// poller.poll(|e, _, _| { got.push(*e); true }).unwrap();
     /// assert_eq!(got, [7]);
-    /// assert!(d.remove_poller(poller));
+    /// assert!(d.remove_poller(poller).unwrap());
     /// ```
     pub fn add_poller(&self, name: impl Into<String>) -> Result<EventPoller<D, S>> {
         self.add_poller_after(name, &[])
@@ -273,11 +303,27 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
 
     /// Stops and removes a consumer added with [`add_handler`](Self::add_handler): its thread is
     /// joined first (it may be in the middle of a batch), then it stops gating producers (a
-    /// consumer that went away must not freeze the ring). False if it is not such a consumer.
-    /// Must not be called from that consumer's own handler.
-    pub fn remove_consumer(&self, info: &Arc<ConsumerInfo>) -> bool {
-        let Some(removed) = self.unregister(info, true) else {
-            return false;
+    /// consumer that went away must not freeze the ring). `Ok(false)` if it is not such a
+    /// consumer; [`Error::HasDependents`] (and nothing changes) while a consumer added after it
+    /// depends on it: those leave first. Must not be called from that consumer's own handler.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     SingleProducerSequencer::new(8, BlockingWaitStrategy::default()).unwrap(),
+    /// ).unwrap();
+    /// let (d, _p) = b.build();
+    /// let first = d.add_handler(|_: &u8, _: i64, _: bool| {}, ConsumerOptions::new().name("first")).unwrap();
+    /// let next = d.add_poller_after("next", &[d.dependency_of(&first).unwrap()]).unwrap();
+    /// let refused = d.remove_consumer(&first).unwrap_err();
+    /// assert_eq!(refused.code(), "ERR_DISRUPTOR_HAS_DEPENDENTS");
+    /// assert!(d.remove_poller(next).unwrap());
+    /// assert_eq!(d.remove_consumer(&first), Ok(true));
+    /// ```
+    pub fn remove_consumer(&self, info: &Arc<ConsumerInfo>) -> Result<bool> {
+        let Some(removed) = self.unregister(info, true)? else {
+            return Ok(false);
         };
         removed.barrier.alert();
         if let Some(t) = removed.thread {
@@ -285,28 +331,80 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         }
         // Only now: until the thread stopped, it could still be reading slots.
         self.sequencer.remove_gating_sequence(&removed.sequence);
-        true
+        Ok(true)
     }
 
     /// Removes a poller added with [`add_poller`](Self::add_poller) (taken by value, so no poll
-    /// is in progress): it stops gating producers. False if it is not such a poller.
-    pub fn remove_poller(&self, poller: EventPoller<D, S>) -> bool {
-        let Some(removed) = self.unregister(poller.info(), false) else {
-            return false;
+    /// is in progress): it stops gating producers. `Ok(false)` if it is not such a poller; the
+    /// poller back with [`Error::HasDependents`] while a consumer added after it depends on it.
+    pub fn remove_poller(
+        &self,
+        poller: EventPoller<D, S>,
+    ) -> std::result::Result<bool, Box<Refused<EventPoller<D, S>>>> {
+        let removed = match self.unregister(poller.info(), false) {
+            Ok(Some(removed)) => removed,
+            Ok(None) => return Ok(false),
+            Err(error) => return Err(Box::new(Refused { error, poller })),
         };
         removed.barrier.alert();
         self.sequencer.remove_gating_sequence(&removed.sequence);
-        true
+        Ok(true)
     }
 
-    fn unregister(&self, info: &Arc<ConsumerInfo>, thread: bool) -> Option<Added<S>> {
+    /// The names of the consumers that depend on `info` (added after it with it among their
+    /// dependencies): what must leave before it may (empty if none or not a consumer here).
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, _p) = b.build();
+    /// let a = d.add_poller("a").unwrap();
+    /// let _b = d.add_poller_after("b", &[a.dependency()]).unwrap();
+    /// assert_eq!(d.dependents_of(a.info()), ["b"]);
+    /// ```
+    pub fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String> {
+        let state = self.lock();
+        Self::dependents_in(&state.added, info)
+    }
+
+    /// A [`Dependency`] on a consumer added with [`add_handler`](Self::add_handler) (for a
+    /// poller after it); `None` if it is not such a consumer of this ring.
+    pub fn dependency_of(&self, info: &Arc<ConsumerInfo>) -> Option<Dependency> {
+        let state = self.lock();
+        let a = state.added.iter().find(|a| Arc::ptr_eq(&a.info, info))?;
+        Some(Dependency { sequence: a.sequence.clone(), ring: ring_id(&self.sequencer) })
+    }
+
+    fn dependents_in(added: &[Added<S>], info: &Arc<ConsumerInfo>) -> Vec<String> {
+        let Some(target) = added.iter().find(|a| Arc::ptr_eq(&a.info, info)) else {
+            return Vec::new();
+        };
+        added
+            .iter()
+            .filter(|a| a.barrier.dependents().iter().any(|s| Arc::ptr_eq(s, &target.sequence)))
+            .map(|a| a.info.name().to_owned())
+            .collect()
+    }
+
+    fn unregister(&self, info: &Arc<ConsumerInfo>, thread: bool) -> Result<Option<Added<S>>> {
         let mut state = self.lock();
-        let i = state
+        let Some(i) = state
             .added
             .iter()
-            .position(|a| Arc::ptr_eq(&a.info, info) && a.thread.is_some() == thread)?;
+            .position(|a| Arc::ptr_eq(&a.info, info) && a.thread.is_some() == thread)
+        else {
+            return Ok(None);
+        };
+        // Checked under the same lock as the removal: no dependent can be added in between.
+        let dependents = Self::dependents_in(&state.added, info);
+        if !dependents.is_empty() {
+            return Err(Error::HasDependents { name: info.name().to_owned(), dependents });
+        }
         state.consumers.retain(|c| !Arc::ptr_eq(c, info));
-        Some(state.added.remove(i))
+        Ok(Some(state.added.remove(i)))
     }
 
     /// The highest sequence up to which everything is published.

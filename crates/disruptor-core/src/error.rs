@@ -65,6 +65,14 @@ pub enum Error {
     },
     /// A stage token from another builder (or a dependency from another ring) was given.
     ForeignStage,
+    /// A consumer that others depend on cannot leave before them (LMAX's rule): removing it
+    /// would stop them for good.
+    HasDependents {
+        /// Name of the consumer asked to leave.
+        name: String,
+        /// Names of the consumers that depend on it.
+        dependents: Vec<String>,
+    },
     /// A producer would wait for room that only consumers driven by its own (waiting) thread
     /// can free: waiting would never end.
     WouldDeadlock,
@@ -98,6 +106,7 @@ impl Error {
             Error::Alerted => "ERR_DISRUPTOR_ALERTED",
             Error::Timeout => "ERR_DISRUPTOR_TIMEOUT",
             Error::ConsumerHalted { .. } => "ERR_DISRUPTOR_CONSUMER_HALTED",
+            Error::HasDependents { .. } => "ERR_DISRUPTOR_HAS_DEPENDENTS",
             Error::ThreadSpawn(_) => "ERR_DISRUPTOR_THREAD_SPAWN",
             Error::WouldDeadlock => "ERR_DISRUPTOR_WOULD_DEADLOCK",
             Error::OutOfMemory { .. } => "ERR_DISRUPTOR_OUT_OF_MEMORY",
@@ -138,6 +147,11 @@ impl fmt::Display for Error {
                 write!(f, "consumer '{name}' halted on an error; the ring can no longer drain")
             }
             Error::ForeignStage => write!(f, "stage belongs to another disruptor builder"),
+            Error::HasDependents { name, dependents } => write!(
+                f,
+                "consumer '{name}' cannot be removed before the consumers that depend on it: {}",
+                dependents.join(", ")
+            ),
             Error::OutOfMemory { bytes } => {
                 write!(f, "could not allocate {bytes} bytes for the ring's slots")
             }

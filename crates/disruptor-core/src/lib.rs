@@ -59,7 +59,7 @@ pub use consumer::{
 };
 pub use data_provider::DataProvider;
 pub use dependency::Dependency;
-pub use disruptor::Disruptor;
+pub use disruptor::{Disruptor, Refused};
 pub use error::{Error, Result};
 pub use event_handler::{EventHandler, HandlerError, HandlerOutcome};
 pub use event_poller::{EventPoller, PollState};

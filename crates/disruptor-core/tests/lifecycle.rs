@@ -457,11 +457,15 @@ fn consumers_join_a_running_ring_and_leave_without_freezing_it() {
         thread::yield_now();
     }
     // ...until it is removed; so is the late handler, mid-stream.
-    assert!(!d.remove_consumer(idle.info()), "a poller is removed with remove_poller");
-    assert!(d.remove_poller(idle));
-    assert!(d.remove_consumer(&late));
-    assert!(!d.remove_consumer(&late));
-    assert!(!d.remove_consumer(&d.consumers()[0]), "built consumers are not removable");
+    assert_eq!(d.remove_consumer(idle.info()), Ok(false), "a poller is removed with remove_poller");
+    assert!(d.remove_poller(idle).unwrap());
+    assert_eq!(d.remove_consumer(&late), Ok(true));
+    assert_eq!(d.remove_consumer(&late), Ok(false));
+    assert_eq!(
+        d.remove_consumer(&d.consumers()[0]),
+        Ok(false),
+        "built consumers are not removable"
+    );
     producer.join().unwrap();
     d.drain().unwrap();
     assert_eq!(late.errors(), 0, "{:?}", late.last_error());
