@@ -28,10 +28,12 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   }
   for (const v of BAD_NUMBERS) {
     refused(`reserve claimed ${v}`, () => ring.reserve(-7, v, false))
-    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0, 0))
-    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0, 0))
-    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v, 0))
-    refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v))
+    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0, 0, []))
+    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0, 0, []))
+    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v, 0, []))
+    refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v, []))
+    refused(`report batchSizes ${v}`, () => ring.report(cid, 0, 0, 0, 0, [1, v]))
+    refused(`reportClaims ${v}`, () => ring.reportClaims(v))
     refused(`abandonedIn lo ${v}`, () => ring.abandonedIn(v, 0))
     refused(`recordError sequence ${v}`, () => ring.recordError(cid, v, 'x'))
     refused(`fail sequence ${v}`, () => ring.fail(cid, v, 'x'))
@@ -43,6 +45,7 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   refused('reserve wrap above claimed', () => ring.reserve(0, -1, false))
   refused('reserve wrap a ring below claimed', () => ring.reserve(-9, -1, false))
   refused('drained target -2', () => ring.drained(-2))
+  refused('report 33 batch-size buckets', () => ring.report(cid, 0, 0, 0, 0, new Array(33).fill(0)))
   for (const wait of [
     { name: 'nope' },
     { name: 'timeout-blocking', timeoutMs: -1 },
@@ -60,6 +63,8 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   t.is(c.state, before.state)
   t.not(c.state, 'failed')
   t.is(c.batches, 0)
+  t.deepEqual(c.batchSizes, [])
+  t.is(ring.stats().claims, 0)
   t.true(ring.drained(-1))
   t.is(ring.reserve(-7, -1, false), -1)
   ring.halt()

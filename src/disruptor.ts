@@ -10,12 +10,12 @@ import { Consumers } from './consumer/consumers'
 import type { Poller } from './consumer/poller'
 import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } from './errors'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
-import { NativeRing, type NativeRingStats, type WaitConfig } from './native'
+import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
+import { StatsWindow } from './stats'
 import { threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
-  ConsumerStats,
   DisruptorOptions,
   DisruptorStats,
   Handler,
@@ -63,6 +63,8 @@ export class Disruptor extends Sequencer {
   private arrayBuffer: ArrayBuffer | null = null
   private closed = false
   private closing: Promise<void> | null = null
+  /** Where the rates of the next `stats()` start. */
+  private readonly window: StatsWindow
 
   /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
   constructor(options: DisruptorOptions)
@@ -90,6 +92,7 @@ export class Disruptor extends Sequencer {
       producer: this,
     })
     this.root = new StageBuilder(this.consumers, [])
+    this.window = new StatsWindow(performance.now(), ring.stats())
     track(this.consumers)
     if (!this.attached) this.native.onAbandoned((range) => this.emit('abandoned', range[0], range[1]))
   }
@@ -375,9 +378,10 @@ export class Disruptor extends Sequencer {
 
   /** Figures for the ring and every consumer on every thread. */
   stats(): DisruptorStats {
-    // This thread's consumers keep their figures in JavaScript: hand them over first.
+    // This thread's consumers and producer keep their figures in JavaScript: hand them over first.
     this.consumers.reportStats()
-    return toStats(this.native.stats())
+    this.reportClaims()
+    return this.window.take(performance.now(), this.native.stats())
   }
 
   private shutdown(how: 'halt' | 'detach'): void {
@@ -410,27 +414,4 @@ function strategyOptions(wait: WaitConfig): WaitStrategyOptions {
   const options: Record<string, unknown> = { type: wait.name }
   for (const [key, value] of Object.entries(wait)) if (key !== 'name' && typeof value === 'number') options[key] = value
   return options as WaitStrategyOptions
-}
-
-/** The binding's statistics in the public shape. */
-function toStats(s: NativeRingStats): DisruptorStats {
-  return {
-    cursor: s.cursor,
-    remainingCapacity: s.remainingCapacity,
-    producerWaitNanos: s.producerWaitNanos,
-    abandonedEvents: s.abandonedEvents,
-    consumers: s.consumers.map((c) => ({
-      name: c.name,
-      sequence: c.sequence,
-      lag: c.lag,
-      batches: c.batches,
-      events: c.events,
-      largestBatch: c.largestBatch,
-      waitNanos: c.waitNanos,
-      errors: c.errors,
-      skipped: c.skipped,
-      state: c.state as ConsumerStats['state'],
-      ...(c.lastError === undefined || c.lastError === null ? {} : { lastError: c.lastError }),
-    })),
-  }
 }

@@ -54,7 +54,7 @@ export type NativeRingStats = Binding.NativeRingStats
 export type WaitConfig = Binding.WaitConfig
 
 // Const enums of binding.d.ts: tsc inlines their values, so using them costs nothing at run time.
-export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout } from '../binding'
+export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout, StatsLayout } from '../binding'
 
 /**
  * Version of the loaded native engine.

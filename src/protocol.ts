@@ -7,7 +7,7 @@
 
 import type { NativeRing } from './native'
 
-export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout } from './native'
+export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout, StatsLayout } from './native'
 
 /**
  * What `Gate.available` returns instead of a sequence. A const enum: tsc writes the numbers in

@@ -136,14 +136,38 @@ export interface ConsumerStats {
   skipped: number
   state: 'idle' | 'running' | 'halted' | 'failed'
   lastError?: string
+  /**
+   * Batches by size since it joined: element `k` counts batches of `2**k` to `2**(k+1) - 1`
+   * events (`[1]`, `[2, 3]`, `[4 .. 7]`, ...); trailing empty buckets are left out.
+   */
+  batchSizes: number[]
+  /** Events it processed per second over the window (see `DisruptorStats.windowMs`). */
+  eventsPerSecond: number
+  /** Nanoseconds per event over the window (its inverse rate); null if it processed none. */
+  nsPerEvent: number | null
 }
 
 /** What `stats()` returns: the ring and every consumer of it, on every thread. */
 export interface DisruptorStats {
   cursor: number
   remainingCapacity: number
-  /** Nanoseconds producers spent in blocking `next()` waiting for room. */
+  /** Nanoseconds producers spent waiting for room (blocking `next()`, `nextAsync()`). */
   producerWaitNanos: number
+  /**
+   * Claims made by every producing thread. Another thread's claims are counted as it
+   * reported them: when it claims with room to find, at least every 4,096 claims, and when it
+   * closes or calls `stats()` itself.
+   */
+  claims: number
+  /**
+   * The window the rates are over, in milliseconds: since the previous `stats()` call on this
+   * Disruptor object (since it was made, for the first call).
+   */
+  windowMs: number
+  /** Sequences published per second over the window. */
+  publishedPerSecond: number
+  /** Nanoseconds producers waited for room per claim over the window (0 without claims). */
+  producerWaitNanosPerClaim: number
   /**
    * Sequences a thread claimed on a multi-producer ring and went away (exit, terminate)
    * without publishing: abandoned when it detached, so that the ring moves on, and skipped by

@@ -5,7 +5,7 @@
 
 import { closedError } from '../errors'
 import type { NativeRing } from '../native'
-import { Availability, type RingViews, SplitCursorLayout, wakeSleepers } from '../protocol'
+import { Availability, type RingViews, SplitCursorLayout, StatsLayout, wakeSleepers } from '../protocol'
 
 /**
  * What one consumer may process and where it got to, read and written through shared memory
@@ -41,6 +41,8 @@ export class Gate {
   private batches = 0
   private events = 0
   private largest = 0
+  /** Batches by size: bucket `k` counts batches of `2**k ..= 2**(k+1) - 1` events. */
+  private readonly sizes = new Float64Array(StatsLayout.BatchSizeBuckets)
   private skipped = 0
   private reported = 0
   private reportedSkipped = 0
@@ -206,6 +208,7 @@ export class Gate {
   private tally(count: number): void {
     this.batches++
     this.events += count
+    this.sizes[31 - Math.clz32(count)]++
     if (count > this.largest) this.largest = count
     if (this.batches - this.reported >= 1024) this.report()
   }
@@ -223,7 +226,7 @@ export class Gate {
     this.reported = this.batches
     this.reportedSkipped = this.skipped
     try {
-      this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped)
+      this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped, Array.from(this.sizes))
     } catch {
       // removed or closed meanwhile: nothing left to report to
     }

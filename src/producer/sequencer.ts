@@ -15,6 +15,9 @@ import { type Deadline, deadlineOf, FOREVER } from './deadline'
 import { MultiProducer } from './multi'
 import { SingleProducer } from './single'
 
+/** A thread reports its claims to the engine once this many are unreported (on a slow claim). */
+const CLAIMS_REPORT_EVERY = 4096
+
 /** A `nextAsync` waiting on a native thread for room. */
 interface PendingRoomWait {
   cancel(): void
@@ -47,6 +50,9 @@ export abstract class Sequencer extends EventEmitter {
   /** This thread stopped producing (closed or detached). */
   private stopped = false
   private readonly roomWaits = new Set<PendingRoomWait>()
+  /** Claims this thread made, and how many of them the engine was told of (`reportClaims`). */
+  private claims = 0
+  private reportedClaims = 0
 
   /** @internal */
   constructor(native: NativeRing, token: string, size: number, multi: boolean) {
@@ -89,13 +95,17 @@ export abstract class Sequencer extends EventEmitter {
   next(n = 1, options?: { timeout?: number }): number {
     const deadline = deadlineOf(options)
     const hi = this.claimFast(n)
-    return hi >= 0 ? hi : this.claimSlow(n, true, deadline)
+    if (hi < 0) return this.claimSlow(n, true, deadline)
+    this.claims++
+    return hi
   }
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
     const hi = this.claimFast(n)
-    return hi >= 0 ? hi : this.claimSlow(n, false, FOREVER)
+    if (hi < 0) return this.claimSlow(n, false, FOREVER)
+    this.claims++
+    return hi
   }
 
   /**
@@ -124,12 +134,31 @@ export abstract class Sequencer extends EventEmitter {
     // A handler of this thread that claims (republishing into its own ring) must see the room
     // its consumer's finished batches made, which `Gate.finish` may not have stored yet.
     this.flushConsumers()
+    let hi: number
     if (this.multi) {
       this.mp ??= new MultiProducer(this.native, threadViews(this.token, this.native, true), this.size)
-      return this.mp.claim(n, wait, deadline)
+      hi = this.mp.claim(n, wait, deadline)
+    } else {
+      this.sp ??= new SingleProducer(this.native, () => threadViews(this.token, this.native, false), this.size)
+      hi = this.sp.claim(n, wait, deadline)
     }
-    this.sp ??= new SingleProducer(this.native, () => threadViews(this.token, this.native, false), this.size)
-    return this.sp.claim(n, wait, deadline)
+    if (hi >= 0) this.claims++
+    // On the slow path only (it comes at least once per ring of claims when the producer
+    // streams): stats() on another thread sees this thread's claims this fresh.
+    if (this.claims - this.reportedClaims >= CLAIMS_REPORT_EVERY) this.reportClaims()
+    return hi
+  }
+
+  /** @internal Tells the engine of the claims made here since the last report (for `stats()`). */
+  protected reportClaims(): void {
+    const delta = this.claims - this.reportedClaims
+    if (delta === 0) return
+    this.reportedClaims = this.claims
+    try {
+      this.native.reportClaims(delta)
+    } catch {
+      // the ring is gone: nothing left to report to
+    }
   }
 
   /**
@@ -238,6 +267,7 @@ export abstract class Sequencer extends EventEmitter {
 
   /** @internal This thread stops producing: later calls throw ERR_DISRUPTOR_CLOSED, waits for room end. */
   protected stopProducing(): void {
+    this.reportClaims()
     this.stopped = true
     this.sp = null
     this.mp = null

@@ -2,7 +2,7 @@
 //! stores its progress through `sequenceView`), their waker threads, their statistics and
 //! their errors.
 
-use disruptor_core::{Dependency, Error};
+use disruptor_core::{Dependency, Error, BATCH_SIZE_BUCKETS};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -81,8 +81,10 @@ impl NativeRing {
         }
     }
 
-    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch and
-    /// abandoned sequences skipped so far (each an integer in 0 ..= 2**53 - 1).
+    /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch,
+    /// abandoned sequences skipped and batches by size so far (bucket `k`: batches of
+    /// `2^k ..= 2^(k+1) - 1` events; at most `BATCH_SIZE_BUCKETS`), each an integer in
+    /// 0 ..= 2**53 - 1.
     #[napi]
     pub fn report(
         &self,
@@ -91,13 +93,30 @@ impl NativeRing {
         events: f64,
         largest_batch: f64,
         skipped: f64,
+        batch_sizes: Vec<f64>,
     ) -> Result<()> {
         let batches = err::counter("batches", batches)?;
         let events = err::counter("events", events)?;
         let largest_batch = err::counter("largestBatch", largest_batch)?;
         let skipped = err::counter("skipped", skipped)?;
+        if batch_sizes.len() > BATCH_SIZE_BUCKETS {
+            return Err(coded(
+                "ERR_INVALID_ARG_VALUE",
+                format!("batchSizes has at most {BATCH_SIZE_BUCKETS} buckets"),
+            ));
+        }
+        let batch_sizes: Vec<u64> = batch_sizes
+            .into_iter()
+            .map(|n| err::counter("batchSizes", n))
+            .collect::<Result<_>>()?;
         let mut inst = lock(&self.inst);
-        inst.consumer(cid)?.handle.set_counters(batches, events, largest_batch, skipped);
+        inst.consumer(cid)?.handle.set_counters(
+            batches,
+            events,
+            largest_batch,
+            skipped,
+            &batch_sizes,
+        );
         Ok(())
     }
 

@@ -86,7 +86,14 @@ pub(crate) trait ConsumerHandle: Send + std::any::Any {
     /// The sequence's atomic, which JavaScript stores its progress into (see
     /// `EventPoller::sequence_atomic` for the rules it keeps).
     fn sequence_atomic(&self) -> &AtomicI64;
-    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64);
+    fn set_counters(
+        &mut self,
+        batches: u64,
+        events: u64,
+        largest_batch: u64,
+        skipped: u64,
+        batch_sizes: &[u64],
+    );
 }
 
 /// Blocks a native thread until a consumer has events (see `PollWaiter`).
@@ -307,8 +314,15 @@ impl<S: Sequencer> ConsumerHandle for EventPoller<SlotBuffer, S> {
         unsafe { EventPoller::sequence_atomic(self) }
     }
 
-    fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64) {
-        EventPoller::set_counters(self, batches, events, largest_batch, skipped)
+    fn set_counters(
+        &mut self,
+        batches: u64,
+        events: u64,
+        largest_batch: u64,
+        skipped: u64,
+        batch_sizes: &[u64],
+    ) {
+        EventPoller::set_counters(self, batches, events, largest_batch, skipped, batch_sizes)
     }
 }
 

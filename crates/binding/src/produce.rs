@@ -214,6 +214,17 @@ impl NativeRing {
         }
     }
 
+    /// Adds `claims` (an integer in 0 ..= 2**53 - 1) to the ring's claim count: what this
+    /// thread's producer claimed since it last reported (it counts in JavaScript, where its
+    /// claims are made).
+    #[napi]
+    pub fn report_claims(&self, claims: f64) -> Result<()> {
+        let claims = err::counter("claims", claims)?;
+        // Relaxed: statistics.
+        self.ring.claims.fetch_add(claims, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Wakes every thread sleeping in the wait strategy (after a publish through memory, when
     /// the sleeper count was not zero).
     #[napi]
@@ -268,13 +279,15 @@ impl NativeRing {
         let id = inst.next_wait;
         inst.next_wait = inst.next_wait.wrapping_add(1).max(1);
         let cancel = Arc::new(AtomicBool::new(false));
-        let (engine, flag) = (self.ring.engine.clone(), cancel.clone());
+        let (ring, flag) = (self.ring.clone(), cancel.clone());
         let size = self.ring.size as i64;
         let thread = std::thread::Builder::new()
             .name("disruptor-room".into())
             .spawn(move || {
                 // Acquire: pairs with `RoomWaitThread::cancel`'s Release.
                 let mut cancelled = |_| flag.load(Ordering::Acquire);
+                let engine = &ring.engine;
+                let start = Instant::now();
                 let result = match claimed {
                     // A single producer's claims are in JavaScript: wait for room after them.
                     Some(c) => {
@@ -282,6 +295,9 @@ impl NativeRing {
                     }
                     None => engine.wait_for_room(n, &mut cancelled),
                 };
+                // Relaxed: statistics (a nextAsync waits for room as a blocking next does).
+                let waited = start.elapsed().as_nanos() as u64;
+                ring.producer_wait_nanos.fetch_add(waited, Ordering::Relaxed);
                 let outcome = match result {
                     Ok(()) => RoomWaitOutcome::Room,
                     // Refused: the cancel flag was set.

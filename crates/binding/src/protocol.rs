@@ -38,6 +38,14 @@ pub enum SplitCursorLayout {
     EpochSpan = 536870912,
 }
 
+/// The statistics JavaScript consumers keep for the engine (`report`).
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsLayout {
+    /// Buckets of the batch-size histogram (see disruptor_core `BATCH_SIZE_BUCKETS`).
+    BatchSizeBuckets = 32,
+}
+
 impl ClaimSentinel {
     /// As the `f64` a claiming call returns.
     pub(crate) fn value(self) -> f64 {
@@ -49,6 +57,7 @@ impl ClaimSentinel {
 const _: () = assert!(SplitCursorLayout::LowBits as i32 == !SplitCursor::WAITING);
 const _: () = assert!(SplitCursorLayout::EpochSpan as i64 == SplitCursor::EPOCH_SPAN);
 const _: () = assert!(SplitCursorLayout::EpochSpan as i64 <= SplitCursor::EPOCH_LIMIT);
+const _: () = assert!(StatsLayout::BatchSizeBuckets as usize == disruptor_core::BATCH_SIZE_BUCKETS);
 // Sentinels are below -1 (an empty ring's cursor), so no claim result is ever one.
 const _: () = assert!((ClaimSentinel::NoRoom as i32) < -1);
 const _: () = assert!((ClaimSentinel::StillWaiting as i32) < -1);

@@ -67,6 +67,11 @@ impl Directory {
         }
     }
 
+    /// The serial of the consumer `info` is (0 if not recorded here).
+    pub(crate) fn serial_of(&self, info: &Arc<ConsumerInfo>) -> u32 {
+        self.entries.iter().find(|e| Arc::ptr_eq(&e.info, info)).map_or(0, |e| e.serial)
+    }
+
     /// `instance` detached: its consumers and its listener are gone.
     pub(crate) fn forget(&mut self, instance: u64) {
         self.entries.retain(|e| e.instance != instance);

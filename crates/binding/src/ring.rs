@@ -116,6 +116,7 @@ impl NativeRing {
             wait,
             owner: AtomicU64::new(0),
             producer_wait_nanos: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
             on_abandoned: Mutex::new(None),
             halted: CachePadded::new(AtomicBool::new(false)),
             directory: Default::default(),

@@ -25,8 +25,10 @@ pub(crate) struct RingState {
     pub(crate) wait: WaitConfig,
     /// For a single-producer ring: the instance allowed to claim (0: none yet).
     pub(crate) owner: AtomicU64,
-    /// Statistics: time producers spent waiting for room in native calls.
+    /// Statistics: time producers spent waiting for room in native calls...
     pub(crate) producer_wait_nanos: AtomicU64,
+    /// ...and claims, as the producing threads reported them (`reportClaims`).
+    pub(crate) claims: AtomicU64,
     /// Called with `[lo, hi]` for each range a thread abandoned (claimed, then went away
     /// without publishing): the creating thread's 'abandoned' event, with the id of the
     /// instance that registered it. Weak: it never keeps that thread alive; dropped when that

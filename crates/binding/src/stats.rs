@@ -24,6 +24,12 @@ pub struct NativeConsumerStats {
     pub skipped: f64,
     pub state: String,
     pub last_error: Option<String>,
+    /// Batches by size: element `k` counts batches of `2^k ..= 2^(k+1) - 1` events (trailing
+    /// empty buckets left out).
+    pub batch_sizes: Vec<f64>,
+    /// Ring-wide id of this consumer, never reused (0 for one the engine made itself): what
+    /// tells two consumers of the same name apart between two `stats()` calls.
+    pub serial: u32,
 }
 
 /// Ring-wide statistics.
@@ -32,6 +38,9 @@ pub struct NativeRingStats {
     pub cursor: f64,
     pub remaining_capacity: f64,
     pub producer_wait_nanos: f64,
+    /// Claims, as the producing threads reported them (each thread reports at least every
+    /// 65,536 of its claims, and when it stops producing or calls `stats()`).
+    pub claims: f64,
     pub abandoned_events: f64,
     pub consumers: Vec<NativeConsumerStats>,
 }
@@ -64,11 +73,16 @@ pub(crate) fn describe(ring: &RingState) -> RingInfo {
 pub(crate) fn ring_stats(ring: &RingState) -> NativeRingStats {
     let e = &ring.engine;
     let cursor = e.cursor();
+    let directory = ring.directory();
     let consumers = e
         .consumers()
         .iter()
         .map(|c| {
             let sequence = c.sequence();
+            let mut batch_sizes: Vec<f64> = c.batch_sizes().iter().map(|&n| n as f64).collect();
+            while batch_sizes.last() == Some(&0.0) {
+                batch_sizes.pop();
+            }
             NativeConsumerStats {
                 name: c.name().to_owned(),
                 sequence: sequence as f64,
@@ -87,6 +101,8 @@ pub(crate) fn ring_stats(ring: &RingState) -> NativeRingStats {
                 }
                 .to_owned(),
                 last_error: c.last_error().map(|(s, m)| format!("at sequence {s}: {m}")),
+                batch_sizes,
+                serial: directory.serial_of(c),
             }
         })
         .collect();
@@ -95,6 +111,7 @@ pub(crate) fn ring_stats(ring: &RingState) -> NativeRingStats {
         remaining_capacity: ring.remaining() as f64,
         // Relaxed: statistics, an estimate while producers run.
         producer_wait_nanos: ring.producer_wait_nanos.load(Ordering::Relaxed) as f64,
+        claims: ring.claims.load(Ordering::Relaxed) as f64,
         abandoned_events: e.abandoned().total() as f64,
         consumers,
     }

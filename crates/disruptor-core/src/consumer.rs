@@ -185,6 +185,8 @@ pub enum ConsumerState {
 /// Counters a consumer's own thread writes (single writer: plain Relaxed stores, no RMW).
 #[derive(Debug, Default)]
 struct Counters {
+    /// Batches by size: bucket `k` counts batches of `2^k ..= 2^(k+1) - 1` events.
+    batch_sizes: [AtomicU64; BATCH_SIZE_BUCKETS],
     batches: AtomicU64,
     events: AtomicU64,
     largest_batch: AtomicU64,
@@ -214,9 +216,27 @@ pub struct ConsumerInfo {
     last_error: Mutex<Option<(i64, String)>>,
 }
 
+/// Buckets of [`ConsumerInfo::batch_sizes`]: powers of two from 1 to 2^31 events and more (a
+/// ring holds at most 2^30 slots, so the last buckets stay empty).
+pub const BATCH_SIZE_BUCKETS: usize = 32;
+
+/// The histogram bucket of a batch of `size` events (at least 1): `floor(log2(size))`.
+///
+/// ```
+/// use disruptor_core::batch_size_bucket;
+/// assert_eq!([1, 2, 3, 4, 64, 100].map(batch_size_bucket), [0, 1, 1, 2, 6, 6]);
+/// ```
+#[inline]
+pub fn batch_size_bucket(size: u64) -> usize {
+    (63 - size.max(1).leading_zeros() as usize).min(BATCH_SIZE_BUCKETS - 1)
+}
+
 /// Totals a consumer keeps on its own thread and copies into its [`ConsumerInfo`] per batch.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct LocalCounters {
+    pub(crate) batch_sizes: [u64; BATCH_SIZE_BUCKETS],
+    /// The bucket the last batch went to: the only one `ConsumerInfo::store` copies.
+    pub(crate) last_bucket: usize,
     pub(crate) batches: u64,
     pub(crate) events: u64,
     pub(crate) largest_batch: u64,
@@ -233,6 +253,9 @@ impl LocalCounters {
         self.batches += 1;
         self.events += size as u64;
         self.largest_batch = self.largest_batch.max(size as u64);
+        let k = batch_size_bucket(size as u64);
+        self.batch_sizes[k] += 1;
+        self.last_bucket = k;
     }
 }
 
@@ -279,6 +302,20 @@ impl ConsumerInfo {
     pub fn largest_batch(&self) -> u64 {
         // Relaxed: statistics.
         self.counters.largest_batch.load(Ordering::Relaxed)
+    }
+
+    /// Batches by size: element `k` counts batches of `2^k ..= 2^(k+1) - 1` events (see
+    /// [`batch_size_bucket`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use disruptor_core::{ConsumerInfo, Sequence};
+    /// let info = ConsumerInfo::new("c", Arc::new(Sequence::default()));
+    /// assert_eq!(info.batch_sizes().iter().sum::<u64>(), info.batches());
+    /// ```
+    pub fn batch_sizes(&self) -> [u64; BATCH_SIZE_BUCKETS] {
+        // Relaxed: statistics.
+        std::array::from_fn(|k| self.counters.batch_sizes[k].load(Ordering::Relaxed))
     }
 
     /// Nanoseconds spent waiting for events (only waits that did not find events at once).
@@ -355,5 +392,16 @@ impl ConsumerInfo {
         self.counters.largest_batch.store(local.largest_batch, Ordering::Relaxed);
         self.counters.wait_nanos.store(local.wait_nanos, Ordering::Relaxed);
         self.counters.skipped.store(local.skipped, Ordering::Relaxed);
+        // One bucket per batch, not the whole histogram: this runs after every batch.
+        let k = local.last_bucket;
+        self.counters.batch_sizes[k].store(local.batch_sizes[k], Ordering::Relaxed);
+    }
+
+    /// Stores every bucket of the histogram (a driver outside Rust reporting its own).
+    pub(crate) fn store_batch_sizes(&self, local: &LocalCounters) {
+        for (k, n) in local.batch_sizes.iter().enumerate() {
+            // Relaxed: statistics written by their single owner.
+            self.counters.batch_sizes[k].store(*n, Ordering::Relaxed);
+        }
     }
 }

@@ -216,14 +216,27 @@ impl<D: DataProvider, S: Sequencer> EventPoller<D, S> {
         self.sequence.as_atomic()
     }
 
-    /// Sets the statistics a driver outside Rust kept itself (batches, events, largest batch
-    /// so far), as [`release`](Self::release) would have counted them.
-    pub fn set_counters(&mut self, batches: u64, events: u64, largest_batch: u64, skipped: u64) {
+    /// Sets the statistics a driver outside Rust kept itself (batches, events, largest batch,
+    /// skipped sequences and batches by size so far, bucket `k` counting batches of
+    /// `2^k ..= 2^(k+1) - 1` events; missing buckets are zero), as [`release`](Self::release)
+    /// would have counted them.
+    pub fn set_counters(
+        &mut self,
+        batches: u64,
+        events: u64,
+        largest_batch: u64,
+        skipped: u64,
+        batch_sizes: &[u64],
+    ) {
         self.counters.batches = batches;
         self.counters.events = events;
         self.counters.largest_batch = largest_batch;
         self.counters.skipped = skipped;
+        for (k, slot) in self.counters.batch_sizes.iter_mut().enumerate() {
+            *slot = batch_sizes.get(k).copied().unwrap_or(0);
+        }
         self.info.store(&self.counters);
+        self.info.store_batch_sizes(&self.counters);
     }
 
     /// A handle later consumers can depend on (see [`crate::Disruptor::add_poller_after`]).

@@ -55,7 +55,8 @@ mod worker_pool;
 pub use asymmetric_fence::asymmetric_fence_mode;
 pub use builder::{DisruptorBuilder, EventHandlerGroup, Stage, StageBuilder};
 pub use consumer::{
-    ConsumerInfo, ConsumerOptions, ConsumerState, DecideFn, ExceptionAction, ExceptionPolicy,
+    batch_size_bucket, ConsumerInfo, ConsumerOptions, ConsumerState, DecideFn, ExceptionAction,
+    ExceptionPolicy, BATCH_SIZE_BUCKETS,
 };
 pub use data_provider::DataProvider;
 pub use dependency::Dependency;
