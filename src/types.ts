@@ -155,8 +155,8 @@ export interface DisruptorStats {
   producerWaitNanos: number
   /**
    * Claims made by every producing thread. Another thread's claims are counted as it
-   * reported them: when it claims with room to find, at least every 4,096 claims, and when it
-   * closes or calls `stats()` itself.
+   * reported them: each time it asks the engine for room (at least once per ring of claims,
+   * and before it waits), and when it closes or calls `stats()` itself.
    */
   claims: number
   /**

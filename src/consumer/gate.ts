@@ -7,6 +7,9 @@ import { closedError } from '../errors'
 import type { NativeRing } from '../native'
 import { Availability, type RingViews, SplitCursorLayout, StatsLayout, wakeSleepers } from '../protocol'
 
+/** A consumer hands its figures to the engine at least once per this many events. */
+const REPORT_EVENTS = 16384
+
 /**
  * What one consumer may process and where it got to, read and written through shared memory
  * with the engine (no native call): available sequences come from the cursor (a single
@@ -44,6 +47,7 @@ export class Gate {
   /** Batches by size: bucket `k` counts batches of `2**k ..= 2**(k+1) - 1` events. */
   private readonly sizes = new Float64Array(StatsLayout.BatchSizeBuckets)
   private skipped = 0
+  /** Events and skipped sequences as last handed to the engine (`report`). */
   private reported = 0
   private reportedSkipped = 0
 
@@ -210,7 +214,9 @@ export class Gate {
     this.events += count
     this.sizes[31 - Math.clz32(count)]++
     if (count > this.largest) this.largest = count
-    if (this.batches - this.reported >= 1024) this.report()
+    // By events, not batches: another thread's stats() (its rates) sees figures at most this
+    // stale, at one native call per REPORT_EVENTS events at most.
+    if (this.events - this.reported >= REPORT_EVENTS) this.report()
   }
 
   private store(hi: number): void {
@@ -222,8 +228,8 @@ export class Gate {
   /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
   report(): void {
     this.flush()
-    if (this.reported === this.batches && this.reportedSkipped === this.skipped) return
-    this.reported = this.batches
+    if (this.reported === this.events && this.reportedSkipped === this.skipped) return
+    this.reported = this.events
     this.reportedSkipped = this.skipped
     try {
       this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped, Array.from(this.sizes))

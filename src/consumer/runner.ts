@@ -315,7 +315,9 @@ export class ConsumerRunner implements Stoppable {
         const now = performance.now()
         if (now - start > SLICE_MS) {
           this.available = available
-          gate.flush()
+          // Its figures too (one native call per slice): another thread's stats() sees a
+          // busy consumer's rates at most a slice stale.
+          gate.report()
           this.schedule()
           return
         }

@@ -15,9 +15,6 @@ import { type Deadline, deadlineOf, FOREVER } from './deadline'
 import { MultiProducer } from './multi'
 import { SingleProducer } from './single'
 
-/** A thread reports its claims to the engine once this many are unreported (on a slow claim). */
-const CLAIMS_REPORT_EVERY = 4096
-
 /** A `nextAsync` waiting on a native thread for room. */
 interface PendingRoomWait {
   cancel(): void
@@ -134,6 +131,10 @@ export abstract class Sequencer extends EventEmitter {
     // A handler of this thread that claims (republishing into its own ring) must see the room
     // its consumer's finished batches made, which `Gate.finish` may not have stored yet.
     this.flushConsumers()
+    // On the slow path only, which asks the engine anyway (it comes at least once per ring of
+    // claims when the producer streams, and before each wait): another thread's stats() sees
+    // this thread's claims that fresh.
+    this.reportClaims()
     let hi: number
     if (this.multi) {
       this.mp ??= new MultiProducer(this.native, threadViews(this.token, this.native, true), this.size)
@@ -143,9 +144,6 @@ export abstract class Sequencer extends EventEmitter {
       hi = this.sp.claim(n, wait, deadline)
     }
     if (hi >= 0) this.claims++
-    // On the slow path only (it comes at least once per ring of claims when the producer
-    // streams): stats() on another thread sees this thread's claims this fresh.
-    if (this.claims - this.reportedClaims >= CLAIMS_REPORT_EVERY) this.reportClaims()
     return hi
   }
 
