@@ -76,7 +76,11 @@ async function scenario({ name, size, batch, work }) {
     ['published/s', s1.publishedPerSecond, (o1[1] - o0[1]) / seconds],
     ['claims', s1.claims - s0.claims, o1[0] - o0[0]],
     ['batches (all, at the end)', last.consumers[0].batches, own[5]],
-    ['histogram buckets equal', JSON.stringify(last.consumers[0].batchSizes) === JSON.stringify(ownHistogram) ? 1 : 0, 1],
+    [
+      'histogram buckets equal',
+      JSON.stringify(last.consumers[0].batchSizes) === JSON.stringify(ownHistogram) ? 1 : 0,
+      1,
+    ],
   ]
   if (work > 0) {
     rows.push(['producer wait ns/claim', s1.producerWaitNanosPerClaim, (o1[2] - o0[2]) / (o1[0] - o0[0])])
@@ -85,7 +89,9 @@ async function scenario({ name, size, batch, work }) {
 }
 
 const m = machine()
-console.log(`stats() against independent counts: ${m.cpu}, ${m.cores} cores, node ${m.node}, commit ${m.commit.slice(0, 7)}${m.dirty ? '+' : ''}`)
+console.log(
+  `stats() against independent counts: ${m.cpu}, ${m.cores} cores, node ${m.node}, commit ${m.commit.slice(0, 7)}${m.dirty ? '+' : ''}`,
+)
 let failed = 0
 for (const sc of SCENARIOS) {
   const r = await scenario(sc)
@@ -96,7 +102,9 @@ for (const sc of SCENARIOS) {
     const ok = ratio >= 0.95 && ratio <= 1.05
     if (!ok) failed++
     const fmt = (x) => (Math.abs(x) >= 1e4 ? x.toExponential(4) : x.toFixed(2)).padStart(14)
-    console.log(`  ${what.padEnd(28)} ${fmt(reported)}  ${fmt(counted)}  ${ratio.toFixed(4)}${ok ? '' : '  OUTSIDE 5%'}`)
+    console.log(
+      `  ${what.padEnd(28)} ${fmt(reported)}  ${fmt(counted)}  ${ratio.toFixed(4)}${ok ? '' : '  OUTSIDE 5%'}`,
+    )
   }
 }
 console.log(failed === 0 ? '\nall within 5%' : `\n${failed} figure(s) outside 5%`)

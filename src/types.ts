@@ -68,6 +68,10 @@ export interface HandlerObject {
    * consumer each time it waited `timeoutMs` for an event and none came (LMAX's onTimeout).
    */
   onTimeout?: (sequence: number) => void
+  /** How many times in a row one batch may be rewound before the handler halts (default 3). */
+  maxRewinds?: number
+  /** Ms to wait before a rewound batch is handed over again (default 0: the next turn of the event loop). */
+  rewindDelayMs?: number
   /**
    * What a throw or rejection does: 'halt' (default: the handler stops, the error surfaces
    * from `drain()`/`close()` and as an 'error' event), 'skip' (the batch counts as done),
@@ -75,10 +79,6 @@ export interface HandlerObject {
    * (returning 'halt' halts, 'rewind' rewinds; anything else skips).
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a decider that returns nothing (skips) must type-check
-  /** How many times in a row one batch may be rewound before the handler halts (default 3). */
-  maxRewinds?: number
-  /** Ms to wait before a rewound batch is handed over again (default 0: the next turn of the event loop). */
-  rewindDelayMs?: number
   onError?: ErrorDecision | ((error: unknown, lo: number, hi: number) => ErrorDecision | void)
 }
 
