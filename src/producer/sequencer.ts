@@ -92,17 +92,13 @@ export abstract class Sequencer extends EventEmitter {
   next(n = 1, options?: { timeout?: number }): number {
     const deadline = deadlineOf(options)
     const hi = this.claimFast(n)
-    if (hi < 0) return this.claimSlow(n, true, deadline)
-    this.claims++
-    return hi
+    return hi >= 0 ? hi : this.claimSlow(n, true, deadline)
   }
 
   /** Like `next`, but returns -1 at once when there is not room for `n` (nothing claimed). */
   tryNext(n = 1): number {
     const hi = this.claimFast(n)
-    if (hi < 0) return this.claimSlow(n, false, FOREVER)
-    this.claims++
-    return hi
+    return hi >= 0 ? hi : this.claimSlow(n, false, FOREVER)
   }
 
   /**
@@ -119,10 +115,14 @@ export abstract class Sequencer extends EventEmitter {
       const hi = sp.claimed + n
       if (hi - this.size > sp.gating || hi > Number.MAX_SAFE_INTEGER) return -1
       sp.claimed = hi
+      this.claims++
       return hi
     }
     const mp = this.mp
-    return mp !== null && mp.closed[0] === 0 ? mp.claimShared(n) : -1
+    if (mp === null || mp.closed[0] !== 0) return -1
+    const hi = mp.claimShared(n)
+    if (hi >= 0) this.claims++
+    return hi
   }
 
   private claimSlow(n: number, wait: boolean, deadline: Deadline): number {
