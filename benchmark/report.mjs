@@ -24,10 +24,14 @@ function parseArgs(argv) {
     out: path.join(here, 'results'),
   }
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--cargo') a.cargo = path.resolve(argv[++i])
-    else if (argv[i] === '--js') a.js = path.resolve(argv[++i])
-    else if (argv[i] === '--out') a.out = path.resolve(argv[++i])
-    else throw new Error(`unknown argument ${argv[i]}`)
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`)
+      return argv[++i]
+    }
+    if (argv[i] === '--cargo') a.cargo = path.resolve(value())
+    else if (argv[i] === '--js') a.js = path.resolve(value())
+    else if (argv[i] === '--out') a.out = path.resolve(value())
+    else throw new Error(`unknown argument ${argv[i]} (flags for the benchmarks go to benchmark/run.mjs)`)
   }
   return a
 }
@@ -48,6 +52,10 @@ function cargoTables(cargo) {
     '- ratio: events/s of the system ÷ disruptor-core events/s, same variant (> 1: faster than disruptor-core)',
     '',
   ]
+  if (cargo.results.length === 0) {
+    out.push(`No criterion benchmark matched --only ${cargo.only ?? ''}.`, '')
+    return out
+  }
   const topologies = [...new Set(cargo.results.map((r) => r.topology))]
   for (const t of topologies) {
     out.push(
