@@ -4,7 +4,12 @@
 // benchmark/results/cargo.json.
 //
 //   cargo bench -p disruptor-core          # or BENCH_QUICK=1 cargo bench ... for a smoke run
-//   node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json]
+//   node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json] [--only REGEX]
+//
+// --only REGEX keeps the benchmarks whose id (one_to_one/disruptor-core/batch1, ...) matches it,
+// as `cargo bench -- REGEX` (criterion's filter) runs only those; when none does, it says so and
+// writes an empty result instead of failing (`benchmark/run.mjs --only` hands the same text to
+// both halves, and a JS-only pattern selects no criterion benchmark).
 //
 // criterion-dir defaults to $CARGO_TARGET_DIR/criterion or target/criterion. Criterion 0.8
 // writes, per benchmark, <group>/<function>/<value>/new/benchmark.json (ids and throughput)
@@ -30,13 +35,19 @@ const SYSTEM_ORDER = [BASELINE, 'disruptor', 'crossbeam-channel', 'spsc-ring']
 const VARIANT_ORDER = ['batch1', 'batch64', 'busy-spin', 'yield', 'blocking', 'phased-blocking']
 
 function parseArgs(argv) {
-  const args = { dir: null, json: path.join(here, 'results', 'cargo.json') }
+  const args = { dir: null, json: path.join(here, 'results', 'cargo.json'), only: null }
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json') args.json = path.resolve(argv[++i])
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`)
+      return argv[++i]
+    }
+    if (argv[i] === '--json') args.json = path.resolve(value())
+    else if (argv[i] === '--only') args.only = new RegExp(value())
     else if (argv[i] === '-h' || argv[i] === '--help') {
-      console.log('usage: node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json]')
+      console.log('usage: node benchmark/cargo-summary.mjs [criterion-dir] [--json out.json] [--only REGEX]')
       process.exit(0)
-    } else args.dir = path.resolve(argv[i])
+    } else if (argv[i].startsWith('-')) throw new Error(`unknown argument ${argv[i]}`)
+    else args.dir = path.resolve(argv[i])
   }
   if (!args.dir) {
     const target = process.env.CARGO_TARGET_DIR
@@ -157,7 +168,13 @@ function table(rows) {
 
 function main() {
   const args = parseArgs(process.argv.slice(2))
-  const rows = load(args.dir)
+  const rows = load(args.dir).filter((r) => args.only === null || args.only.test(r.id))
+  if (rows.length === 0 && args.only !== null) {
+    // not an error: the pattern named JS cases only (criterion ran nothing either)
+    console.log(`no criterion result matches --only ${args.only.source}: no Rust table`)
+    writeJson(args, machine(), [])
+    return
+  }
   if (rows.length === 0) {
     console.error(`no criterion results under ${args.dir}: run \`cargo bench -p disruptor-core\` first`)
     process.exit(1)
@@ -187,6 +204,10 @@ function main() {
   }
   console.log(out.join('\n'))
 
+  writeJson(args, m, sorted)
+}
+
+function writeJson(args, m, results) {
   fs.mkdirSync(path.dirname(args.json), { recursive: true })
   const json = {
     generated_at: new Date().toISOString(),
@@ -194,7 +215,8 @@ function main() {
     rustc: m.rustc,
     git: { commit: m.commit, dirty: m.dirty },
     criterion_dir: args.dir,
-    results: sorted,
+    only: args.only?.source ?? null,
+    results,
   }
   fs.writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`)
   console.error(`\nwrote ${path.relative(process.cwd(), args.json)}`)

@@ -6,8 +6,9 @@
 //   node benchmark/js-bench.mjs --quick    # smoke run (CI): every system, tiny counts, 1 run
 //
 // Options: --runs N, --events N (a multiple of 192), --size N (ring slots), --wait-strategy S,
-// --only TEXT (cases whose "topology system mode" contains TEXT), --pairs N (paired rounds per
-// batch against the SAB ring, default 20, 1 with --quick, 0: none), --no-latency,
+// --only TEXT (cases whose "topology system mode" contains TEXT; topologies 1p1c, 1p1c-light,
+// 1p3c, 3p1c, diamond; latency cases "latency system mode"), --pairs N (paired rounds per batch
+// against the SAB ring, of each series: default 20, 1 with --quick, 0: none), --no-latency,
 // --no-resources, --json FILE (default benchmark/results/js.json), --chart FILE (default
 // benchmark/chart.svg; written by full runs only, or when given), --quiet-wait S (before each
 // measured run, wait up to S seconds while other processes use >= 10% of a core; default 30,
@@ -22,6 +23,12 @@
 // many events per second. The "ahead of the SAB ring" bars are decided on paired rounds instead
 // (see pairedRounds): medians of a few runs on a machine that flips between modes decide
 // nothing when the two systems are close.
+//
+// The light rows (topology `1p1c-light`) carry the one-to-one events to a consumer that only
+// adds each to a sum, instead of the order checker that caps every system near the same rate;
+// pull consumers there never pause when a poll finds nothing, the SAB ring is the greedy one,
+// and a run carries 5x the events. The count and the sum are still checked: a run that loses
+// an event fails. They get their own paired series against the greedy SAB ring.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -40,7 +47,7 @@ import {
 } from './js/common.mjs'
 import { LATENCY_ROWS, latencyRun } from './js/latency.mjs'
 import { idleCpu, memoryOverLongRun, publishPathAllocation } from './js/resources.mjs'
-import { available, rowLabel, runOnce, TOPOLOGIES } from './js/throughput.mjs'
+import { available, eventsFor, LIGHT_EVENTS_FACTOR, rowLabel, runOnce, TOPOLOGIES } from './js/throughput.mjs'
 
 const BATCHES = [1, 64]
 const BASELINE = { system: 'napi-disruptor', mode: 'callback' }
@@ -123,7 +130,14 @@ const selected = (args, topology, row) =>
 
 /** One measured throughput run of `row` with the invocation's event count, ring and strategy. */
 const measure = (args, topology, row, batch) =>
-  runOnce({ topology, row, batch, events: args.events, size: args.size, waitStrategy: args.waitStrategy })
+  runOnce({
+    topology,
+    row,
+    batch,
+    events: eventsFor(topology, args.events),
+    size: args.size,
+    waitStrategy: args.waitStrategy,
+  })
 
 // ---------------------------------------------------------------- throughput
 
@@ -216,7 +230,7 @@ async function throughput(args, failures) {
       system: c.row.system,
       mode: c.row.mode,
       label: c.label,
-      events: args.events,
+      events: eventsFor(c.topology, args.events),
       runs: c.runs,
       median: ok ? median(c.runs) : null,
       min: ok ? Math.min(...c.runs) : null,
@@ -246,6 +260,14 @@ function throughputTables(results) {
     const rows = results.filter((r) => r.topology === topology.id)
     if (rows.length === 0) continue
     out.push(`### ${topology.title}`, '')
+    if (topology.light) {
+      out.push(
+        `Each event is added to a sum, nothing else (no order check; the count and the sum are checked at the end); ` +
+          `${fmtInt(rows[0].events)} events per run (${LIGHT_EVENTS_FACTOR}x); pull consumers never pause, ` +
+          'the SAB ring is the greedy one (load the head, sum everything available, store the tail, loop).',
+        '',
+      )
+    }
     out.push('| system | batch | events/s (median) | min - max | napi-disruptor (callback) ÷ system | busy elsewhere |')
     out.push('| --- | ---: | ---: | ---: | ---: | ---: |')
     for (const batch of BATCHES) {
@@ -269,8 +291,30 @@ function throughputTables(results) {
 
 // ---------------------------------------------------------------- paired rounds
 
-/** The system the paired rounds compare napi-disruptor (callback) with. */
-const PAIRED_AGAINST = { system: 'sab-ring', mode: 'poll' }
+/**
+ * The paired series: napi-disruptor against the pure-JS SAB ring, one-to-one. `checked`: the
+ * callback consumer against the SAB ring, both running the order checker (the SAB ring bars come
+ * from it). `light`: the callback and poller consumers against the greedy SAB ring, all three
+ * only summing the events.
+ */
+const PAIRED_SERIES = [
+  {
+    id: 'checked',
+    topology: '1p1c',
+    subjects: [BASELINE],
+    against: { system: 'sab-ring', mode: 'poll' },
+    title: 'napi-disruptor (callback) against the pure-JS SharedArrayBuffer ring, one-to-one',
+  },
+  {
+    id: 'light',
+    topology: '1p1c-light',
+    subjects: [BASELINE, { system: 'napi-disruptor', mode: 'poller' }],
+    against: { system: 'sab-ring', mode: 'greedy' },
+    title:
+      'light consumer (sums the events): napi-disruptor (callback, poller) against the greedy pure-JS ' +
+      'SharedArrayBuffer ring, one-to-one',
+  },
+]
 
 /**
  * Two-sided sign test: the probability of a split at least as uneven as `wins` of `n` if
@@ -289,91 +333,131 @@ function signTestP(wins, n) {
 }
 
 /**
- * napi-disruptor (callback) against the pure-JS SAB ring, one-to-one, in `--pairs` rounds per
- * batch: each round runs both back to back (which one goes first alternates) and gives one
- * ratio. Two runs a second apart share the machine's mode (this 2-core VM flips between modes
- * that differ by 2-3x, on a scale of seconds to minutes), so a ratio of a pair measures the two
- * systems and not the machine, where a ratio of medians of a few runs may not. The verdict is a
- * two-sided sign test on the pairs: ahead when napi-disruptor won significantly more pairs than
- * it lost (p < 0.05), behind when significantly fewer, level otherwise.
+ * napi-disruptor against the pure-JS SAB ring, one-to-one, in `--pairs` rounds per batch and
+ * series (PAIRED_SERIES): each round runs napi-disruptor and the SAB ring back to back (which
+ * one goes first alternates) and gives one ratio. With two napi-disruptor consumers (the light
+ * series) a round is three runs, the SAB ring's in the middle, and its order reverses every
+ * round: each consumer runs right before the SAB ring in one round and right after it in the
+ * next, and both ratios of a round share the SAB ring's run. Two runs a second apart share the
+ * machine's mode (this 2-core VM flips between modes that differ by 2-3x, on a scale of seconds
+ * to minutes), so a ratio of a pair measures the two systems and not the machine, where a ratio
+ * of medians of a few runs may not. The verdict is a two-sided sign test on the pairs: ahead
+ * when napi-disruptor won significantly more pairs than it lost (p < 0.05), behind when
+ * significantly fewer, level otherwise.
  */
 async function pairedRounds(args, failures) {
-  const topology = TOPOLOGIES.find((t) => t.id === '1p1c')
-  if (args.pairs === 0 || !selected(args, topology, BASELINE) || !selected(args, topology, PAIRED_AGAINST)) {
-    return []
+  if (args.pairs === 0) return []
+  const plans = []
+  for (const series of PAIRED_SERIES) {
+    const topology = TOPOLOGIES.find((t) => t.id === series.topology)
+    const subjects = series.subjects.filter((row) => selected(args, topology, row))
+    if (subjects.length > 0 && selected(args, topology, series.against)) plans.push({ series, topology, subjects })
   }
   const out = []
-  const total = BATCHES.length * args.pairs * 2
+  const total = plans.reduce((n, p) => n + BATCHES.length * args.pairs * (p.subjects.length + 1), 0)
   let done = 0
-  for (const batch of BATCHES) {
-    const ratios = []
-    let error = null
-    for (let k = 0; k < args.pairs && error === null; k++) {
-      const order = k % 2 === 0 ? [BASELINE, PAIRED_AGAINST] : [PAIRED_AGAINST, BASELINE]
-      const rate = new Map()
-      for (const row of order) {
-        done++
-        const what = `[pairs ${done}/${total}] batch ${batch} ${rowLabel(row, batch)}, pair ${k + 1}/${args.pairs}`
-        progress(what)
-        await quiet(args, what)
-        try {
-          const res = await measure(args, topology, row, batch)
-          rate.set(row.system, res.eventsPerSec)
-        } catch (e) {
-          error = e instanceof Error ? e.message : String(e)
-          failures.push(`pairs batch ${batch} ${rowLabel(row, batch)}: ${error}`)
-          break
+  for (const { series, topology, subjects } of plans) {
+    const { against } = series
+    for (const batch of BATCHES) {
+      const rates = subjects.map(() => [])
+      const againstRates = []
+      let error = null
+      for (let k = 0; k < args.pairs && error === null; k++) {
+        const forward = [subjects[0], against, ...subjects.slice(1)]
+        const order = k % 2 === 0 ? forward : forward.reverse()
+        const rate = new Map()
+        for (const row of order) {
+          done++
+          const what = `[pairs ${done}/${total}] ${topology.id} batch ${batch} ${rowLabel(row, batch)}, pair ${k + 1}/${args.pairs}`
+          progress(what)
+          await quiet(args, what)
+          try {
+            const res = await measure(args, topology, row, batch)
+            rate.set(row, res.eventsPerSec)
+          } catch (e) {
+            error = e instanceof Error ? e.message : String(e)
+            failures.push(`pairs ${topology.id} batch ${batch} ${rowLabel(row, batch)}: ${error}`)
+            break
+          }
         }
+        if (error !== null) break
+        againstRates.push(rate.get(against))
+        for (let i = 0; i < subjects.length; i++) rates[i].push(rate.get(subjects[i]))
       }
-      if (error === null) ratios.push(rate.get(BASELINE.system) / rate.get(PAIRED_AGAINST.system))
+      subjects.forEach((row, i) => {
+        const ratios = rates[i].map((r, j) => r / againstRates[j])
+        const n = ratios.length
+        const wins = ratios.filter((r) => r > 1).length
+        const losses = ratios.filter((r) => r < 1).length
+        const p = signTestP(wins, wins + losses)
+        out.push({
+          series: series.id,
+          topology: topology.id,
+          batch,
+          system: row.system,
+          mode: row.mode,
+          label: rowLabel(row, batch),
+          against: against.system,
+          against_mode: against.mode,
+          against_label: rowLabel(against, batch),
+          events: eventsFor(topology, args.events),
+          pairs: n,
+          ratios,
+          rates: rates[i],
+          against_rates: againstRates,
+          median_rate: n ? median(rates[i]) : null,
+          against_median_rate: n ? median(againstRates) : null,
+          wins,
+          losses,
+          median_ratio: n ? median(ratios) : null,
+          min_ratio: n ? Math.min(...ratios) : null,
+          max_ratio: n ? Math.max(...ratios) : null,
+          sign_test_p: p,
+          verdict: n === 0 ? null : p < 0.05 ? (wins > losses ? 'ahead' : 'behind') : 'level',
+          error,
+        })
+      })
     }
-    const n = ratios.length
-    const wins = ratios.filter((r) => r > 1).length
-    const losses = ratios.filter((r) => r < 1).length
-    const p = signTestP(wins, wins + losses)
-    out.push({
-      batch,
-      against: PAIRED_AGAINST.system,
-      pairs: n,
-      ratios,
-      wins,
-      losses,
-      median_ratio: n ? median(ratios) : null,
-      min_ratio: n ? Math.min(...ratios) : null,
-      max_ratio: n ? Math.max(...ratios) : null,
-      sign_test_p: p,
-      verdict: n === 0 ? null : p < 0.05 ? (wins > losses ? 'ahead' : 'behind') : 'level',
-      error,
-    })
   }
   progressDone()
   return out
 }
 
 function pairedTable(paired) {
-  if (paired.length === 0) return []
-  const out = [
-    '### paired rounds: napi-disruptor (callback) against the pure-JS SharedArrayBuffer ring, one-to-one',
-    '',
-    '| batch | pairs | napi-disruptor faster in | median ratio | min - max | sign test p | verdict |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-  ]
-  for (const r of paired) {
-    if (r.pairs === 0) {
-      out.push(`| ${r.batch} | 0 | FAILED: ${r.error} | | | | |`)
-      continue
-    }
+  const out = []
+  for (const series of PAIRED_SERIES) {
+    const rows = paired.filter((r) => r.series === series.id)
+    if (rows.length === 0) continue
     out.push(
-      `| ${r.batch} | ${r.pairs} | ${r.wins} | ${fmtRatio(r.median_ratio)} | ${fmtRatio(r.min_ratio)} - ${fmtRatio(r.max_ratio)} | ` +
-        `${r.sign_test_p.toFixed(3)} | ${r.verdict} |`,
+      `### paired rounds: ${series.title}`,
+      '',
+      '| napi-disruptor | batch | pairs | napi-disruptor faster in | median ratio | min - max | sign test p | verdict | ' +
+        'events/s, median (napi-disruptor / SAB ring) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    )
+    for (const r of rows) {
+      if (r.pairs === 0) {
+        out.push(`| ${r.label} | ${r.batch} | 0 | FAILED: ${r.error} | | | | | |`)
+        continue
+      }
+      out.push(
+        `| ${r.label} | ${r.batch} | ${r.pairs} | ${r.wins} | ${fmtRatio(r.median_ratio)} | ` +
+          `${fmtRatio(r.min_ratio)} - ${fmtRatio(r.max_ratio)} | ${r.sign_test_p.toFixed(3)} | ${r.verdict} | ` +
+          `${fmtRate(r.median_rate)} / ${fmtRate(r.against_median_rate)} |`,
+      )
+    }
+    out.push('')
+  }
+  if (out.length > 0) {
+    out.push(
+      'Each pair: napi-disruptor and the SAB ring back to back (alternating which goes first), ratio = napi-disruptor ' +
+        "events/s over the SAB ring's. Verdict: a two-sided sign test on how many pairs each system won; ahead or " +
+        'behind only at p < 0.05. Light consumer: each event is only added to a sum (count and sum checked at the end), ' +
+        'pull consumers never pause, the SAB ring is the greedy one; the two napi-disruptor consumers share the SAB ' +
+        "ring's run of each round.",
+      '',
     )
   }
-  out.push(
-    '',
-    'Each pair: both systems back to back (alternating which goes first), ratio = napi-disruptor events/s over the ' +
-      "SAB ring's. Verdict: a two-sided sign test on how many pairs each system won; ahead or behind only at p < 0.05.",
-    '',
-  )
   return out
 }
 
@@ -566,7 +650,7 @@ function bars(tp, lat, res, paired) {
   ratioBar('batch 1: >= 30x MessagePort.postMessage (1 event/message)', 1, 'postMessage', 30, 'issue')
   ratioBar('batch 1: >= 10x shared-memory-disruptor', 1, 'shared-memory-disruptor', 10, 'issue')
   const pairedBar = (name, batch) => {
-    const r = paired.find((x) => x.batch === batch && x.pairs > 0)
+    const r = paired.find((x) => x.series === 'checked' && x.batch === batch && x.pairs > 0)
     if (!r) {
       // no paired rounds (--pairs 0, --only): the ratio of medians, for what it is worth
       ratioBar(name, batch, 'sab-ring', 1, 'issue')
@@ -746,7 +830,7 @@ async function main() {
     }
     const svg = barChart({
       title: 'napi-disruptor: JS throughput, worker thread -> main thread, 8-byte events',
-      subtitle: `${m.cpu}, ${m.cores} cores; node ${m.node}; commit ${m.commit.slice(0, 10)}${m.dirty ? ' (dirty)' : ''}; ${startedAt.toISOString().slice(0, 10)}; median of ${args.runs} runs of ${fmtInt(args.events)} events`,
+      subtitle: `${m.cpu}, ${m.cores} cores; node ${m.node}; commit ${m.commit.slice(0, 10)}${m.dirty ? ' (dirty)' : ''}; ${startedAt.toISOString().slice(0, 10)}; median of ${args.runs} runs of ${fmtInt(args.events)} events (light consumer: ${fmtInt(args.events * LIGHT_EVENTS_FACTOR)})`,
       groups,
     })
     fs.writeFileSync(args.chart, svg)

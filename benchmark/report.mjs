@@ -2,7 +2,8 @@
 // Folds the two halves of `npm run bench` into one report: the criterion benches of
 // crates/disruptor-core (benchmark/results/cargo.json, from cargo-summary.mjs) and the
 // JavaScript benchmarks (benchmark/results/js.json, from js-bench.mjs). Writes
-// benchmark/results/report.md and benchmark/results/report.json and prints the bars.
+// benchmark/results/report.md and benchmark/results/report.json and prints the bars and the
+// paired rounds against the SAB ring (the checked and the light-consumer series).
 //
 //   node benchmark/report.mjs [--cargo FILE] [--js FILE] [--out DIR]
 //
@@ -13,7 +14,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { fmtRate } from './js/common.mjs'
+import { fmtRate, fmtRatio } from './js/common.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -24,10 +25,14 @@ function parseArgs(argv) {
     out: path.join(here, 'results'),
   }
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--cargo') a.cargo = path.resolve(argv[++i])
-    else if (argv[i] === '--js') a.js = path.resolve(argv[++i])
-    else if (argv[i] === '--out') a.out = path.resolve(argv[++i])
-    else throw new Error(`unknown argument ${argv[i]}`)
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`)
+      return argv[++i]
+    }
+    if (argv[i] === '--cargo') a.cargo = path.resolve(value())
+    else if (argv[i] === '--js') a.js = path.resolve(value())
+    else if (argv[i] === '--out') a.out = path.resolve(value())
+    else throw new Error(`unknown argument ${argv[i]} (flags for the benchmarks go to benchmark/run.mjs)`)
   }
   return a
 }
@@ -48,6 +53,10 @@ function cargoTables(cargo) {
     '- ratio: events/s of the system ÷ disruptor-core events/s, same variant (> 1: faster than disruptor-core)',
     '',
   ]
+  if (cargo.results.length === 0) {
+    out.push(`No criterion benchmark matched --only ${cargo.only ?? ''}.`, '')
+    return out
+  }
   const topologies = [...new Set(cargo.results.map((r) => r.topology))]
   for (const t of topologies) {
     out.push(
@@ -103,6 +112,16 @@ function main() {
   if (js) {
     console.log('\nbars (JavaScript, this run):')
     for (const b of js.bars) console.log(`  ${b.met === null ? 'n/a ' : b.met ? 'met ' : 'NOT '} ${b.bar}: ${b.figure}`)
+    const paired = (js.paired ?? []).filter((r) => r.pairs > 0)
+    if (paired.length > 0)
+      console.log('\npaired rounds against the pure-JS SAB ring (ratio = napi-disruptor / SAB ring):')
+    for (const r of paired) {
+      console.log(
+        `  ${r.series ?? 'checked'} batch ${r.batch} ${r.label ?? 'napi-disruptor (callback)'}: ${r.verdict}, ` +
+          `faster in ${r.wins} of ${r.pairs} (p = ${r.sign_test_p.toFixed(3)}), median ${fmtRatio(r.median_ratio)}` +
+          (r.median_rate ? ` (${fmtRate(r.median_rate)} / ${fmtRate(r.against_median_rate)} events/s)` : ''),
+      )
+    }
   }
   console.log(`\nwrote ${path.relative(process.cwd(), mdFile)} (JS + Rust) and report.json beside it`)
   if (js && js.failures.length > 0) process.exitCode = 1

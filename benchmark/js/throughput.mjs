@@ -6,6 +6,7 @@
 // process-wide monotonic clock) to the moment the main thread consumed the last event. Worker
 // start-up and teardown are outside the measurement. Every consumer checks every event
 // (count, sum, order per producer): a run that loses, duplicates or reorders an event fails.
+// The light rows (`1p1c-light`) only sum the events, and check the count and the sum at the end.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -23,6 +24,7 @@ import {
   newControl,
   nowNs,
   pullLoop,
+  SumOnly,
   waitReady,
 } from './common.mjs'
 import { createSabRing, SabConsumer } from './sab-ring.mjs'
@@ -49,6 +51,25 @@ export const TOPOLOGIES = [
       { system: 'sab-ring', mode: 'poll' },
       { system: 'shared-memory-disruptor', mode: 'poll' },
       { system: 'postMessage', mode: 'message' },
+    ],
+  },
+  {
+    // The same one-to-one pipe with a consumer that does one thing per event (adds its value to a
+    // sum) instead of the order check, which caps every system near the same rate and hides what
+    // the delivery itself costs. Pull consumers here never pause when a poll finds nothing
+    // (whatever BENCH_IDLE_SPIN says), and the SAB ring's consumer is the greedy one: load the
+    // head, sum everything available, store the tail, loop. The count and the sum are checked at
+    // the end of every run. Runs carry LIGHT_EVENTS_FACTOR times the events of the other rows,
+    // so that a run lasts long enough to time at these rates.
+    id: '1p1c-light',
+    title: 'one-to-one, light consumer (1 producer worker -> 1 main-thread consumer that only sums the events)',
+    producers: 1,
+    consumers: 1,
+    light: true,
+    rows: [
+      { system: 'napi-disruptor', mode: 'callback' },
+      { system: 'napi-disruptor', mode: 'poller' },
+      { system: 'sab-ring', mode: 'greedy' },
     ],
   },
   {
@@ -80,6 +101,12 @@ export const TOPOLOGIES = [
   },
 ]
 
+/** The light rows' runs carry this many times the events of a run of the other rows. */
+export const LIGHT_EVENTS_FACTOR = 5
+
+/** Events per run of `topology`'s rows when a run of the (checked) rows carries `events`. */
+export const eventsFor = (topology, events) => (topology.light ? events * LIGHT_EVENTS_FACTOR : events)
+
 export function rowLabel(row, batch) {
   if (row.system === 'napi-disruptor') return `napi-disruptor (${row.mode})`
   if (row.system === 'postMessage') {
@@ -87,7 +114,9 @@ export function rowLabel(row, batch) {
       ? 'MessagePort.postMessage (1 event/message)'
       : `MessagePort.postMessage (${batch} events/message)`
   }
-  if (row.system === 'sab-ring') return 'pure-JS SharedArrayBuffer ring'
+  if (row.system === 'sab-ring') {
+    return row.mode === 'greedy' ? 'pure-JS SharedArrayBuffer ring (greedy)' : 'pure-JS SharedArrayBuffer ring'
+  }
   return row.system
 }
 
@@ -103,7 +132,11 @@ export function available(row) {
 function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
   const { producers } = topology
   const nCheckers = topology.consumers
-  const checkers = Array.from({ length: nCheckers }, () => makeChecker(producers, perProducer))
+  const checkers = Array.from({ length: nCheckers }, () =>
+    topology.light ? new SumOnly(perProducer) : makeChecker(producers, perProducer),
+  )
+  // pull consumers of the light rows poll again at once when a poll found nothing
+  const idleSpin = topology.light ? 0 : undefined
   const allDone = () => {
     for (const c of checkers) if (!c.done) return false
     return true
@@ -141,7 +174,7 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
               for (let i = 0; i < pollers.length; i++) if (pollers[i].poll(handlers[i]) === 'processing') any = true
               return any
             }
-      start = (f) => pullLoop(step, allDone, f)
+      start = (f) => pullLoop(step, allDone, f, idleSpin)
     }
     return {
       checkers,
@@ -163,7 +196,7 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
       checkers,
       data: { ring },
       transferList: [],
-      start: (f) => pullLoop(() => consumer.poll(handler), allDone, f),
+      start: (f) => pullLoop(() => consumer.poll(handler), allDone, f, idleSpin),
       close: async () => {},
     }
   }
@@ -270,6 +303,7 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
           producers,
           p,
           perProducer,
+          light: topology.light === true,
           ctrl: ctrl.sab,
           ...side.data,
         },
