@@ -8,8 +8,10 @@
 //
 // Steps: 1. cargo bench -p disruptor-core --benches (the criterion benches; BENCH_QUICK=1 with
 // --quick), 2. node benchmark/cargo-summary.mjs (their tables, results/cargo.json),
-// 3. node benchmark/js-bench.mjs (results/js.json), 4. node benchmark/report.mjs (both folded
-// into results/report.md). It stops at the first step that fails, with its exit code.
+// 3. node benchmark/js-bench.mjs (results/js.json), then node benchmark/stats-agreement.mjs
+// (stats() rates against independent counts; with no --only, or --only stats), 4. node
+// benchmark/report.mjs (both folded into results/report.md). It stops at the first step that
+// fails, with its exit code.
 //
 // Flags:
 //   --quick      smoke run (figures meaningless): BENCH_QUICK=1 for cargo bench, --quick for js-bench
@@ -99,6 +101,14 @@ function steps(a) {
       ...(a.pairs === null ? [] : ['--pairs', String(a.pairs)]),
     ],
   })
+  // stats() against independent counts (fails the run when a rate is more than 5% off).
+  if (a.only === null || 'stats-agreement'.includes(a.only)) {
+    list.push({
+      name: 'stats-agreement',
+      cmd: process.execPath,
+      args: [path.join(here, 'stats-agreement.mjs'), ...(a.quick ? ['--quick'] : [])],
+    })
+  }
   list.push({ name: 'report', cmd: process.execPath, args: [path.join(here, 'report.mjs')] })
   return list
 }
