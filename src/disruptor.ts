@@ -13,6 +13,8 @@ import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
+import { EventCodec, type Flyweight } from './event/codec'
+import { defineEvent, type EventOf, type EventType } from './event/layout'
 import { threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
@@ -44,9 +46,11 @@ const delay = (ms: number) =>
  * 'abandoned', on the creating thread (another thread went away between claim and publish:
  * `(lo, hi)`, sequences every consumer skips; see `stats().abandonedEvents`).
  */
-export class Disruptor extends Sequencer {
+export class Disruptor<E = number> extends Sequencer {
   /** Bytes per slot. */
   readonly slotSize: number
+  /** The event layout of the slots (`defineEvent`), or null: slots are bytes. */
+  readonly eventType: EventType | null
   /** 'single' or 'multi'. */
   readonly producer: 'single' | 'multi'
   /** The wait strategy. */
@@ -65,17 +69,23 @@ export class Disruptor extends Sequencer {
   private closing: Promise<void> | null = null
   /** Where the rates of the next `stats()` start. */
   private readonly window: StatsWindow
+  /** This thread's reader and writer of typed events (made on first use). */
+  private eventCodec: EventCodec | null = null
+  /** The flyweight `publishEvent` fills, and the one `event(seq)` returns. */
+  private fillFly: Flyweight | null = null
+  private readFly: Flyweight | null = null
 
   /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
-  constructor(options: DisruptorOptions)
+  constructor(options: DisruptorOptions<E>)
   /** @internal */
-  constructor(options: DisruptorOptions, native: NativeRing)
-  constructor(options: DisruptorOptions, native?: NativeRing) {
-    const { size, slotSize, producer, waitStrategy, wait } = ringOptions(options)
+  constructor(options: DisruptorOptions<E>, native: NativeRing)
+  constructor(options: DisruptorOptions<E>, native?: NativeRing) {
+    const { size, slotSize, producer, waitStrategy, wait, event } = ringOptions(options)
     const ring = native ?? rangeChecked(() => new NativeRing(size, slotSize, producer === 'multi', wait))
     const info = ring.describe()
     super(ring, info.token, size, producer === 'multi')
     this.slotSize = slotSize
+    this.eventType = event
     this.producer = producer
     this.waitStrategy = waitStrategy
     this.waitStrategyOptions = Object.freeze(strategyOptions(info.wait))
@@ -103,7 +113,7 @@ export class Disruptor extends Sequencer {
    * run in that worker. Its `close()` detaches this thread (its consumers stop gating) and
    * leaves the ring running.
    */
-  static attach(handle: SharedDisruptor): Disruptor {
+  static attach<E = number>(handle: SharedDisruptor<E>): Disruptor<E> {
     if (handle === null || typeof handle !== 'object') throw typeError('handle must be an object from share()')
     if (
       handle.kind !== 'napi-disruptor' ||
@@ -115,21 +125,24 @@ export class Disruptor extends Sequencer {
     ) {
       throw rangeError('handle is not a handle from share()')
     }
+    // The layout first: a bad one must not leave this thread attached.
+    const event = handle.event === undefined ? undefined : defineEvent(handle.event)
     const native = rangeChecked(() => NativeRing.attach(handle.id, handle.token))
     const info = native.describe()
-    return new Disruptor(
+    return new Disruptor<E>(
       {
         size: info.size,
         slotSize: info.slotSize,
         producer: info.multi ? 'multi' : 'single',
         waitStrategy: strategyOptions(info.wait),
+        ...(event === undefined ? {} : { event: event as EventType & EventOf<E> }),
       },
       native,
     )
   }
 
   /** A structured-cloneable handle for `Disruptor.attach()` in another thread. */
-  share(): SharedDisruptor {
+  share(): SharedDisruptor<E> {
     this.checkOpen()
     return {
       kind: 'napi-disruptor',
@@ -139,6 +152,7 @@ export class Disruptor extends Sequencer {
       slotSize: this.slotSize,
       producer: this.producer,
       waitStrategy: this.waitStrategy,
+      ...(this.eventType === null ? {} : { event: this.eventType.schema }),
     }
   }
 
@@ -155,10 +169,13 @@ export class Disruptor extends Sequencer {
   }
 
   /**
-   * Claims one slot, calls `fill(offset, seq)` to write it, and publishes it even if `fill`
-   * throws (the error then propagates). Returns the sequence.
+   * Claims one slot, calls `fill(event, seq)` to write it, and publishes it even if `fill`
+   * throws (the error then propagates). Returns the sequence. `event` is the slot's byte
+   * offset, or, on a ring with an event layout, this thread's flyweight on the slot: its
+   * fields are the slot's, checked as they are set; those not set keep what the slot held
+   * (LMAX's preallocated events).
    */
-  publishEvent(fill: (offset: number, seq: number) => void): number {
+  publishEvent(fill: (event: E, seq: number) => void): number {
     fn('fill', fill)
     const seq = this.next(1)
     this.fillAndPublish(seq, seq, fill)
@@ -166,7 +183,7 @@ export class Disruptor extends Sequencer {
   }
 
   /** Like `publishEvent`, but returns -1 at once when the ring is full (nothing claimed, `fill` not called). */
-  tryPublishEvent(fill: (offset: number, seq: number) => void): number {
+  tryPublishEvent(fill: (event: E, seq: number) => void): number {
     fn('fill', fill)
     const seq = this.tryNext(1)
     if (seq >= 0) this.fillAndPublish(seq, seq, fill)
@@ -178,7 +195,7 @@ export class Disruptor extends Sequencer {
    * together, even if a fill throws (the slots after it are published unfilled, then the error
    * propagates). Returns the highest sequence.
    */
-  publishEvents(n: number, fill: (offset: number, seq: number) => void): number {
+  publishEvents(n: number, fill: (event: E, seq: number) => void): number {
     fn('fill', fill)
     const hi = this.next(integer('n', n, 1, this.size))
     this.fillAndPublish(hi - n + 1, hi, fill)
@@ -186,7 +203,7 @@ export class Disruptor extends Sequencer {
   }
 
   /** Like `publishEvents`, but returns -1 at once when there is not room for `n` (nothing claimed). */
-  tryPublishEvents(n: number, fill: (offset: number, seq: number) => void): number {
+  tryPublishEvents(n: number, fill: (event: E, seq: number) => void): number {
     fn('fill', fill)
     const hi = this.tryNext(integer('n', n, 1, this.size))
     if (hi >= 0) this.fillAndPublish(hi - n + 1, hi, fill)
@@ -198,7 +215,7 @@ export class Disruptor extends Sequencer {
    * (rejects with an AbortError when `signal` aborts, nothing claimed), then fills and publishes.
    */
   async publishEventAsync(
-    fill: (offset: number, seq: number) => void,
+    fill: (event: E, seq: number) => void,
     options?: { signal?: AbortSignal },
   ): Promise<number> {
     fn('fill', fill)
@@ -208,12 +225,95 @@ export class Disruptor extends Sequencer {
   }
 
   /** Fills `[lo, hi]` (this thread's claim) in order and publishes it, whatever a fill throws. */
-  private fillAndPublish(lo: number, hi: number, fill: (offset: number, seq: number) => void): void {
+  private fillAndPublish(lo: number, hi: number, fill: (event: E, seq: number) => void): void {
     try {
-      for (let s = lo; s <= hi; s++) fill(this.offset(s), s)
+      if (this.eventType === null) {
+        for (let s = lo; s <= hi; s++) fill(this.offset(s) as E, s)
+      } else {
+        const fly = (this.fillFly ??= this.codec().flyweight())
+        for (let s = lo; s <= hi; s++) {
+          fly.moveTo(s % this.size)
+          fill(fly as E, s)
+        }
+      }
     } finally {
       this.publish(lo, hi)
     }
+  }
+
+  /**
+   * Typed events: this thread's flyweight moved to `seq`'s slot (the same object each call: no
+   * allocation per event; read it before the next call). Its fields read the slot in place
+   * (a fixed array is a typed-array view, a byte field a view valid until the slot is
+   * reused). ERR_DISRUPTOR_NO_EVENT_LAYOUT on a ring without a layout.
+   */
+  event(seq: number): E {
+    const codec = this.codec()
+    const fly = (this.readFly ??= codec.flyweight())
+    fly.moveTo(seq >>> 0 === seq ? seq & this.mask : sequenceArg('seq', seq) % this.size)
+    return fly as E
+  }
+
+  /** Typed events: the event at `seq` as a plain object (arrays and bytes copied; allocates). */
+  read(seq: number): E {
+    return this.codec().read(seq >>> 0 === seq ? seq & this.mask : sequenceArg('seq', seq) % this.size) as E
+  }
+
+  /**
+   * Typed events: claims a slot, copies `values` in (fields not given are zero or empty) and
+   * publishes it; returns the sequence. (Not `emit`, as DESIGN.md has it: a Disruptor is an
+   * EventEmitter, whose `emit` delivers its 'error' and 'abandoned' events.) Every field is checked before the claim: a value of
+   * the wrong type (ERR_INVALID_ARG_TYPE), out of range or too long (ERR_OUT_OF_RANGE), or an
+   * unknown field (ERR_INVALID_ARG_VALUE) throws and nothing is claimed or published.
+   */
+  emitEvent(values: Partial<E>): number {
+    const codec = this.codec()
+    codec.check(values)
+    const seq = this.next(1)
+    this.writeAndPublish(codec, seq, seq, [values])
+    return seq
+  }
+
+  /** Like `emitEvent`, but returns -1 at once when the ring is full (nothing claimed). */
+  tryEmitEvent(values: Partial<E>): number {
+    const codec = this.codec()
+    codec.check(values)
+    const seq = this.tryNext(1)
+    if (seq >= 0) this.writeAndPublish(codec, seq, seq, [values])
+    return seq
+  }
+
+  /**
+   * Typed events: `emitEvent` for several, in one claim published together; returns the highest
+   * sequence. All are checked first: one bad event and none is claimed or published.
+   */
+  emitEvents(events: readonly Partial<E>[]): number {
+    const codec = this.codec()
+    if (!Array.isArray(events)) throw typeError('events must be an array')
+    const n = integer('events.length', events.length, 1, this.size)
+    for (const e of events) codec.check(e)
+    const hi = this.next(n)
+    this.writeAndPublish(codec, hi - n + 1, hi, events)
+    return hi
+  }
+
+  /** Writes checked `events` into `[lo, hi]` (this thread's claim) and publishes it. */
+  private writeAndPublish(codec: EventCodec, lo: number, hi: number, events: readonly Partial<E>[]): void {
+    try {
+      for (let s = lo; s <= hi; s++) codec.write(s % this.size, events[s - lo] as Record<string, unknown>)
+    } finally {
+      this.publish(lo, hi)
+    }
+  }
+
+  /** This thread's codec of the ring's event layout; ERR_DISRUPTOR_NO_EVENT_LAYOUT without one. */
+  private codec(): EventCodec {
+    if (this.eventCodec !== null) return this.eventCodec
+    if (this.eventType === null) {
+      throw coded(new Error('this ring has no event layout (new Disruptor({ event }))'), 'ERR_DISRUPTOR_NO_EVENT_LAYOUT')
+    }
+    this.eventCodec = new EventCodec(this.eventType, this.buffer, this.slotSize)
+    return this.eventCodec
   }
 
   /** One consumer per handler, each seeing every sequence; callbacks run on this thread. */

@@ -8,8 +8,18 @@
 
 export { Poller } from './consumer/poller'
 export { Disruptor } from './disruptor'
+export { defineEvent } from './event/layout'
 export { EventHandlerGroup, StageBuilder } from './graph'
 export { engineVersion } from './native'
+export type {
+  ElementType,
+  EventField,
+  EventSchema,
+  EventType,
+  EventValues,
+  FieldSpec,
+  ScalarType,
+} from './event/layout'
 export type {
   Batch,
   BatchHandler,

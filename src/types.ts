@@ -3,6 +3,8 @@
  * code runs from this file.
  */
 
+import type { EventOf, EventSchema, EventType } from './event/layout'
+
 /** How consumers (and producers on a full ring) wait. See README "Choosing a wait strategy". */
 export type WaitStrategyName =
   | 'blocking'
@@ -25,12 +27,20 @@ export type WaitStrategyOptions =
   /** Blocks, and times out every `timeoutMs` ms (1000; at least 1): handlers' `onTimeout` is called. */
   | { type: 'timeout-blocking'; timeoutMs?: number }
 
-/** Options of `new Disruptor(options)`. */
-export interface DisruptorOptions {
+/**
+ * Options of `new Disruptor(options)`. `E` is what a slot is to `publishEvent`'s fill: its
+ * byte offset, or, with an `event` layout, the event's fields (a flyweight).
+ */
+export interface DisruptorOptions<E = number> {
   /** Slots in the ring: a power of two, 2 .. 2**30. */
   size: number
-  /** Bytes per slot: a multiple of 8, 8 .. 65536. `size * slotSize` at most buffer.constants.MAX_LENGTH. */
-  slotSize: number
+  /**
+   * Bytes per slot: a multiple of 8, 8 .. 65536. `size * slotSize` at most
+   * buffer.constants.MAX_LENGTH. Default with `event`: the layout's size (at least that).
+   */
+  slotSize?: number
+  /** A typed event layout (`defineEvent`): slots hold such events. */
+  event?: EventType & EventOf<E>
   /** 'single' (one producing thread) or 'multi' (any number, any thread). Default 'multi'. */
   producer?: 'single' | 'multi'
   /** Default 'blocking' (an idle ring uses no CPU); a name, or a strategy with its parameters. */
@@ -105,7 +115,7 @@ export interface Batch {
 }
 
 /** The structured-cloneable handle `share()` returns and `Disruptor.attach()` takes. */
-export interface SharedDisruptor {
+export interface SharedDisruptor<E = number> extends EventOf<E> {
   readonly kind: 'napi-disruptor'
   readonly id: number
   readonly token: string
@@ -113,6 +123,8 @@ export interface SharedDisruptor {
   readonly slotSize: number
   readonly producer: 'single' | 'multi'
   readonly waitStrategy: WaitStrategyName
+  /** The ring's event layout, as `defineEvent` took it (absent without one). */
+  readonly event?: EventSchema
 }
 
 /** One consumer's figures in `stats()`. */

@@ -7,6 +7,7 @@ import { constants as bufferConstants } from 'node:buffer'
 
 import { rangeError, typeError } from './errors'
 import type { WaitConfig } from './native'
+import { type EventType, isEventType } from './event/layout'
 import type { DisruptorOptions, PollerOptions, WaitStrategyName, WaitStrategyOptions } from './types'
 
 const MAX_SIZE = 2 ** 30
@@ -34,6 +35,7 @@ export interface RingOptions {
   waitStrategy: WaitStrategyName
   /** The strategy with the parameters given, as the binding takes it. */
   wait: WaitConfig
+  event: EventType | null
 }
 
 /** An integer `min ..= max`. */
@@ -61,12 +63,17 @@ export function fn<T>(name: string, value: T): T {
 }
 
 /** The options of `new Disruptor()`. */
-export function ringOptions(options: DisruptorOptions): RingOptions {
+export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object')
   const size = integer('size', options.size, 2, MAX_SIZE)
   if ((size & (size - 1)) !== 0) throw rangeError(`size must be a power of two, got ${size}`)
-  const slotSize = integer('slotSize', options.slotSize, 8, MAX_SLOT)
+  const event = options.event
+  if (event !== undefined && !isEventType(event)) throw typeError('event must be a layout from defineEvent()')
+  const slotSize = integer('slotSize', options.slotSize ?? event?.size, 8, MAX_SLOT)
   if (slotSize % 8 !== 0) throw rangeError(`slotSize must be a multiple of 8, got ${slotSize}`)
+  if (event !== undefined && slotSize < event.size) {
+    throw rangeError(`slotSize ${slotSize} is smaller than the event layout (${event.size} bytes)`)
+  }
   if (size * slotSize > bufferConstants.MAX_LENGTH) {
     throw rangeError(`size * slotSize must be at most ${bufferConstants.MAX_LENGTH} bytes, got ${size * slotSize}`)
   }
@@ -76,7 +83,7 @@ export function ringOptions(options: DisruptorOptions): RingOptions {
     throw rangeError(`producer must be 'single' or 'multi', got '${producer}'`)
   }
   const wait = waitConfig(options.waitStrategy ?? 'blocking')
-  return { size, slotSize, producer, waitStrategy: wait.name as WaitStrategyName, wait }
+  return { size, slotSize, producer, waitStrategy: wait.name as WaitStrategyName, wait, event: event ?? null }
 }
 
 /** A wait strategy option: a name, or `{ type, ...parameters }` (each checked). */
