@@ -9,12 +9,12 @@ import { performance } from 'node:perf_hooks'
 import { Consumers } from './consumer/consumers'
 import type { Poller } from './consumer/poller'
 import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } from './errors'
+import { EventCodec, type Flyweight } from './event/codec'
+import { defineEvent, type EventInput, type EventOf, type EventType } from './event/layout'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
-import { EventCodec, type Flyweight } from './event/codec'
-import { defineEvent, type EventOf, type EventType } from './event/layout'
 import { threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
@@ -214,10 +214,7 @@ export class Disruptor<E = number> extends Sequencer {
    * Like `publishEvent` without blocking the event loop: waits for room as `nextAsync` does
    * (rejects with an AbortError when `signal` aborts, nothing claimed), then fills and publishes.
    */
-  async publishEventAsync(
-    fill: (event: E, seq: number) => void,
-    options?: { signal?: AbortSignal },
-  ): Promise<number> {
+  async publishEventAsync(fill: (event: E, seq: number) => void, options?: { signal?: AbortSignal }): Promise<number> {
     fn('fill', fill)
     const seq = await this.nextAsync(1, options)
     this.fillAndPublish(seq, seq, fill)
@@ -230,9 +227,10 @@ export class Disruptor<E = number> extends Sequencer {
       if (this.eventType === null) {
         for (let s = lo; s <= hi; s++) fill(this.offset(s) as E, s)
       } else {
-        const fly = (this.fillFly ??= this.codec().flyweight())
+        const codec = this.codec()
+        const fly = (this.fillFly ??= codec.flyweight())
         for (let s = lo; s <= hi; s++) {
-          fly.moveTo(s % this.size)
+          codec.moveTo(fly, s % this.size)
           fill(fly as E, s)
         }
       }
@@ -250,7 +248,7 @@ export class Disruptor<E = number> extends Sequencer {
   event(seq: number): E {
     const codec = this.codec()
     const fly = (this.readFly ??= codec.flyweight())
-    fly.moveTo(seq >>> 0 === seq ? seq & this.mask : sequenceArg('seq', seq) % this.size)
+    codec.moveTo(fly, seq >>> 0 === seq ? seq & this.mask : sequenceArg('seq', seq) % this.size)
     return fly as E
   }
 
@@ -266,7 +264,7 @@ export class Disruptor<E = number> extends Sequencer {
    * the wrong type (ERR_INVALID_ARG_TYPE), out of range or too long (ERR_OUT_OF_RANGE), or an
    * unknown field (ERR_INVALID_ARG_VALUE) throws and nothing is claimed or published.
    */
-  emitEvent(values: Partial<E>): number {
+  emitEvent(values: EventInput<E>): number {
     const codec = this.codec()
     codec.check(values)
     const seq = this.next(1)
@@ -275,7 +273,7 @@ export class Disruptor<E = number> extends Sequencer {
   }
 
   /** Like `emitEvent`, but returns -1 at once when the ring is full (nothing claimed). */
-  tryEmitEvent(values: Partial<E>): number {
+  tryEmitEvent(values: EventInput<E>): number {
     const codec = this.codec()
     codec.check(values)
     const seq = this.tryNext(1)
@@ -287,7 +285,7 @@ export class Disruptor<E = number> extends Sequencer {
    * Typed events: `emitEvent` for several, in one claim published together; returns the highest
    * sequence. All are checked first: one bad event and none is claimed or published.
    */
-  emitEvents(events: readonly Partial<E>[]): number {
+  emitEvents(events: readonly EventInput<E>[]): number {
     const codec = this.codec()
     if (!Array.isArray(events)) throw typeError('events must be an array')
     const n = integer('events.length', events.length, 1, this.size)
@@ -298,7 +296,7 @@ export class Disruptor<E = number> extends Sequencer {
   }
 
   /** Writes checked `events` into `[lo, hi]` (this thread's claim) and publishes it. */
-  private writeAndPublish(codec: EventCodec, lo: number, hi: number, events: readonly Partial<E>[]): void {
+  private writeAndPublish(codec: EventCodec, lo: number, hi: number, events: readonly EventInput<E>[]): void {
     try {
       for (let s = lo; s <= hi; s++) codec.write(s % this.size, events[s - lo] as Record<string, unknown>)
     } finally {
@@ -310,7 +308,10 @@ export class Disruptor<E = number> extends Sequencer {
   private codec(): EventCodec {
     if (this.eventCodec !== null) return this.eventCodec
     if (this.eventType === null) {
-      throw coded(new Error('this ring has no event layout (new Disruptor({ event }))'), 'ERR_DISRUPTOR_NO_EVENT_LAYOUT')
+      throw coded(
+        new Error('this ring has no event layout (new Disruptor({ event }))'),
+        'ERR_DISRUPTOR_NO_EVENT_LAYOUT',
+      )
     }
     this.eventCodec = new EventCodec(this.eventType, this.buffer, this.slotSize)
     return this.eventCodec

@@ -8,18 +8,19 @@
 
 export { Poller } from './consumer/poller'
 export { Disruptor } from './disruptor'
-export { defineEvent } from './event/layout'
-export { EventHandlerGroup, StageBuilder } from './graph'
-export { engineVersion } from './native'
 export type {
   ElementType,
   EventField,
+  EventInput,
   EventSchema,
   EventType,
   EventValues,
   FieldSpec,
   ScalarType,
 } from './event/layout'
+export { defineEvent } from './event/layout'
+export { EventHandlerGroup, StageBuilder } from './graph'
+export { engineVersion } from './native'
 export type {
   Batch,
   BatchHandler,

@@ -6,8 +6,8 @@
 import { constants as bufferConstants } from 'node:buffer'
 
 import { rangeError, typeError } from './errors'
-import type { WaitConfig } from './native'
 import { type EventType, isEventType } from './event/layout'
+import type { WaitConfig } from './native'
 import type { DisruptorOptions, PollerOptions, WaitStrategyName, WaitStrategyOptions } from './types'
 
 const MAX_SIZE = 2 ** 30

@@ -8,10 +8,20 @@ import { coded, rangeError, typeError } from '../errors'
 import type { DisruptorError } from '../types'
 import type { EventField, EventType } from './layout'
 
+/** Where a flyweight is: symbols, so that every string name is free for a field. */
+const kSlot = Symbol('slot')
+const kBase = Symbol('base')
+
+/** A flyweight's position. */
+interface At {
+  [kSlot]: number
+  [kBase]: number
+}
+
 /** A flyweight: the event's fields as accessors on the slot it was last moved to. */
 export interface Flyweight {
-  /** Moves it to `slot` (a slot index, `seq % size`). */
-  moveTo(slot: number): void
+  [kSlot]: number
+  [kBase]: number
 }
 
 /** A value out of a field's range, or a string or byte field overflowing: ERR_OUT_OF_RANGE. */
@@ -67,7 +77,9 @@ function invalid(f: EventField, v: unknown): DisruptorError | null {
     case 'int-number': {
       if (typeof v !== 'number') return typeError(`${what} must be a number, got ${typeof v}`)
       if (!Number.isSafeInteger(v) || (f.type === 'u64' && v < 0)) {
-        return outOfRange(`${what} must be an integer from ${f.type === 'u64' ? 0 : '-(2**53 - 1)'} to 2**53 - 1, got ${v}`)
+        return outOfRange(
+          `${what} must be an integer from ${f.type === 'u64' ? 0 : '-(2**53 - 1)'} to 2**53 - 1, got ${v}`,
+        )
       }
       return null
     }
@@ -106,11 +118,11 @@ function fitsInteger(type: string, v: number): boolean {
     case 'u8':
       return (v & 0xff) === v
     case 'i8':
-      return ((v << 24) >> 24) === v
+      return (v << 24) >> 24 === v
     case 'u16':
       return (v & 0xffff) === v
     case 'i16':
-      return ((v << 16) >> 16) === v
+      return (v << 16) >> 16 === v
     case 'u32':
       return v >>> 0 === v
     default:
@@ -170,7 +182,7 @@ function writeUtf8(u8: Uint8Array, at: number, s: string): number {
 const decoder = new TextDecoder()
 
 interface Accessor {
-  get(this: { base: number; slot: number }): unknown
+  get(this: At): unknown
   /** Writes a value `invalid` accepted. */
   put(base: number, slot: number, v: unknown): void
 }
@@ -193,22 +205,17 @@ export class EventCodec {
     this.views = new Views(buffer)
     this.accessors = type.fields.map((f) => this.accessor(f))
     this.byName = new Map(type.fields.map((f, i) => [f.name, i]))
-    const proto: Record<string, unknown> = {
-      moveTo(this: { base: number; slot: number }, slot: number) {
-        this.slot = slot
-        this.base = slot * slotSize
-      },
-    }
+    const proto: Record<string, unknown> = {}
     const accessors = this.accessors
     type.fields.forEach((f, i) => {
       const a = accessors[i]
       Object.defineProperty(proto, f.name, {
         enumerable: true,
         get: a.get,
-        set(this: { base: number; slot: number }, v: unknown) {
+        set(this: At, v: unknown) {
           const e = invalid(f, v)
           if (e !== null) throw e
-          a.put(this.base, this.slot, v)
+          a.put(this[kBase], this[kSlot], v)
         },
       })
     })
@@ -218,14 +225,20 @@ export class EventCodec {
   /** A new flyweight (at slot 0 until moved). */
   flyweight(): Flyweight {
     const fly = Object.create(this.proto)
-    fly.slot = 0
-    fly.base = 0
+    fly[kSlot] = 0
+    fly[kBase] = 0
     return fly
+  }
+
+  /** Moves `fly` to `slot` (a slot index, `seq % size`). */
+  moveTo(fly: Flyweight, slot: number): void {
+    fly[kSlot] = slot
+    fly[kBase] = slot * this.slotSize
   }
 
   /** The event in `slot` as a plain object (arrays and bytes copied out). */
   read(slot: number): Record<string, unknown> {
-    const at = { base: slot * this.slotSize, slot }
+    const at: At = { [kBase]: slot * this.slotSize, [kSlot]: slot }
     const out: Record<string, unknown> = {}
     this.type.fields.forEach((f, i) => {
       const v = this.accessors[i].get.call(at)
@@ -276,7 +289,7 @@ export class EventCodec {
         const a = f.type === 'i64' ? v.i64 : v.u64
         return {
           get() {
-            return a[(this.base + o) >>> 3]
+            return a[(this[kBase] + o) >>> 3]
           },
           put(base, _slot, x) {
             a[(base + o) >>> 3] = x as bigint
@@ -289,7 +302,7 @@ export class EventCodec {
         const name = f.name
         return {
           get() {
-            const i = (this.base + o) >>> 2
+            const i = (this[kBase] + o) >>> 2
             const hi = signed ? i32[i + 1] : u32[i + 1]
             const x = hi * TWO_32 + u32[i]
             if (!Number.isSafeInteger(x)) throw outOfRange(`field '${name}' holds a value past 2**53 - 1`)
@@ -307,10 +320,12 @@ export class EventCodec {
       }
       case 'utf8': {
         const { u8, u16 } = v
+        const capacity = f.length
         return {
           get() {
-            const at = this.base + o
-            const n = u16[at >>> 1]
+            const at = this[kBase] + o
+            // Clamped: a foreign writer's length never reads past the field.
+            const n = Math.min(u16[at >>> 1], capacity)
             return decoder.decode(u8.subarray(at + 2, at + 2 + n))
           },
           put(base, _slot, x) {
@@ -321,10 +336,11 @@ export class EventCodec {
       }
       case 'bytes': {
         const { u8, u16 } = v
+        const capacity = f.length
         return {
           get() {
-            const at = this.base + o
-            return u8.subarray(at + 2, at + 2 + u16[at >>> 1])
+            const at = this[kBase] + o
+            return u8.subarray(at + 2, at + 2 + Math.min(u16[at >>> 1], capacity))
           },
           put(base, _slot, x) {
             const at = base + o
@@ -341,7 +357,7 @@ export class EventCodec {
         const size = this.slotSize
         return {
           get() {
-            return (cache[this.slot] ??= make(this.slot * size + o))
+            return (cache[this[kSlot]] ??= make(this[kSlot] * size + o))
           },
           put(_base, slot, x) {
             ;(cache[slot] ??= make(slot * size + o)).set(x as ArrayLike<unknown>)
@@ -368,7 +384,7 @@ function scalar(f: EventField, v: Views, o: number): Accessor {
   if (bool) {
     return {
       get() {
-        return a[this.base + o] !== 0
+        return a[this[kBase] + o] !== 0
       },
       put(base, _slot, x) {
         a[base + o] = x ? 1 : 0
@@ -377,7 +393,7 @@ function scalar(f: EventField, v: Views, o: number): Accessor {
   }
   return {
     get() {
-      return a[(this.base + o) >>> shift]
+      return a[(this[kBase] + o) >>> shift]
     },
     put(base, _slot, x) {
       a[(base + o) >>> shift] = x as number

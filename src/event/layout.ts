@@ -46,7 +46,21 @@ export interface EventField {
   readonly length: number
 }
 
-/** The value JavaScript sees for a field spec. */
+/** The typed array a fixed array of each element type reads as. */
+interface ArrayOf {
+  i8: Int8Array
+  u8: Uint8Array
+  i16: Int16Array
+  u16: Uint16Array
+  i32: Int32Array
+  u32: Uint32Array
+  f32: Float32Array
+  f64: Float64Array
+  i64: BigInt64Array
+  u64: BigUint64Array
+}
+
+/** The value JavaScript reads from a field spec. */
 export type FieldValue<F> = F extends 'i64' | 'u64'
   ? bigint
   : F extends 'bool'
@@ -55,14 +69,21 @@ export type FieldValue<F> = F extends 'i64' | 'u64'
       ? string
       : F extends { bytes: number }
         ? Uint8Array
-        : F extends readonly ['i64' | 'u64', number]
-          ? BigInt64Array | BigUint64Array
-          : F extends readonly [ElementType, number]
-            ? ArrayLike<number> & { [i: number]: number }
-            : number
+        : F extends readonly [infer T extends ElementType, number]
+          ? ArrayOf[T]
+          : number
 
-/** An event's fields as JavaScript sees them. */
+/** An event's fields as JavaScript reads them (a flyweight, `read`). */
 export type EventValues<S extends EventSchema> = { -readonly [K in keyof S]: FieldValue<S[K]> }
+
+/** What `emitEvent` takes for an event `E`: any field may be left out; arrays as any array-like. */
+export type EventInput<E> = {
+  [K in keyof E]?: E[K] extends BigInt64Array | BigUint64Array
+    ? ArrayLike<bigint>
+    : E[K] extends ArrayBufferView
+      ? ArrayLike<number> | ArrayBufferView | ArrayBuffer
+      : E[K]
+}
 
 /** Carries, in types only, what an event is to JavaScript (`E`), from a layout to its ring. */
 declare const eventValues: unique symbol
@@ -100,7 +121,7 @@ const MAX_CAPACITY = 65535
 /** A slot is at most 64 KiB. */
 const MAX_SIZE = 65536
 /** Field names a flyweight cannot take as own accessors. */
-const RESERVED = new Set(['constructor', '__proto__', 'prototype', 'toJSON', 'toString', 'valueOf'])
+const RESERVED = new Set(['constructor', '__proto__', 'prototype', 'toJSON', 'toString', 'valueOf', 'then'])
 
 /**
  * A typed event layout from a schema: `defineEvent({ price: 'f64', qty: 'u32', symbol:
