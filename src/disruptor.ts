@@ -28,6 +28,9 @@ import type {
 } from './types'
 import { fn, integer, ringOptions, sequenceArg, timeoutOption } from './validate'
 
+/** A fill function as `fillAndPublish` calls it (with up to three translator arguments). */
+type Fill<E> = (event: E, seq: number, a?: unknown, b?: unknown, c?: unknown) => void
+
 /**
  * How long `close()` waits for claims granted before it to be published. A claim still
  * unpublished then is never delivered (nor what is published after it on a multi-producer
@@ -173,20 +176,31 @@ export class Disruptor<E = number> extends Sequencer {
    * throws (the error then propagates). Returns the sequence. `event` is the slot's byte
    * offset, or, on a ring with an event layout, this thread's flyweight on the slot: its
    * fields are the slot's, checked as they are set; those not set keep what the slot held
-   * (LMAX's preallocated events).
+   * (LMAX's preallocated events). Up to three arguments `a, b, c` are passed on to `fill`
+   * (LMAX's translators with arguments): a fill that needs no closure allocates nothing.
    */
-  publishEvent(fill: (event: E, seq: number) => void): number {
+  publishEvent<A = undefined, B = undefined, C = undefined>(
+    fill: (event: E, seq: number, a: A, b: B, c: C) => void,
+    a?: A,
+    b?: B,
+    c?: C,
+  ): number {
     fn('fill', fill)
     const seq = this.next(1)
-    this.fillAndPublish(seq, seq, fill)
+    this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
     return seq
   }
 
   /** Like `publishEvent`, but returns -1 at once when the ring is full (nothing claimed, `fill` not called). */
-  tryPublishEvent(fill: (event: E, seq: number) => void): number {
+  tryPublishEvent<A = undefined, B = undefined, C = undefined>(
+    fill: (event: E, seq: number, a: A, b: B, c: C) => void,
+    a?: A,
+    b?: B,
+    c?: C,
+  ): number {
     fn('fill', fill)
     const seq = this.tryNext(1)
-    if (seq >= 0) this.fillAndPublish(seq, seq, fill)
+    if (seq >= 0) this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
     return seq
   }
 
@@ -222,16 +236,16 @@ export class Disruptor<E = number> extends Sequencer {
   }
 
   /** Fills `[lo, hi]` (this thread's claim) in order and publishes it, whatever a fill throws. */
-  private fillAndPublish(lo: number, hi: number, fill: (event: E, seq: number) => void): void {
+  private fillAndPublish(lo: number, hi: number, fill: Fill<E>, a?: unknown, b?: unknown, c?: unknown): void {
     try {
       if (this.eventType === null) {
-        for (let s = lo; s <= hi; s++) fill(this.offset(s) as E, s)
+        for (let s = lo; s <= hi; s++) fill(this.offset(s) as E, s, a, b, c)
       } else {
         const codec = this.codec()
         const fly = (this.fillFly ??= codec.flyweight())
         for (let s = lo; s <= hi; s++) {
           codec.moveTo(fly, s % this.size)
-          fill(fly as E, s)
+          fill(fly as E, s, a, b, c)
         }
       }
     } finally {
@@ -268,7 +282,11 @@ export class Disruptor<E = number> extends Sequencer {
     const codec = this.codec()
     codec.check(values)
     const seq = this.next(1)
-    this.writeAndPublish(codec, seq, seq, [values])
+    try {
+      codec.write(seq % this.size, values as Record<string, unknown>)
+    } finally {
+      this.publish(seq, seq)
+    }
     return seq
   }
 
@@ -277,7 +295,12 @@ export class Disruptor<E = number> extends Sequencer {
     const codec = this.codec()
     codec.check(values)
     const seq = this.tryNext(1)
-    if (seq >= 0) this.writeAndPublish(codec, seq, seq, [values])
+    if (seq < 0) return seq
+    try {
+      codec.write(seq % this.size, values as Record<string, unknown>)
+    } finally {
+      this.publish(seq, seq)
+    }
     return seq
   }
 

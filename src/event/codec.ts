@@ -185,6 +185,59 @@ interface Accessor {
   get(this: At): unknown
   /** Writes a value `invalid` accepted. */
   put(base: number, slot: number, v: unknown): void
+  /** Whether `invalid` would accept `v`: a fast check, one per field type (`invalid` says why not). */
+  ok(v: unknown): boolean
+}
+
+/** The fast check of each numeric type (`fitsInteger`, inlined per field). */
+const NUMBER_OK: Readonly<Record<string, (v: unknown) => boolean>> = {
+  u8: (v) => typeof v === 'number' && (v & 0xff) === v,
+  i8: (v) => typeof v === 'number' && ((v << 24) >> 24) === v,
+  u16: (v) => typeof v === 'number' && (v & 0xffff) === v,
+  i16: (v) => typeof v === 'number' && ((v << 16) >> 16) === v,
+  u32: (v) => typeof v === 'number' && v >>> 0 === v,
+  i32: (v) => typeof v === 'number' && (v | 0) === v,
+  f32: (v) => typeof v === 'number',
+  f64: (v) => typeof v === 'number',
+}
+
+const fromCharCode = String.fromCharCode
+
+/**
+ * `n` (at most 16) bytes at `p` as a string if they are all ASCII, else null: without the
+ * subarray and the decoder call, which cost more than the string itself for short fields
+ * (symbols, codes), the common case.
+ */
+function shortAscii(u8: Uint8Array, p: number, n: number): string | null {
+  let bits = 0
+  for (let i = 0; i < n; i++) bits |= u8[p + i]
+  if (bits >= 0x80) return null
+  const b = (i: number) => u8[p + i]
+  switch (n) {
+    case 0:
+      return ''
+    case 1:
+      return fromCharCode(b(0))
+    case 2:
+      return fromCharCode(b(0), b(1))
+    case 3:
+      return fromCharCode(b(0), b(1), b(2))
+    case 4:
+      return fromCharCode(b(0), b(1), b(2), b(3))
+    case 5:
+      return fromCharCode(b(0), b(1), b(2), b(3), b(4))
+    case 6:
+      return fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5))
+    case 7:
+      return fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6))
+    case 8:
+      return fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7))
+    default: {
+      let s = fromCharCode(b(0), b(1), b(2), b(3), b(4), b(5), b(6), b(7))
+      for (let i = 8; i < n; i++) s += fromCharCode(b(i))
+      return s
+    }
+  }
 }
 
 /**
@@ -213,8 +266,7 @@ export class EventCodec {
         enumerable: true,
         get: a.get,
         set(this: At, v: unknown) {
-          const e = invalid(f, v)
-          if (e !== null) throw e
+          if (!a.ok(v)) throw invalid(f, v) ?? typeError(`field '${f.name}': invalid value`)
           a.put(this[kBase], this[kSlot], v)
         },
       })
@@ -258,11 +310,11 @@ export class EventCodec {
       if (!this.byName.has(key)) throw rangeError(`the event has no field '${key}'`)
     }
     const fields = this.type.fields
+    const accessors = this.accessors
     for (let i = 0; i < fields.length; i++) {
       const value = v[fields[i].name]
-      if (value === undefined) continue
-      const e = invalid(fields[i], value)
-      if (e !== null) throw e
+      if (value === undefined || accessors[i].ok(value)) continue
+      throw invalid(fields[i], value) ?? typeError(`field '${fields[i].name}': invalid value`)
     }
   }
 
@@ -288,6 +340,7 @@ export class EventCodec {
       case 'bigint': {
         const a = f.type === 'i64' ? v.i64 : v.u64
         return {
+          ok: (x) => invalid(f, x) === null,
           get() {
             return a[(this[kBase] + o) >>> 3]
           },
@@ -300,7 +353,9 @@ export class EventCodec {
         const { u32, i32 } = v
         const signed = f.type === 'i64'
         const name = f.name
+        const min = signed ? -Number.MAX_SAFE_INTEGER : 0
         return {
+          ok: (x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= min,
           get() {
             const i = (this[kBase] + o) >>> 2
             const hi = signed ? i32[i + 1] : u32[i + 1]
@@ -322,11 +377,13 @@ export class EventCodec {
         const { u8, u16 } = v
         const capacity = f.length
         return {
+          // A UTF-16 code unit takes at most 3 bytes of UTF-8: most strings fit on sight.
+          ok: (x) => typeof x === 'string' && (x.length * 3 <= capacity || utf8Length(x) <= capacity),
           get() {
             const at = this[kBase] + o
             // Clamped: a foreign writer's length never reads past the field.
             const n = Math.min(u16[at >>> 1], capacity)
-            return decoder.decode(u8.subarray(at + 2, at + 2 + n))
+            return (n <= 16 ? shortAscii(u8, at + 2, n) : null) ?? decoder.decode(u8.subarray(at + 2, at + 2 + n))
           },
           put(base, _slot, x) {
             const at = base + o
@@ -338,6 +395,7 @@ export class EventCodec {
         const { u8, u16 } = v
         const capacity = f.length
         return {
+          ok: (x) => invalid(f, x) === null,
           get() {
             const at = this[kBase] + o
             return u8.subarray(at + 2, at + 2 + Math.min(u16[at >>> 1], capacity))
@@ -356,6 +414,7 @@ export class EventCodec {
         const cache: (ArrayLike<unknown> & { set(a: ArrayLike<unknown>): void })[] = []
         const size = this.slotSize
         return {
+          ok: (x) => invalid(f, x) === null,
           get() {
             return (cache[this[kSlot]] ??= make(this[kSlot] * size + o))
           },
@@ -383,6 +442,7 @@ function scalar(f: EventField, v: Views, o: number): Accessor {
   }[f.type as 'u8'] as [Float64Array, number]
   if (bool) {
     return {
+      ok: (x) => typeof x === 'boolean',
       get() {
         return a[this[kBase] + o] !== 0
       },
@@ -392,6 +452,7 @@ function scalar(f: EventField, v: Views, o: number): Accessor {
     }
   }
   return {
+    ok: NUMBER_OK[f.type],
     get() {
       return a[(this[kBase] + o) >>> shift]
     },
