@@ -187,7 +187,18 @@ export class Disruptor<E = number> extends Sequencer {
   ): number {
     fn('fill', fill)
     const seq = this.next(1)
-    this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
+    const fly = this.fillFly
+    if (fly === null) {
+      this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
+      return seq
+    }
+    // A typed ring's flyweight is made by the first call: later ones take this short path.
+    ;(this.eventCodec as EventCodec).moveTo(fly, seq & this.mask)
+    try {
+      fill(fly as E, seq, a as A, b as B, c as C)
+    } finally {
+      this.publish(seq, seq)
+    }
     return seq
   }
 
@@ -260,7 +271,7 @@ export class Disruptor<E = number> extends Sequencer {
    * reused). ERR_DISRUPTOR_NO_EVENT_LAYOUT on a ring without a layout.
    */
   event(seq: number): E {
-    const codec = this.codec()
+    const codec = this.eventCodec ?? this.codec()
     const fly = (this.readFly ??= codec.flyweight())
     codec.moveTo(fly, seq >>> 0 === seq ? seq & this.mask : sequenceArg('seq', seq) % this.size)
     return fly as E
