@@ -207,7 +207,7 @@ async function allocation(mode, events) {
     sum[0] = acc
   }
   const reused = { price: 0, qty: 0, side: 0, symbol: '' }
-  const fill = (e, seq, k) => {
+  const fill = (e, _seq, k) => {
     e.price = k
     e.qty = k
     e.side = k & 1
