@@ -101,6 +101,14 @@ function steps(a) {
       ...(a.pairs === null ? [] : ['--pairs', String(a.pairs)]),
     ],
   })
+  // Typed events against hand-written offsets and postMessage.
+  if (a.only === null || 'events'.includes(a.only)) {
+    list.push({
+      name: 'events',
+      cmd: process.execPath,
+      args: [path.join(here, 'events.mjs'), ...(a.quick ? ['--quick'] : [])],
+    })
+  }
   // stats() against independent counts (fails the run when a rate is more than 5% off).
   if (a.only === null || 'stats-agreement'.includes(a.only)) {
     list.push({
