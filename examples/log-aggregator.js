@@ -9,17 +9,15 @@
 //
 // Run: node examples/log-aggregator.js [--quick]
 //
-// Slot layout (64 bytes): u32 worker, u32 record number, u32 level, u32 message length,
-// then up to 48 bytes of UTF-8 message.
+// Each slot holds a typed log record (defineEvent), its message up to 48 bytes of UTF-8.
 
 const { Worker, isMainThread, workerData } = require('node:worker_threads')
-const { Disruptor } = require('napi-disruptor')
+const { Disruptor, defineEvent } = require('napi-disruptor')
 
 const WORKERS = 3
 const RECORDS = process.argv.includes('--quick') ? 10_000 : 500_000
 const LEVELS = ['debug', 'info', 'warn', 'error']
-const SLOT = 64
-const TEXT = 48
+const LogRecord = defineEvent({ worker: 'u32', record: 'u32', level: 'u8', message: { utf8: 48 } })
 
 if (isMainThread) {
   main()
@@ -28,10 +26,7 @@ if (isMainThread) {
 }
 
 function main() {
-  const d = new Disruptor({ size: 8192, slotSize: SLOT, producer: 'multi' })
-  const u32 = new Uint32Array(d.buffer)
-  const bytes = new Uint8Array(d.buffer)
-  const decoder = new TextDecoder()
+  const d = new Disruptor({ size: 8192, event: LogRecord, producer: 'multi' })
   const perLevel = new Map(LEVELS.map((l) => [l, 0]))
   const next = new Array(WORKERS).fill(0)
   let broken = 0
@@ -41,17 +36,12 @@ function main() {
     name: 'aggregator',
     onBatch(lo, hi) {
       for (let s = lo; s <= hi; s++) {
-        const at = d.offset(s)
-        const worker = u32[at / 4]
-        const record = u32[at / 4 + 1]
-        const level = LEVELS[u32[at / 4 + 2]]
-        if (record !== next[worker]) broken++
-        next[worker] = record + 1
+        const e = d.event(s)
+        const level = LEVELS[e.level]
+        if (e.record !== next[e.worker]) broken++
+        next[e.worker] = e.record + 1
         perLevel.set(level, perLevel.get(level) + 1)
-        if (level === 'error') {
-          const length = u32[at / 4 + 3]
-          lastError = decoder.decode(bytes.subarray(at + 16, at + 16 + length))
-        }
+        if (level === 'error') lastError = e.message // strings are read only where needed
       }
     },
   })
@@ -78,19 +68,10 @@ function main() {
 
 function work() {
   const { handle, id, records } = workerData
-  const d = Disruptor.attach(handle)
-  const u32 = new Uint32Array(d.buffer)
-  const bytes = new Uint8Array(d.buffer)
-  const encoder = new TextEncoder()
+  const d = Disruptor.attach(handle) // the layout comes with the handle
   for (let record = 0; record < records; record++) {
     const level = record % 97 === 0 ? 3 : record % 13 === 0 ? 2 : record % 3 === 0 ? 0 : 1
     const message = level === 3 ? `worker ${id}: request ${record} failed` : `worker ${id}: request ${record}`
-    d.publishEvent((at) => {
-      u32[at / 4] = id
-      u32[at / 4 + 1] = record
-      u32[at / 4 + 2] = level
-      const { written } = encoder.encodeInto(message, bytes.subarray(at + 16, at + 16 + TEXT))
-      u32[at / 4 + 3] = written
-    })
+    d.emitEvent({ worker: id, record, level, message }) // checked (a message over 48 bytes throws), then copied in
   }
 }

@@ -8,14 +8,14 @@
 //
 // Run: node examples/market-data.js [--quick]
 //
-// Slot layout (32 bytes): f64 price, u32 instrument, u32 tick number, f64 feed timestamp.
+// Each slot holds a typed event (defineEvent): the layout travels to the feed with share().
 
 const { Worker, isMainThread, workerData } = require('node:worker_threads')
-const { Disruptor } = require('napi-disruptor')
+const { Disruptor, defineEvent } = require('napi-disruptor')
 
 const TICKS = process.argv.includes('--quick') ? 20_000 : 2_000_000
 const INSTRUMENTS = 8
-const SLOT = 32
+const Tick = defineEvent({ price: 'f64', instrument: 'u32', tick: 'u32', fedAt: 'f64' })
 
 if (isMainThread) {
   main()
@@ -24,9 +24,7 @@ if (isMainThread) {
 }
 
 function main() {
-  const d = new Disruptor({ size: 4096, slotSize: SLOT, producer: 'single', waitStrategy: 'blocking' })
-  const f64 = new Float64Array(d.buffer)
-  const u32 = new Uint32Array(d.buffer)
+  const d = new Disruptor({ size: 4096, event: Tick, producer: 'single', waitStrategy: 'blocking' })
 
   let journaled = 0
   let journalChecksum = 0
@@ -34,7 +32,7 @@ function main() {
     name: 'journal',
     onBatch(lo, hi) {
       // A real journal would write [lo, hi] to disk in one call here.
-      for (let s = lo; s <= hi; s++) journalChecksum += u32[d.offset(s) / 4 + 3]
+      for (let s = lo; s <= hi; s++) journalChecksum += d.event(s).tick
       journaled += hi - lo + 1
     },
   })
@@ -56,9 +54,8 @@ function main() {
       // The diamond's promise: journal and replicate are done with everything up to hi.
       if (journaled < hi + 1 || replicated < hi + 1) orderViolations++
       for (let s = lo; s <= hi; s++) {
-        const at = d.offset(s)
-        const instrument = u32[at / 4 + 2]
-        average[instrument] = average[instrument] * 0.99 + f64[at / 8] * 0.01
+        const tick = d.event(s) // a flyweight moved to s: no allocation per tick
+        average[tick.instrument] = average[tick.instrument] * 0.99 + tick.price * 0.01
       }
       processed += hi - lo + 1
     },
@@ -90,20 +87,20 @@ function main() {
   })
 }
 
+/** Fills a claimed slot (a translator with arguments: no closure per tick). */
+function fillTick(e, _seq, price, instrument, tick) {
+  e.price = price
+  e.instrument = instrument
+  e.tick = tick
+  e.fedAt = performance.now()
+}
+
 function feed() {
   const d = Disruptor.attach(workerData.handle)
-  const f64 = new Float64Array(d.buffer)
-  const u32 = new Uint32Array(d.buffer)
   const price = new Float64Array(INSTRUMENTS).fill(100)
   for (let tick = 0; tick < workerData.ticks; tick++) {
     const instrument = tick % INSTRUMENTS
     price[instrument] += Math.sin(tick) * 0.01
-    const seq = d.next()
-    const at = d.offset(seq)
-    f64[at / 8] = price[instrument]
-    u32[at / 4 + 2] = instrument
-    u32[at / 4 + 3] = tick
-    f64[at / 8 + 2] = performance.now()
-    d.publish(seq)
+    d.publishEvent(fillTick, price[instrument], instrument, tick)
   }
 }
