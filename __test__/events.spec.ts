@@ -190,6 +190,9 @@ test('bad schemas: coded errors', (t) => {
     [{ a: { utf8: 4, bytes: 4 } }, 'ERR_INVALID_ARG_TYPE'],
     [{ a: { u64: 'bigint' } }, 'ERR_INVALID_ARG_TYPE'],
     [{ toJSON: 'u8' }, 'ERR_INVALID_ARG_VALUE'],
+    [{ a: 'u8', 0: 'u8' }, 'ERR_INVALID_ARG_VALUE'],
+    [{ a: 'toString' }, 'ERR_INVALID_ARG_VALUE'],
+    [{ a: ['constructor', 2] }, 'ERR_INVALID_ARG_VALUE'],
     [{ constructor: 'u8' }, 'ERR_INVALID_ARG_VALUE'],
     [{ a: ['f64', 8192], b: 'u8' }, 'ERR_INVALID_ARG_VALUE'],
   ]
@@ -269,6 +272,12 @@ test('a slot holding a 64-bit value past 2**53 read through a number field: ERR_
 test('options and rings without a layout: coded errors', async (t) => {
   const Small = defineEvent({ a: 'f64', b: 'f64' })
   t.throws(() => new Disruptor({ size: 8, event: { size: 8 } as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  // Only defineEvent's layouts: a copy with other numbers is refused (code is generated from them).
+  const forged = { ...Small, fields: [{ ...Small.fields[0], offset: '0) || process.exit(1) || (0' }] }
+  t.throws(() => new Disruptor({ size: 8, event: forged as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => new Disruptor({ size: 2 ** 25, event: defineEvent({ a: ['f64', 32] }) }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
   t.throws(() => new Disruptor({ size: 8, slotSize: 8, event: Small }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => new Disruptor({ size: 8 }), { code: 'ERR_INVALID_ARG_TYPE' })
   const wide = new Disruptor({ size: 8, slotSize: 64, event: Small })
@@ -314,4 +323,41 @@ test('the layout travels with share(): a worker emits typed events, the main thr
     await d.close()
   }
   t.throws(() => Disruptor.attach({ ...handle, event: { id: 'nope' } } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+})
+
+test('a value that changes between the check and the copy never writes past its field', async (t) => {
+  const d = new Disruptor({
+    size: 2,
+    event: defineEvent({ s: { utf8: 4 }, after: 'u32', raw: { bytes: 2 }, tail: 'u16' }),
+  })
+  let reads = 0
+  const tricky = {
+    get s() {
+      return reads++ === 0 ? 'ok' : 'much longer than four bytes'
+    },
+    after: 7,
+    get raw() {
+      return reads++ < 2 ? new Uint8Array(2) : new Uint8Array([1, 2, 3, 4, 5, 6])
+    },
+    tail: 9,
+  }
+  const seq = d.emitEvent(tricky)
+  t.like(d.read(seq), { after: 7, tail: 9 })
+  t.is(d.event(seq).s, 'much')
+  t.deepEqual(d.read(seq).raw, new Uint8Array([1, 2]))
+  await d.close()
+})
+
+test('a fill that publishes on the same ring gets a flyweight of its own', async (t) => {
+  const d = new Disruptor({ size: 8, event: defineEvent({ v: 'u32' }) })
+  const outer = d.publishEvent((e) => {
+    e.v = 1
+    d.publishEvent((inner) => {
+      inner.v = 2
+    })
+    e.v = 3 // still the outer slot
+  })
+  t.is(d.read(outer).v, 3)
+  t.is(d.read(outer + 1).v, 2)
+  await d.close()
 })

@@ -336,3 +336,79 @@ test('under load: 4 producer threads, 3 consumers, one removed and re-added in a
     await d.close()
   }
 })
+
+test('consumers of one name: the dependents rule goes by consumer, not by name', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8 })
+  function log() {}
+  const first = d.handleEventsWith(log)
+  const second = first.andThen(log) // also named 'log'
+  d.start()
+  await t.throwsAsync(first.remove(), { code: 'ERR_DISRUPTOR_HAS_DEPENDENTS' })
+  await publish(d, 10)
+  await d.drain()
+  t.deepEqual(
+    d.stats().consumers.map((c) => c.events),
+    [10, 10],
+    'both still run',
+  )
+  await first.and(second).remove()
+  t.deepEqual(d.stats().consumers, [])
+  await d.close()
+})
+
+test('removing one consumer twice at once: both resolve, the other consumers are untouched', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8 })
+  const stays = recorder('stays')
+  d.handleEventsWith(stays.handler)
+  const leaves = recorder('leaves')
+  const g = d.handleEventsWith(leaves.handler)
+  d.start()
+  await publish(d, 3)
+  await d.drain()
+  await Promise.all([g.remove(), g.remove(), d.removeConsumer('leaves')])
+  t.is(leaves.shutdowns, 1)
+  await publish(d, 20)
+  await d.drain()
+  t.deepEqual(stays.seen, range(0, 22))
+  t.is(stays.shutdowns, 0)
+  await d.close()
+  t.is(stays.shutdowns, 1)
+})
+
+test('a consumer that halted on an error and is removed no longer fails drain() and close()', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8 })
+  d.on('error', () => {})
+  const g = d.handleEventsWith({
+    name: 'breaks',
+    onBatch() {
+      throw new Error('boom')
+    },
+  })
+  d.start()
+  await publish(d, 1)
+  await t.throwsAsync(d.drain(), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
+  await g.remove()
+  await publish(d, 20)
+  await d.drain()
+  await d.close()
+  t.pass()
+})
+
+test('an iterator removed while its loop body holds a batch stops gating only once the body lets go', async (t) => {
+  const d = new Disruptor({ size: 4, slotSize: 8 })
+  const it = d.batches({ name: 'held' })
+  await publish(d, 2)
+  const held = await it.next()
+  t.deepEqual(held.value, { lo: 0, hi: 1 })
+  let removed = false
+  const removal = d.removeConsumer('held').then(() => {
+    removed = true
+  })
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.false(removed, 'the body may still read slots 0 and 1')
+  t.is(d.remainingCapacity(), 2, 'so they are not free')
+  t.deepEqual(await it.next(), { value: undefined, done: true })
+  await removal
+  t.is(d.remainingCapacity(), 4)
+  await d.close()
+})

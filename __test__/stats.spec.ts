@@ -1,7 +1,7 @@
 import test from 'ava'
 
 import { Disruptor } from '../src'
-import { sleep, WorkerProbe } from './helpers'
+import { deferred, sleep, WorkerProbe, waitFor } from './helpers'
 
 // Rates in stats(): batch-size histograms, claims and producer wait per claim, events/s and ns
 // per event over the window since the previous call, all plain JSON.
@@ -126,5 +126,29 @@ test('two consumers of one name keep windows of their own; one that joins within
     s.consumers.map((c) => c.events),
     [14, 4],
   )
+  await d.close()
+})
+
+test('batches an async worker pool finishes out of order count one by one', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8 })
+  const gates = [deferred(), deferred()]
+  const started: number[] = []
+  const onBatch = async (lo: number) => {
+    started.push(lo)
+    await gates[lo].promise
+  }
+  d.handleEventsWithWorkerPool({ name: 'a', maxBatchSize: 1, onBatch }, { name: 'b', maxBatchSize: 1, onBatch })
+  d.start()
+  const hi = d.next(2)
+  d.publish(hi - 1, hi)
+  await waitFor(() => started.length === 2, 'both batches in flight')
+  gates[1].resolve() // the second finishes first: both are released together when the first does
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  gates[0].resolve()
+  await d.drain()
+  const [c] = d.stats().consumers
+  t.is(c.batches, 2)
+  t.is(c.largestBatch, 1)
+  t.deepEqual(c.batchSizes, [2])
   await d.close()
 })

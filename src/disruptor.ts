@@ -193,10 +193,13 @@ export class Disruptor<E = number> extends Sequencer {
       return seq
     }
     // A typed ring's flyweight is made by the first call: later ones take this short path.
+    // Taken while the fill runs: a fill that publishes on this ring gets a flyweight of its own.
+    this.fillFly = null
     ;(this.eventCodec as EventCodec).moveTo(fly, seq & this.mask)
     try {
       fill(fly as E, seq, a as A, b as B, c as C)
     } finally {
+      this.fillFly = fly
       this.publish(seq, seq)
     }
     return seq
@@ -248,18 +251,25 @@ export class Disruptor<E = number> extends Sequencer {
 
   /** Fills `[lo, hi]` (this thread's claim) in order and publishes it, whatever a fill throws. */
   private fillAndPublish(lo: number, hi: number, fill: Fill<E>, a?: unknown, b?: unknown, c?: unknown): void {
-    try {
-      if (this.eventType === null) {
+    if (this.eventType === null) {
+      try {
         for (let s = lo; s <= hi; s++) fill(this.offset(s) as E, s, a, b, c)
-      } else {
-        const codec = this.codec()
-        const fly = (this.fillFly ??= codec.flyweight())
-        for (let s = lo; s <= hi; s++) {
-          codec.moveTo(fly, s % this.size)
-          fill(fly as E, s, a, b, c)
-        }
+      } finally {
+        this.publish(lo, hi)
+      }
+      return
+    }
+    const codec = this.codec()
+    // Taken while the fills run, as in publishEvent: a nested publish gets a flyweight of its own.
+    const fly = this.fillFly ?? codec.flyweight()
+    this.fillFly = null
+    try {
+      for (let s = lo; s <= hi; s++) {
+        codec.moveTo(fly, s % this.size)
+        fill(fly as E, s, a, b, c)
       }
     } finally {
+      this.fillFly = fly
       this.publish(lo, hi)
     }
   }

@@ -56,7 +56,8 @@ export class EventHandlerGroup {
    * flight, stops (`onShutdown` runs) and no longer gates producers; the ring and the other
    * consumers go on. Rejects with ERR_DISRUPTOR_HAS_DEPENDENTS, changing nothing, while a
    * consumer outside the group depends on it (remove that first), and with
-   * ERR_DISRUPTOR_CLOSED once the ring is closed. Removing it again does nothing.
+   * ERR_DISRUPTOR_CLOSED once the ring is closed. Removing it again does nothing. Not to be
+   * awaited inside one of its own async handlers: the removal waits for that handler's batch.
    */
   remove(): Promise<void> {
     const { host, ids } = this[kStage]

@@ -74,6 +74,10 @@ export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (event !== undefined && slotSize < event.size) {
     throw rangeError(`slotSize ${slotSize} is smaller than the event layout (${event.size} bytes)`)
   }
+  // Typed events index the ring with 32-bit byte offsets.
+  if (event !== undefined && size * slotSize > 2 ** 32) {
+    throw rangeError(`a ring of typed events holds at most 4 GiB, got ${size * slotSize} bytes`)
+  }
   if (size * slotSize > bufferConstants.MAX_LENGTH) {
     throw rangeError(`size * slotSize must be at most ${bufferConstants.MAX_LENGTH} bytes, got ${size * slotSize}`)
   }

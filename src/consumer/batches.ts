@@ -8,14 +8,16 @@ import type { NativeRing } from '../native'
 import { Availability } from '../protocol'
 import type { Batch, DisruptorError } from '../types'
 import type { Gate } from './gate'
-import type { ConsumerHost, Stoppable } from './host'
+import type { ConsumerHost, Retirable } from './host'
 
 /** `batches()`: an async iterator over a poller that waits without blocking the event loop. */
-export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
+export class BatchIterator implements AsyncIterableIterator<Batch>, Retirable {
   private seq: number
   private pending: Batch | null = null
   private waiting: { resolve: () => void; reject: (e: Error) => void } | null = null
   private stopped: 'closed' | 'halted' | 'done' | null = null
+  /** Removed while its loop body held a batch: called once the body lets go of it. */
+  private released: (() => void) | null = null
 
   constructor(
     private readonly host: ConsumerHost,
@@ -63,6 +65,7 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
   }
 
   private async nextBatch(): Promise<IteratorResult<Batch>> {
+    this.letGo()
     for (;;) {
       if (this.stopped === 'done') return { value: undefined, done: true }
       if (this.stopped) throw closedError()
@@ -91,6 +94,7 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
         this.pending = batch
         return { value: batch, done: false }
       }
+      this.gate.report() // it waits: its figures to the engine first (as a callback consumer's)
       await new Promise<void>((resolve, reject) => {
         // Armed first: if that throws (closed), the promise rejects and nothing is counted.
         this.native.arm(this.cid, this.seq + 1)
@@ -111,6 +115,7 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
 
   /** Ends the iteration (also on `break`): the batch last yielded counts as processed. */
   async return(): Promise<IteratorResult<Batch>> {
+    this.letGo()
     if (!this.stopped) {
       try {
         if (this.pending) this.gate.release(this.pending.hi, this.pending.hi - this.pending.lo + 1)
@@ -142,6 +147,26 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Stoppable {
     this.waiting = null
     w.resolve()
     return true
+  }
+
+  /**
+   * Removed from the ring: the iteration ends (`done`). Resolves once the loop body let go of
+   * the batch it was given (it asks for the next one, or breaks): until then it may read it.
+   */
+  retire(): Promise<void> {
+    const holding = this.pending !== null && this.stopped === null
+    this.stop('removed')
+    if (!holding) return Promise.resolve()
+    return new Promise((resolve) => {
+      this.released = resolve
+    })
+  }
+
+  /** The loop body let go of its batch (`next()` or `return()` was called). */
+  private letGo(): void {
+    const released = this.released
+    this.released = null
+    released?.()
   }
 
   /** Closed or halted: a waiting `next()` rejects. Removed: the iteration ends (`done`). */

@@ -14,7 +14,7 @@ import { pollerOptions } from '../validate'
 import { BatchIterator } from './batches'
 import { Gate } from './gate'
 import { toWorker, type Worker } from './handler'
-import type { ConsumerHost, Stoppable } from './host'
+import type { ConsumerHost, Retirable, Stoppable } from './host'
 import { Poller } from './poller'
 import { ConsumerRunner } from './runner'
 
@@ -44,7 +44,7 @@ export class Consumers implements ConsumerHost, OpenRing {
   readonly token: string
   readonly size: number
   /** A consumer of this thread that halted on an error: the first one. */
-  failure: { name: string; error: unknown } | null = null
+  failure: { name: string; error: unknown; cid: number } | null = null
   private started = false
   private closed = false
   private readonly native: NativeRing
@@ -53,9 +53,11 @@ export class Consumers implements ConsumerHost, OpenRing {
   private readonly gates = new Map<number, Gate>()
   private readonly stoppables = new Set<Stoppable>()
   /** Every consumer of this thread by id, with its name (for removal). */
-  private readonly byId = new Map<number, { name: string; consumer: ConsumerRunner | Stoppable }>()
+  private readonly byId = new Map<number, { name: string; consumer: Retirable }>()
   /** Consumers being removed: none may come to depend on them meanwhile. */
   private readonly leaving = new Set<number>()
+  /** Removals under way, by consumer id. */
+  private readonly removals = new Map<number, Promise<void>>()
   private deliveryScheduled = false
   private count = 0
 
@@ -105,7 +107,7 @@ export class Consumers implements ConsumerHost, OpenRing {
   }
 
   /** A consumer that the caller drives (a poller, an iterator): stopped with the ring. */
-  private pulled<T extends Stoppable>(
+  private pulled<T extends Retirable>(
     options: PollerOptions | undefined,
     after: readonly number[],
     kind: 'poller' | 'batches',
@@ -131,10 +133,14 @@ export class Consumers implements ConsumerHost, OpenRing {
   async retire(ids: readonly number[]): Promise<void> {
     this.checkOpen()
     const mine = ids.filter((id) => this.byId.has(id))
-    const names = new Set(mine.map((id) => this.byId.get(id)?.name))
+    // By id: names may repeat (two handlers of one function).
+    const inGroup = new Set(mine)
     for (const id of mine) {
-      const outside = this.native.dependentsOf(id).filter((n) => !names.has(n))
-      if (outside.length > 0) throw dependentsError(this.byId.get(id)?.name ?? String(id), outside)
+      const outside = this.native.dependentsOf(id).filter((d) => !inGroup.has(d))
+      if (outside.length > 0) {
+        const nameOf = (d: number) => this.byId.get(d)?.name ?? String(d)
+        throw dependentsError(nameOf(id), outside.map(nameOf))
+      }
     }
     for (const id of mine) this.leaving.add(id)
     for (const id of [...mine].sort((a, b) => b - a)) await this.retireOne(id)
@@ -168,17 +174,31 @@ export class Consumers implements ConsumerHost, OpenRing {
     })
   }
 
-  private async retireOne(id: number): Promise<void> {
+  /** One consumer's removal; a second call (another group, another thread) shares the first. */
+  private retireOne(id: number): Promise<void> {
+    let removal = this.removals.get(id)
+    if (removal === undefined) {
+      removal = this.removeNow(id).finally(() => this.removals.delete(id))
+      this.removals.set(id, removal)
+    }
+    return removal
+  }
+
+  private async removeNow(id: number): Promise<void> {
     const entry = this.byId.get(id)
     if (entry === undefined) return
     const { consumer } = entry
-    if (consumer instanceof ConsumerRunner) await consumer.retire()
-    else consumer.stop('removed')
+    // Each waits until nothing of the consumer's reads slots any more: a runner for its batches
+    // in flight, an iterator for the batch its loop body holds (a poller holds none).
+    await consumer.retire()
+    if (this.byId.get(id) !== entry) return // removed meanwhile (the ring closed, say)
     this.byId.delete(id)
     this.leaving.delete(id)
     if (consumer instanceof ConsumerRunner) this.runners.splice(this.runners.indexOf(consumer), 1)
     else this.stoppables.delete(consumer)
     this.gates.delete(id)
+    // A consumer that halted on an error and is removed no longer fails drain() and close().
+    if (this.failure?.cid === id) this.failure = null
     if (this.closed) return
     this.native.removeConsumer(id)
   }
@@ -238,8 +258,8 @@ export class Consumers implements ConsumerHost, OpenRing {
     return !this.ring.producer.producing && this.stoppables.size === 0
   }
 
-  failed(name: string, error: unknown): void {
-    if (this.failure === null) this.failure = { name, error }
+  failed(name: string, error: unknown, cid: number): void {
+    if (this.failure === null) this.failure = { name, error, cid }
     this.report(name, error)
   }
 

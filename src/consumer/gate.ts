@@ -187,6 +187,16 @@ export class Gate {
   /** Marks everything up to `hi` processed (`count` events in this batch), at once. */
   release(hi: number, count: number): void {
     this.tally(count)
+    this.releaseCounted(hi)
+  }
+
+  /** Counts a batch of `count` events finished, to be released with others (`releaseCounted`). */
+  count(count: number): void {
+    this.tally(count)
+  }
+
+  /** Marks everything up to `hi` processed, at once: batches `count`ed before. */
+  releaseCounted(hi: number): void {
     this.finished = hi
     this.store(hi)
   }

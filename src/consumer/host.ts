@@ -11,6 +11,15 @@ export interface Stoppable {
   kick?(): boolean
 }
 
+/** A consumer that can leave the running ring alone (`removeConsumer`). */
+export interface Retirable extends Stoppable {
+  /**
+   * Stops it ('removed'), and resolves once nothing of it reads slots any more: then it may
+   * stop gating producers.
+   */
+  retire(): Promise<void>
+}
+
 export interface ConsumerHost {
   /** Slots in the ring. */
   readonly size: number
@@ -24,8 +33,8 @@ export interface ConsumerHost {
    * this thread produces on the ring, nor when it has pollers or iterators (they need the loop).
    */
   mayPollOn(): boolean
-  /** A consumer halted on `error`: drain() and close() report it. */
-  failed(name: string, error: unknown): void
+  /** Consumer `cid` halted on `error`: drain() and close() report it. */
+  failed(name: string, error: unknown, cid: number): void
   /** An error to report to 'error' listeners (a throwing onShutdown, a native failure). */
   report(name: string, error: unknown): void
   /** A poller or iterator ended: it no longer gates producers. */

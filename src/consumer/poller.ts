@@ -57,7 +57,12 @@ export class Poller {
       lo = end + 1
       available = this.gate.available(lo, this.maxBatchSize)
     }
-    if (available < 0) return available === Availability.Idle ? 'idle' : 'gating'
+    if (available < 0) {
+      // Nothing to do: its figures to the engine (another thread's stats() sees its rates; no
+      // native call unless something changed since the last report).
+      this.gate.report()
+      return available === Availability.Idle ? 'idle' : 'gating'
+    }
     const hi = Math.min(available, lo + this.maxBatchSize - 1)
     handler(lo, hi)
     this.gate.release(hi, hi - lo + 1)
@@ -71,6 +76,12 @@ export class Poller {
     this.stopped = true
     this.gate.report()
     this.host.remove(this, this.cid)
+  }
+
+  /** @internal Removed from the ring: a poll is synchronous, so none holds slots now. */
+  retire(): Promise<void> {
+    this.stop('removed')
+    return Promise.resolve()
   }
 
   /** @internal */

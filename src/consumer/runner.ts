@@ -12,7 +12,7 @@ import { Availability } from '../protocol'
 import type { DisruptorError, ErrorDecision } from '../types'
 import type { Gate } from './gate'
 import type { Worker } from './handler'
-import type { ConsumerHost, Stoppable } from './host'
+import type { ConsumerHost, Retirable } from './host'
 
 /** How long a consumer drains batches before yielding to the event loop. */
 const SLICE_MS = 2
@@ -69,7 +69,7 @@ interface InFlight {
  * milliseconds; when it finds nothing it polls on for a few microseconds (`SPIN_MS`) before it
  * arms the waker again.
  */
-export class ConsumerRunner implements Stoppable {
+export class ConsumerRunner implements Retirable {
   private dispatched: number
   private readonly inflight: InFlight[] = []
   private readonly idle: number[]
@@ -144,9 +144,10 @@ export class ConsumerRunner implements Stoppable {
     return this.retiring.done
   }
 
-  /** A retiring consumer with nothing running or in flight stops now. */
+  /** A retiring consumer with nothing running or in flight stops now (one halted already has). */
   private retireIfIdle(): void {
-    if (this.retiring !== null && !this.pumping && this.inflight.length === 0) this.stop()
+    if (this.retiring === null) return
+    if (this.stopped || (!this.pumping && this.inflight.length === 0)) this.stop()
   }
 
   stop(): void {
@@ -413,15 +414,19 @@ export class ConsumerRunner implements Stoppable {
   /** Releases the finished prefix of the in-flight batches. */
   private releaseDone(): void {
     let hi = -1
-    let events = 0
+    let events = false
     while (this.inflight.length > 0 && this.inflight[0].done) {
       const batch = this.inflight.shift() as InFlight
       hi = batch.hi
       if (batch.skipped) this.gate.countSkipped(batch.hi - batch.lo + 1)
-      else events += batch.hi - batch.lo + 1
+      else {
+        // Each batch counted as one (the histogram, the largest batch), stored together.
+        this.gate.count(batch.hi - batch.lo + 1)
+        events = true
+      }
     }
     if (hi < 0) return
-    if (events > 0) this.gate.release(hi, events)
+    if (events) this.gate.releaseCounted(hi)
     else this.gate.skip(hi, 0, true)
   }
 
@@ -507,6 +512,6 @@ export class ConsumerRunner implements Stoppable {
       // already closed
     }
     this.stop()
-    this.host.failed(this.name, error)
+    this.host.failed(this.name, error, this.cid)
   }
 }

@@ -113,13 +113,13 @@ function fieldCode(
         // A UTF-16 code unit takes at most 3 bytes of UTF-8: most strings fit on sight.
         check: `typeof v === 'string' && (v.length * 3 <= ${f.length} || utf8Length(v) <= ${f.length})`,
         get: (b) => `str(V, ${at(b)}, ${f.length})`,
-        put: (b) => `V.u16[${at(b)} >>> 1] = writeUtf8(V.u8, ${at(b)} + 2, v)`,
+        put: (b) => `V.u16[${at(b)} >>> 1] = writeUtf8(V.u8, ${at(b)} + 2, v, ${f.length})`,
       }
     case 'bytes':
       return {
         check: `invalid(F[${i}], v) === null`,
         get: (b) => `V.u8.subarray(${at(b)} + 2, ${at(b)} + 2 + Math.min(V.u16[${at(b)} >>> 1], ${f.length}))`,
-        put: (b) => `putBytes(V, ${at(b)}, v)`,
+        put: (b) => `putBytes(V, ${at(b)}, v, ${f.length})`,
       }
     case 'array': {
       // One view per slot, made the first time it is asked for: no allocation per event.
@@ -213,8 +213,10 @@ function generate(type: EventType): Generated {
       const n = Math.min(V.u16[at >>> 1], capacity)
       return (n <= 16 ? shortAscii(V.u8, at + 2, n) : null) ?? decoder.decode(V.u8.subarray(at + 2, at + 2 + n))
     },
-    putBytes: (V: Views, at: number, x: ArrayBuffer | ArrayBufferView) => {
-      const src = x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength)
+    putBytes: (V: Views, at: number, x: ArrayBuffer | ArrayBufferView, capacity: number) => {
+      const all = x instanceof ArrayBuffer ? new Uint8Array(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength)
+      // Bounded here too: a getter may hand over something longer than what was checked.
+      const src = all.byteLength > capacity ? all.subarray(0, capacity) : all
       V.u8.set(src, at + 2)
       V.u16[at >>> 1] = src.byteLength
     },

@@ -137,6 +137,9 @@ export function defineEvent<const S extends EventSchema>(schema: S): EventType<S
   let offset = 0
   for (const name of names) {
     if (RESERVED.has(name) || name.length === 0) throw rangeError(`'${name}' cannot be a field name`)
+    // Object.keys lists array-index names first, whatever the order written: the layout would
+    // not follow the schema as written (nor a Rust EventLayout of the same fields).
+    if (/^(0|[1-9][0-9]*)$/.test(name)) throw rangeError(`'${name}' cannot be a field name: it is an array index`)
     const field = fieldOf(name, (schema as Record<string, unknown>)[name])
     const align = field.kind === 'utf8' || field.kind === 'bytes' ? 2 : WIDTH[field.type as ScalarType]
     offset = Math.ceil(offset / align) * align
@@ -146,25 +149,29 @@ export function defineEvent<const S extends EventSchema>(schema: S): EventType<S
   }
   const size = Math.max(8, Math.ceil(offset / 8) * 8)
   const frozen = Object.freeze(structuredClone(schema)) as S
-  return Object.freeze({ size, fields: Object.freeze(fields), schema: frozen })
+  const type = Object.freeze({ size, fields: Object.freeze(fields), schema: frozen })
+  made.add(type)
+  return type
 }
 
-/** Whether `value` is an event layout made by `defineEvent` (or one carried by `share()`). */
+/** Layouts `defineEvent` made: the only ones code is generated from (their numbers are checked). */
+const made = new WeakSet<object>()
+
+/** Whether `value` is an event layout made by `defineEvent` on this thread. */
 export function isEventType(value: unknown): value is EventType {
-  const v = value as EventType | null
-  return v !== null && typeof v === 'object' && Array.isArray(v.fields) && typeof v.size === 'number'
+  return typeof value === 'object' && value !== null && made.has(value)
 }
 
 function fieldOf(name: string, spec: unknown): Omit<EventField, 'offset'> {
   if (typeof spec === 'string') {
-    if (!(spec in WIDTH)) throw rangeError(`field '${name}': unknown type '${spec}'`)
+    if (!Object.hasOwn(WIDTH, spec)) throw rangeError(`field '${name}': unknown type '${spec}'`)
     const type = spec as ScalarType
     const kind: FieldKind = type === 'bool' ? 'boolean' : type === 'i64' || type === 'u64' ? 'bigint' : 'number'
     return { name, type, kind, size: WIDTH[type], length: 1 }
   }
   if (Array.isArray(spec)) {
     const [type, length] = spec
-    if (spec.length !== 2 || typeof type !== 'string' || !(type in WIDTH) || type === 'bool') {
+    if (spec.length !== 2 || typeof type !== 'string' || !Object.hasOwn(WIDTH, type) || type === 'bool') {
       throw rangeError(`field '${name}': an array is [elementType, length] of a numeric type`)
     }
     if (!Number.isInteger(length) || length < 1 || length > MAX_SIZE) {

@@ -136,16 +136,23 @@ export function utf8Length(s: string): number {
   return n
 }
 
-/** Writes `s` as UTF-8 at `at` (its length checked before); returns the bytes written. */
-export function writeUtf8(u8: Uint8Array, at: number, s: string): number {
+/**
+ * Writes `s` as UTF-8 at `at`, at most `capacity` bytes (its length was checked before: the
+ * bound holds even if a getter handed over another string since); returns the bytes written.
+ * A lone surrogate is written as U+FFFD, as TextEncoder writes it.
+ */
+export function writeUtf8(u8: Uint8Array, at: number, s: string, capacity: number): number {
   let p = at
+  const end = at + capacity
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i)
     if (c < 0x80) {
+      if (p + 1 > end) break
       u8[p++] = c
       continue
     }
     if (c < 0x800) {
+      if (p + 2 > end) break
       u8[p++] = 0xc0 | (c >> 6)
       u8[p++] = 0x80 | (c & 0x3f)
       continue
@@ -153,6 +160,7 @@ export function writeUtf8(u8: Uint8Array, at: number, s: string): number {
     if (c >= 0xd800 && c <= 0xdfff) {
       const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0
       if (c <= 0xdbff && (d & 0xfc00) === 0xdc00) {
+        if (p + 4 > end) break
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
         i++
         u8[p++] = 0xf0 | (c >> 18)
@@ -163,6 +171,7 @@ export function writeUtf8(u8: Uint8Array, at: number, s: string): number {
       }
       c = 0xfffd
     }
+    if (p + 3 > end) break
     u8[p++] = 0xe0 | (c >> 12)
     u8[p++] = 0x80 | ((c >> 6) & 0x3f)
     u8[p++] = 0x80 | (c & 0x3f)

@@ -174,6 +174,7 @@ impl NativeRing {
         let info = inst.consumer(cid)?.handle.info().clone();
         let dependents = self.engine().dependents_of(&info);
         if !dependents.is_empty() {
+            let dependents = dependents.iter().map(|c| c.name().to_owned()).collect();
             let e = Error::HasDependents { name: info.name().to_owned(), dependents };
             self.ring.directory().refuse(self.id, cid, e.code(), e.to_string());
             return Err(err::engine(e));

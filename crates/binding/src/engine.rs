@@ -62,8 +62,8 @@ pub(crate) trait Engine: Send + Sync {
         &self,
         consumer: Box<dyn ConsumerHandle>,
     ) -> std::result::Result<(), (Error, Box<dyn ConsumerHandle>)>;
-    /// The names of the consumers that depend on `info`.
-    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String>;
+    /// The consumers that depend on `info`.
+    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<Arc<ConsumerInfo>>;
     fn consumers(&self) -> Vec<Arc<ConsumerInfo>>;
     fn is_drained_to(&self, target: i64) -> Result<bool>;
     /// Wakes every thread blocked in the wait strategy so it re-checks its condition.
@@ -251,8 +251,8 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
         Ok(())
     }
 
-    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String> {
-        self.disruptor.dependents_of(info)
+    fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<Arc<ConsumerInfo>> {
+        self.disruptor.dependent_consumers(info)
     }
 
     fn consumers(&self) -> Vec<Arc<ConsumerInfo>> {

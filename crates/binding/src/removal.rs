@@ -152,6 +152,7 @@ impl NativeRing {
         };
         let dependents = self.engine().dependents_of(&entry.info);
         if !dependents.is_empty() {
+            let dependents = dependents.iter().map(|c| c.name().to_owned()).collect();
             return Err(err::engine(Error::HasDependents { name, dependents }));
         }
         let (serial, instance, cid) = (entry.serial, entry.instance, entry.cid);
@@ -194,13 +195,24 @@ impl NativeRing {
         self.ring.directory().refuse(self.id, cid, &code, message);
     }
 
-    /// The names of the consumers that depend on consumer `cid` of this thread (what must be
-    /// removed before it may be).
+    /// The consumers that depend on consumer `cid` of this thread (what must be removed
+    /// before it may be): their ids on this thread (a consumer depends only on consumers of
+    /// its own thread).
     #[napi]
-    pub fn dependents_of(&self, cid: u32) -> Result<Vec<String>> {
+    pub fn dependents_of(&self, cid: u32) -> Result<Vec<u32>> {
         let mut inst = lock(&self.inst);
         let info = inst.consumer(cid)?.handle.info().clone();
-        Ok(self.engine().dependents_of(&info))
+        let dependents = self.engine().dependents_of(&info);
+        let ids = inst
+            .consumers
+            .iter()
+            .enumerate()
+            .filter_map(|(id, c)| {
+                let c = c.as_ref()?;
+                dependents.iter().any(|d| Arc::ptr_eq(d, c.handle.info())).then_some(id as u32)
+            })
+            .collect();
+        Ok(ids)
     }
 }
 

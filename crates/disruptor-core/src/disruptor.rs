@@ -366,6 +366,25 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
     /// assert_eq!(d.dependents_of(a.info()), ["b"]);
     /// ```
     pub fn dependents_of(&self, info: &Arc<ConsumerInfo>) -> Vec<String> {
+        self.dependent_consumers(info).iter().map(|c| c.name().to_owned()).collect()
+    }
+
+    /// The consumers that depend on `info` (as [`dependents_of`](Self::dependents_of) names
+    /// them): names may repeat, these tell them apart.
+    ///
+    /// ```
+    /// use disruptor_core::*;
+    /// let b = DisruptorBuilder::new(
+    ///     RingBuffer::new(8, || 0u8).unwrap(),
+    ///     MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap(),
+    /// ).unwrap();
+    /// let (d, _p) = b.build();
+    /// let a = d.add_poller("same").unwrap();
+    /// let b = d.add_poller_after("same", &[a.dependency()]).unwrap();
+    /// let after = d.dependent_consumers(a.info());
+    /// assert!(after.len() == 1 && std::sync::Arc::ptr_eq(&after[0], b.info()));
+    /// ```
+    pub fn dependent_consumers(&self, info: &Arc<ConsumerInfo>) -> Vec<Arc<ConsumerInfo>> {
         let state = self.lock();
         Self::dependents_in(&state.added, info)
     }
@@ -378,14 +397,14 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         Some(Dependency { sequence: a.sequence.clone(), ring: ring_id(&self.sequencer) })
     }
 
-    fn dependents_in(added: &[Added<S>], info: &Arc<ConsumerInfo>) -> Vec<String> {
+    fn dependents_in(added: &[Added<S>], info: &Arc<ConsumerInfo>) -> Vec<Arc<ConsumerInfo>> {
         let Some(target) = added.iter().find(|a| Arc::ptr_eq(&a.info, info)) else {
             return Vec::new();
         };
         added
             .iter()
             .filter(|a| a.barrier.dependents().iter().any(|s| Arc::ptr_eq(s, &target.sequence)))
-            .map(|a| a.info.name().to_owned())
+            .map(|a| a.info.clone())
             .collect()
     }
 
@@ -401,6 +420,7 @@ impl<D: DataProvider, S: Sequencer> Disruptor<D, S> {
         // Checked under the same lock as the removal: no dependent can be added in between.
         let dependents = Self::dependents_in(&state.added, info);
         if !dependents.is_empty() {
+            let dependents = dependents.iter().map(|c| c.name().to_owned()).collect();
             return Err(Error::HasDependents { name: info.name().to_owned(), dependents });
         }
         state.consumers.retain(|c| !Arc::ptr_eq(c, info));
