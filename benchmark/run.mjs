@@ -109,6 +109,14 @@ function steps(a) {
       args: [path.join(here, 'events.mjs'), ...(a.quick ? ['--quick'] : [])],
     })
   }
+  // Variable-length messages against postMessage(Uint8Array).
+  if (a.only === null || 'messages'.includes(a.only)) {
+    list.push({
+      name: 'messages',
+      cmd: process.execPath,
+      args: [path.join(here, 'messages.mjs'), ...(a.quick ? ['--quick'] : [])],
+    })
+  }
   // stats() against independent counts (fails the run when a rate is more than 5% off).
   if (a.only === null || 'stats-agreement'.includes(a.only)) {
     list.push({

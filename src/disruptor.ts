@@ -12,6 +12,7 @@ import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } 
 import { EventCodec, type Flyweight } from './event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType } from './event/layout'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
+import { Frames, type Kind, type MessageHandler, type MessageHandlerObject, messageHandler } from './message/frames'
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
@@ -77,6 +78,8 @@ export class Disruptor<E = number> extends Sequencer {
   /** The flyweight `publishEvent` fills, and the one `event(seq)` returns. */
   private fillFly: Flyweight | null = null
   private readFly: Flyweight | null = null
+  /** This thread's message framing (made on first use). */
+  private messageFrames: Frames | null = null
 
   /** A new ring. Throws TypeError/RangeError with ERR_INVALID_ARG_TYPE/VALUE on bad options. */
   constructor(options: DisruptorOptions<E>)
@@ -364,6 +367,100 @@ export class Disruptor<E = number> extends Sequencer {
   /** One consumer per handler, each seeing every sequence; callbacks run on this thread. */
   handleEventsWith(...handlers: Handler[]): EventHandlerGroup {
     return this.root.handleEventsWith(...handlers)
+  }
+
+  /**
+   * Messages: writes `data` (a string, as UTF-8, or bytes) as one message taking as many
+   * consecutive slots as it needs, claimed and published at once (blocking while the ring is
+   * full, as `next` does); returns the sequence of its first slot. At most `maxMessageBytes`
+   * (ERR_OUT_OF_RANGE; a wrong type: ERR_INVALID_ARG_TYPE; nothing is claimed either way).
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer): number {
+    const frames = this.frames()
+    const [bytes, kind, length] = frames.measure(data)
+    const n = frames.slotsFor(length)
+    for (;;) {
+      const hi = this.next(n)
+      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
+    }
+  }
+
+  /** Like `write`, but returns -1 at once when there is no room for it (nothing written). */
+  tryWrite(data: string | ArrayBufferView | ArrayBuffer): number {
+    const frames = this.frames()
+    const [bytes, kind, length] = frames.measure(data)
+    const n = frames.slotsFor(length)
+    for (;;) {
+      const hi = this.tryNext(n)
+      if (hi < 0) return -1
+      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
+    }
+  }
+
+  /** Like `write` without blocking the event loop (waits for room as `nextAsync` does). */
+  async writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
+    const frames = this.frames()
+    const [bytes, kind, length] = frames.measure(data)
+    const n = frames.slotsFor(length)
+    for (;;) {
+      const hi = await this.nextAsync(n, options)
+      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
+    }
+  }
+
+  /** The longest message `write` takes, in bytes (half the ring, less a 12-byte header). */
+  get maxMessageBytes(): number {
+    return this.frames().maxBytes
+  }
+
+  /**
+   * Messages: one consumer per handler, each called with every message (`view`: its bytes in
+   * place, valid until the handler returns or its Promise settles; copy what you keep).
+   */
+  handleMessagesWith(...handlers: (MessageHandler | MessageHandlerObject)[]): EventHandlerGroup {
+    const frames = this.frames()
+    return this.root.handleEventsWith(...handlers.map((h) => messageHandler(h, frames)))
+  }
+
+  /** Messages: a worker pool, each message to exactly one of the handlers. */
+  handleMessagesWithWorkerPool(...handlers: (MessageHandler | MessageHandlerObject)[]): EventHandlerGroup {
+    const frames = this.frames()
+    return this.root.handleEventsWithWorkerPool(...handlers.map((h) => messageHandler(h, frames)))
+  }
+
+  /**
+   * Writes and publishes the claim `[lo, hi]` as a message, or, when it would wrap around the
+   * ring's end, as padding (then false: claim again, after it).
+   */
+  private writeFrame(
+    frames: Frames,
+    lo: number,
+    hi: number,
+    bytes: Uint8Array | string,
+    kind: Kind,
+    length: number,
+  ): boolean {
+    const wraps = frames.wraps(lo, hi - lo + 1)
+    try {
+      if (wraps) frames.pad(lo, hi - lo + 1)
+      else frames.write(lo, bytes, kind, length)
+    } finally {
+      this.publish(lo, hi)
+    }
+    return !wraps
+  }
+
+  /** This thread's message framing; ERR_DISRUPTOR_HAS_EVENT_LAYOUT on a ring of typed events. */
+  private frames(): Frames {
+    if (this.messageFrames !== null) return this.messageFrames
+    if (this.eventType !== null) {
+      throw coded(
+        new Error('messages need a ring of byte slots (this one has an event layout)'),
+        'ERR_DISRUPTOR_HAS_EVENT_LAYOUT',
+      )
+    }
+    this.messageFrames = new Frames(this)
+    return this.messageFrames
   }
 
   /** A worker pool: each sequence goes to exactly one of the handlers. */

@@ -20,6 +20,7 @@ export type {
 } from './event/layout'
 export { defineEvent } from './event/layout'
 export { EventHandlerGroup, StageBuilder } from './graph'
+export type { MessageHandler, MessageHandlerObject, MessageKind } from './message/frames'
 export { engineVersion } from './native'
 export type {
   Batch,

@@ -43,7 +43,7 @@ let runningConsumers = 0
  * be read (a throwing getter, a revoked Proxy) counts as a thenable, so that `Promise.resolve`
  * turns the same error into a rejection that the consumer's exception policy handles.
  */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
   try {
     return typeof (value as { then?: unknown }).then === 'function'
