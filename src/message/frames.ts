@@ -55,7 +55,8 @@ export class Frames {
     this.u8 = new Uint8Array(ring.buffer)
     this.u32 = new Uint32Array(ring.buffer)
     this.mask = ring.size - 1
-    this.maxBytes = Math.floor(ring.size / 2) * ring.slotSize - HEADER
+    // (A ring of 2 slots of 8 bytes holds no message at all: 0, and every write is refused.)
+    this.maxBytes = Math.max(0, Math.floor(ring.size / 2) * ring.slotSize - HEADER)
   }
 
   /**
