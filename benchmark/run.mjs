@@ -117,6 +117,14 @@ function steps(a) {
       args: [path.join(here, 'messages.mjs'), ...(a.quick ? ['--quick'] : [])],
     })
   }
+  // A stream pipeline through the ring against the same without it.
+  if (a.only === null || 'streams'.includes(a.only)) {
+    list.push({
+      name: 'streams',
+      cmd: process.execPath,
+      args: [path.join(here, 'streams.mjs'), ...(a.quick ? ['--quick'] : [])],
+    })
+  }
   // stats() against independent counts (fails the run when a rate is more than 5% off).
   if (a.only === null || 'stats-agreement'.includes(a.only)) {
     list.push({

@@ -5,7 +5,7 @@
  */
 
 import { performance } from 'node:perf_hooks'
-
+import type { Readable, Writable } from 'node:stream'
 import { Consumers } from './consumer/consumers'
 import type { Poller } from './consumer/poller'
 import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } from './errors'
@@ -16,6 +16,7 @@ import { Frames, type Kind, type MessageHandler, type MessageHandlerObject, mess
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
+import { readableOf, type StreamRing, writableOf } from './stream'
 import { threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
@@ -328,6 +329,41 @@ export class Disruptor<E = number> extends Sequencer {
     return seq
   }
 
+  /** Like `emitEvent` without blocking the event loop (waits for room as `nextAsync` does). */
+  async emitEventAsync(values: EventInput<E>, options?: { signal?: AbortSignal }): Promise<number> {
+    const codec = this.codec()
+    codec.check(values)
+    const seq = await this.nextAsync(1, options)
+    try {
+      codec.write(seq % this.size, values as Record<string, unknown>)
+    } finally {
+      this.publish(seq, seq)
+    }
+    return seq
+  }
+
+  /**
+   * A Writable stream into the ring: typed events (object mode: each chunk goes through
+   * `emitEvent`) or messages (each chunk, a Buffer or a string, through `write`). Back-pressure
+   * comes from the ring: a chunk with no room waits for it (`highWaterMark` chunks buffer in
+   * the stream meanwhile, then `write()` returns false). A bad chunk errors the stream, with
+   * nothing published. Ending the stream leaves the ring open.
+   */
+  writable(options?: { highWaterMark?: number }): Writable {
+    return writableOf(this as unknown as StreamRing, this.eventType !== null, options)
+  }
+
+  /**
+   * A Readable stream out of the ring, a gating consumer of its own (`batches()`): typed
+   * events as plain objects (`read`), or messages as Buffers (copies; object mode keeps one
+   * chunk per message, byte mode does not). It reads a batch only when the stream wants more:
+   * an unread stream holds the ring, and so its producers. It ends when the ring closes;
+   * destroying it removes its consumer.
+   */
+  readable(options?: { highWaterMark?: number; objectMode?: boolean; name?: string }): Readable {
+    return readableOf(this as unknown as StreamRing, this.eventType !== null, options)
+  }
+
   /**
    * Typed events: `emitEvent` for several, in one claim published together; returns the highest
    * sequence. All are checked first: one bad event and none is claimed or published.
@@ -420,6 +456,11 @@ export class Disruptor<E = number> extends Sequencer {
   handleMessagesWith(...handlers: (MessageHandler | MessageHandlerObject)[]): EventHandlerGroup {
     const frames = this.frames()
     return this.root.handleEventsWith(...handlers.map((h) => messageHandler(h, frames)))
+  }
+
+  /** @internal For `readable()`: the messages that start in `[lo, hi]`, in place. */
+  eachMessage(lo: number, hi: number, each: (view: Uint8Array) => void): void {
+    this.frames().each(lo, hi, each)
   }
 
   /** Messages: a worker pool, each message to exactly one of the handlers. */

@@ -121,6 +121,12 @@ export class Frames {
     this.u32[i + 2] = kind
   }
 
+  /** Calls `each(view, seq, kind)` for every message that starts in `[lo, hi]` (synchronously). */
+  each(lo: number, hi: number, each: (view: Uint8Array, seq: number, kind: MessageKind) => void): void {
+    const deliver = this.batchHandler(each)
+    deliver(lo, hi)
+  }
+
   /**
    * A batch handler delivering the messages that start in `[lo, hi]` (a frame is whole in
    * memory once its first slot is published: it was written before any of it was published).
