@@ -8,10 +8,10 @@
 //
 // Steps: 1. cargo bench -p disruptor-core --benches (the criterion benches; BENCH_QUICK=1 with
 // --quick), 2. node benchmark/cargo-summary.mjs (their tables, results/cargo.json),
-// 3. node benchmark/js-bench.mjs (results/js.json), then node benchmark/stats-agreement.mjs
-// (stats() rates against independent counts; with no --only, or --only stats), 4. node
-// benchmark/report.mjs (both folded into results/report.md). It stops at the first step that
-// fails, with its exit code.
+// 3. node benchmark/js-bench.mjs (results/js.json), then the feature benches (FEATURE_BENCHES
+// below: typed events, messages, streams, stats() agreement; with no --only, or an --only their
+// name contains), 4. node benchmark/report.mjs (both folded into results/report.md). It stops at
+// the first step that fails, with its exit code.
 //
 // Flags:
 //   --quick      smoke run (figures meaningless): BENCH_QUICK=1 for cargo bench, --quick for js-bench
@@ -79,6 +79,19 @@ function parseArgs(argv) {
   return a
 }
 
+/**
+ * Feature benches, each its own script taking --quick: typed events (against hand-written
+ * offsets and postMessage), messages (against postMessage(Uint8Array)), a stream pipeline through
+ * the ring (against one without it), and stats() against independent counts (the run fails when
+ * a rate is more than 5% off).
+ */
+const FEATURE_BENCHES = [
+  ['events', 'events.mjs'],
+  ['messages', 'messages.mjs'],
+  ['streams', 'streams.mjs'],
+  ['stats-agreement', 'stats-agreement.mjs'],
+]
+
 function steps(a) {
   const only = a.only === null ? [] : ['--only', a.only]
   const list = []
@@ -101,37 +114,11 @@ function steps(a) {
       ...(a.pairs === null ? [] : ['--pairs', String(a.pairs)]),
     ],
   })
-  // Typed events against hand-written offsets and postMessage.
-  if (a.only === null || 'events'.includes(a.only)) {
-    list.push({
-      name: 'events',
-      cmd: process.execPath,
-      args: [path.join(here, 'events.mjs'), ...(a.quick ? ['--quick'] : [])],
-    })
-  }
-  // Variable-length messages against postMessage(Uint8Array).
-  if (a.only === null || 'messages'.includes(a.only)) {
-    list.push({
-      name: 'messages',
-      cmd: process.execPath,
-      args: [path.join(here, 'messages.mjs'), ...(a.quick ? ['--quick'] : [])],
-    })
-  }
-  // A stream pipeline through the ring against the same without it.
-  if (a.only === null || 'streams'.includes(a.only)) {
-    list.push({
-      name: 'streams',
-      cmd: process.execPath,
-      args: [path.join(here, 'streams.mjs'), ...(a.quick ? ['--quick'] : [])],
-    })
-  }
-  // stats() against independent counts (fails the run when a rate is more than 5% off).
-  if (a.only === null || 'stats-agreement'.includes(a.only)) {
-    list.push({
-      name: 'stats-agreement',
-      cmd: process.execPath,
-      args: [path.join(here, 'stats-agreement.mjs'), ...(a.quick ? ['--quick'] : [])],
-    })
+  // The benches of one feature each, run with no --only or an --only their name contains.
+  for (const [name, file] of FEATURE_BENCHES) {
+    if (a.only === null || name.includes(a.only)) {
+      list.push({ name, cmd: process.execPath, args: [path.join(here, file), ...(a.quick ? ['--quick'] : [])] })
+    }
   }
   list.push({ name: 'report', cmd: process.execPath, args: [path.join(here, 'report.mjs')] })
   return list
