@@ -14,8 +14,7 @@
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { Worker } from 'node:worker_threads'
-import { loadDisruptor, machine, median } from './js/common.mjs'
+import { goWorker, loadDisruptor, machine, median } from './js/common.mjs'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 9
@@ -90,11 +89,9 @@ parentPort.postMessage('done')
 
 async function run(mode, n) {
   const ack = new SharedArrayBuffer(12)
-  const acks = new Int32Array(ack)
   const sum = new Float64Array(1)
   let count = 0
   let d = null
-  let t0 = 0
   let finish
   const finished = new Promise((r) => {
     finish = r
@@ -151,30 +148,16 @@ async function run(mode, n) {
     }
     d.start()
   }
-  const w = new Worker(WORKER, { eval: true, workerData: data })
-  w.on('message', (m) => {
-    if (m !== 'ready') return
-    t0 = performance.now()
-    Atomics.store(acks, 2, 1)
-    Atomics.notify(acks, 2)
-  })
-  if (mode === 'postMessage') {
-    w.on('message', (m) => {
-      if (m === 'done' || m === 'ready') return
+  const ms = await goWorker(
+    WORKER,
+    data,
+    (m, took) => {
       sum[0] += m.price + m.qty + m.side + m.symbol.length
-      count++
-      Atomics.store(acks, 0, count)
-      Atomics.notify(acks, 1)
-      if (count === n) finish()
-    })
-  }
-  w.on('error', (e) => {
-    console.error(e)
-    process.exit(2)
-  })
-  await finished
-  const ms = performance.now() - t0
-  await w.terminate()
+      took()
+      if (++count === n) finish()
+    },
+    finished,
+  )
   if (d !== null) await d.close()
   if (sum[0] !== expected(n)) throw new Error(`${mode}: checksum ${sum[0]}, expected ${expected(n)}`)
   return n / (ms / 1000)

@@ -6,8 +6,7 @@
 // Paired rounds (each runs both back to back, order alternating); the bar: 100-byte messages
 // >= 10x postMessage(Uint8Array). `--quick`: fewer messages and rounds.
 
-import { Worker } from 'node:worker_threads'
-import { loadDisruptor, machine, median } from './js/common.mjs'
+import { goWorker, loadDisruptor, machine, median } from './js/common.mjs'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 3 : 7
@@ -43,10 +42,8 @@ const expected = (n, bytes) => {
 
 async function run(mode, n, bytes) {
   const ack = new SharedArrayBuffer(12)
-  const acks = new Int32Array(ack)
   let sum = 0
   let count = 0
-  let t0 = 0
   let finish
   const finished = new Promise((r) => {
     finish = r
@@ -62,27 +59,16 @@ async function run(mode, n, bytes) {
     })
     d.start()
   }
-  const w = new Worker(WORKER, { eval: true, workerData: data })
-  w.on('message', (m) => {
-    if (m === 'ready') {
-      t0 = performance.now()
-      Atomics.store(acks, 2, 1)
-      Atomics.notify(acks, 2)
-    } else if (m !== 'done') {
+  const ms = await goWorker(
+    WORKER,
+    data,
+    (m, took) => {
       sum += m.length + m[0] + m[m.length - 1]
-      count++
-      Atomics.store(acks, 0, count)
-      Atomics.notify(acks, 1)
-      if (count === n) finish()
-    }
-  })
-  w.on('error', (e) => {
-    console.error(e)
-    process.exit(2)
-  })
-  await finished
-  const ms = performance.now() - t0
-  await w.terminate()
+      took()
+      if (++count === n) finish()
+    },
+    finished,
+  )
   if (d !== null) await d.close()
   if (sum !== expected(n, bytes)) throw new Error(`${mode} ${bytes} B: checksum ${sum}, expected ${expected(n, bytes)}`)
   return n / (ms / 1000)

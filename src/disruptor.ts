@@ -191,21 +191,7 @@ export class Disruptor<E = number> extends Sequencer {
   ): number {
     fn('fill', fill)
     const seq = this.next(1)
-    const fly = this.fillFly
-    if (fly === null) {
-      this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
-      return seq
-    }
-    // A typed ring's flyweight is made by the first call: later ones take this short path.
-    // Taken while the fill runs: a fill that publishes on this ring gets a flyweight of its own.
-    this.fillFly = null
-    ;(this.eventCodec as EventCodec).moveTo(fly, seq & this.mask)
-    try {
-      fill(fly as E, seq, a as A, b as B, c as C)
-    } finally {
-      this.fillFly = fly
-      this.publish(seq, seq)
-    }
+    this.fillOne(seq, fill as Fill<E>, a, b, c)
     return seq
   }
 
@@ -218,7 +204,7 @@ export class Disruptor<E = number> extends Sequencer {
   ): number {
     fn('fill', fill)
     const seq = this.tryNext(1)
-    if (seq >= 0) this.fillAndPublish(seq, seq, fill as Fill<E>, a, b, c)
+    if (seq >= 0) this.fillOne(seq, fill as Fill<E>, a, b, c)
     return seq
   }
 
@@ -249,8 +235,37 @@ export class Disruptor<E = number> extends Sequencer {
   async publishEventAsync(fill: (event: E, seq: number) => void, options?: { signal?: AbortSignal }): Promise<number> {
     fn('fill', fill)
     const seq = await this.nextAsync(1, options)
-    this.fillAndPublish(seq, seq, fill)
+    this.fillOne(seq, fill)
     return seq
+  }
+
+  /**
+   * Fills the slot of `seq` (this thread's claim) and publishes it, whatever the fill throws:
+   * `fillAndPublish` for one slot, without its loop (a single publishEvent is the common case,
+   * and the loop cost about 12 ns of 48 on a typed ring).
+   */
+  private fillOne(seq: number, fill: Fill<E>, a?: unknown, b?: unknown, c?: unknown): void {
+    let fly = this.fillFly
+    if (fly === null) {
+      if (this.eventType === null) {
+        try {
+          fill(((seq & this.mask) * this.slotSize) as E, seq, a, b, c)
+        } finally {
+          this.publish(seq, seq)
+        }
+        return
+      }
+      fly = this.codec().flyweight() // the first typed fill, or one nested in another's fill
+    }
+    // Taken while the fill runs: a fill that publishes on this ring gets a flyweight of its own.
+    this.fillFly = null
+    ;(this.eventCodec as EventCodec).moveTo(fly, seq & this.mask)
+    try {
+      fill(fly as E, seq, a, b, c)
+    } finally {
+      this.fillFly = fly
+      this.publish(seq, seq)
+    }
   }
 
   /** Fills `[lo, hi]` (this thread's claim) in order and publishes it, whatever a fill throws. */
@@ -263,13 +278,14 @@ export class Disruptor<E = number> extends Sequencer {
       }
       return
     }
-    const codec = this.codec()
-    // Taken while the fills run, as in publishEvent: a nested publish gets a flyweight of its own.
+    const codec = this.eventCodec ?? this.codec()
+    // Taken while the fills run, as in fillOne.
     const fly = this.fillFly ?? codec.flyweight()
     this.fillFly = null
     try {
       for (let s = lo; s <= hi; s++) {
-        codec.moveTo(fly, s % this.size)
+        // `&`, not `%`: exact for any sequence (ToInt32 keeps it modulo 2**32, a multiple of size).
+        codec.moveTo(fly, s & this.mask)
         fill(fly as E, s, a, b, c)
       }
     } finally {
@@ -307,11 +323,7 @@ export class Disruptor<E = number> extends Sequencer {
     const codec = this.codec()
     codec.check(values)
     const seq = this.next(1)
-    try {
-      codec.write(seq % this.size, values as Record<string, unknown>)
-    } finally {
-      this.publish(seq, seq)
-    }
+    this.writeAndPublish(codec, seq, seq, values)
     return seq
   }
 
@@ -320,12 +332,7 @@ export class Disruptor<E = number> extends Sequencer {
     const codec = this.codec()
     codec.check(values)
     const seq = this.tryNext(1)
-    if (seq < 0) return seq
-    try {
-      codec.write(seq % this.size, values as Record<string, unknown>)
-    } finally {
-      this.publish(seq, seq)
-    }
+    if (seq >= 0) this.writeAndPublish(codec, seq, seq, values)
     return seq
   }
 
@@ -334,11 +341,7 @@ export class Disruptor<E = number> extends Sequencer {
     const codec = this.codec()
     codec.check(values)
     const seq = await this.nextAsync(1, options)
-    try {
-      codec.write(seq % this.size, values as Record<string, unknown>)
-    } finally {
-      this.publish(seq, seq)
-    }
+    this.writeAndPublish(codec, seq, seq, values)
     return seq
   }
 
@@ -378,10 +381,21 @@ export class Disruptor<E = number> extends Sequencer {
     return hi
   }
 
-  /** Writes checked `events` into `[lo, hi]` (this thread's claim) and publishes it. */
-  private writeAndPublish(codec: EventCodec, lo: number, hi: number, events: readonly EventInput<E>[]): void {
+  /**
+   * Writes checked events into `[lo, hi]` (this thread's claim) and publishes it: `events`, one
+   * per slot, or one event (`check` refuses arrays as events, so the two cannot be mistaken).
+   */
+  private writeAndPublish(
+    codec: EventCodec,
+    lo: number,
+    hi: number,
+    events: EventInput<E> | readonly EventInput<E>[],
+  ): void {
     try {
-      for (let s = lo; s <= hi; s++) codec.write(s % this.size, events[s - lo] as Record<string, unknown>)
+      for (let s = lo; s <= hi; s++) {
+        const values = Array.isArray(events) ? events[s - lo] : events
+        codec.write(s & this.mask, values as Record<string, unknown>)
+      }
     } finally {
       this.publish(lo, hi)
     }
@@ -412,22 +426,21 @@ export class Disruptor<E = number> extends Sequencer {
    * (ERR_OUT_OF_RANGE; a wrong type: ERR_INVALID_ARG_TYPE; nothing is claimed either way).
    */
   write(data: string | ArrayBufferView | ArrayBuffer): number {
-    const frames = this.frames()
-    const [bytes, kind, length] = frames.measure(data)
-    const n = frames.slotsFor(length)
-    for (;;) {
-      const hi = this.next(n)
-      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
-    }
+    return this.writeMessage(data, true)
   }
 
   /** Like `write`, but returns -1 at once when there is no room for it (nothing written). */
   tryWrite(data: string | ArrayBufferView | ArrayBuffer): number {
+    return this.writeMessage(data, false)
+  }
+
+  /** `write` (waiting for room) or `tryWrite` (-1 without it). */
+  private writeMessage(data: string | ArrayBufferView | ArrayBuffer, wait: boolean): number {
     const frames = this.frames()
     const [bytes, kind, length] = frames.measure(data)
     const n = frames.slotsFor(length)
     for (;;) {
-      const hi = this.tryNext(n)
+      const hi = wait ? this.next(n) : this.tryNext(n)
       if (hi < 0) return -1
       if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
     }
@@ -460,7 +473,7 @@ export class Disruptor<E = number> extends Sequencer {
 
   /** @internal For `readable()`: the messages that start in `[lo, hi]`, in place. */
   eachMessage(lo: number, hi: number, each: (view: Uint8Array) => void): void {
-    this.frames().each(lo, hi, each)
+    this.frames().deliver(lo, hi, each)
   }
 
   /** Messages: a worker pool, each message to exactly one of the handlers. */

@@ -23,18 +23,20 @@ export interface StreamRing {
   eachMessage(lo: number, hi: number, each: (view: Uint8Array) => void): void
 }
 
-function highWaterMark(options: { highWaterMark?: number } | undefined, fallback: number, max: number): number {
+/** A stream's highWaterMark option (`fallback` when not given), its options checked to be an object. */
+function highWaterMark(options: { highWaterMark?: number } | undefined, fallback: number): number {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw rangeError('options must be an object')
+  }
   if (options === undefined || options.highWaterMark === undefined) return fallback
-  return integer('highWaterMark', options.highWaterMark, 1, max)
+  return integer('highWaterMark', options.highWaterMark, 1, 2 ** 30)
 }
 
 export function writableOf(ring: StreamRing, typed: boolean, options?: { highWaterMark?: number }): Writable {
-  if (options !== undefined && (options === null || typeof options !== 'object'))
-    throw rangeError('options must be an object')
   return new Writable({
     objectMode: typed,
     decodeStrings: false, // a string is a text message
-    highWaterMark: highWaterMark(options, typed ? 1024 : 64 * 1024, 2 ** 30),
+    highWaterMark: highWaterMark(options, typed ? 1024 : 64 * 1024),
     write(chunk: unknown, _encoding, callback: (error?: Error | null) => void) {
       try {
         if ((typed ? ring.tryEmitEvent(chunk) : ring.tryWrite(chunk)) >= 0) return callback()
@@ -52,10 +54,8 @@ export function readableOf(
   typed: boolean,
   options?: { highWaterMark?: number; objectMode?: boolean; name?: string },
 ): Readable {
-  if (options !== undefined && (options === null || typeof options !== 'object'))
-    throw rangeError('options must be an object')
+  const hwm = highWaterMark(options, (options?.objectMode ?? typed) ? 1024 : 64 * 1024)
   const objectMode = options?.objectMode ?? typed
-  const hwm = highWaterMark(options, objectMode ? 1024 : 64 * 1024, 2 ** 30)
   // Batches of at most highWaterMark events: the stream's buffer overshoots it by one batch at most.
   const it = ring.batches({ name: options?.name, maxBatchSize: Math.min(objectMode ? hwm : ring.size, ring.size) })
   let pulling = false

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 
 export const here = path.dirname(fileURLToPath(import.meta.url))
 export const benchDir = path.resolve(here, '..')
@@ -387,4 +388,37 @@ export function progress(text) {
 
 export function progressDone() {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[K')
+}
+
+/**
+ * A producer worker (eval'd `source`) that sets itself up, posts 'ready' and waits for the go
+ * in `workerData.ack` (an Int32Array of 3 over a SharedArrayBuffer: [messages taken, wake word,
+ * go]): the clock starts at the go, not at the worker's start-up. Every other message but 'done'
+ * goes to `onData`, which acknowledges it (`took`) for the worker's postMessage flow control.
+ * Resolves with the milliseconds from the go to `until` settling, the worker terminated.
+ */
+export async function goWorker(source, workerData, onData, until) {
+  const acks = new Int32Array(workerData.ack)
+  let t0 = 0
+  let taken = 0
+  const took = () => {
+    Atomics.store(acks, 0, ++taken)
+    Atomics.notify(acks, 1)
+  }
+  const w = new Worker(source, { eval: true, workerData })
+  w.on('message', (m) => {
+    if (m === 'ready') {
+      t0 = performance.now()
+      Atomics.store(acks, 2, 1)
+      Atomics.notify(acks, 2)
+    } else if (m !== 'done') onData(m, took)
+  })
+  w.on('error', (e) => {
+    console.error(e)
+    process.exit(2)
+  })
+  await until
+  const ms = performance.now() - t0
+  await w.terminate()
+  return ms
 }

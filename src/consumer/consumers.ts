@@ -54,9 +54,7 @@ export class Consumers implements ConsumerHost, OpenRing {
   private readonly stoppables = new Set<Stoppable>()
   /** Every consumer of this thread by id, with its name (for removal). */
   private readonly byId = new Map<number, { name: string; consumer: Retirable }>()
-  /** Consumers being removed: none may come to depend on them meanwhile. */
-  private readonly leaving = new Set<number>()
-  /** Removals under way, by consumer id. */
+  /** Removals under way, by consumer id: none may come to depend on those consumers meanwhile. */
   private readonly removals = new Map<number, Promise<void>>()
   private deliveryScheduled = false
   private count = 0
@@ -142,8 +140,10 @@ export class Consumers implements ConsumerHost, OpenRing {
         throw dependentsError(nameOf(id), outside.map(nameOf))
       }
     }
-    for (const id of mine) this.leaving.add(id)
-    for (const id of [...mine].sort((a, b) => b - a)) await this.retireOne(id)
+    // Newest first (a consumer depends only on older ones), each after the one before.
+    let previous: Promise<void> = Promise.resolve()
+    for (const id of [...mine].sort((a, b) => b - a)) previous = this.retireOne(id, previous)
+    await previous
   }
 
   /**
@@ -174,11 +174,14 @@ export class Consumers implements ConsumerHost, OpenRing {
     })
   }
 
-  /** One consumer's removal; a second call (another group, another thread) shares the first. */
-  private retireOne(id: number): Promise<void> {
+  /**
+   * Consumer `id`'s removal, once `after` is done; a second call (another group, another
+   * thread) shares the first. While it is under way no consumer may come to depend on it.
+   */
+  private retireOne(id: number, after: Promise<void>): Promise<void> {
     let removal = this.removals.get(id)
     if (removal === undefined) {
-      removal = this.removeNow(id).finally(() => this.removals.delete(id))
+      removal = after.then(() => this.removeNow(id)).finally(() => this.removals.delete(id))
       this.removals.set(id, removal)
     }
     return removal
@@ -192,15 +195,18 @@ export class Consumers implements ConsumerHost, OpenRing {
     // in flight, an iterator for the batch its loop body holds (a poller holds none).
     await consumer.retire()
     if (this.byId.get(id) !== entry) return // removed meanwhile (the ring closed, say)
+    this.drop(id, consumer)
+  }
+
+  /** Forgets consumer `id` of this thread, then removes it from the engine: it stops gating. */
+  private drop(id: number, consumer: Stoppable): void {
     this.byId.delete(id)
-    this.leaving.delete(id)
     if (consumer instanceof ConsumerRunner) this.runners.splice(this.runners.indexOf(consumer), 1)
     else this.stoppables.delete(consumer)
     this.gates.delete(id)
     // A consumer that halted on an error and is removed no longer fails drain() and close().
     if (this.failure?.cid === id) this.failure = null
-    if (this.closed) return
-    this.native.removeConsumer(id)
+    if (!this.closed) this.native.removeConsumer(id)
   }
 
   /** Starts the callback consumers (those added later start at once); once only. */
@@ -269,12 +275,8 @@ export class Consumers implements ConsumerHost, OpenRing {
   }
 
   remove(consumer: Stoppable, cid: number): void {
-    this.stoppables.delete(consumer)
-    this.gates.delete(cid)
-    this.byId.delete(cid)
-    if (this.closed) return
     try {
-      this.native.removeConsumer(cid)
+      this.drop(cid, consumer)
     } catch {
       // already gone with the ring
     }
@@ -287,7 +289,7 @@ export class Consumers implements ConsumerHost, OpenRing {
 
   /** A consumer of this thread after the consumers `after`, with its gate. */
   private addConsumer(name: string, after: readonly number[]): { cid: number; gate: Gate } {
-    const leaving = after.find((id) => this.leaving.has(id))
+    const leaving = after.find((id) => this.removals.has(id))
     if (leaving !== undefined) {
       const name = this.byId.get(leaving)?.name
       throw coded(new Error(`consumer '${name}' is being removed`), 'ERR_DISRUPTOR_CONSUMER_REMOVED')

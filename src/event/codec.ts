@@ -12,7 +12,7 @@
 
 import { rangeError, typeError } from '../errors'
 import type { EventField, EventType } from './layout'
-import { decoder, invalid, outOfRange, shortAscii, TWO_32, utf8Length, Views, writeUtf8 } from './values'
+import { decoder, invalid, outOfRange, shortAscii, TWO_32, Views, writeUtf8 } from './values'
 
 /** A flyweight's ring and place in it: symbols, so that every string name is free for a field. */
 const kViews = Symbol('views')
@@ -111,7 +111,7 @@ function fieldCode(
     case 'utf8':
       return {
         // A UTF-16 code unit takes at most 3 bytes of UTF-8: most strings fit on sight.
-        check: `typeof v === 'string' && (v.length * 3 <= ${f.length} || utf8Length(v) <= ${f.length})`,
+        check: `typeof v === 'string' && (v.length * 3 <= ${f.length} || Buffer.byteLength(v, 'utf8') <= ${f.length})`,
         get: (b) => `str(V, ${at(b)}, ${f.length})`,
         put: (b) => `V.u16[${at(b)} >>> 1] = writeUtf8(V.u8, ${at(b)} + 2, v, ${f.length})`,
       }
@@ -201,7 +201,6 @@ function generate(type: EventType): Generated {
     typeError,
     rangeError,
     invalid,
-    utf8Length,
     writeUtf8,
     bad: (i: number, v: unknown) => invalid(fields[i], v) ?? typeError(`field '${fields[i].name}': invalid value`),
     safe: (x: number, i: number) => {

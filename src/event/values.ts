@@ -76,7 +76,7 @@ export function invalid(f: EventField, v: unknown): DisruptorError | null {
     }
     case 'utf8': {
       if (typeof v !== 'string') return typeError(`${what} must be a string, got ${typeof v}`)
-      const n = utf8Length(v)
+      const n = Buffer.byteLength(v, 'utf8')
       return n <= f.length ? null : outOfRange(`${what} holds ${f.length} bytes of UTF-8, got ${n}`)
     }
     case 'bytes': {
@@ -119,21 +119,6 @@ function fitsInteger(type: string, v: number): boolean {
     default:
       return (v | 0) === v
   }
-}
-
-/** Bytes of `s` in UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes, as TextEncoder writes it). */
-export function utf8Length(s: string): number {
-  let n = s.length
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x80) continue
-    if (c < 0x800) n += 1
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2 // a pair: 2 code units, 4 bytes
-      i++
-    } else n += 2
-  }
-  return n
 }
 
 /**

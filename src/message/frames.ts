@@ -12,8 +12,8 @@
 
 import { isThenable } from '../consumer/runner'
 import { rangeError, typeError } from '../errors'
-import { outOfRange, utf8Length, writeUtf8 } from '../event/values'
-import type { BatchHandler, HandlerObject } from '../types'
+import { outOfRange, writeUtf8 } from '../event/values'
+import type { HandlerObject } from '../types'
 import { fn } from '../validate'
 
 /** Bytes of a frame's header. */
@@ -70,7 +70,7 @@ export class Frames {
     if (typeof data === 'string') {
       bytes = data
       kind = Kind.Text
-      length = utf8Length(data)
+      length = Buffer.byteLength(data, 'utf8')
     } else if (data instanceof ArrayBuffer) {
       bytes = new Uint8Array(data)
       kind = Kind.Bytes
@@ -121,51 +121,43 @@ export class Frames {
     this.u32[i + 2] = kind
   }
 
-  /** Calls `each(view, seq, kind)` for every message that starts in `[lo, hi]` (synchronously). */
-  each(lo: number, hi: number, each: (view: Uint8Array, seq: number, kind: MessageKind) => void): void {
-    const deliver = this.batchHandler(each)
-    deliver(lo, hi)
-  }
-
   /**
-   * A batch handler delivering the messages that start in `[lo, hi]` (a frame is whole in
-   * memory once its first slot is published: it was written before any of it was published).
+   * Calls `handler(view, seq, kind)` for every message that starts in `[from, hi]`, in order (a
+   * frame is whole in memory once its first slot is published: it was written before any of
+   * it was published). When the handler returns a Promise, the messages after it wait for it:
+   * the result is then a Promise that settles once all did.
    */
-  batchHandler(handler: MessageHandler): BatchHandler {
+  deliver(from: number, hi: number, handler: MessageHandler): unknown {
     const { u8, u32, mask } = this
     const slotSize = this.ring.slotSize
-    const deliver = (from: number, hi: number): unknown => {
-      let s = from
-      while (s <= hi) {
-        const at = (s & mask) * slotSize
-        const i = at >>> 2
-        if (u32[i] !== s >>> 0) {
-          s++ // not a frame's start: the rest of a frame that started before this batch
-          continue
-        }
-        const length = u32[i + 1]
-        const kind = u32[i + 2]
-        if (kind === Kind.Padding) {
-          s += length
-          continue
-        }
-        const result = handler(u8.subarray(at + HEADER, at + HEADER + length), s, kind === Kind.Text ? 'text' : 'bytes')
-        s += Math.ceil((HEADER + length) / slotSize)
-        if (isThenable(result)) {
-          // The next message after this one settles: the batch is held until all did.
-          const next = s
-          return Promise.resolve(result).then(() => deliver(next, hi))
-        }
+    let s = from
+    while (s <= hi) {
+      const at = (s & mask) * slotSize
+      const i = at >>> 2
+      if (u32[i] !== s >>> 0) {
+        s++ // not a frame's start: the rest of a frame that started before this batch
+        continue
       }
-      return undefined
+      const length = u32[i + 1]
+      const kind = u32[i + 2]
+      if (kind === Kind.Padding) {
+        s += length
+        continue
+      }
+      const result = handler(u8.subarray(at + HEADER, at + HEADER + length), s, kind === Kind.Text ? 'text' : 'bytes')
+      s += Math.ceil((HEADER + length) / slotSize)
+      if (isThenable(result)) {
+        const next = s
+        return Promise.resolve(result).then(() => this.deliver(next, hi, handler))
+      }
     }
-    return (lo, hi) => deliver(lo, hi)
+    return undefined
   }
 }
 
 /** A message handler (function or object) as a handler of batches (object), checked. */
 export function messageHandler(h: MessageHandler | MessageHandlerObject, frames: Frames): HandlerObject {
-  if (typeof h === 'function') return { name: h.name || undefined, onBatch: frames.batchHandler(h) }
+  if (typeof h === 'function') return { name: h.name || undefined, onBatch: (lo, hi) => frames.deliver(lo, hi, h) }
   if (h === null || typeof h !== 'object') {
     throw typeError('a message handler must be a function or an object with onMessage')
   }
@@ -174,5 +166,5 @@ export function messageHandler(h: MessageHandler | MessageHandlerObject, frames:
     throw rangeError('a message handler takes onMessage, not onBatch or maxBatchSize')
   }
   const { onMessage, ...options } = h
-  return { ...options, onBatch: frames.batchHandler(onMessage) }
+  return { ...options, onBatch: (lo, hi) => frames.deliver(lo, hi, onMessage) }
 }
