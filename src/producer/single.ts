@@ -114,7 +114,8 @@ export class SingleProducer {
     // with a SeqCst exchange (the cost of a SeqCst store) whose old value has its sign bit
     // (`SplitCursor::WAITING`) set when a waiter asked for a signal or another thread closed
     // or halted the ring: only then does the publish read anything else.
-    return Atomics.exchange(this.low, 0, hi & SplitCursorLayout.LowBits) >= 0 || this.flagged()
+    if (Atomics.exchange(this.low, 0, hi & SplitCursorLayout.LowBits) < 0) return this.flagged()
+    return true
   }
 
   /**
