@@ -12,7 +12,7 @@ import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } 
 import { EventCodec, type Flyweight } from './event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType } from './event/layout'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
-import { Frames, type Kind, type MessageHandler, type MessageHandlerObject, messageHandler } from './message/frames'
+import { Frames, type MessageHandler, type MessageHandlerObject, messageHandler } from './message/frames'
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
@@ -437,24 +437,13 @@ export class Disruptor<E = number> extends Sequencer {
   /** `write` (waiting for room) or `tryWrite` (-1 without it). */
   private writeMessage(data: string | ArrayBufferView | ArrayBuffer, wait: boolean): number {
     const frames = this.frames()
-    const [bytes, kind, length] = frames.measure(data)
-    const n = frames.slotsFor(length)
-    for (;;) {
-      const hi = wait ? this.next(n) : this.tryNext(n)
-      if (hi < 0) return -1
-      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
-    }
+    return frames.send(this, frames.measure(data), 0, wait)
   }
 
   /** Like `write` without blocking the event loop (waits for room as `nextAsync` does). */
   async writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
     const frames = this.frames()
-    const [bytes, kind, length] = frames.measure(data)
-    const n = frames.slotsFor(length)
-    for (;;) {
-      const hi = await this.nextAsync(n, options)
-      if (this.writeFrame(frames, hi - n + 1, hi, bytes, kind, length)) return hi - n + 1
-    }
+    return frames.sendAsync(this, frames.measure(data), 0, options)
   }
 
   /** The longest message `write` takes, in bytes (half the ring, less a 12-byte header). */
@@ -480,28 +469,6 @@ export class Disruptor<E = number> extends Sequencer {
   handleMessagesWithWorkerPool(...handlers: (MessageHandler | MessageHandlerObject)[]): EventHandlerGroup {
     const frames = this.frames()
     return this.root.handleEventsWithWorkerPool(...handlers.map((h) => messageHandler(h, frames)))
-  }
-
-  /**
-   * Writes and publishes the claim `[lo, hi]` as a message, or, when it would wrap around the
-   * ring's end, as padding (then false: claim again, after it).
-   */
-  private writeFrame(
-    frames: Frames,
-    lo: number,
-    hi: number,
-    bytes: Uint8Array | string,
-    kind: Kind,
-    length: number,
-  ): boolean {
-    const wraps = frames.wraps(lo, hi - lo + 1)
-    try {
-      if (wraps) frames.pad(lo, hi - lo + 1)
-      else frames.write(lo, bytes, kind, length)
-    } finally {
-      this.publish(lo, hi)
-    }
-    return !wraps
   }
 
   /** This thread's message framing; ERR_DISRUPTOR_HAS_EVENT_LAYOUT on a ring of typed events. */

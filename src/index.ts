@@ -6,6 +6,16 @@
  * @packageDocumentation
  */
 
+export type {
+  ChannelMetrics,
+  DispatcherMetrics,
+  DispatcherOptions,
+  DispatcherProducer,
+  Route,
+  SharedDispatcher,
+  Subscription,
+} from './channel/dispatcher'
+export { Dispatcher } from './channel/dispatcher'
 export { Poller } from './consumer/poller'
 export { Disruptor } from './disruptor'
 export type {

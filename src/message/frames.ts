@@ -18,12 +18,28 @@ import { fn } from '../validate'
 
 /** Bytes of a frame's header. */
 export const HEADER = 12
-/** Frame kinds. */
+/** Frame kinds (the low two bits of a frame's kind word; a channel's id sits above them). */
 export enum Kind {
   Bytes = 1,
   Text = 2,
   Padding = 0xffffffff,
 }
+/** The bits of a kind word that hold the `Kind` (the rest, shifted by 2, a channel's id). */
+export const KIND_BITS = 3
+
+/** A message checked by `measure`: its bytes (or string), kind and length in bytes. */
+export type Measured = [bytes: Uint8Array | string, kind: Kind, length: number]
+
+/** What `send` needs of a ring's producing side (a Disruptor). */
+export interface FrameProducer {
+  next(n: number): number
+  tryNext(n: number): number
+  nextAsync(n: number, options?: { signal?: AbortSignal }): Promise<number>
+  publish(lo: number, hi: number): void
+}
+
+/** Visits a frame: its bytes in place, its first sequence, its kind word. */
+export type FrameVisitor = (view: Uint8Array, seq: number, kind: number) => unknown
 
 /** What a message handler is told a message is. */
 export type MessageKind = 'bytes' | 'text'
@@ -63,7 +79,7 @@ export class Frames {
    * `data` as `[bytes, kind, length]` checked: a string (UTF-8) or bytes, at most `maxBytes`.
    * ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE; nothing is claimed before this passes.
    */
-  measure(data: unknown): [Uint8Array | string, Kind, number] {
+  measure(data: unknown): Measured {
     let length: number
     let kind: Kind
     let bytes: Uint8Array | string
@@ -101,12 +117,138 @@ export class Frames {
     return (lo & this.mask) + n > this.ring.size
   }
 
-  /** Writes a message frame at `lo` (its claim, not wrapping). */
-  write(lo: number, bytes: Uint8Array | string, kind: Kind, length: number): void {
+  /** Writes a message frame at `lo` (its claim, not wrapping) with its kind word. */
+  write(lo: number, bytes: Uint8Array | string, kind: number, length: number): void {
     const at = (lo & this.mask) * this.ring.slotSize
     if (typeof bytes === 'string') writeUtf8(this.u8, at + HEADER, bytes, length)
     else this.u8.set(bytes, at + HEADER)
     this.header(at, lo, length, kind)
+  }
+
+  /**
+   * Claims, writes and publishes one measured message; `tag` is or-ed into its kind word (a
+   * channel's id). Waits for room (`wait`) or returns -1 without it; else its first sequence.
+   */
+  send(p: FrameProducer, [bytes, kind, length]: Measured, tag: number, wait: boolean): number {
+    const n = this.slotsFor(length)
+    for (;;) {
+      const hi = wait ? p.next(n) : p.tryNext(n)
+      if (hi < 0) return -1
+      if (this.publishFrame(p, hi - n + 1, hi, bytes, kind | tag, length)) return hi - n + 1
+    }
+  }
+
+  /** `send` waiting for room without blocking the event loop (as `nextAsync` does). */
+  async sendAsync(
+    p: FrameProducer,
+    [bytes, kind, length]: Measured,
+    tag: number,
+    options?: { signal?: AbortSignal },
+  ): Promise<number> {
+    const n = this.slotsFor(length)
+    for (;;) {
+      const hi = await p.nextAsync(n, options)
+      if (this.publishFrame(p, hi - n + 1, hi, bytes, kind | tag, length)) return hi - n + 1
+    }
+  }
+
+  /**
+   * Sends measured messages, each with its tag, in as few claims as possible (each at most half
+   * the ring, its messages published at once); returns the last claim's first sequence, or -1
+   * when `wait` is false and the first claim found no room (then nothing was sent). Later
+   * claims wait for room even then: what was measured is never half sent.
+   */
+  sendAll(p: FrameProducer, messages: readonly Measured[], tags: readonly number[], wait: boolean): number {
+    let lo = -1
+    for (let first = 0; first < messages.length; ) {
+      const [end, n] = this.chunk(messages, first)
+      for (;;) {
+        const hi = wait || first > 0 ? p.next(n) : p.tryNext(n)
+        if (hi < 0) return -1
+        lo = hi - n + 1
+        if (this.publishChunk(p, lo, n, messages, tags, first, end)) break
+      }
+      first = end
+    }
+    return lo
+  }
+
+  /** `sendAll` waiting for room without blocking the event loop. */
+  async sendAllAsync(
+    p: FrameProducer,
+    messages: readonly Measured[],
+    tags: readonly number[],
+    options?: { signal?: AbortSignal },
+  ): Promise<number> {
+    let lo = -1
+    for (let first = 0; first < messages.length; ) {
+      const [end, n] = this.chunk(messages, first)
+      do lo = (await p.nextAsync(n, options)) - n + 1
+      while (!this.publishChunk(p, lo, n, messages, tags, first, end))
+      first = end
+    }
+    return lo
+  }
+
+  /** The messages from `first` that fit one claim (half the ring): `[end, slots]`. */
+  private chunk(messages: readonly Measured[], first: number): [number, number] {
+    const limit = Math.floor(this.ring.size / 2)
+    let n = 0
+    let end = first
+    while (end < messages.length && n + this.slotsFor(messages[end][2]) <= limit) {
+      n += this.slotsFor(messages[end][2])
+      end++
+    }
+    return [end, n]
+  }
+
+  /**
+   * Writes `messages[first, end)` into the claim of `n` from `lo` and publishes it, or pads it
+   * when it would wrap around the ring's end (then false: claim again).
+   */
+  private publishChunk(
+    p: FrameProducer,
+    lo: number,
+    n: number,
+    messages: readonly Measured[],
+    tags: readonly number[],
+    first: number,
+    end: number,
+  ): boolean {
+    if (this.wraps(lo, n)) return this.publishFrame(p, lo, lo + n - 1, '', Kind.Padding, 0)
+    try {
+      let s = lo
+      for (let i = first; i < end; i++) {
+        const [bytes, kind, length] = messages[i]
+        this.write(s, bytes, kind | tags[i], length)
+        s += this.slotsFor(length)
+      }
+    } finally {
+      p.publish(lo, lo + n - 1)
+    }
+    return true
+  }
+
+  /**
+   * Writes and publishes the claim `[lo, hi]` as a message, or, when it would wrap around the
+   * ring's end, as padding (then false: claim again, after it).
+   */
+  private publishFrame(
+    p: FrameProducer,
+    lo: number,
+    hi: number,
+    bytes: Uint8Array | string,
+    kind: number,
+    length: number,
+  ): boolean {
+    const wraps = kind === Kind.Padding || this.wraps(lo, hi - lo + 1)
+    try {
+      if (wraps) this.pad(lo, hi - lo + 1)
+      else this.write(lo, bytes, kind, length)
+    } finally {
+      p.publish(lo, hi)
+    }
+    return !wraps
   }
 
   /** Marks the claim `[lo, lo + n - 1]` as padding (consumers skip it). */
@@ -122,12 +264,12 @@ export class Frames {
   }
 
   /**
-   * Calls `handler(view, seq, kind)` for every message that starts in `[from, hi]`, in order (a
+   * Calls `visit(view, seq, kind)` for every message that starts in `[from, hi]`, in order (a
    * frame is whole in memory once its first slot is published: it was written before any of
-   * it was published). When the handler returns a Promise, the messages after it wait for it:
-   * the result is then a Promise that settles once all did.
+   * it was published). When it returns a Promise, the messages after it wait for it: the
+   * result is then a Promise that settles once all did.
    */
-  deliver(from: number, hi: number, handler: MessageHandler): unknown {
+  deliver(from: number, hi: number, visit: FrameVisitor): unknown {
     const { u8, u32, mask } = this
     const slotSize = this.ring.slotSize
     let s = from
@@ -144,11 +286,11 @@ export class Frames {
         s += length
         continue
       }
-      const result = handler(u8.subarray(at + HEADER, at + HEADER + length), s, kind === Kind.Text ? 'text' : 'bytes')
+      const result = visit(u8.subarray(at + HEADER, at + HEADER + length), s, kind)
       s += Math.ceil((HEADER + length) / slotSize)
       if (isThenable(result)) {
         const next = s
-        return Promise.resolve(result).then(() => this.deliver(next, hi, handler))
+        return Promise.resolve(result).then(() => this.deliver(next, hi, visit))
       }
     }
     return undefined
@@ -157,7 +299,8 @@ export class Frames {
 
 /** A message handler (function or object) as a handler of batches (object), checked. */
 export function messageHandler(h: MessageHandler | MessageHandlerObject, frames: Frames): HandlerObject {
-  if (typeof h === 'function') return { name: h.name || undefined, onBatch: (lo, hi) => frames.deliver(lo, hi, h) }
+  if (typeof h === 'function')
+    return { name: h.name || undefined, onBatch: (lo, hi) => frames.deliver(lo, hi, asVisitor(h)) }
   if (h === null || typeof h !== 'object') {
     throw typeError('a message handler must be a function or an object with onMessage')
   }
@@ -166,5 +309,11 @@ export function messageHandler(h: MessageHandler | MessageHandlerObject, frames:
     throw rangeError('a message handler takes onMessage, not onBatch or maxBatchSize')
   }
   const { onMessage, ...options } = h
-  return { ...options, onBatch: (lo, hi) => frames.deliver(lo, hi, onMessage) }
+  const visit = asVisitor(onMessage)
+  return { ...options, onBatch: (lo, hi) => frames.deliver(lo, hi, visit) }
+}
+
+/** A message handler as a frame visitor (the kind word named). */
+function asVisitor(h: MessageHandler): FrameVisitor {
+  return (view, seq, kind) => h(view, seq, (kind & KIND_BITS) === Kind.Text ? 'text' : 'bytes')
 }
