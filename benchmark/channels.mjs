@@ -27,7 +27,6 @@ const require = createRequire(import.meta.url)
 const dist = require.resolve('../dist/index.js')
 const framesModule = require.resolve('../dist/message/frames.js')
 const { Dispatcher, Disruptor } = require(dist)
-const { Frames } = require(framesModule)
 
 const CASES = [
   { name: 'single, 2 channels', channels: 1, perProducer: 1000, batch: 1 },
@@ -178,7 +177,8 @@ async function run(design, c) {
   if (design === 'one ring') {
     await router.join()
     const m = router.metrics()
-    if (m.totalEvents !== total + PRODUCERS) throw new Error(`metrics: ${m.totalEvents} events, expected ${total + PRODUCERS}`)
+    if (m.totalEvents !== total + PRODUCERS)
+      throw new Error(`metrics: ${m.totalEvents} events, expected ${total + PRODUCERS}`)
     reported = m.eventsPerSecond
     await router.close()
   } else {
