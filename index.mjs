@@ -7,5 +7,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const cjs = require('./dist/index.js')
 
-export const { Disruptor, EventHandlerGroup, StageBuilder, Poller, defineEvent, engineVersion } = cjs
+export const { Disruptor, Dispatcher, EventHandlerGroup, StageBuilder, Poller, defineEvent, engineVersion } = cjs
 export default cjs
