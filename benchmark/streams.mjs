@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import { loadDisruptor, machine, median } from './js/common.mjs'
 
 const quick = process.argv.includes('--quick')
-const N = quick ? 300_000 : 3_000_000
+const N = quick ? 300_000 : 10_000_000
 const ROUNDS = quick ? 3 : 5
 const require = createRequire(import.meta.url)
 const { defineEvent } = require('../dist/index.js')
