@@ -21,7 +21,7 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Retirable {
 
   constructor(
     private readonly host: ConsumerHost,
-    private readonly native: NativeRing,
+    native: NativeRing,
     private readonly cid: number,
     private readonly maxBatchSize: number,
     private readonly gate: Gate,
@@ -97,7 +97,7 @@ export class BatchIterator implements AsyncIterableIterator<Batch>, Retirable {
       this.gate.report() // it waits: its figures to the engine first (as a callback consumer's)
       await new Promise<void>((resolve, reject) => {
         // Armed first: if that throws (closed), the promise rejects and nothing is counted.
-        this.native.arm(this.cid, this.seq + 1)
+        this.gate.fast.arm(this.cid, this.seq + 1)
         this.waiting = {
           resolve: () => {
             this.host.countWaiting(-1)

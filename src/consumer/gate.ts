@@ -5,7 +5,7 @@
 
 import { closedError } from '../errors'
 import type { NativeRing } from '../native'
-import { Availability, type RingViews, SplitCursorLayout, StatsLayout, wakeSleepers } from '../protocol'
+import { Availability, type FastCalls, type RingViews, SplitCursorLayout, StatsLayout, wakeSleepers } from '../protocol'
 
 /** A consumer hands its figures to the engine at least once per this many events. */
 const REPORT_EVENTS = 16384
@@ -26,6 +26,8 @@ export class Gate {
   private readonly low: Int32Array | null
   private readonly flags: Int32Array | null
   private readonly sleepers: Int32Array | null
+  /** This thread's fast functions for the ring (the runner and iterator arm their waker through it). */
+  readonly fast: FastCalls
   private readonly halted: Uint8Array
   /** Abandoned ranges recorded and ever marked (`RingViews.abandoned`). */
   private readonly abandoned: Int32Array
@@ -64,6 +66,7 @@ export class Gate {
     this.low = views.low
     this.flags = views.flags
     this.sleepers = views.sleepers
+    this.fast = views.fast
     this.halted = views.halted
     this.abandoned = views.abandoned
     this.size = size
@@ -232,7 +235,7 @@ export class Gate {
   private store(hi: number): void {
     this.stored = hi
     Atomics.store(this.own, 0, BigInt(hi))
-    wakeSleepers(this.sleepers, this.native)
+    wakeSleepers(this.sleepers, this.fast)
   }
 
   /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */

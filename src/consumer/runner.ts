@@ -256,7 +256,7 @@ export class ConsumerRunner implements Retirable {
           // Nothing new: ask the waker for a call once the next sequence is there.
           this.available = -1
           gate.report()
-          this.native.arm(this.cid, this.dispatched + 1)
+          gate.fast.arm(this.cid, this.dispatched + 1)
           if (!this.armed) {
             this.armed = true
             this.host.countWaiting(1)

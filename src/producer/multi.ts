@@ -4,8 +4,22 @@
  */
 
 import type { NativeRing } from '../native'
-import { ClaimSentinel, type RingViews, wakeSleepers } from '../protocol'
+import { ClaimSentinel, type FastCalls, type RingViews, wakeSleepers } from '../protocol'
 import type { Deadline } from './deadline'
+
+/**
+ * From this many sequences on, a publish goes through the engine (one fast call whose Rust
+ * Release stores cost about a nanosecond each) instead of an `Atomics.store` per sequence here
+ * (a SeqCst store, about 7.4 ns on the 2-core VM). Measured by benchmark/native-calls.mjs,
+ * which sets DISRUPTOR_PUBLISH_THROUGH_ENGINE to compare both ways (0 or less: never).
+ */
+const PUBLISH_THROUGH_ENGINE = publishThreshold(process.env.DISRUPTOR_PUBLISH_THROUGH_ENGINE)
+
+function publishThreshold(setting: string | undefined): number {
+  const n = Number(setting)
+  if (setting === undefined || setting === '' || !Number.isInteger(n)) return 6
+  return n <= 0 ? Number.POSITIVE_INFINITY : n
+}
 
 /**
  * The claim state of a multi-producer ring on one thread: claims are a compare-and-exchange on
@@ -23,6 +37,7 @@ export class MultiProducer {
   private readonly cursor: BigInt64Array
   private readonly flags: Int32Array
   private readonly sleepers: Int32Array | null
+  private readonly fast: FastCalls
   /** Non-zero once claims are refused (by any thread: `close()` began, or halted). */
   readonly closed: Uint8Array
   /** Non-zero once the ring is halted (by any thread): publishes are refused. */
@@ -38,6 +53,7 @@ export class MultiProducer {
     this.cursor = views.cursor
     this.flags = views.flags as Int32Array
     this.sleepers = views.sleepers
+    this.fast = views.fast
     this.closed = views.closed
     this.halted = views.halted
     this.mirror = new Float64Array(native.claimsView())
@@ -48,7 +64,7 @@ export class MultiProducer {
    * `wait` until `deadline` (else -1 when there is none).
    */
   claim(n: number, wait: boolean, deadline: Deadline): number {
-    this.gating = this.native.gatingMinimum()
+    this.gating = this.fast.gatingMinimum()
     const claimed = this.claimShared(n)
     if (claimed >= 0 || !wait) return claimed
     // The native wait returns StillWaiting every 50 ms (or when the deadline's slice ends) so
@@ -93,6 +109,12 @@ export class MultiProducer {
 
   /** Publishes `[lo, hi]` (`owns` held): each sequence's lap into its availability flag. */
   publish(lo: number, hi: number): void {
+    if (hi - lo >= PUBLISH_THROUGH_ENGINE - 1) {
+      // The engine checks the range (ours: it passes) and signals sleepers itself.
+      this.fast.publish(lo, hi)
+      this.published(hi)
+      return
+    }
     const size = this.size
     for (let s = lo; s <= hi; s++) {
       const index = s % size
@@ -102,12 +124,12 @@ export class MultiProducer {
     // After the stores: a thread terminated part-way through them leaves its claim mirrored,
     // and the engine abandons the part it did not publish.
     this.published(hi)
-    wakeSleepers(this.sleepers, this.native)
+    wakeSleepers(this.sleepers, this.fast)
   }
 
   /** Publishes `[lo, hi]` (valid sequences, any thread's claim) through the engine, which checks it. */
   publishChecked(lo: number, hi: number): void {
-    this.native.publish(lo, hi)
+    this.fast.publish(lo, hi)
     if (lo <= this.next && hi >= this.next) this.published(Math.min(hi, this.hi))
   }
 

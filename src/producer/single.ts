@@ -5,7 +5,7 @@
 
 import { coded } from '../errors'
 import type { NativeRing } from '../native'
-import { ClaimSentinel, type RingViews, SplitCursorLayout } from '../protocol'
+import { ClaimSentinel, type FastCalls, type RingViews, SplitCursorLayout } from '../protocol'
 import type { Deadline } from './deadline'
 
 /**
@@ -30,6 +30,7 @@ export class SingleProducer {
   /** The split cursor's low word. */
   private readonly low: Int32Array
   private readonly sleepers: Int32Array | null
+  private readonly fast: FastCalls
   /** Non-zero once claims are refused (by any thread: `close()` began, or halted). */
   readonly closed: Uint8Array
   /** Non-zero once the ring is halted (by any thread): publishes are refused. */
@@ -51,6 +52,7 @@ export class SingleProducer {
     this.cursor = views.cursor
     this.low = views.low as Int32Array
     this.sleepers = views.sleepers
+    this.fast = views.fast
     this.closed = views.closed
     this.halted = views.halted
     // A thread that produced before this one (and went away) may have stored it.
@@ -128,7 +130,7 @@ export class SingleProducer {
    */
   private flagged(): boolean {
     if (Atomics.load(this.halted, 0) !== 0) return false
-    if (this.sleepers !== null && Atomics.load(this.sleepers, 0) !== 0) this.native.signal()
+    if (this.sleepers !== null && Atomics.load(this.sleepers, 0) !== 0) this.fast.signal()
     return true
   }
 

@@ -7,9 +7,24 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{self as err, coded, Result};
-use crate::instance::{lock, Consumer};
+use crate::instance::{lock, Consumer, InstanceRef};
 use crate::ring::NativeRing;
 use crate::waker::{WakeFn, Waker};
+
+/// `arm(cid, next)` on instance `inst` (the method's and the fast function's body): asks
+/// consumer `cid`'s waker for one call once sequence `next` is available.
+pub(crate) fn arm_waker(inst: &InstanceRef, cid: f64, next: f64) -> Result<()> {
+    let cid = err::consumer_id("cid", cid)?;
+    let next = err::sequence("next", next)?;
+    let mut inst = lock(inst);
+    match &inst.consumer(cid)?.waker {
+        Some(w) => {
+            w.arm(next);
+            Ok(())
+        }
+        None => Err(coded("ERR_INVALID_ARG_VALUE", "consumer has no waker")),
+    }
+}
 
 #[napi]
 impl NativeRing {
@@ -70,15 +85,7 @@ impl NativeRing {
     /// Asks consumer `cid`'s waker for one call once sequence `next` is available.
     #[napi]
     pub fn arm(&self, cid: u32, next: f64) -> Result<()> {
-        let next = err::sequence("next", next)?;
-        let mut inst = lock(&self.inst);
-        match &inst.consumer(cid)?.waker {
-            Some(w) => {
-                w.arm(next);
-                Ok(())
-            }
-            None => Err(coded("ERR_INVALID_ARG_VALUE", "consumer has no waker")),
-        }
+        arm_waker(&self.inst, f64::from(cid), next)
     }
 
     /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch,

@@ -49,6 +49,11 @@ pub(crate) fn position(name: &str, value: f64) -> Result<i64> {
     integer(name, value, -1, MAX_SEQUENCE)
 }
 
+/// A consumer id (a `u32`, as the methods take it).
+pub(crate) fn consumer_id(name: &str, value: f64) -> Result<u32> {
+    integer(name, value, 0, i64::from(u32::MAX)).map(|v| v as u32)
+}
+
 /// A statistics counter: an integer in `0 ..= 2**53 - 1`.
 pub(crate) fn counter(name: &str, value: f64) -> Result<u64> {
     integer(name, value, 0, MAX_SEQUENCE).map(|v| v as u64)

@@ -14,6 +14,7 @@
 mod consume;
 mod engine;
 mod error;
+mod fast;
 mod instance;
 mod produce;
 mod protocol;

@@ -15,6 +15,7 @@ use crate::error::{self as err, coded, Result};
 use crate::instance::{lock, RoomWaitThread};
 use crate::protocol::{ClaimSentinel, RoomWaitOutcome};
 use crate::ring::NativeRing;
+use crate::shared::RingState;
 
 /// Calls the JS side back with a wait's outcome; strong: a pending `nextAsync` keeps the
 /// process alive, as pending I/O does.
@@ -37,34 +38,45 @@ fn slice(ms: Option<f64>) -> Result<Duration> {
     }
 }
 
+/// ERR_DISRUPTOR_SINGLE_PRODUCER unless instance `id` may produce on `ring`: always on a multi
+/// producer ring; on a single producer ring, the first instance that asks, until it detaches.
+fn check_producer(ring: &RingState, id: u64) -> Result<()> {
+    if ring.multi {
+        return Ok(());
+    }
+    // Relaxed: it equals our id only if our own CAS below stored it (on this thread, so
+    // already ordered); any other value goes through the CAS.
+    let owner = ring.owner.load(Ordering::Relaxed);
+    if owner == id {
+        return Ok(());
+    }
+    if owner == 0
+        && ring
+            .owner
+            // AcqRel: takes the producer role over, seeing all the last owner did as
+            // producer (its Release in detach). Relaxed on failure: we are refused anyway.
+            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    {
+        return Ok(());
+    }
+    Err(coded(
+        "ERR_DISRUPTOR_SINGLE_PRODUCER",
+        "this ring has a single producer, on another thread; use producer: 'multi' to produce from several",
+    ))
+}
+
+/// `publish(lo, hi)` of instance `id` (the method's and the fast function's body).
+pub(crate) fn publish_range(ring: &RingState, id: u64, lo: f64, hi: f64) -> Result<()> {
+    let lo = err::sequence("lo", lo)?;
+    let hi = err::sequence("hi", hi)?;
+    check_producer(ring, id)?;
+    ring.engine.publish(lo, hi).map_err(err::engine)
+}
+
 impl NativeRing {
-    /// ERR_DISRUPTOR_SINGLE_PRODUCER unless this instance may produce: always on a multi
-    /// producer ring; on a single producer ring, the first instance that asks, until it detaches.
     fn check_producer(&self) -> Result<()> {
-        if self.ring.multi {
-            return Ok(());
-        }
-        // Relaxed: it equals our id only if our own CAS below stored it (on this thread, so
-        // already ordered); any other value goes through the CAS.
-        let owner = self.ring.owner.load(Ordering::Relaxed);
-        if owner == self.id {
-            return Ok(());
-        }
-        if owner == 0
-            && self
-                .ring
-                .owner
-                // AcqRel: takes the producer role over, seeing all the last owner did as
-                // producer (its Release in detach). Relaxed on failure: we are refused anyway.
-                .compare_exchange(0, self.id, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            return Ok(());
-        }
-        Err(coded(
-            "ERR_DISRUPTOR_SINGLE_PRODUCER",
-            "this ring has a single producer, on another thread; use producer: 'multi' to produce from several",
-        ))
+        check_producer(&self.ring, self.id)
     }
 
     /// Whether a running consumer of this thread has not passed `wrap`: a producer on this
@@ -155,10 +167,7 @@ impl NativeRing {
     /// Makes `[lo, hi]` visible to consumers.
     #[napi]
     pub fn publish(&self, lo: f64, hi: f64) -> Result<()> {
-        let lo = err::sequence("lo", lo)?;
-        let hi = err::sequence("hi", hi)?;
-        self.check_producer()?;
-        self.engine().publish(lo, hi).map_err(err::engine)
+        publish_range(&self.ring, self.id, lo, hi)
     }
 
     /// Single producer: makes this thread the ring's producer (ERR_DISRUPTOR_SINGLE_PRODUCER

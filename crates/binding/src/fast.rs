@@ -1,0 +1,260 @@
+//! Fast calls: the few binding calls JavaScript makes on its hot paths (a wake-up signal after a
+//! publish, a consumer arming its waker, a multi producer's room check and batch publish), as
+//! raw N-API functions rather than `#[napi]` methods.
+//!
+//! Why: napi-rs 3.16 wraps every `#[napi]` method call in a native-borrow scope (a global
+//! `Mutex<HashMap>` shared by every thread), a type-tag check and an unwrap; on the 2-core VM a
+//! method call that only loads an atomic costs about 280 ns, a free function with one number
+//! argument about 100 ns, and one of these functions about 20 ns (benchmark/native-calls.mjs).
+//! Each function gets its ring through the N-API callback `data` pointer, set when it is made
+//! (`NativeRing.fastCalls`), so no argument can point it elsewhere; it checks its number
+//! arguments as the methods do and throws the same coded errors. The logic is shared with the
+//! methods (`produce::publish_range`, `consume::arm_waker`): only the conversion differs.
+
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+use crate::error::{coded, Result};
+use crate::instance::InstanceRef;
+use crate::ring::NativeRing;
+use crate::shared::RingState;
+
+/// What one set of fast functions works on: the ring and this thread's instance of it (kept
+/// alive by each function until the garbage collector takes it).
+pub(crate) struct FastHandle {
+    ring: Arc<RingState>,
+    inst: InstanceRef,
+    id: u64,
+}
+
+/// A fast function's result, converted to a JavaScript value.
+enum Out {
+    Undefined,
+    Number(f64),
+    Bool(bool),
+}
+
+/// Throws `error` (its status is the `code`) and returns null, as an N-API callback that threw.
+///
+/// # Safety
+/// `env` is the env of the current callback.
+unsafe fn throw(env: sys::napi_env, error: napi::Error<String>) -> sys::napi_value {
+    let code = error.status.as_str();
+    let message = error.reason.as_str();
+    // SAFETY: a valid env; the strings outlive the calls that copy them.
+    unsafe {
+        let mut code_value = ptr::null_mut();
+        let mut message_value = ptr::null_mut();
+        let mut value = ptr::null_mut();
+        sys::napi_create_string_utf8(
+            env,
+            code.as_ptr().cast(),
+            code.len() as isize,
+            &mut code_value,
+        );
+        sys::napi_create_string_utf8(
+            env,
+            message.as_ptr().cast(),
+            message.len() as isize,
+            &mut message_value,
+        );
+        let type_error = code == "ERR_INVALID_ARG_TYPE";
+        if type_error {
+            sys::napi_create_type_error(env, code_value, message_value, &mut value);
+        } else {
+            sys::napi_create_error(env, code_value, message_value, &mut value);
+        }
+        sys::napi_throw(env, value);
+    }
+    ptr::null_mut()
+}
+
+/// The body of every fast function: reads `N` number arguments and the handle, runs `body`
+/// (a panic becomes ERR_DISRUPTOR_NATIVE, never an unwind into Node), converts its result.
+///
+/// # Safety
+/// `env` and `info` are those of an N-API callback made by `fast_calls`, whose `data` is a
+/// live `FastHandle`.
+unsafe fn call<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    names: [&str; N],
+    body: impl FnOnce(&FastHandle, [f64; N]) -> Result<Out>,
+) -> sys::napi_value {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
+    let mut data = ptr::null_mut();
+    // SAFETY: a valid callback; `argv` holds `argc` values (missing ones come back undefined).
+    let status = unsafe {
+        sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data)
+    };
+    if status != sys::Status::napi_ok || data.is_null() {
+        // SAFETY: as above.
+        return unsafe { throw(env, coded("ERR_DISRUPTOR_NATIVE", "bad fast call")) };
+    }
+    let mut args = [0.0; N];
+    for (i, arg) in args.iter_mut().enumerate() {
+        // SAFETY: a value of this callback; a non-number fails with a status, nothing more.
+        if unsafe { sys::napi_get_value_double(env, argv[i], arg) } != sys::Status::napi_ok {
+            let error = coded("ERR_INVALID_ARG_TYPE", format!("{} must be a number", names[i]));
+            // SAFETY: as above.
+            return unsafe { throw(env, error) };
+        }
+    }
+    // SAFETY: `data` is the `FastHandle` this function was made with; its finalizer frees it
+    // only after the function itself is collected, so not while it runs.
+    let handle = unsafe { &*(data as *const FastHandle) };
+    let out = catch_unwind(AssertUnwindSafe(|| body(handle, args)))
+        .unwrap_or_else(|_| Err(coded("ERR_DISRUPTOR_NATIVE", "panic in a fast call")));
+    let mut value = ptr::null_mut();
+    // SAFETY: a valid env; each call writes `value`.
+    unsafe {
+        match out {
+            Ok(Out::Undefined) => sys::napi_get_undefined(env, &mut value),
+            Ok(Out::Number(n)) => sys::napi_create_double(env, n, &mut value),
+            Ok(Out::Bool(b)) => sys::napi_get_boolean(env, b, &mut value),
+            Err(e) => return throw(env, e),
+        };
+    }
+    value
+}
+
+unsafe extern "C" fn signal(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, [], |h, []| {
+            h.ring.engine.signal();
+            Ok(Out::Undefined)
+        })
+    }
+}
+
+unsafe extern "C" fn gating_minimum(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, [], |h, []| {
+            let e = &h.ring.engine;
+            Ok(Out::Number(e.gating_minimum(e.claimed()) as f64))
+        })
+    }
+}
+
+unsafe extern "C" fn is_halted(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(
+            env,
+            info,
+            [],
+            |h, []| // Acquire: pairs with `halt`'s Release store (as `NativeRing::is_halted`).
+        Ok(Out::Bool(h.ring.halted.load(std::sync::atomic::Ordering::Acquire))),
+        )
+    }
+}
+
+unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, ["lo", "hi"], |h, [lo, hi]| {
+            crate::produce::publish_range(&h.ring, h.id, lo, hi).map(|()| Out::Undefined)
+        })
+    }
+}
+
+unsafe extern "C" fn arm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, ["cid", "next"], |h, [cid, next]| {
+            crate::consume::arm_waker(&h.inst, cid, next).map(|()| Out::Undefined)
+        })
+    }
+}
+
+/// Frees a function's `FastHandle` once the garbage collector took the function.
+unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the box `fast_calls` leaked for this function; finalized once.
+    drop(unsafe { Box::from_raw(data as *mut FastHandle) });
+}
+
+type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+
+const FUNCTIONS: [(&str, Callback); 5] = [
+    ("signal", signal),
+    ("gatingMinimum", gating_minimum),
+    ("isHalted", is_halted),
+    ("publish", publish),
+    ("arm", arm),
+];
+
+#[napi]
+impl NativeRing {
+    /// This thread's fast functions for this ring (see the module docs): `signal()`,
+    /// `gatingMinimum()`, `isHalted()`, `publish(lo, hi)` and `arm(cid, next)`, each the same
+    /// as the method of that name.
+    #[napi(
+        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; arm(cid: number, next: number): void }"
+    )]
+    pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
+        let raw = env.raw();
+        let mut object = ptr::null_mut();
+        // SAFETY: a valid env of this thread, in a call from JavaScript.
+        if unsafe { sys::napi_create_object(raw, &mut object) } != sys::Status::napi_ok {
+            return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create an object"));
+        }
+        for (name, callback) in FUNCTIONS {
+            let data = Box::into_raw(Box::new(FastHandle {
+                ring: self.ring.clone(),
+                inst: self.inst.clone(),
+                id: self.id,
+            }));
+            let mut function = ptr::null_mut();
+            // SAFETY: as above; `name` is copied; `data` lives until `finalize` (added right
+            // after, or freed here if the function was not made).
+            unsafe {
+                let made = sys::napi_create_function(
+                    raw,
+                    name.as_ptr().cast(),
+                    name.len() as isize,
+                    Some(callback),
+                    data.cast(),
+                    &mut function,
+                );
+                if made != sys::Status::napi_ok {
+                    drop(Box::from_raw(data));
+                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create a function"));
+                }
+                let finalizer = sys::napi_add_finalizer(
+                    raw,
+                    function,
+                    data.cast(),
+                    Some(finalize),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                );
+                if finalizer != sys::Status::napi_ok {
+                    // Leaked, not freed: the function exists and may still be called.
+                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not add a finalizer"));
+                }
+                let key = std::ffi::CString::new(name).expect("no NUL in the names above");
+                if sys::napi_set_named_property(raw, object, key.as_ptr(), function)
+                    != sys::Status::napi_ok
+                {
+                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not set a property"));
+                }
+            }
+        }
+        Ok(Object::from_raw(raw, object))
+    }
+}
