@@ -1,0 +1,79 @@
+// The binding's fast functions (crates/binding/src/fast.rs): raw N-API functions bound to their
+// ring through the callback's data pointer. They are internal, but reachable, so bad input must
+// get the methods' coded errors (and change nothing), and a function must outlive the objects
+// it was made from without touching freed memory.
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+import test from 'ava'
+
+import { Disruptor } from '../src'
+import type { FastCalls } from '../src/protocol'
+
+const fastOf = (d: Disruptor): FastCalls => (d as unknown as { native: { fastCalls(): FastCalls } }).native.fastCalls()
+
+const codeOf = (f: () => unknown): { code: unknown; type: boolean } => {
+  try {
+    f()
+  } catch (e) {
+    return { code: (e as { code?: unknown }).code, type: e instanceof TypeError }
+  }
+  return { code: 'no error', type: false }
+}
+
+test('bad arguments get coded errors and publish nothing', (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  const p = d.poller()
+  const fast = fastOf(d)
+  const call = fast.publish as unknown as (...a: unknown[]) => void
+  t.deepEqual(
+    codeOf(() => call('0', 0)),
+    { code: 'ERR_INVALID_ARG_TYPE', type: true },
+  )
+  t.deepEqual(
+    codeOf(() => call(0)),
+    { code: 'ERR_INVALID_ARG_TYPE', type: true },
+  )
+  t.is(codeOf(() => fast.publish(-1, 0)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.publish(0.5, 1)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.publish(2 ** 53, 2 ** 53)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.publish(3, 1)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.publish(0, 0)).code, 'ERR_DISRUPTOR_NOT_CLAIMED')
+  t.is(codeOf(() => fast.arm(1234, 0)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.arm(-1, 0)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.arm(0, Number.NaN)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(d.cursor, -1)
+
+  // A claim published through the fast function, then again: the engine's checks.
+  const hi = d.next(3)
+  fast.publish(hi - 2, hi)
+  t.is(codeOf(() => fast.publish(hi, hi)).code, 'ERR_DISRUPTOR_ALREADY_PUBLISHED')
+  const seen: number[] = []
+  p.poll((lo, h) => {
+    for (let s = lo; s <= h; s++) seen.push(s)
+  })
+  t.deepEqual(seen, [0, 1, 2])
+  t.is(fast.gatingMinimum(), 2)
+  t.false(fast.isHalted())
+  d.halt()
+  t.true(fast.isHalted())
+})
+
+test('the functions outlive the Disruptor they came from (the garbage collector took it)', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  let fast: FastCalls | null = null
+  ;(() => {
+    const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+    fast = fastOf(d)
+    d.halt()
+  })()
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise((r) => setImmediate(r))
+  }
+  const f = fast as unknown as FastCalls
+  t.true(f.isHalted())
+  f.signal()
+  t.is(codeOf(() => f.publish(0, 0)).code, 'ERR_DISRUPTOR_NOT_CLAIMED')
+})
