@@ -55,11 +55,14 @@ export function makeClockUs() {
 // Int32 indices, each on its own 64-byte line where it matters.
 export const CTRL_READY = 0 // workers increment when set up
 export const CTRL_GO = 16 // main stores 1 (and notifies) to start
-export const CTRL_ACK = 32 // postMessage flow control: messages consumed
 export const CTRL_STOP = 48 // latency runs: main asks the producer to stop
 export const CTRL_T0 = 16 // Float64 index (byte 128): per-producer start time, ns (slots 16..31)
 export const CTRL_T1 = 32 // Float64 index (byte 256): per-producer end of publishing, ns (32..47)
-export const CTRL_BYTES = 512
+// postMessage flow control: producer p's messages consumed, at CTRL_ACK + ACK_STRIDE * p (byte
+// 512 on; it was Int32 index 32 once, the low half of producer 0's start time in CTRL_T0)
+export const CTRL_ACK = 128
+export const ACK_STRIDE = 16
+export const CTRL_BYTES = 1024
 
 export function newControl() {
   const sab = new SharedArrayBuffer(CTRL_BYTES)

@@ -9,8 +9,8 @@
 // 2-core VM (~180M against ~500M events/s) and would cap both systems as the order checker does.
 
 import { parentPort, workerData } from 'node:worker_threads'
-import { CTRL_ACK, CTRL_T0, CTRL_T1, loadDisruptor, loadSharedMemoryDisruptor, nowNs, readyAndWait } from './common.mjs'
-import { SabProducer } from './sab-ring.mjs'
+import { ACK_STRIDE, CTRL_ACK, CTRL_T0, CTRL_T1, loadDisruptor, loadSharedMemoryDisruptor, nowNs, readyAndWait } from './common.mjs'
+import { MpSabProducer, SabProducer } from './sab-ring.mjs'
 
 const { system, batch, producers, p, perProducer: m, light } = workerData
 const i32 = new Int32Array(workerData.ctrl)
@@ -57,7 +57,30 @@ function napiDisruptor() {
   }
 }
 
+function mpSabRing() {
+  const ring = new MpSabProducer(workerData.ring)
+  const f64 = ring.f64
+  const mask = ring.mask
+  readyAndWait(i32)
+  ctrlF64[CTRL_T0 + p] = nowNs()
+  if (batch === 1) {
+    for (let i = 1; i <= m; i++) {
+      const s = ring.claim(1)
+      f64[s & mask] = i * mul + add
+      ring.publish(s, s + 1)
+    }
+  } else {
+    for (let i = 1; i <= m; i += batch) {
+      const lo = ring.claim(batch)
+      const end = lo + batch
+      for (let s = lo, v = i; s < end; s++, v++) f64[s & mask] = v * mul + add
+      ring.publish(lo, end)
+    }
+  }
+}
+
 function sabRing() {
+  if (workerData.ring.mp) return mpSabRing()
   const ring = new SabProducer(workerData.ring)
   const f64 = ring.f64
   const mask = ring.mask
@@ -126,16 +149,17 @@ function sharedMemoryDisruptor() {
 function postMessageProducer() {
   const port = workerData.port
   // Flow control, so that the producer cannot run away from the consumer by more than a ring's
-  // worth of events (the other systems are bounded rings): the consumer stores how many
-  // messages it has handled into CTRL_ACK every few hundred messages.
+  // worth of events (the other systems are bounded rings): the consumer stores how many of this
+  // producer's messages it has handled into its ack slot every few hundred messages.
   const window = workerData.window
+  const ACK = CTRL_ACK + ACK_STRIDE * p
   let acked = 0
   readyAndWait(i32)
   ctrlF64[CTRL_T0 + p] = nowNs()
   if (batch === 1) {
     for (let i = 1; i <= m; i++) {
       if (i - 1 - acked >= window) {
-        while (i - 1 - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5)
+        while (i - 1 - (acked = Atomics.load(i32, ACK)) >= window) Atomics.wait(i32, ACK, acked, 5)
       }
       port.postMessage(i * mul + add)
     }
@@ -143,7 +167,7 @@ function postMessageProducer() {
     const events = new Float64Array(batch) // copied by postMessage's structured clone
     for (let i = 1, sent = 0; i <= m; i += batch, sent++) {
       if (sent - acked >= window) {
-        while (sent - (acked = Atomics.load(i32, CTRL_ACK)) >= window) Atomics.wait(i32, CTRL_ACK, acked, 5)
+        while (sent - (acked = Atomics.load(i32, ACK)) >= window) Atomics.wait(i32, ACK, acked, 5)
       }
       for (let k = 0; k < batch; k++) events[k] = (i + k) * mul + add
       port.postMessage(events)

@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import {
+  ACK_STRIDE,
   CTRL_ACK,
   CTRL_T0,
   CTRL_T1,
@@ -27,7 +28,7 @@ import {
   SumOnly,
   waitReady,
 } from './common.mjs'
-import { createSabRing, SabConsumer } from './sab-ring.mjs'
+import { createMpSabRing, createSabRing, MpSabConsumer, SabConsumer } from './sab-ring.mjs'
 
 const PRODUCER = path.join(here, 'producer.mjs')
 /** A run fails when no event arrived for this long. */
@@ -90,6 +91,10 @@ export const TOPOLOGIES = [
     rows: [
       { system: 'napi-disruptor', mode: 'callback' },
       { system: 'napi-disruptor', mode: 'poller' },
+      // the peers a user would pick for several producers: a hand-written multi-producer SAB ring
+      // (compare-and-swap claim, a published flag per claim) and a MessagePort per producer
+      { system: 'sab-ring', mode: 'mp' },
+      { system: 'postMessage', mode: 'message' },
     ],
   },
   {
@@ -115,6 +120,7 @@ export function rowLabel(row, batch) {
       : `MessagePort.postMessage (${batch} events/message)`
   }
   if (row.system === 'sab-ring') {
+    if (row.mode === 'mp') return 'pure-JS SharedArrayBuffer ring (multi-producer)'
     return row.mode === 'greedy' ? 'pure-JS SharedArrayBuffer ring (greedy)' : 'pure-JS SharedArrayBuffer ring'
   }
   return row.system
@@ -186,8 +192,8 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
   }
 
   if (row.system === 'sab-ring') {
-    const ring = createSabRing(size)
-    const consumer = new SabConsumer(ring)
+    const ring = row.mode === 'mp' ? createMpSabRing(size) : createSabRing(size)
+    const consumer = row.mode === 'mp' ? new MpSabConsumer(ring) : new SabConsumer(ring)
     const c = checkers[0]
     const f64 = consumer.f64
     const mask = consumer.mask
@@ -233,47 +239,53 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
   }
 
   if (row.system === 'postMessage') {
-    const { port1, port2 } = new MessageChannel()
+    // A MessageChannel per producer, all received on this thread by one checker.
+    const channels = Array.from({ length: producers }, () => new MessageChannel())
     const c = checkers[0]
-    const window = Math.max(1, size / batch) // messages in flight: a ring's worth of events
-    const ackEvery = Math.max(1, window / 256)
-    let messages = 0
+    // messages in flight: a ring's worth of events, shared by the producers
+    const window = Math.max(1, Math.floor(size / batch / producers))
+    const ackEvery = Math.max(1, Math.floor(window / 256))
     let finish = null
     let ctrl = null
-    const ack = () => {
-      if (++messages % ackEvery === 0) {
-        Atomics.store(ctrl, CTRL_ACK, messages)
-        Atomics.notify(ctrl, CTRL_ACK)
+    const listen = (port, slot) => {
+      let messages = 0
+      const ack = () => {
+        if (++messages % ackEvery === 0) {
+          Atomics.store(ctrl, slot, messages)
+          Atomics.notify(ctrl, slot)
+        }
+        if (finish !== null && c.done) {
+          finish()
+          finish = null
+        }
       }
-      if (finish !== null && c.done) {
-        finish()
-        finish = null
+      if (batch === 1) {
+        port.on('message', (v) => {
+          c.one(v)
+          c.count++
+          ack()
+        })
+      } else {
+        port.on('message', (events) => {
+          for (let k = 0; k < events.length; k++) c.one(events[k])
+          c.count += events.length
+          ack()
+        })
       }
     }
-    if (batch === 1) {
-      port1.on('message', (v) => {
-        c.one(v)
-        c.count++
-        ack()
-      })
-    } else {
-      port1.on('message', (events) => {
-        for (let k = 0; k < events.length; k++) c.one(events[k])
-        c.count += events.length
-        ack()
-      })
-    }
+    channels.forEach(({ port1 }, p) => listen(port1, CTRL_ACK + ACK_STRIDE * p))
     return {
       checkers,
-      data: { port: port2, window },
-      transferList: [port2],
+      dataFor: (p) => ({ data: { port: channels[p].port2, window }, transferList: [channels[p].port2] }),
       setControl: (i32) => {
         ctrl = i32
       },
       start: (f) => {
         finish = f
       },
-      close: async () => port1.close(),
+      close: async () => {
+        for (const { port1 } of channels) port1.close()
+      },
     }
   }
   throw new Error(`unknown system ${row.system}`)
@@ -296,6 +308,7 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
   let closed = false
   try {
     for (let p = 0; p < producers; p++) {
+      const own = side.dataFor ? side.dataFor(p) : { data: side.data, transferList: side.transferList }
       const w = new Worker(PRODUCER, {
         workerData: {
           system: row.system,
@@ -305,9 +318,9 @@ export async function runOnce({ topology, row, batch, events, size, waitStrategy
           perProducer,
           light: topology.light === true,
           ctrl: ctrl.sab,
-          ...side.data,
+          ...own.data,
         },
-        transferList: side.transferList,
+        transferList: own.transferList,
       })
       w.failed = null
       w.exited = new Promise((resolve) => w.once('exit', resolve))
