@@ -575,6 +575,12 @@ async function resources(args, failures) {
     failures.push(`resources publish allocation: ${e.message}`)
   }
   try {
+    progress('[resources] publish-path allocation, multi producer')
+    res.publish_allocation_multi = await publishPathAllocation({ events: args.allocEvents, producer: 'multi' })
+  } catch (e) {
+    failures.push(`resources publish allocation (multi producer): ${e.message}`)
+  }
+  try {
     progress(`[resources] idle CPU per wait strategy (${args.idleSeconds} s each)`)
     res.idle_cpu = await idleCpu({ seconds: args.idleSeconds })
   } catch (e) {
@@ -603,15 +609,22 @@ function resourceTables(res) {
       '',
     )
   }
-  const a = res.publish_allocation
-  if (a) {
-    out.push('### allocation in the publish path (single producer, `next()` + `publish()` on one thread)', '')
-    out.push('| events | ns/event (with a poller draining) | minor GCs | major GCs | heap growth | bytes/event |')
-    out.push('| ---: | ---: | ---: | ---: | ---: | ---: |')
+  if (res.publish_allocation || res.publish_allocation_multi) {
+    out.push('### allocation in the publish path (`next()` + `publish()` on one thread)', '')
     out.push(
-      `| ${fmtInt(a.events)} | ${a.nsPerEvent.toFixed(1)} | ${a.gcMinor} | ${a.gcMajor} | ${a.heapGrowthKiB.toFixed(0)} KiB | ${heapBytesPerEvent(a).toFixed(3)} |`,
-      '',
+      '| producer | events | ns/event (with a poller draining) | minor GCs | major GCs | heap growth | bytes/event |',
     )
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const [kind, a] of [
+      ['single', res.publish_allocation],
+      ['multi', res.publish_allocation_multi],
+    ]) {
+      if (!a) continue
+      out.push(
+        `| ${kind} | ${fmtInt(a.events)} | ${a.nsPerEvent.toFixed(1)} | ${a.gcMinor} | ${a.gcMajor} | ${a.heapGrowthKiB.toFixed(0)} KiB | ${heapBytesPerEvent(a).toFixed(3)} |`,
+      )
+    }
+    out.push('')
   }
   if (res.idle_cpu) {
     out.push('### CPU of an idle ring (a started callback consumer, nothing published), whole process', '')
@@ -669,6 +682,27 @@ function bars(tp, lat, res, paired) {
   pairedBar('batch 64: ahead of the pure-JS SAB ring', 64)
   ratioBar('batch 64: >= 30x MessagePort.postMessage (64 events/message)', 64, 'postMessage', 30, 'DESIGN.md')
   ratioBar('batch 64: ahead of shared-memory-disruptor', 64, 'shared-memory-disruptor', 1, 'DESIGN.md')
+  // Three-to-one (issue 17 part 2), ratios of medians.
+  const three = (batch, system) =>
+    tp.find((r) => r.topology === '3p1c' && r.batch === batch && r.system === system && r.mode !== 'poller')
+  const threeBar = (name, batch, system, min) => {
+    const r = three(batch, system)
+    const base = three(batch, 'napi-disruptor')
+    if (!r || !base || r.median === null || base.median === null) {
+      out.push({ bar: name, source: 'issue', met: null, figure: 'not measured' })
+      return
+    }
+    const ratio = base.median / r.median
+    out.push({
+      bar: name,
+      source: 'issue',
+      met: min === 1 ? ratio > 1 : ratio >= min,
+      figure: `${fmtRatio(ratio)} (${fmtRate(base.median)} vs ${fmtRate(r.median)} events/s)`,
+    })
+  }
+  threeBar('3P1C batch 1: ahead of the multi-producer SAB ring', 1, 'sab-ring', 1)
+  threeBar('3P1C batch 64: ahead of the multi-producer SAB ring', 64, 'sab-ring', 1)
+  threeBar('3P1C batch 1: >= 30x MessagePort.postMessage', 1, 'postMessage', 30)
   const latBar = (name, scenario, mode, maxUs) => {
     const r = lat.find((x) => x.scenario === scenario && x.system === 'napi-disruptor' && x.mode === mode)
     if (!r || r.p50_us === null) {
@@ -701,6 +735,15 @@ function bars(tp, lat, res, paired) {
     met: a ? a.gcMinor === 0 && a.gcMajor === 0 && heapBytesPerEvent(a) < 1 : null,
     figure: a
       ? `${a.gcMinor} minor GCs, ${heapBytesPerEvent(a).toFixed(3)} bytes/event in ${fmtInt(a.events)} publishes`
+      : 'not measured',
+  })
+  const am = res.publish_allocation_multi
+  out.push({
+    bar: 'multi producer: no allocation per claim',
+    source: 'issue',
+    met: am ? am.gcMinor === 0 && am.gcMajor === 0 && heapBytesPerEvent(am) < 1 : null,
+    figure: am
+      ? `${am.gcMinor} minor GCs, ${heapBytesPerEvent(am).toFixed(3)} bytes/event in ${fmtInt(am.events)} publishes`
       : 'not measured',
   })
   const m = res.long_run_memory

@@ -9,7 +9,16 @@
 // 2-core VM (~180M against ~500M events/s) and would cap both systems as the order checker does.
 
 import { parentPort, workerData } from 'node:worker_threads'
-import { ACK_STRIDE, CTRL_ACK, CTRL_T0, CTRL_T1, loadDisruptor, loadSharedMemoryDisruptor, nowNs, readyAndWait } from './common.mjs'
+import {
+  ACK_STRIDE,
+  CTRL_ACK,
+  CTRL_T0,
+  CTRL_T1,
+  loadDisruptor,
+  loadSharedMemoryDisruptor,
+  nowNs,
+  readyAndWait,
+} from './common.mjs'
 import { MpSabProducer, SabProducer } from './sab-ring.mjs'
 
 const { system, batch, producers, p, perProducer: m, light } = workerData

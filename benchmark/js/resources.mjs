@@ -54,10 +54,10 @@ export async function memoryOverLongRun({ events, size }) {
  * in a closure variable is a heap number, one allocation per `sum +=` once it leaves the small
  * integer range (an earlier version of this harness measured its own drain that way).
  */
-export async function publishPathAllocation({ events }) {
+export async function publishPathAllocation({ events, producer = 'single' }) {
   const Disruptor = loadDisruptor()
   const size = 65536
-  const d = new Disruptor({ size, slotSize: 8, producer: 'single' })
+  const d = new Disruptor({ size, slotSize: 8, producer })
   const f64 = new Float64Array(d.buffer)
   const mask = size - 1
   const p = d.poller()
