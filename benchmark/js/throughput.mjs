@@ -273,7 +273,7 @@ function consumerSide(topology, row, batch, perProducer, size, waitStrategy) {
         })
       }
     }
-    channels.forEach(({ port1 }, p) => listen(port1, CTRL_ACK + ACK_STRIDE * p))
+    for (const [p, { port1 }] of channels.entries()) listen(port1, CTRL_ACK + ACK_STRIDE * p)
     return {
       checkers,
       dataFor: (p) => ({ data: { port: channels[p].port2, window }, transferList: [channels[p].port2] }),
