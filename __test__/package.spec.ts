@@ -9,23 +9,28 @@ import test from 'ava'
 const root = path.join(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
-test('index.mjs exports the same names as dist/index.js, bound to the same objects', (t) => {
-  // A plain node child: the built package, as a user loads it.
-  const script = `
-    import { createRequire } from 'node:module'
-    import * as esm from './index.mjs'
-    const cjs = createRequire(import.meta.url)('./dist/index.js')
-    const named = Object.keys(esm).filter((k) => k !== 'default').sort()
-    const same = named.filter((k) => esm[k] === cjs[k])
-    console.log(JSON.stringify({ named, cjs: Object.keys(cjs).sort(), same, def: esm.default === cjs }))
-  `
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
-  const r = JSON.parse(out)
-  t.true(r.cjs.includes('Disruptor'))
-  t.deepEqual(r.named, r.cjs)
-  t.deepEqual(r.same, r.cjs)
-  t.true(r.def)
-})
+for (const [esmFile, cjsFile, name] of [
+  ['./index.mjs', './dist/index.js', 'Disruptor'],
+  ['./journal.mjs', './dist/journal/index.js', 'journal'],
+]) {
+  test(`${esmFile} exports the same names as ${cjsFile}, bound to the same objects`, (t) => {
+    // A plain node child: the built package, as a user loads it.
+    const script = `
+      import { createRequire } from 'node:module'
+      import * as esm from '${esmFile}'
+      const cjs = createRequire(import.meta.url)('${cjsFile}')
+      const named = Object.keys(esm).filter((k) => k !== 'default').sort()
+      const same = named.filter((k) => esm[k] === cjs[k])
+      console.log(JSON.stringify({ named, cjs: Object.keys(cjs).sort(), same, def: esm.default === cjs }))
+    `
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
+    const r = JSON.parse(out)
+    t.true(r.cjs.includes(name))
+    t.deepEqual(r.named, r.cjs)
+    t.deepEqual(r.same, r.cjs)
+    t.true(r.def)
+  })
+}
 
 test('every file package.json "exports" names exists and ships in "files"', (t) => {
   const targets: string[] = []
@@ -44,4 +49,5 @@ test('every file package.json "exports" names exists and ships in "files"', (t) 
   }
   t.is(pkg.exports['.'].import.types, './index.d.mts')
   t.is(pkg.exports['.'].require.types, './dist/index.d.ts')
+  t.is(pkg.exports['./journal'].require.default, './dist/journal/index.js')
 })

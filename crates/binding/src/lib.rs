@@ -8,9 +8,12 @@
 //! `shared` (a ring's state every thread shares), `registry` (rings by id, for `attach`),
 //! `instance` (one thread's consumers and waits), then `NativeRing`, the class JavaScript
 //! sees: `ring` (life cycle), `produce`, `consume`, `views` (native memory handed to
-//! JavaScript), `stats`, `removal` (live removal from any thread); and `protocol`, the numbers both sides agree on.
+//! JavaScript), `stats`, `removal` (live removal from any thread), `fast` (the hot calls as raw
+//! N-API functions), `checksum` (CRC-32C for the journal); and `protocol`, the numbers both
+//! sides agree on.
 #![deny(clippy::all)]
 
+pub mod checksum;
 mod consume;
 mod engine;
 mod error;

@@ -1,0 +1,312 @@
+/**
+ * The journaller: a consumer stage that appends every batch it is given to segment files before
+ * it returns, placed like LMAX's journaller: stages after it (`andThen`) see an event only once
+ * the journal has written it (and, with `fsync: 'batch'`, synced it).
+ */
+
+import fs from 'node:fs'
+import path from 'node:path'
+
+import { coded, rangeError, typeError } from '../errors'
+import { crc32cRecords } from '../native'
+import type { HandlerObject } from '../types'
+import { integer } from '../validate'
+import {
+  checkSegmentHeader,
+  corrupt,
+  RECORD_HEADER,
+  SEGMENT_HEADER,
+  scanSegment,
+  segmentFirst,
+  segmentHeader,
+  segmentName,
+  writePosition,
+} from './format'
+
+/** When the journal asks the disk to keep what it wrote (`fdatasync`). */
+export type FsyncPolicy = 'none' | 'batch' | { everyMs: number }
+
+export interface JournalOptions {
+  /** The directory of the segment files (made if missing). One journal writes to it at a time. */
+  dir: string
+  /**
+   * 'batch' (the default): every batch is synced before the stage returns, so a stage after it
+   * acts only on what survives a crash of the machine. `{ everyMs }`: synced at most that long
+   * after it was written (a crash of the machine may lose that much; a crash of the process
+   * loses nothing written). 'none': left to the operating system (and synced at close).
+   */
+  fsync?: FsyncPolicy
+  /** A segment is closed and a new one begun once it would pass this size (default 64 MiB). */
+  segmentBytes?: number
+  /** The consumer's name in `stats()` (default 'journal'). */
+  name?: string
+}
+
+/** What opening the directory found. */
+export interface JournalRecovery {
+  /** The position the next record gets: records journaled in this directory so far. */
+  position: number
+  /** Segment files found. */
+  segments: number
+  /** Bytes of a torn tail (a write cut short by a crash) cut off the last segment; 0 if none. */
+  truncatedBytes: number
+}
+
+/** The ring a journal reads slots from (a `Disruptor`, typed or not). */
+export interface JournalSource {
+  readonly buffer: ArrayBuffer
+  readonly slotSize: number
+  readonly size: number
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+/**
+ * A journal stage for ring `source`: register it as a consumer (`d.handleEventsWith(j)`) and put
+ * what must see only journaled events after it (`.andThen(...)`). Each event is one record
+ * holding its slot's bytes, numbered by position (see `format.ts`).
+ */
+export class Journal implements HandlerObject {
+  readonly name: string
+  /** What opening the directory found (torn tail cut, next position). */
+  readonly recovered: JournalRecovery
+  readonly dir: string
+  private readonly fsyncPolicy: FsyncPolicy
+  private readonly segmentBytes: number
+  private readonly slotSize: number
+  private readonly ring: Buffer
+  private readonly mask: number
+  private fd: number
+  private segmentSize: number
+  private next: number
+  private synced: number
+  private scratch: Buffer = Buffer.alloc(0)
+  private timer: NodeJS.Timeout | null = null
+  private closed = false
+  private readonly lock: string
+
+  constructor(source: JournalSource, options: JournalOptions) {
+    if (options === null || typeof options !== 'object') throw typeError('journal options must be an object')
+    if (typeof options.dir !== 'string' || options.dir === '') throw typeError('dir must be a non-empty string')
+    this.fsyncPolicy = fsyncOption(options.fsync)
+    this.segmentBytes =
+      options.segmentBytes === undefined
+        ? DEFAULT_SEGMENT_BYTES
+        : integer('segmentBytes', options.segmentBytes, 4096, 2 ** 40)
+    if (options.name !== undefined && typeof options.name !== 'string') throw typeError('name must be a string')
+    this.name = options.name ?? 'journal'
+    this.dir = path.resolve(options.dir)
+    this.slotSize = source.slotSize
+    // A Buffer over the ring's memory (no copy), for Buffer.copy: no view object per record.
+    this.ring = Buffer.from(source.buffer)
+    this.mask = source.size - 1
+    fs.mkdirSync(this.dir, { recursive: true })
+    this.lock = takeLock(this.dir)
+    try {
+      const opened = openLast(this.dir)
+      this.fd = opened.fd
+      this.segmentSize = opened.size
+      this.next = opened.recovery.position
+      this.recovered = opened.recovery
+    } catch (e) {
+      fs.rmSync(this.lock, { force: true })
+      throw e
+    }
+    this.synced = this.next
+    if (typeof this.fsyncPolicy === 'object') {
+      this.timer = setInterval(() => this.sync(), this.fsyncPolicy.everyMs)
+      this.timer.unref()
+    }
+  }
+
+  /** The position the next event gets (records journaled in this directory, ever). */
+  get position(): number {
+    return this.next
+  }
+
+  /** Records known to be on disk (synced): with 'batch', every record written. */
+  get syncedPosition(): number {
+    return this.synced
+  }
+
+  /** The consumer's batch: one write of every slot in `[lo, hi]`, then the fsync policy. */
+  onBatch(lo: number, hi: number): void {
+    if (this.closed) throw coded(new Error('the journal is closed'), 'ERR_DISRUPTOR_CLOSED')
+    const n = hi - lo + 1
+    const stride = RECORD_HEADER + this.slotSize
+    const bytes = n * stride
+    if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) this.roll()
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
+    const b = this.scratch
+    const slot = this.slotSize
+    for (let i = 0, at = 0; i < n; i++, at += stride) {
+      const from = ((lo + i) & this.mask) * slot
+      b.writeUInt32LE(slot, at)
+      writePosition(b, at + 8, this.next + i)
+      this.ring.copy(b, at + RECORD_HEADER, from, from + slot)
+    }
+    // The checksums in one native call (position and payload of each record).
+    crc32cRecords(b, 0, n, stride, 8, 8 + slot, 4)
+    writeAll(this.fd, b, bytes)
+    this.segmentSize += bytes
+    this.next += n
+    if (this.fsyncPolicy === 'batch') this.sync()
+  }
+
+  /** Syncs what was written (the `{ everyMs }` timer calls it; so does `close`). */
+  sync(): void {
+    if (this.closed || this.synced === this.next) return
+    fs.fdatasyncSync(this.fd)
+    this.synced = this.next
+  }
+
+  /** The consumer stops (the ring closed or halted): the journal syncs and closes its files. */
+  onShutdown(): void {
+    this.close()
+  }
+
+  /** Syncs and closes the journal (the directory may then be opened again). */
+  close(): void {
+    if (this.closed) return
+    this.sync()
+    this.closed = true
+    if (this.timer !== null) clearInterval(this.timer)
+    fs.closeSync(this.fd)
+    fs.rmSync(this.lock, { force: true })
+  }
+
+  /**
+   * Deletes the segments whose every record is below `position` (retention: what a snapshot
+   * or a downstream system already holds). The segment being written is kept. Returns how many
+   * files were deleted.
+   */
+  deleteBelow(position: number): number {
+    integer('position', position, 0, Number.MAX_SAFE_INTEGER)
+    const firsts = listSegments(this.dir)
+    let deleted = 0
+    // A segment ends where the next begins: it can go when that is at or below `position`.
+    for (let i = 0; i + 1 < firsts.length; i++) {
+      if (firsts[i + 1] > position) break
+      fs.rmSync(path.join(this.dir, segmentName(firsts[i])))
+      deleted++
+    }
+    if (deleted > 0) syncDir(this.dir)
+    return deleted
+  }
+
+  private roll(): void {
+    fs.fdatasyncSync(this.fd)
+    this.synced = this.next
+    fs.closeSync(this.fd)
+    this.fd = createSegment(this.dir, this.next)
+    this.segmentSize = SEGMENT_HEADER
+  }
+}
+
+/** `new Journal(source, options)`: the journal stage of ring `source`. */
+export function journal(source: JournalSource, options: JournalOptions): Journal {
+  return new Journal(source, options)
+}
+
+function fsyncOption(v: unknown): FsyncPolicy {
+  if (v === undefined) return 'batch'
+  if (v === 'none' || v === 'batch') return v
+  if (v !== null && typeof v === 'object' && 'everyMs' in v) {
+    return { everyMs: integer('fsync.everyMs', (v as { everyMs: unknown }).everyMs, 1, 2 ** 31 - 1) }
+  }
+  throw rangeError(`fsync must be 'none', 'batch' or { everyMs }, got ${String(v)}`)
+}
+
+/** Segment first positions in `dir`, ascending (other files are left alone). */
+export function listSegments(dir: string): number[] {
+  const out: number[] = []
+  for (const name of fs.readdirSync(dir)) {
+    const first = segmentFirst(name)
+    if (first !== null) out.push(first)
+  }
+  return out.sort((a, b) => a - b)
+}
+
+/** Opens the last segment for appending, cutting a torn tail off it (made if there is none). */
+function openLast(dir: string): { fd: number; size: number; recovery: JournalRecovery } {
+  const firsts = listSegments(dir)
+  if (firsts.length === 0) {
+    return {
+      fd: createSegment(dir, 0),
+      size: SEGMENT_HEADER,
+      recovery: { position: 0, segments: 0, truncatedBytes: 0 },
+    }
+  }
+  const first = firsts[firsts.length - 1]
+  const file = path.join(dir, segmentName(first))
+  const b = fs.readFileSync(file)
+  checkSegmentHeader(b, file, first)
+  const end = scanSegment(b, first, Number.POSITIVE_INFINITY, () => {})
+  if (end.kind === 'corrupt') throw corrupt(file, end)
+  const fd = fs.openSync(file, 'r+')
+  let truncatedBytes = 0
+  if (end.kind === 'torn') {
+    fs.ftruncateSync(fd, end.end)
+    fs.fdatasyncSync(fd)
+    truncatedBytes = end.bytes
+  }
+  fs.closeSync(fd)
+  return {
+    fd: fs.openSync(file, 'a'),
+    size: end.end,
+    recovery: { position: end.next, segments: firsts.length, truncatedBytes },
+  }
+}
+
+function createSegment(dir: string, first: number): number {
+  const fd = fs.openSync(path.join(dir, segmentName(first)), 'wx')
+  writeAll(fd, segmentHeader(first), SEGMENT_HEADER)
+  fs.fdatasyncSync(fd)
+  syncDir(dir)
+  return fd
+}
+
+function writeAll(fd: number, b: Buffer, bytes: number): void {
+  let done = 0
+  while (done < bytes) done += fs.writeSync(fd, b, done, bytes - done)
+}
+
+/** Makes a new or removed file name durable (the directory's own entry list). */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * One journal per directory: a lock file holding the writer's pid. A lock left by a process
+ * that no longer exists (killed) is taken over; one held by a live process is refused.
+ */
+function takeLock(dir: string): string {
+  const lock = path.join(dir, 'journal.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' })
+      return lock
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10)
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) break
+    if (pid === process.pid) break
+    fs.rmSync(lock, { force: true })
+  }
+  throw coded(new Error(`the journal in ${dir} is open elsewhere (${lock})`), 'ERR_DISRUPTOR_JOURNAL_LOCKED')
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Replay: the records of a journal directory from a position, in order, each checked (length,
+ * CRC-32C, position), as an async iterator or published back into a ring. A torn tail of the
+ * last segment (a crash mid-write) ends the replay and is counted; damage anywhere else is an
+ * error (ERR_DISRUPTOR_JOURNAL_CORRUPT), never a record.
+ */
+
+import fs from 'node:fs'
+import path from 'node:path'
+
+import { coded, typeError } from '../errors'
+import { integer } from '../validate'
+import { checkSegmentHeader, corrupt, scanSegment, segmentName } from './format'
+import { listSegments } from './journal'
+
+export interface ReplayOptions {
+  /** The journal's directory. */
+  dir: string
+  /** The first position to replay (default 0). */
+  from?: number
+}
+
+/** One journaled event: its position and its slot's bytes (a view of the segment read). */
+export interface ReplayRecord {
+  position: number
+  data: Buffer
+}
+
+/** Where a replay into a ring (or an iteration) ended. */
+export interface ReplayResult {
+  /** Records replayed. */
+  records: number
+  /** The position after the last record replayed (where a new journal goes on). */
+  position: number
+  /** Bytes of a torn tail after the last record (a write cut short), not replayed. */
+  tornBytes: number
+}
+
+/** The ring a replay publishes into (a `Disruptor` whose slots are the records' size). */
+export interface ReplayTarget {
+  readonly slotSize: number
+  readonly buffer: ArrayBuffer
+  readonly size: number
+  nextAsync(n?: number): Promise<number>
+  publish(lo: number, hi?: number): void
+  offset(seq: number): number
+}
+
+/** The records of a journal as an async iterator; `result` says where it ended once it is done. */
+export class Replay implements AsyncIterable<ReplayRecord> {
+  readonly result: ReplayResult = { records: 0, position: 0, tornBytes: 0 }
+  private readonly dir: string
+  private readonly from: number
+
+  constructor(options: ReplayOptions) {
+    if (options === null || typeof options !== 'object') throw typeError('replay options must be an object')
+    if (typeof options.dir !== 'string' || options.dir === '') throw typeError('dir must be a non-empty string')
+    this.dir = path.resolve(options.dir)
+    this.from = options.from === undefined ? 0 : integer('from', options.from, 0, Number.MAX_SAFE_INTEGER)
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ReplayRecord> {
+    for (const batch of this.segments()) {
+      for (const r of batch) yield r
+      // Between segments: let the event loop run (a replay of many segments is long).
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  /** Every segment's records in order, read and checked a segment at a time. */
+  *segments(): Generator<ReplayRecord[]> {
+    const firsts = listSegments(this.dir)
+    this.result.position = this.from
+    if (firsts.length === 0) return
+    if (this.from < firsts[0]) {
+      throw coded(
+        new RangeError(`position ${this.from} is no longer in the journal (it starts at ${firsts[0]})`),
+        'ERR_OUT_OF_RANGE',
+      )
+    }
+    let expected = firsts[0]
+    for (let i = 0; i < firsts.length; i++) {
+      const first = firsts[i]
+      const last = i === firsts.length - 1
+      const file = path.join(this.dir, segmentName(first))
+      if (first !== expected) {
+        throw corrupt(file, {
+          offset: 0,
+          position: expected,
+          reason: `records ${expected} to ${first - 1} are missing`,
+        })
+      }
+      // Segments wholly before `from` are skipped unread (the next one says where this one ends).
+      if (!last && firsts[i + 1] <= this.from) {
+        expected = firsts[i + 1]
+        continue
+      }
+      const b = fs.readFileSync(file)
+      checkSegmentHeader(b, file, first)
+      const records: ReplayRecord[] = []
+      const end = scanSegment(b, first, this.from, (position, offset, length) => {
+        records.push({ position, data: b.subarray(offset, offset + length) })
+      })
+      if (end.kind === 'corrupt') throw corrupt(file, end)
+      if (end.kind === 'torn' && !last) {
+        throw corrupt(file, { offset: end.offset, position: end.next, reason: 'a sealed segment ends mid-record' })
+      }
+      if (records.length > 0) {
+        this.result.records += records.length
+        this.result.position = records[records.length - 1].position + 1
+        yield records
+      }
+      if (end.kind === 'torn') this.result.tornBytes = end.bytes
+      expected = end.next
+    }
+  }
+
+  /** Publishes every record into `target`, in order, a segment's run at a time. */
+  async into(target: ReplayTarget): Promise<ReplayResult> {
+    const slot = target.slotSize
+    const ring = Buffer.from(target.buffer)
+    for (const records of this.segments()) {
+      let i = 0
+      while (i < records.length) {
+        const n = Math.min(records.length - i, Math.max(1, target.size >> 2))
+        const hi = await target.nextAsync(n)
+        const lo = hi - n + 1
+        try {
+          for (let k = 0; k < n; k++) {
+            const data = records[i + k].data
+            if (data.length !== slot) {
+              throw coded(
+                new RangeError(
+                  `journal record ${records[i + k].position} holds ${data.length} bytes; the ring's slots hold ${slot}`,
+                ),
+                'ERR_INVALID_ARG_VALUE',
+              )
+            }
+            data.copy(ring, target.offset(lo + k))
+          }
+        } finally {
+          // A claim is always published (a record that did not fit leaves its slot as it was).
+          target.publish(lo, hi)
+        }
+        i += n
+      }
+    }
+    return this.result
+  }
+}
+
+/**
+ * The records of the journal in `dir` from position `from`: `for await (const r of replay(...))`,
+ * or `await replay(...).into(d)` to publish them into ring `d`.
+ */
+export function replay(options: ReplayOptions): Replay {
+  return new Replay(options)
+}
