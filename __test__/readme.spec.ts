@@ -30,10 +30,12 @@ examples.forEach((example, i) => {
   const title = example.code.split('\n').find((l) => l.includes('new Disruptor')) ?? ''
   test(`README example ${i + 1} prints what the README says (${title.trim()})`, (t) => {
     const file = join(dir, `example-${i + 1}.js`)
-    const code = example.code.replaceAll(
-      "require('napi-disruptor')",
-      `require(${JSON.stringify(join(root, 'dist', 'index.js'))})`,
-    )
+    const code = example.code
+      .replaceAll("require('napi-disruptor')", `require(${JSON.stringify(join(root, 'dist', 'index.js'))})`)
+      .replaceAll(
+        "require('napi-disruptor/journal')",
+        `require(${JSON.stringify(join(root, 'dist', 'journal', 'index.js'))})`,
+      )
     writeFileSync(file, code)
     const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' })
     t.is(run.signal, null, `killed by ${run.signal}: ${run.stderr}`)

@@ -20,7 +20,6 @@ import {
   segmentFirst,
   segmentHeader,
   segmentName,
-  writePosition,
 } from './format'
 
 /** When the journal asks the disk to keep what it wrote (`fdatasync`). */
@@ -60,6 +59,7 @@ export interface JournalSource {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+const TWO_32 = 2 ** 32
 
 /**
  * A journal stage for ring `source`: register it as a consumer (`d.handleEventsWith(j)`) and put
@@ -139,11 +139,16 @@ export class Journal implements HandlerObject {
     if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
     const b = this.scratch
     const slot = this.slotSize
+    const ring = this.ring
     for (let i = 0, at = 0; i < n; i++, at += stride) {
       const from = ((lo + i) & this.mask) * slot
+      const position = this.next + i
       b.writeUInt32LE(slot, at)
-      writePosition(b, at + 8, this.next + i)
-      this.ring.copy(b, at + RECORD_HEADER, from, from + slot)
+      b.writeUInt32LE(position % TWO_32, at + 8)
+      b.writeUInt32LE(Math.floor(position / TWO_32), at + 12)
+      // Small slots byte by byte: a Buffer.copy is a native call (~60 ns) per record.
+      if (slot <= 64) for (let k = 0, to = at + RECORD_HEADER; k < slot; k++) b[to + k] = ring[from + k]
+      else ring.copy(b, at + RECORD_HEADER, from, from + slot)
     }
     // The checksums in one native call (position and payload of each record).
     crc32cRecords(b, 0, n, stride, 8, 8 + slot, 4)
