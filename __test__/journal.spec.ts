@@ -37,42 +37,65 @@ async function records(dir: string, from = 0) {
   return { out, result: r.result }
 }
 
-test('stages after the journal see only journaled events; replay gives them back in order, from any position', async (t) => {
+for (const async of [false, true]) {
+  test(`stages after the journal see only journaled events; replay gives them back in order, from any position${async ? ' (async)' : ''}`, async (t) => {
+    const dir = tmp()
+    const d = new Disruptor({ size: 64, slotSize: 16 })
+    const j = journal(d, { dir, segmentBytes: 4096, async })
+    t.deepEqual(j.recovered, { position: 0, segments: 0, truncatedBytes: 0 })
+    let seen = 0
+    let early = 0
+    d.handleEventsWith(j).andThen((_lo, hi) => {
+      if (j.syncedPosition < hi + 1) early++ // 'batch': synced before the stage returned
+      seen = hi + 1
+    })
+    d.start()
+    await publish(d, 0, 1000)
+    await d.close()
+    t.is(seen, 1000)
+    t.is(early, 0)
+    t.is(j.position, 1000)
+    t.true(segments(dir).length > 1, 'rolled by size')
+    t.false(fs.existsSync(path.join(dir, 'journal.lock')), 'closed with the ring')
+
+    const all = await records(dir)
+    t.is(all.out.length, 1000)
+    t.true(all.out.every((r, i) => r.position === i && r.value === i && r.check === i * 3))
+    t.deepEqual(all.result, { records: 1000, position: 1000, tornBytes: 0 })
+    const tail = await records(dir, 777)
+    t.deepEqual(
+      tail.out.map((r) => r.position),
+      Array.from({ length: 223 }, (_, i) => 777 + i),
+    )
+  })
+}
+
+test('async: close() while writes are in flight resolves once they are written and synced', async (t) => {
   const dir = tmp()
   const d = new Disruptor({ size: 64, slotSize: 16 })
-  const j = journal(d, { dir, segmentBytes: 4096 })
-  t.deepEqual(j.recovered, { position: 0, segments: 0, truncatedBytes: 0 })
-  let seen = 0
-  let early = 0
-  d.handleEventsWith(j).andThen((_lo, hi) => {
-    if (j.syncedPosition < hi + 1) early++ // 'batch': synced before the stage returned
-    seen = hi + 1
-  })
-  d.start()
-  await publish(d, 0, 1000)
-  await d.close()
-  t.is(seen, 1000)
-  t.is(early, 0)
-  t.is(j.position, 1000)
-  t.true(segments(dir).length > 1, 'rolled by size')
-  t.false(fs.existsSync(path.join(dir, 'journal.lock')), 'closed with the ring')
-
-  const all = await records(dir)
-  t.is(all.out.length, 1000)
-  t.true(all.out.every((r, i) => r.position === i && r.value === i && r.check === i * 3))
-  t.deepEqual(all.result, { records: 1000, position: 1000, tornBytes: 0 })
-  const tail = await records(dir, 777)
+  const j = journal(d, { dir, async: true, fsync: 'none' })
+  const f64 = new Float64Array(d.buffer)
+  for (let s = 0; s < 40; s++) f64[d.offset(s) / 8] = s
+  const writes = [j.onBatch(0, 9), j.onBatch(10, 39)]
+  const closed = j.close()
+  t.throws(() => j.onBatch(40, 40), { code: 'ERR_DISRUPTOR_CLOSED' })
+  await Promise.all([...writes, closed])
+  t.is(j.position, 40)
+  t.is(j.syncedPosition, 40)
+  t.false(fs.existsSync(path.join(dir, 'journal.lock')))
   t.deepEqual(
-    tail.out.map((r) => r.position),
-    Array.from({ length: 223 }, (_, i) => 777 + i),
+    (await records(dir)).out.map((r) => r.value),
+    Array.from({ length: 40 }, (_, i) => i),
   )
+  d.halt()
 })
 
 test('a journal opened again goes on from the last position; replay into a ring publishes the records', async (t) => {
   const dir = tmp()
   for (const from of [0, 300]) {
     const d = new Disruptor({ size: 32, slotSize: 16 })
-    const j = journal(d, { dir, fsync: 'none', segmentBytes: 8192 })
+    // The second session writes off the thread (async), through two segment rolls.
+    const j = journal(d, { dir, fsync: from === 0 ? 'none' : 'batch', segmentBytes: 8192, async: from > 0 })
     t.is(j.recovered.position, from)
     d.handleEventsWith(j)
     d.start()
@@ -195,7 +218,9 @@ test('kill -9 at random points, many times: replay yields every acknowledged rec
   const fixture = path.join(__dirname, 'fixtures', 'journal-writer.js')
   let acked = 0
   for (let run = 0; run < 8; run++) {
-    const child = spawn(process.execPath, [fixture, dir, String(run)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // Writes on the consumer's thread in even runs, off it (async) in odd ones: one directory.
+    const mode = run % 2 === 0 ? 'sync' : 'async'
+    const child = spawn(process.execPath, [fixture, dir, String(run), mode], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     let opened = -1
     let lastAck = -1

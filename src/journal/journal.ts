@@ -39,6 +39,13 @@ export interface JournalOptions {
   segmentBytes?: number
   /** The consumer's name in `stats()` (default 'journal'). */
   name?: string
+  /**
+   * Write and sync off this thread (libuv's pool) and return a Promise from each batch, which
+   * holds the stages after the journal until it settles: the event loop never waits for the
+   * disk. Default false: the batch is written (and synced) before `onBatch` returns, which is
+   * faster per batch but blocks this thread for each write and sync.
+   */
+  async?: boolean
 }
 
 /** What opening the directory found. */
@@ -59,6 +66,13 @@ export interface JournalSource {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+const write = (fd: number, b: Buffer, offset: number, length: number) =>
+  new Promise<number>((resolve, reject) =>
+    fs.write(fd, b, offset, length, null, (e, n) => (e === null ? resolve(n) : reject(e))),
+  )
+const fdatasync = (fd: number) =>
+  new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e === null ? resolve() : reject(e))))
 const TWO_32 = 2 ** 32
 
 /**
@@ -83,6 +97,11 @@ export class Journal implements HandlerObject {
   private scratch: Buffer = Buffer.alloc(0)
   private timer: NodeJS.Timeout | null = null
   private closed = false
+  private readonly async: boolean
+  /** Positions given to framed records (ahead of `next` while async writes are in flight). */
+  private assigned: number
+  /** The async writes, chained in order (each batch's Promise is its link). */
+  private tail: Promise<void> = Promise.resolve()
   private readonly lock: string
 
   constructor(source: JournalSource, options: JournalOptions) {
@@ -95,6 +114,8 @@ export class Journal implements HandlerObject {
         : integer('segmentBytes', options.segmentBytes, 4096, 2 ** 40)
     if (options.name !== undefined && typeof options.name !== 'string') throw typeError('name must be a string')
     this.name = options.name ?? 'journal'
+    if (options.async !== undefined && typeof options.async !== 'boolean') throw typeError('async must be a boolean')
+    this.async = options.async === true
     this.dir = path.resolve(options.dir)
     this.slotSize = source.slotSize
     // A Buffer over the ring's memory (no copy), for Buffer.copy: no view object per record.
@@ -113,6 +134,7 @@ export class Journal implements HandlerObject {
       throw e
     }
     this.synced = this.next
+    this.assigned = this.next
     if (typeof this.fsyncPolicy === 'object') {
       this.timer = setInterval(() => this.sync(), this.fsyncPolicy.everyMs)
       this.timer.unref()
@@ -129,20 +151,52 @@ export class Journal implements HandlerObject {
     return this.synced
   }
 
-  /** The consumer's batch: one write of every slot in `[lo, hi]`, then the fsync policy. */
-  onBatch(lo: number, hi: number): void {
+  /**
+   * The consumer's batch: one write of every slot in `[lo, hi]`, then the fsync policy; with
+   * `async`, a Promise of that (batches are written in the order they come).
+   */
+  onBatch(lo: number, hi: number): void | Promise<void> {
     if (this.closed) throw coded(new Error('the journal is closed'), 'ERR_DISRUPTOR_CLOSED')
     const n = hi - lo + 1
-    const stride = RECORD_HEADER + this.slotSize
-    const bytes = n * stride
-    if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) this.roll()
-    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
-    const b = this.scratch
+    const bytes = n * (RECORD_HEADER + this.slotSize)
+    if (!this.async) {
+      if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
+      this.frame(this.scratch, lo, n)
+      this.write(this.scratch, bytes, n)
+      if (this.fsyncPolicy === 'batch') this.sync()
+      return
+    }
+    // Framed now, while the slots are this stage's; written after the writes before it.
+    const b = Buffer.allocUnsafe(bytes)
+    this.frame(b, lo, n)
+    const link = this.tail.then(async () => {
+      if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
+        await fdatasync(this.fd)
+        this.synced = this.next
+        this.fd = this.rollTo(this.next)
+      }
+      let done = 0
+      while (done < bytes) done += await write(this.fd, b, done, bytes - done)
+      this.segmentSize += bytes
+      this.next += n
+      if (this.fsyncPolicy === 'batch') {
+        const written = this.next
+        await fdatasync(this.fd)
+        this.synced = written
+      }
+    })
+    this.tail = link
+    return link
+  }
+
+  /** Frames the `n` slots from sequence `lo` as records at the start of `b`, checksums included. */
+  private frame(b: Buffer, lo: number, n: number): void {
     const slot = this.slotSize
+    const stride = RECORD_HEADER + slot
     const ring = this.ring
     for (let i = 0, at = 0; i < n; i++, at += stride) {
       const from = ((lo + i) & this.mask) * slot
-      const position = this.next + i
+      const position = this.assigned + i
       b.writeUInt32LE(slot, at)
       b.writeUInt32LE(position % TWO_32, at + 8)
       b.writeUInt32LE(Math.floor(position / TWO_32), at + 12)
@@ -152,32 +206,58 @@ export class Journal implements HandlerObject {
     }
     // The checksums in one native call (position and payload of each record).
     crc32cRecords(b, 0, n, stride, 8, 8 + slot, 4)
+    this.assigned += n
+  }
+
+  /** Writes `bytes` of framed records (`n` of them), rolling to a new segment first if full. */
+  private write(b: Buffer, bytes: number, n: number): void {
+    if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
+      fs.fdatasyncSync(this.fd)
+      this.synced = this.next
+      this.fd = this.rollTo(this.next)
+    }
     writeAll(this.fd, b, bytes)
     this.segmentSize += bytes
     this.next += n
-    if (this.fsyncPolicy === 'batch') this.sync()
   }
 
   /** Syncs what was written (the `{ everyMs }` timer calls it; so does `close`). */
   sync(): void {
     if (this.closed || this.synced === this.next) return
+    const written = this.next
     fs.fdatasyncSync(this.fd)
-    this.synced = this.next
+    this.synced = written
   }
 
   /** The consumer stops (the ring closed or halted): the journal syncs and closes its files. */
   onShutdown(): void {
-    this.close()
+    // Async writes have settled by now (the ring waits for a batch's Promise before its
+    // consumer stops); a failure to sync or close is reported, as the process would see it.
+    this.close().catch((e: Error) =>
+      process.emitWarning(`journal ${this.dir}: ${e.message}`, 'DisruptorJournalWarning'),
+    )
   }
 
-  /** Syncs and closes the journal (the directory may then be opened again). */
-  close(): void {
-    if (this.closed) return
-    this.sync()
+  /**
+   * Syncs and closes the journal (the directory may then be opened again). With `async`
+   * writes still in flight, it closes once they are done; the Promise says when.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.tail.catch(() => {})
+    const finish = () => {
+      if (this.synced !== this.next) fs.fdatasyncSync(this.fd)
+      this.synced = this.next
+      fs.closeSync(this.fd)
+      fs.rmSync(this.lock, { force: true })
+    }
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
-    fs.closeSync(this.fd)
-    fs.rmSync(this.lock, { force: true })
+    if (this.assigned === this.next) {
+      finish()
+      return Promise.resolve()
+    }
+    this.tail = this.tail.catch(() => {}).then(finish)
+    return this.tail
   }
 
   /**
@@ -199,12 +279,11 @@ export class Journal implements HandlerObject {
     return deleted
   }
 
-  private roll(): void {
-    fs.fdatasyncSync(this.fd)
-    this.synced = this.next
+  /** Closes the segment being written (synced before) and begins the one starting at `first`. */
+  private rollTo(first: number): number {
     fs.closeSync(this.fd)
-    this.fd = createSegment(this.dir, this.next)
     this.segmentSize = SEGMENT_HEADER
+    return createSegment(this.dir, first)
   }
 }
 
