@@ -29,6 +29,16 @@ async function publish(d: Disruptor, from: number, count: number) {
   }
 }
 
+/** A started 16-slot ring journaling into `dir` (segments of 4 KiB) with `count` events published. */
+async function journaled(dir: string, count: number) {
+  const d = new Disruptor({ size: 16, slotSize: 16 })
+  const j = journal(d, { dir, segmentBytes: 4096 })
+  d.handleEventsWith(j)
+  d.start()
+  await publish(d, 0, count)
+  return { d, j }
+}
+
 async function records(dir: string, from = 0) {
   const out: { position: number; value: number; check: number }[] = []
   const r = replay({ dir, from })
@@ -125,11 +135,7 @@ test('a journal opened again goes on from the last position; replay into a ring 
 
 test('retention deletes whole segments below a position; replay from a deleted position is refused', async (t) => {
   const dir = tmp()
-  const d = new Disruptor({ size: 16, slotSize: 16 })
-  const j = journal(d, { dir, segmentBytes: 4096 })
-  d.handleEventsWith(j)
-  d.start()
-  await publish(d, 0, 600)
+  const { d, j } = await journaled(dir, 600)
   const before = segments(dir)
   const deleted = j.deleteBelow(300)
   const after = segments(dir)
@@ -146,11 +152,7 @@ test('retention deletes whole segments below a position; replay from a deleted p
 
 test('a torn tail is cut and counted when the journal opens; damage is an error, never a record', async (t) => {
   const dir = tmp()
-  const d = new Disruptor({ size: 16, slotSize: 16 })
-  const j = journal(d, { dir, segmentBytes: 4096 })
-  d.handleEventsWith(j)
-  d.start()
-  await publish(d, 0, 400)
+  const { d } = await journaled(dir, 400)
   await d.close()
   const files = segments(dir)
   const last = path.join(dir, files[files.length - 1])

@@ -726,26 +726,19 @@ function bars(tp, lat, res, paired) {
     met: idle ? idle.cpuPercent < 1 : null,
     figure: idle ? `${idle.cpuPercent.toFixed(2)} %` : 'not measured',
   })
-  const a = res.publish_allocation
-  out.push({
-    bar: 'no per-event allocation in the publish path',
-    source: 'DESIGN.md',
-    // One object per event would be >= 16 bytes per event and a scavenge every few hundred
-    // thousand events: no collection and under a byte per event (code, feedback) is none.
-    met: a ? a.gcMinor === 0 && a.gcMajor === 0 && heapBytesPerEvent(a) < 1 : null,
-    figure: a
-      ? `${a.gcMinor} minor GCs, ${heapBytesPerEvent(a).toFixed(3)} bytes/event in ${fmtInt(a.events)} publishes`
-      : 'not measured',
-  })
-  const am = res.publish_allocation_multi
-  out.push({
-    bar: 'multi producer: no allocation per claim',
-    source: 'issue',
-    met: am ? am.gcMinor === 0 && am.gcMajor === 0 && heapBytesPerEvent(am) < 1 : null,
-    figure: am
-      ? `${am.gcMinor} minor GCs, ${heapBytesPerEvent(am).toFixed(3)} bytes/event in ${fmtInt(am.events)} publishes`
-      : 'not measured',
-  })
+  // One object per event would be >= 16 bytes per event and a scavenge every few hundred
+  // thousand events: no collection and under a byte per event (code, feedback) is none.
+  const allocationBar = (bar, source, a) =>
+    out.push({
+      bar,
+      source,
+      met: a ? a.gcMinor === 0 && a.gcMajor === 0 && heapBytesPerEvent(a) < 1 : null,
+      figure: a
+        ? `${a.gcMinor} minor GCs, ${heapBytesPerEvent(a).toFixed(3)} bytes/event in ${fmtInt(a.events)} publishes`
+        : 'not measured',
+    })
+  allocationBar('no per-event allocation in the publish path', 'DESIGN.md', res.publish_allocation)
+  allocationBar('multi producer: no allocation per claim', 'issue', res.publish_allocation_multi)
   const m = res.long_run_memory
   out.push({
     bar: 'no memory growth over a long run (RSS after - before < 16 MiB)',

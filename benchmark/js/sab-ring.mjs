@@ -100,13 +100,20 @@ export function createMpSabRing(size) {
   return { ...ring, mp: true, flags: new SharedArrayBuffer(size * 4) }
 }
 
-export class MpSabProducer {
+/** The views both ends of a multi-producer ring make. */
+class MpSabViews {
   constructor(ring) {
     this.f64 = new Float64Array(ring.data)
     this.flags = new Int32Array(ring.flags)
     this.ctrl = new Int32Array(ring.ctrl)
     this.size = ring.size
     this.mask = ring.size - 1
+  }
+}
+
+export class MpSabProducer extends MpSabViews {
+  constructor(ring) {
+    super(ring)
     this.limit = ring.size // sequences below this can be claimed (cached TAIL + size)
   }
 
@@ -129,13 +136,9 @@ export class MpSabProducer {
   }
 }
 
-export class MpSabConsumer {
+export class MpSabConsumer extends MpSabViews {
   constructor(ring) {
-    this.f64 = new Float64Array(ring.data)
-    this.flags = new Int32Array(ring.flags)
-    this.ctrl = new Int32Array(ring.ctrl)
-    this.size = ring.size
-    this.mask = ring.size - 1
+    super(ring)
     this.tail = 0 // events consumed
   }
 
