@@ -12,6 +12,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 for (const [esmFile, cjsFile, name] of [
   ['./index.mjs', './dist/index.js', 'Disruptor'],
   ['./journal.mjs', './dist/journal/index.js', 'journal'],
+  ['./nats.mjs', './dist/nats/index.js', 'toJetStream'],
 ]) {
   test(`${esmFile} exports the same names as ${cjsFile}, bound to the same objects`, (t) => {
     // A plain node child: the built package, as a user loads it.

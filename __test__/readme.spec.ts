@@ -7,6 +7,8 @@ import { join } from 'node:path'
 
 import test from 'ava'
 
+import { NatsServer } from './nats-server'
+
 const root = join(__dirname, '..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 const section = readme.slice(
@@ -24,7 +26,15 @@ test('the README has runnable examples, each with its output', (t) => {
 })
 
 const dir = mkdtempSync(join(tmpdir(), 'napi-disruptor-readme-'))
-test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+// The NATS example needs a server: a real one, started for these tests (NATS_URL in its env).
+let nats: NatsServer | null = null
+test.before(async () => {
+  if (examples.some((e) => e.code.includes('NATS_URL'))) nats = await NatsServer.start()
+})
+test.after.always(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  await nats?.dispose()
+})
 
 examples.forEach((example, i) => {
   const title = example.code.split('\n').find((l) => l.includes('new Disruptor')) ?? ''
@@ -33,11 +43,13 @@ examples.forEach((example, i) => {
     const code = example.code
       .replaceAll("require('napi-disruptor')", `require(${JSON.stringify(join(root, 'dist', 'index.js'))})`)
       .replaceAll(
-        "require('napi-disruptor/journal')",
-        `require(${JSON.stringify(join(root, 'dist', 'journal', 'index.js'))})`,
+        /require\('napi-disruptor\/(journal|nats)'\)/g,
+        (_, sub) => `require(${JSON.stringify(join(root, 'dist', sub, 'index.js'))})`,
       )
+      .replaceAll(/require\('(@nats-io\/[a-z-]+)'\)/g, (_, pkg) => `require(${JSON.stringify(require.resolve(pkg))})`)
     writeFileSync(file, code)
-    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' })
+    const env = nats === null ? process.env : { ...process.env, NATS_URL: nats.url }
+    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL', env })
     t.is(run.signal, null, `killed by ${run.signal}: ${run.stderr}`)
     t.is(run.status, 0, run.stderr)
     t.is(run.stderr, '')
