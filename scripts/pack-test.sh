@@ -67,7 +67,8 @@ echo "main package: $listing"
 # dist/: what tsc built from src/, one .js and one .d.ts per module.
 modules="$(cd "$repo/src" && find . -name '*.ts' | sed 's|^\./||; s|\.ts$||')"
 expected="$( (printf '%s\n' package/LICENSE package/README.md package/binding.d.ts package/binding.js \
-  package/index.d.mts package/index.mjs package/package.json
+  package/index.d.mts package/index.mjs package/journal.d.mts package/journal.mjs package/nats.d.mts \
+  package/nats.mjs package/package.json
   for m in $modules; do printf 'package/dist/%s.js\npackage/dist/%s.d.ts\n' "$m" "$m"; done) | sort | tr '\n' ' ')"
 if [ "$listing" != "$expected" ]; then
   echo "pack-test: unexpected main package contents; expected: $expected" >&2

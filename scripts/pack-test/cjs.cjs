@@ -31,7 +31,26 @@ async function main() {
   await d.close()
   assert.equal(count, 10_000)
   assert.equal(sum, (10_000 * 10_001) / 2)
-  console.log(`cjs ok: ${count} events, engine ${engineVersion()}`)
+
+  // The subpath modules: a journal round trip; the NATS module loads without its peer clients.
+  const { journal, replay } = require('napi-disruptor/journal')
+  const { toJetStream } = require('napi-disruptor/nats')
+  assert.equal(typeof toJetStream, 'function')
+  const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'pack-journal-'))
+  const r = new Disruptor({ size: 16, slotSize: 8 })
+  const rf = new Float64Array(r.buffer)
+  r.handleEventsWith(journal(r, { dir }))
+  r.start()
+  for (let i = 0; i < 40; i++) {
+    const seq = await r.nextAsync()
+    rf[r.offset(seq) / 8] = i
+    r.publish(seq)
+  }
+  await r.close()
+  let replayed = 0
+  for await (const rec of replay({ dir })) assert.equal(rec.data.readDoubleLE(0), replayed++)
+  assert.equal(replayed, 40)
+  console.log(`cjs ok: ${count} events, a journal of ${replayed}, engine ${engineVersion()}`)
 }
 
 main().catch((e) => {

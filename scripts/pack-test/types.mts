@@ -1,5 +1,7 @@
 // Type-checked (tsc --noEmit, module nodenext) against the installed package's types: ESM side.
 import { Disruptor, type DisruptorOptions, type PollResult, type WaitStrategyOptions } from 'napi-disruptor'
+import { type JournalOptions, journal, replay } from 'napi-disruptor/journal'
+import { type ToJetStreamOptions, toJetStream } from 'napi-disruptor/nats'
 
 const options: DisruptorOptions = { size: 64, slotSize: 8, producer: 'single', waitStrategy: 'blocking' }
 const d = new Disruptor(options)
@@ -35,3 +37,19 @@ const s: string = d.next()
 void s
 // @ts-expect-error a fill takes (offset, seq), not an object
 d.publishEvents(2, (e: { price: number }) => void e)
+
+// The subpath modules' types.
+
+const jo: JournalOptions = { dir: '/tmp/x', fsync: { everyMs: 10 }, async: true }
+const j = journal(d, jo)
+const next: number = j.position
+void next
+const closing: Promise<void> = j.close()
+void closing
+void replay({ dir: '/tmp/x', from: 0 }).into(d)
+// @ts-expect-error fsync takes 'none', 'batch' or { everyMs }
+journal(d, { dir: '/tmp/x', fsync: 'always' })
+const natsOptions: Omit<ToJetStreamOptions, 'js'> = { subject: 'a.b', retry: { attempts: 3 } }
+void natsOptions
+// @ts-expect-error a sink needs a client
+toJetStream(d, { subject: 'a.b' })
