@@ -6,5 +6,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const cjs = require('./dist/nats/index.js')
 
-export const { JetStreamSink, toJetStream } = cjs
+export const { JetStreamSink, JetStreamSource, fromJetStream, toJetStream } = cjs
 export default cjs

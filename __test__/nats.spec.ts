@@ -1,11 +1,14 @@
 // The JetStream sink (napi-disruptor/nats) against a real nats-server with JetStream, started,
 // stopped and restarted by the tests (no mocks).
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+
+import { AckPolicy, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import test from 'ava'
 
 import { Disruptor } from '../src'
-import { toJetStream } from '../src/nats'
+import { fromJetStream, toJetStream } from '../src/nats'
 import { NatsServer } from './nats-server'
 
 test.serial.before(async (t) => {
@@ -167,3 +170,144 @@ test.serial('bad options get coded errors', async (t) => {
   d.halt()
   await nc.close()
 })
+
+/** Messages value 0 .. count - 1 (16 bytes: value, value * 3) in stream `name`, and a durable consumer. */
+async function filled(nc: NatsConnection, js: JetStreamClient, name: string, subject: string, count: number) {
+  const f64 = new Float64Array(2)
+  const pubs: Promise<unknown>[] = []
+  for (let i = 0; i < count; i++) {
+    f64[0] = i
+    f64[1] = i * 3
+    pubs.push(js.publish(subject, new Uint8Array(f64.buffer.slice(0))))
+  }
+  await Promise.all(pubs)
+  const jsm = await jetstreamManager(nc)
+  // Redelivery after 1 s without an acknowledgement (the default is 30 s).
+  await jsm.consumers.add(name, { durable_name: 'feed', ack_policy: AckPolicy.Explicit, ack_wait: 1_000_000_000 })
+  return jsm
+}
+
+test.serial(
+  'fromJetStream: every message reaches the ring in stream order and is acknowledged only after the last stage',
+  async (t) => {
+    const { nc, js, name, subject } = await setup(serverOf(t))
+    const N = 2000
+    const jsm = await filled(nc, js, name, subject, N)
+    const d = new Disruptor({ size: 64, slotSize: 16 })
+    const f64 = new Float64Array(d.buffer)
+    const source = fromJetStream(d, { consumer: await js.consumers.get(name, 'feed'), batch: 50 })
+    const seen: number[] = []
+    let early = 0
+    let done: () => void
+    const all = new Promise<void>((r) => {
+      done = r
+    })
+    d.handleEventsWith((lo, hi) => {
+      // Not acknowledged before the stage after this one ran: at most what it has seen.
+      if (source.stats.acknowledged > seen.length) early++
+      for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
+    })
+      .andThen(source.acknowledge)
+      .andThen(() => {
+        if (source.stats.acknowledged === N) done()
+      })
+    d.start()
+    const running = source.start()
+    await all
+    await source.stop()
+    await running
+    await d.close()
+    t.is(early, 0)
+    t.deepEqual(
+      seen,
+      Array.from({ length: N }, (_, i) => i),
+    )
+    t.deepEqual(source.stats, { received: N, acknowledged: N, redelivered: 0 })
+    const info = await jsm.consumers.info(name, 'feed')
+    t.is(info.num_ack_pending, 0)
+    t.is(info.num_pending, 0)
+    await nc.close()
+  },
+)
+
+test.serial(
+  'fromJetStream: the feeding process killed and restarted: every message processed at least once, an acknowledged one never again',
+  async (t) => {
+    const server = serverOf(t)
+    const { nc, js, name, subject } = await setup(server)
+    const N = 1500
+    await filled(nc, js, name, subject, N)
+    const fixture = path.join(__dirname, 'fixtures', 'jetstream-feeder.js')
+    /** Runs the feeder until `enough(processed)`, then kills it (SIGKILL); what it printed. */
+    const feed = async (enough: (processed: Set<number>) => boolean) => {
+      const child = spawn(process.execPath, [fixture, server.url, name, 'feed'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const processed = new Set<number>()
+      const acked = new Set<number>()
+      let repeats = 0
+      let rest = ''
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`feeder stalled at ${processed.size}`)), 60_000)
+        child.once('exit', (code) => reject(new Error(`feeder exited with ${code}`)))
+        child.stdout.on('data', (chunk: Buffer) => {
+          const lines = (rest + chunk.toString()).split('\n')
+          rest = lines.pop() as string
+          for (const line of lines) {
+            const [tag, v] = line.split(' ')
+            if (tag === 'p') {
+              if (processed.has(Number(v))) repeats++
+              processed.add(Number(v))
+            } else if (tag === 'a') acked.add(Number(v))
+          }
+          if (enough(processed)) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      child.removeAllListeners('exit')
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGKILL')
+      await exited
+      return { processed, acked, repeats }
+    }
+    const first = await feed((p) => p.size >= 400)
+    t.true(first.acked.size > 0 && first.acked.size < N)
+    const second = await feed((p) => {
+      for (let i = 0; i < N; i++) if (!p.has(i) && !first.processed.has(i)) return false
+      return true
+    })
+    for (let i = 0; i < N; i++) {
+      if (!first.processed.has(i) && !second.processed.has(i)) t.fail(`message ${i} was never processed`)
+    }
+    const again = [...first.acked].filter((v) => second.processed.has(v))
+    t.deepEqual(again, [], 'acknowledged in the first run, delivered again in the second')
+    t.log(
+      `first run: ${first.processed.size} processed, ${first.acked.size} acknowledged; second: ${second.processed.size}`,
+    )
+    await nc.close()
+  },
+)
+
+test.serial(
+  'fromJetStream: a message larger than a slot stops the source with a coded error and is not acknowledged',
+  async (t) => {
+    const { nc, js, name, subject } = await setup(serverOf(t))
+    await js.publish(subject, new Uint8Array(64))
+    const jsm = await jetstreamManager(nc)
+    await jsm.consumers.add(name, { durable_name: 'feed', ack_policy: AckPolicy.Explicit })
+    const d = new Disruptor({ size: 16, slotSize: 16 })
+    const source = fromJetStream(d, { consumer: await js.consumers.get(name, 'feed') })
+    d.handleEventsWith(source.acknowledge)
+    d.start()
+    await t.throwsAsync(source.start(), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.is(source.stats.acknowledged, 0)
+    t.is((await jsm.consumers.info(name, 'feed')).num_ack_pending, 1)
+    t.throws(() => fromJetStream(d, { consumer: {} as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+    const consumer = await js.consumers.get(name, 'feed')
+    t.throws(() => fromJetStream(d, { consumer, batch: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
+    await d.close()
+    await nc.close()
+  },
+)

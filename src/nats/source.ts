@@ -1,0 +1,161 @@
+/**
+ * `fromJetStream`: a durable JetStream pull consumer that publishes each message into the ring
+ * (its bytes into one slot), and a stage, `acknowledge`, that acknowledges a message only once
+ * it reaches that stage: put it after every consumer of the ring, and a message is acknowledged
+ * only after all of them processed it. A process that dies before then has its messages
+ * redelivered (after the consumer's `ack_wait`) instead of losing them; an acknowledgement is
+ * confirmed by the server (`ackAck`) before the stage lets the ring go on, so a message
+ * acknowledged once is never delivered again.
+ */
+
+import { coded, rangeError, typeError } from '../errors'
+import type { HandlerObject } from '../types'
+import { integer } from '../validate'
+
+/** A JetStream message, as `@nats-io/jetstream` 3.x hands it over. */
+export interface JetStreamMessage {
+  readonly data: Uint8Array
+  /** The stream's sequence of the message. */
+  readonly seq: number
+  ackAck(): Promise<boolean>
+}
+
+/** What the source needs of a consumer: `await js.consumers.get(stream, durable)`. */
+export interface JetStreamConsumer {
+  consume(options?: { max_messages?: number }): Promise<
+    AsyncIterable<JetStreamMessage> & { close(): Promise<void | Error> }
+  >
+}
+
+/** The ring a source publishes into (a `Disruptor` of this thread). */
+export interface SourceTarget {
+  readonly buffer: ArrayBuffer
+  readonly slotSize: number
+  readonly size: number
+  nextAsync(n?: number): Promise<number>
+  publish(lo: number, hi?: number): void
+  offset(seq: number): number
+}
+
+export interface FromJetStreamOptions {
+  /** The durable pull consumer (`await js.consumers.get(stream, durable)`, ack policy explicit). */
+  consumer: JetStreamConsumer
+  /** Messages the client fetches ahead of the ring (default 256). */
+  batch?: number
+  /** The acknowledging stage's name in `stats()` (default 'jetstream-ack'). */
+  name?: string
+}
+
+/** What a source has done so far. */
+export interface JetStreamSourceStats {
+  /** Messages published into the ring. */
+  received: number
+  /** Messages acknowledged (confirmed by the server). */
+  acknowledged: number
+  /** Of those received, how many the server had delivered before (not acknowledged in time). */
+  redelivered: number
+}
+
+export class JetStreamSource {
+  readonly stats: JetStreamSourceStats = { received: 0, acknowledged: 0, redelivered: 0 }
+  /**
+   * The stage that acknowledges: register it after every consumer of the ring, on this thread
+   * (`d.handleEventsWith(a, b).andThen(source.acknowledge)`).
+   */
+  readonly acknowledge: HandlerObject
+  private readonly consumer: JetStreamConsumer
+  private readonly target: SourceTarget
+  private readonly batch: number
+  /** The message of each slot not acknowledged yet (by sequence & mask). */
+  private readonly pending: (JetStreamMessage | null)[]
+  private running: Promise<void> | null = null
+  private messages: { close(): Promise<void | Error> } | null = null
+  private stopping = false
+
+  constructor(target: SourceTarget, options: FromJetStreamOptions) {
+    if (options === null || typeof options !== 'object') throw typeError('fromJetStream options must be an object')
+    const consumer = options.consumer as JetStreamConsumer | undefined
+    if (consumer === null || typeof consumer !== 'object' || typeof consumer.consume !== 'function') {
+      throw typeError('consumer must be a JetStream consumer (await js.consumers.get(stream, durable))')
+    }
+    if (options.name !== undefined && typeof options.name !== 'string') throw typeError('name must be a string')
+    this.consumer = consumer
+    this.target = target
+    this.batch = options.batch === undefined ? 256 : integer('batch', options.batch, 1, 1_000_000)
+    this.pending = new Array(target.size).fill(null)
+    const mask = target.size - 1
+    this.acknowledge = {
+      name: options.name ?? 'jetstream-ack',
+      onBatch: async (lo: number, hi: number) => {
+        const acks: Promise<boolean>[] = []
+        for (let s = lo; s <= hi; s++) {
+          const m = this.pending[s & mask]
+          if (m === null) continue // published by another producer of the ring
+          this.pending[s & mask] = null
+          acks.push(m.ackAck())
+        }
+        const confirmed = await Promise.all(acks)
+        this.stats.acknowledged += confirmed.length
+        if (confirmed.includes(false)) {
+          throw coded(new Error('JetStream did not confirm an acknowledgement'), 'ERR_DISRUPTOR_NATS_ACK')
+        }
+      },
+    }
+  }
+
+  /**
+   * Starts pulling: each message is claimed a slot (waiting for room without blocking the event
+   * loop), copied in and published. Resolves when the source stops (`stop()`, or the ring
+   * closes); rejects on a message larger than a slot (ERR_INVALID_ARG_VALUE: left
+   * unacknowledged, so redelivered, never lost) or a client failure.
+   */
+  start(): Promise<void> {
+    this.running ??= this.run()
+    return this.running
+  }
+
+  /** Stops pulling (messages in the ring still get acknowledged as they reach the stage). */
+  async stop(): Promise<void> {
+    this.stopping = true
+    await this.messages?.close()
+    await this.running?.catch(() => {})
+  }
+
+  private async run(): Promise<void> {
+    const t = this.target
+    const slot = t.slotSize
+    const ring = new Uint8Array(t.buffer)
+    const mask = t.size - 1
+    const messages = await this.consumer.consume({ max_messages: this.batch })
+    this.messages = messages
+    try {
+      for await (const m of messages) {
+        if (m.data.length > slot) {
+          throw rangeError(`message ${m.seq} holds ${m.data.length} bytes; the ring's slots hold ${slot}`)
+        }
+        let seq: number
+        try {
+          seq = await t.nextAsync()
+        } catch (e) {
+          if ((e as { code?: string }).code === 'ERR_DISRUPTOR_CLOSED') break
+          throw e
+        }
+        const at = t.offset(seq)
+        ring.set(m.data, at)
+        ring.fill(0, at + m.data.length, at + slot)
+        this.pending[seq & mask] = m
+        this.stats.received++
+        if ((m as { redelivered?: boolean }).redelivered === true) this.stats.redelivered++
+        t.publish(seq)
+        if (this.stopping) break
+      }
+    } finally {
+      await messages.close()
+    }
+  }
+}
+
+/** `new JetStreamSource(d, options)`: messages of a durable JetStream consumer into ring `d`. */
+export function fromJetStream(target: SourceTarget, options: FromJetStreamOptions): JetStreamSource {
+  return new JetStreamSource(target, options)
+}
