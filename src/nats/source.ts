@@ -22,9 +22,7 @@ export interface JetStreamMessage {
 
 /** What the source needs of a consumer: `await js.consumers.get(stream, durable)`. */
 export interface JetStreamConsumer {
-  consume(options?: { max_messages?: number }): Promise<
-    AsyncIterable<JetStreamMessage> & { close(): Promise<void | Error> }
-  >
+  consume(options?: { max_messages?: number }): Promise<AsyncIterable<JetStreamMessage> & { close(): Promise<unknown> }>
 }
 
 /** The ring a source publishes into (a `Disruptor` of this thread). */
@@ -69,7 +67,7 @@ export class JetStreamSource {
   /** The message of each slot not acknowledged yet (by sequence & mask). */
   private readonly pending: (JetStreamMessage | null)[]
   private running: Promise<void> | null = null
-  private messages: { close(): Promise<void | Error> } | null = null
+  private messages: { close(): Promise<unknown> } | null = null
   private stopping = false
 
   constructor(target: SourceTarget, options: FromJetStreamOptions) {
