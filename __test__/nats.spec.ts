@@ -1,13 +1,16 @@
 // The JetStream sink (napi-disruptor/nats) against a real nats-server with JetStream, started,
 // stopped and restarted by the tests (no mocks).
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 
 import { AckPolicy, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import test from 'ava'
 
-import { Disruptor } from '../src'
+import { Disruptor, type RingSource, type SinkStage } from '../src'
+import { journal, replay } from '../src/journal'
 import { fromJetStream, toJetStream } from '../src/nats'
 import { NatsServer } from './nats-server'
 
@@ -308,6 +311,61 @@ test.serial(
     const consumer = await js.consumers.get(name, 'feed')
     t.throws(() => fromJetStream(d, { consumer, batch: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
     await d.close()
+    await nc.close()
+  },
+)
+
+test.serial(
+  'the journal and the JetStream bridge are interchangeable: one pipeline with either sink, one consumer fed by either source',
+  async (t) => {
+    const { nc, js, name, subject } = await setup(serverOf(t))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swap-'))
+    const N = 300
+    const values = Array.from({ length: N }, (_, i) => i)
+
+    /** The same pipeline, whatever the sink: sink -> a stage that reads the values. */
+    const pipeline = async (sinkOf: (d: Disruptor) => SinkStage) => {
+      const d = new Disruptor({ size: 64, slotSize: 16 })
+      const f64 = new Float64Array(d.buffer)
+      const seen: number[] = []
+      d.handleEventsWith(sinkOf(d)).andThen((lo, hi) => {
+        for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
+      })
+      d.start()
+      await produce(d, N)
+      await d.close()
+      return seen
+    }
+    t.deepEqual(await pipeline((d) => journal(d, { dir })), values)
+    t.deepEqual(await pipeline((d) => toJetStream(d, { js, subject })), values)
+
+    /** The same consumer, whatever the source. */
+    const consume = async (sourceOf: (d: Disruptor) => RingSource) => {
+      const d = new Disruptor({ size: 64, slotSize: 16 })
+      const f64 = new Float64Array(d.buffer)
+      const source = sourceOf(d)
+      const seen: number[] = []
+      let done: () => void
+      const all = new Promise<void>((r) => {
+        done = r
+      })
+      const group = d.handleEventsWith((lo, hi) => {
+        for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
+        if (seen.length === N) done()
+      })
+      if (source.acknowledge !== null) group.andThen(source.acknowledge)
+      d.start()
+      const running = source.start()
+      await all
+      await source.stop()
+      await running
+      await d.close()
+      return seen
+    }
+    t.deepEqual(await consume((d) => replay({ dir }).source(d)), values)
+    await (await jetstreamManager(nc)).consumers.add(name, { durable_name: 'swap', ack_policy: AckPolicy.Explicit })
+    const consumer = await js.consumers.get(name, 'swap')
+    t.deepEqual(await consume((d) => fromJetStream(d, { consumer })), values)
     await nc.close()
   },
 )

@@ -44,7 +44,9 @@ export type {
   HandlerObject,
   PollerOptions,
   PollResult,
+  RingSource,
   SharedDisruptor,
+  SinkStage,
   WaitStrategyName,
   WaitStrategyOptions,
 } from './types'

@@ -92,6 +92,30 @@ export interface HandlerObject {
   onError?: ErrorDecision | ((error: unknown, lo: number, hi: number) => ErrorDecision | void)
 }
 
+/**
+ * A stage that makes each event safe somewhere else before the stages after it see it: the
+ * journal (`napi-disruptor/journal`) and the JetStream sink (`napi-disruptor/nats`) are two, and
+ * a third (Kafka, Redis streams) is any handler object of this shape. Register it with
+ * `handleEventsWith` and put what acts on the events after it (`andThen`).
+ */
+export interface SinkStage extends HandlerObject {
+  readonly name: string
+  /** Makes `[lo, hi]` safe; a Promise holds the later stages (and, once full, the producers) until it settles. */
+  onBatch(lo: number, hi: number): void | Promise<void>
+}
+
+/**
+ * What feeds a ring from outside: `fromJetStream` (`napi-disruptor/nats`) and a journal's
+ * `replay(...).source(d)` (`napi-disruptor/journal`) are two. `start()` publishes until there is
+ * nothing more or `stop()`; `acknowledge`, when not null, is the stage to put after every
+ * consumer of the ring (what it acknowledges is then redelivered if the process dies first).
+ */
+export interface RingSource {
+  start(): Promise<void>
+  stop(): Promise<void>
+  readonly acknowledge: HandlerObject | null
+}
+
 /** A consumer: a batch function or a handler object. */
 export type Handler = BatchHandler | HandlerObject
 

@@ -9,7 +9,7 @@ import path from 'node:path'
 
 import { coded, rangeError, typeError } from '../errors'
 import { crc32cRecords } from '../native'
-import type { HandlerObject } from '../types'
+import type { SinkStage } from '../types'
 import { integer } from '../validate'
 import {
   checkSegmentHeader,
@@ -80,7 +80,7 @@ const TWO_32 = 2 ** 32
  * what must see only journaled events after it (`.andThen(...)`). Each event is one record
  * holding its slot's bytes, numbered by position (see `format.ts`).
  */
-export class Journal implements HandlerObject {
+export class Journal implements SinkStage {
   readonly name: string
   /** What opening the directory found (torn tail cut, next position). */
   readonly recovered: JournalRecovery

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import { coded, typeError } from '../errors'
+import type { RingSource } from '../types'
 import { integer } from '../validate'
 import { checkSegmentHeader, corrupt, scanSegment, segmentName } from './format'
 import { listSegments } from './journal'
@@ -51,6 +52,7 @@ export class Replay implements AsyncIterable<ReplayRecord> {
   readonly result: ReplayResult = { records: 0, position: 0, tornBytes: 0 }
   private readonly dir: string
   private readonly from: number
+  private stopped = false
 
   constructor(options: ReplayOptions) {
     if (options === null || typeof options !== 'object') throw typeError('replay options must be an object')
@@ -121,7 +123,7 @@ export class Replay implements AsyncIterable<ReplayRecord> {
     const ring = Buffer.from(target.buffer)
     for (const records of this.segments()) {
       let i = 0
-      while (i < records.length) {
+      while (i < records.length && !this.stopped) {
         const n = Math.min(records.length - i, Math.max(1, target.size >> 2))
         const hi = await target.nextAsync(n)
         const lo = hi - n + 1
@@ -144,8 +146,28 @@ export class Replay implements AsyncIterable<ReplayRecord> {
         }
         i += n
       }
+      if (this.stopped) break
     }
     return this.result
+  }
+
+  /**
+   * This replay as a `RingSource` of ring `target` (what `fromJetStream` is too): `start()`
+   * publishes the records (`into`), `stop()` ends it after the run in progress.
+   */
+  source(target: ReplayTarget): RingSource {
+    let running: Promise<ReplayResult> | null = null
+    return {
+      acknowledge: null,
+      start: async () => {
+        running ??= this.into(target)
+        await running
+      },
+      stop: async () => {
+        this.stopped = true
+        await running?.catch(() => {})
+      },
+    }
   }
 }
 

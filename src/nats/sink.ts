@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 
 import { coded, typeError } from '../errors'
-import type { HandlerObject } from '../types'
+import type { SinkStage } from '../types'
 import { integer } from '../validate'
 
 /** What the sink needs of a JetStream client: `jetstream(nc)` of `@nats-io/jetstream` 3.x. */
@@ -66,7 +66,7 @@ export interface JetStreamSinkStats {
 /** Publishes of one batch waiting for their acknowledgement at a time (bounds memory). */
 const IN_FLIGHT = 4096
 
-export class JetStreamSink implements HandlerObject {
+export class JetStreamSink implements SinkStage {
   readonly name: string
   /** The ring's identity in this sink's message ids. */
   readonly id: string

@@ -9,7 +9,7 @@
  */
 
 import { coded, rangeError, typeError } from '../errors'
-import type { HandlerObject } from '../types'
+import type { HandlerObject, RingSource } from '../types'
 import { integer } from '../validate'
 
 /** A JetStream message, as `@nats-io/jetstream` 3.x hands it over. */
@@ -54,7 +54,7 @@ export interface JetStreamSourceStats {
   redelivered: number
 }
 
-export class JetStreamSource {
+export class JetStreamSource implements RingSource {
   readonly stats: JetStreamSourceStats = { received: 0, acknowledged: 0, redelivered: 0 }
   /**
    * The stage that acknowledges: register it after every consumer of the ring, on this thread
