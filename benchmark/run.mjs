@@ -9,7 +9,7 @@
 // Steps: 1. cargo bench -p disruptor-core --benches (the criterion benches; BENCH_QUICK=1 with
 // --quick), 2. node benchmark/cargo-summary.mjs (their tables, results/cargo.json),
 // 3. node benchmark/js-bench.mjs (results/js.json), then the feature benches (FEATURE_BENCHES
-// below: typed events, messages, streams, channels, stats() agreement, native calls, journal; with no --only, or an --only their
+// below: typed events, messages, streams, channels, stats() agreement, native calls, journal, NATS sink; with no --only, or an --only their
 // name contains), 4. node benchmark/report.mjs (both folded into results/report.md). It stops at
 // the first step that fails, with its exit code.
 //
@@ -93,6 +93,7 @@ const FEATURE_BENCHES = [
   ['stats-agreement', 'stats-agreement.mjs'],
   ['native-calls', 'native-calls.mjs'],
   ['journal', 'journal.mjs'],
+  ['nats', 'nats.mjs'],
 ]
 
 function steps(a) {

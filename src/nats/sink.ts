@@ -51,6 +51,8 @@ export interface ToJetStreamOptions {
   onRetry?: (error: Error, attempt: number, events: number) => void
   /** The consumer's name in `stats()` (default 'jetstream'). */
   name?: string
+  /** The most events one batch publishes (default: everything available). */
+  maxBatchSize?: number
 }
 
 /** What a sink has done so far. */
@@ -68,6 +70,7 @@ const IN_FLIGHT = 4096
 
 export class JetStreamSink implements SinkStage {
   readonly name: string
+  readonly maxBatchSize: number | undefined
   /** The ring's identity in this sink's message ids. */
   readonly id: string
   readonly stats: JetStreamSinkStats = { published: 0, duplicates: 0, retries: 0 }
@@ -103,6 +106,10 @@ export class JetStreamSink implements SinkStage {
     this.attempts = retry.attempts === undefined ? 20 : integer('retry.attempts', retry.attempts, 1, 1_000_000)
     this.delayMs = retry.delayMs === undefined ? 250 : integer('retry.delayMs', retry.delayMs, 0, 60_000)
     this.onRetry = options.onRetry
+    this.maxBatchSize =
+      options.maxBatchSize === undefined
+        ? undefined
+        : integer('maxBatchSize', options.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
     this.source = source
   }
 
