@@ -12,7 +12,13 @@ import { closedError, coded, haltedError, rangeChecked, rangeError, typeError } 
 import { EventCodec, type Flyweight } from './event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType } from './event/layout'
 import { type EventHandlerGroup, StageBuilder, stageAfter } from './graph'
-import { Frames, type MessageHandler, type MessageHandlerObject, messageHandler } from './message/frames'
+import {
+  Frames,
+  type FrameVisitor,
+  type MessageHandler,
+  type MessageHandlerObject,
+  messageHandler,
+} from './message/frames'
 import { NativeRing, type WaitConfig } from './native'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
@@ -458,6 +464,11 @@ export class Disruptor<E = number> extends Sequencer {
   handleMessagesWith(...handlers: (MessageHandler | MessageHandlerObject)[]): EventHandlerGroup {
     const frames = this.frames()
     return this.root.handleEventsWith(...handlers.map((h) => messageHandler(h, frames)))
+  }
+
+  /** @internal For the journal: every message starting in `[lo, hi]`, in place, with its kind word. */
+  eachFrame(lo: number, hi: number, visit: FrameVisitor): void {
+    this.frames().deliver(lo, hi, visit)
   }
 
   /** @internal For `readable()`: the messages that start in `[lo, hi]`, in place. */

@@ -2,8 +2,11 @@
  * The journal's files: segments named by the first position they hold, each a header and then
  * records. All little-endian.
  *
- *   segment header (16 bytes): magic "NDJ1" | version u32 (1) | first position u64
+ *   segment header (16 bytes): magic "NDJ1" | version u16 (1) | mode u16 | first position u64
  *   record (16-byte header + payload): length u32 | crc32c u32 | position u64 | payload
+ *
+ * Mode 0 (slots): a record's payload is one slot's bytes. Mode 1 (messages): a kind u32 (text or
+ * bytes) and then the message's bytes.
  *
  * The CRC-32C covers the position and the payload, so a record moved or copied to another
  * place does not pass. Positions count the events ever journaled in a directory, from 0,
@@ -15,6 +18,12 @@ import { crc32c } from '../native'
 
 export const MAGIC = 0x314a444e // "NDJ1" read as a little-endian u32
 export const VERSION = 1
+/** What a journal's records hold (the segment header says which). */
+// biome-ignore lint/suspicious/noConstEnum: built by tsc (no isolatedModules), as protocol.ts's
+export const enum Mode {
+  Slots = 0,
+  Messages = 1,
+}
 export const SEGMENT_HEADER = 16
 export const RECORD_HEADER = 16
 /** The largest payload a record may claim: larger lengths are garbage, not records. */
@@ -31,21 +40,33 @@ export function segmentFirst(name: string): number | null {
   return Number(name.slice(0, 16))
 }
 
-export function segmentHeader(first: number): Buffer {
+export function segmentHeader(first: number, mode: Mode): Buffer {
   const b = Buffer.alloc(SEGMENT_HEADER)
   b.writeUInt32LE(MAGIC, 0)
-  b.writeUInt32LE(VERSION, 4)
+  b.writeUInt16LE(VERSION, 4)
+  b.writeUInt16LE(mode, 6)
   writePosition(b, 8, first)
   return b
 }
 
-/** ERR_DISRUPTOR_JOURNAL_FOREIGN unless `b` starts with a segment header of this version for `first`. */
-export function checkSegmentHeader(b: Buffer, file: string, first: number): void {
+/**
+ * ERR_DISRUPTOR_JOURNAL_FOREIGN unless `b` starts with a segment header of this version for
+ * `first` (and of `mode`, when given); returns the segment's mode.
+ */
+export function checkSegmentHeader(b: Buffer, file: string, first: number, mode?: Mode): Mode {
   if (b.length < SEGMENT_HEADER || b.readUInt32LE(0) !== MAGIC) throw foreign(`${file} is not a journal segment`)
-  const version = b.readUInt32LE(4)
-  if (version !== VERSION)
+  const version = b.readUInt16LE(4)
+  if (version !== VERSION) {
     throw foreign(`${file} is a journal segment of version ${version}; this is version ${VERSION}`)
+  }
+  const found = b.readUInt16LE(6)
+  if (found !== Mode.Slots && found !== Mode.Messages) throw foreign(`${file} holds records of unknown mode ${found}`)
+  if (mode !== undefined && found !== mode) {
+    const what = (m: Mode) => (m === Mode.Messages ? 'messages' : 'slots')
+    throw foreign(`${file} holds ${what(found)}; this journal writes ${what(mode)}`)
+  }
   if (readPosition(b, 8) !== first) throw foreign(`${file}'s header says it starts at ${readPosition(b, 8)}`)
+  return found
 }
 
 export function writePosition(b: Uint8Array, at: number, position: number): void {

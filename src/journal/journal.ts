@@ -8,12 +8,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import { coded, rangeError, typeError } from '../errors'
-import { crc32cRecords } from '../native'
+import { KIND_BITS } from '../message/frames'
+import { crc32c, crc32cRecords } from '../native'
 import type { SinkStage } from '../types'
 import { integer } from '../validate'
 import {
   checkSegmentHeader,
   corrupt,
+  Mode,
   RECORD_HEADER,
   SEGMENT_HEADER,
   scanSegment,
@@ -46,6 +48,12 @@ export interface JournalOptions {
    * faster per batch but blocks this thread for each write and sync.
    */
   async?: boolean
+  /**
+   * Journal messages (`write`, `handleMessagesWith`) instead of slots: one record per message,
+   * its kind (text or bytes) and its bytes, whatever slots it took. Default false (one record
+   * per slot: raw and typed events). A directory holds one or the other.
+   */
+  messages?: boolean
 }
 
 /** What opening the directory found. */
@@ -63,6 +71,8 @@ export interface JournalSource {
   readonly buffer: ArrayBuffer
   readonly slotSize: number
   readonly size: number
+  /** @internal Messages mode: each message starting in `[lo, hi]` (the Disruptor has it). */
+  eachFrame?(lo: number, hi: number, visit: (view: Uint8Array, seq: number, kind: number) => unknown): void
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
@@ -98,6 +108,9 @@ export class Journal implements SinkStage {
   private timer: NodeJS.Timeout | null = null
   private closed = false
   private readonly async: boolean
+  private readonly mode: Mode
+  /** Messages mode: the ring's frames (the Disruptor's). */
+  private readonly eachFrame: JournalSource['eachFrame']
   /** Positions given to framed records (ahead of `next` while async writes are in flight). */
   private assigned: number
   /** The async writes, chained in order (each batch's Promise is its link). */
@@ -116,6 +129,14 @@ export class Journal implements SinkStage {
     this.name = options.name ?? 'journal'
     if (options.async !== undefined && typeof options.async !== 'boolean') throw typeError('async must be a boolean')
     this.async = options.async === true
+    if (options.messages !== undefined && typeof options.messages !== 'boolean') {
+      throw typeError('messages must be a boolean')
+    }
+    this.mode = options.messages === true ? Mode.Messages : Mode.Slots
+    if (this.mode === Mode.Messages && typeof source.eachFrame !== 'function') {
+      throw typeError('messages: true needs a Disruptor (its message framing)')
+    }
+    this.eachFrame = source.eachFrame?.bind(source)
     this.dir = path.resolve(options.dir)
     this.slotSize = source.slotSize
     // A Buffer over the ring's memory (no copy), for Buffer.copy: no view object per record.
@@ -124,7 +145,7 @@ export class Journal implements SinkStage {
     fs.mkdirSync(this.dir, { recursive: true })
     this.lock = takeLock(this.dir)
     try {
-      const opened = openLast(this.dir)
+      const opened = openLast(this.dir, this.mode)
       this.fd = opened.fd
       this.segmentSize = opened.size
       this.next = opened.recovery.position
@@ -157,18 +178,28 @@ export class Journal implements SinkStage {
    */
   onBatch(lo: number, hi: number): void | Promise<void> {
     if (this.closed) throw coded(new Error('the journal is closed'), 'ERR_DISRUPTOR_CLOSED')
-    const n = hi - lo + 1
-    const bytes = n * (RECORD_HEADER + this.slotSize)
+    let n: number
+    let bytes: number
+    let b: Buffer
+    if (this.mode === Mode.Messages) {
+      ;[b, n, bytes] = this.frameMessages(lo, hi)
+      if (n === 0) return // only the rest of messages that started before this batch
+    } else {
+      n = hi - lo + 1
+      bytes = n * (RECORD_HEADER + this.slotSize)
+      if (this.async) b = Buffer.allocUnsafe(bytes)
+      else {
+        if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
+        b = this.scratch
+      }
+      this.frame(b, lo, n)
+    }
     if (!this.async) {
-      if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2))
-      this.frame(this.scratch, lo, n)
-      this.write(this.scratch, bytes, n)
+      this.write(b, bytes, n)
       if (this.fsyncPolicy === 'batch') this.sync()
       return
     }
-    // Framed now, while the slots are this stage's; written after the writes before it.
-    const b = Buffer.allocUnsafe(bytes)
-    this.frame(b, lo, n)
+    // Framed above, while the slots are this stage's; written after the writes before it.
     const link = this.tail.then(async () => {
       if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
         await fdatasync(this.fd)
@@ -187,6 +218,33 @@ export class Journal implements SinkStage {
     })
     this.tail = link
     return link
+  }
+
+  /**
+   * Messages mode: a record per message starting in `[lo, hi]` (kind word, then its bytes), in a
+   * new buffer; returns it, the count and the bytes.
+   */
+  private frameMessages(lo: number, hi: number): [Buffer, number, number] {
+    const found: [Uint8Array, number][] = []
+    let bytes = 0
+    ;(this.eachFrame as NonNullable<JournalSource['eachFrame']>)(lo, hi, (view, _seq, kind) => {
+      found.push([view, kind & KIND_BITS])
+      bytes += RECORD_HEADER + 4 + view.length
+    })
+    const b = Buffer.allocUnsafe(bytes)
+    let at = 0
+    for (const [view, kind] of found) {
+      const position = this.assigned++
+      const length = 4 + view.length
+      b.writeUInt32LE(length, at)
+      b.writeUInt32LE(position % TWO_32, at + 8)
+      b.writeUInt32LE(Math.floor(position / TWO_32), at + 12)
+      b.writeUInt32LE(kind, at + RECORD_HEADER)
+      b.set(view, at + RECORD_HEADER + 4)
+      b.writeUInt32LE(crc32c(b.subarray(at + 8, at + RECORD_HEADER + length)), at + 4)
+      at += RECORD_HEADER + length
+    }
+    return [b, found.length, bytes]
   }
 
   /** Frames the `n` slots from sequence `lo` as records at the start of `b`, checksums included. */
@@ -283,7 +341,7 @@ export class Journal implements SinkStage {
   private rollTo(first: number): number {
     fs.closeSync(this.fd)
     this.segmentSize = SEGMENT_HEADER
-    return createSegment(this.dir, first)
+    return createSegment(this.dir, first, this.mode)
   }
 }
 
@@ -312,11 +370,11 @@ export function listSegments(dir: string): number[] {
 }
 
 /** Opens the last segment for appending, cutting a torn tail off it (made if there is none). */
-function openLast(dir: string): { fd: number; size: number; recovery: JournalRecovery } {
+function openLast(dir: string, mode: Mode): { fd: number; size: number; recovery: JournalRecovery } {
   const firsts = listSegments(dir)
   if (firsts.length === 0) {
     return {
-      fd: createSegment(dir, 0),
+      fd: createSegment(dir, 0, mode),
       size: SEGMENT_HEADER,
       recovery: { position: 0, segments: 0, truncatedBytes: 0 },
     }
@@ -324,7 +382,7 @@ function openLast(dir: string): { fd: number; size: number; recovery: JournalRec
   const first = firsts[firsts.length - 1]
   const file = path.join(dir, segmentName(first))
   const b = fs.readFileSync(file)
-  checkSegmentHeader(b, file, first)
+  checkSegmentHeader(b, file, first, mode)
   const end = scanSegment(b, first, Number.POSITIVE_INFINITY, () => {})
   if (end.kind === 'corrupt') throw corrupt(file, end)
   const fd = fs.openSync(file, 'r+')
@@ -342,9 +400,9 @@ function openLast(dir: string): { fd: number; size: number; recovery: JournalRec
   }
 }
 
-function createSegment(dir: string, first: number): number {
+function createSegment(dir: string, first: number, mode: Mode): number {
   const fd = fs.openSync(path.join(dir, segmentName(first)), 'wx')
-  writeAll(fd, segmentHeader(first), SEGMENT_HEADER)
+  writeAll(fd, segmentHeader(first, mode), SEGMENT_HEADER)
   fs.fdatasyncSync(fd)
   syncDir(dir)
   return fd

@@ -9,9 +9,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import { coded, typeError } from '../errors'
+import { KIND_BITS, Kind } from '../message/frames'
 import type { RingSource } from '../types'
 import { integer } from '../validate'
-import { checkSegmentHeader, corrupt, scanSegment, segmentName } from './format'
+import { checkSegmentHeader, corrupt, Mode, scanSegment, segmentName } from './format'
 import { listSegments } from './journal'
 
 export interface ReplayOptions {
@@ -21,10 +22,15 @@ export interface ReplayOptions {
   from?: number
 }
 
-/** One journaled event: its position and its slot's bytes (a view of the segment read). */
+/**
+ * One journaled event: its position and its slot's bytes (a view of the segment read); from a
+ * journal of messages, the message's bytes and its kind.
+ */
 export interface ReplayRecord {
   position: number
   data: Buffer
+  /** Messages journals only: whether the message was written as a string or as bytes. */
+  kind?: 'text' | 'bytes'
 }
 
 /** Where a replay into a ring (or an iteration) ended. */
@@ -45,6 +51,8 @@ export interface ReplayTarget {
   nextAsync(n?: number): Promise<number>
   publish(lo: number, hi?: number): void
   offset(seq: number): number
+  /** For a journal of messages: writes one message (the Disruptor's `writeAsync`). */
+  writeAsync?(data: string | Uint8Array): Promise<number>
 }
 
 /** The records of a journal as an async iterator; `result` says where it ended once it is done. */
@@ -98,10 +106,14 @@ export class Replay implements AsyncIterable<ReplayRecord> {
         continue
       }
       const b = fs.readFileSync(file)
-      checkSegmentHeader(b, file, first)
+      const mode = checkSegmentHeader(b, file, first)
       const records: ReplayRecord[] = []
       const end = scanSegment(b, first, this.from, (position, offset, length) => {
-        records.push({ position, data: b.subarray(offset, offset + length) })
+        if (mode === Mode.Slots) records.push({ position, data: b.subarray(offset, offset + length) })
+        else {
+          const kind = (b.readUInt32LE(offset) & KIND_BITS) === Kind.Text ? 'text' : 'bytes'
+          records.push({ position, data: b.subarray(offset + 4, offset + length), kind })
+        }
       })
       if (end.kind === 'corrupt') throw corrupt(file, end)
       if (end.kind === 'torn' && !last) {
@@ -122,6 +134,16 @@ export class Replay implements AsyncIterable<ReplayRecord> {
     const slot = target.slotSize
     const ring = Buffer.from(target.buffer)
     for (const records of this.segments()) {
+      if (records[0].kind !== undefined) {
+        // Messages: written again as messages (their slots and framing are the new ring's).
+        if (typeof target.writeAsync !== 'function') throw typeError('a journal of messages replays into a Disruptor')
+        for (const r of records) {
+          if (this.stopped) break
+          await target.writeAsync(r.kind === 'text' ? r.data.toString('utf8') : r.data)
+        }
+        if (this.stopped) break
+        continue
+      }
       let i = 0
       while (i < records.length && !this.stopped) {
         const n = Math.min(records.length - i, Math.max(1, target.size >> 2))
