@@ -9,6 +9,8 @@ import { Availability, type FastCalls, type RingViews, SplitCursorLayout, StatsL
 
 /** A consumer hands its figures to the engine at least once per this many events. */
 const REPORT_EVENTS = 16384
+/** An idle poller's figures are at most this stale (ms), as a callback consumer's slice. */
+const REPORT_MS = 2
 
 /**
  * What one consumer may process and where it got to, read and written through shared memory
@@ -48,6 +50,7 @@ export class Gate {
   private largest = 0
   /** Batches by size: bucket `k` counts batches of `2**k ..= 2**(k+1) - 1` events. */
   private readonly sizes = new Float64Array(StatsLayout.BatchSizeBuckets)
+  private lastIdleReport = Number.NEGATIVE_INFINITY
   private skipped = 0
   /** Events and skipped sequences as last handed to the engine (`report`). */
   private reported = 0
@@ -238,6 +241,17 @@ export class Gate {
     wakeSleepers(this.sleepers, this.fast)
   }
 
+  /**
+   * `report` from a poll that found nothing, at most once per REPORT_MS: a loop that polls an
+   * idle ring must not make a native call per poll (nor per few events, between bursts).
+   */
+  reportIdle(): void {
+    const now = performance.now()
+    if (now - this.lastIdleReport < REPORT_MS) return
+    this.lastIdleReport = now
+    this.report()
+  }
+
   /** Hands the statistics kept here to the engine (what `stats()` shows, on every thread). */
   report(): void {
     this.flush()
@@ -245,7 +259,7 @@ export class Gate {
     this.reported = this.events
     this.reportedSkipped = this.skipped
     try {
-      this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped, Array.from(this.sizes))
+      this.native.report(this.cid, this.batches, this.events, this.largest, this.skipped, this.sizes)
     } catch {
       // removed or closed meanwhile: nothing left to report to
     }

@@ -58,9 +58,9 @@ export class Poller {
       available = this.gate.available(lo, this.maxBatchSize)
     }
     if (available < 0) {
-      // Nothing to do: its figures to the engine (another thread's stats() sees its rates; no
-      // native call unless something changed since the last report).
-      this.gate.report()
+      // Nothing to do: its figures to the engine (another thread's stats() sees its rates), at
+      // most every 2 ms and only if something changed since the last report.
+      this.gate.reportIdle()
       return available === Availability.Idle ? 'idle' : 'gating'
     }
     const hi = Math.min(available, lo + this.maxBatchSize - 1)

@@ -100,7 +100,7 @@ impl NativeRing {
         events: f64,
         largest_batch: f64,
         skipped: f64,
-        batch_sizes: Vec<f64>,
+        batch_sizes: Float64Array,
     ) -> Result<()> {
         let batches = err::counter("batches", batches)?;
         let events = err::counter("events", events)?;
@@ -113,8 +113,8 @@ impl NativeRing {
             ));
         }
         let batch_sizes: Vec<u64> = batch_sizes
-            .into_iter()
-            .map(|n| err::counter("batchSizes", n))
+            .iter()
+            .map(|&n| err::counter("batchSizes", n))
             .collect::<Result<_>>()?;
         let mut inst = lock(&self.inst);
         inst.consumer(cid)?.handle.set_counters(
