@@ -112,10 +112,8 @@ impl NativeRing {
                 format!("batchSizes has at most {BATCH_SIZE_BUCKETS} buckets"),
             ));
         }
-        let batch_sizes: Vec<u64> = batch_sizes
-            .iter()
-            .map(|&n| err::counter("batchSizes", n))
-            .collect::<Result<_>>()?;
+        let batch_sizes: Vec<u64> =
+            batch_sizes.iter().map(|&n| err::counter("batchSizes", n)).collect::<Result<_>>()?;
         let mut inst = lock(&self.inst);
         inst.consumer(cid)?.handle.set_counters(
             batches,
