@@ -28,11 +28,12 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   }
   for (const v of BAD_NUMBERS) {
     refused(`reserve claimed ${v}`, () => ring.reserve(-7, v, false))
-    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0, 0, []))
-    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0, 0, []))
-    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v, 0, []))
-    refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v, []))
-    refused(`report batchSizes ${v}`, () => ring.report(cid, 0, 0, 0, 0, [1, v]))
+    const none = new Float64Array(0)
+    refused(`report batches ${v}`, () => ring.report(cid, v, 0, 0, 0, none))
+    refused(`report events ${v}`, () => ring.report(cid, 0, v, 0, 0, none))
+    refused(`report largestBatch ${v}`, () => ring.report(cid, 0, 0, v, 0, none))
+    refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v, none))
+    refused(`report batchSizes ${v}`, () => ring.report(cid, 0, 0, 0, 0, new Float64Array([1, v])))
     refused(`reportClaims ${v}`, () => ring.reportClaims(v))
     refused(`abandonedIn lo ${v}`, () => ring.abandonedIn(v, 0))
     refused(`recordError sequence ${v}`, () => ring.recordError(cid, v, 'x'))
@@ -45,7 +46,7 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   refused('reserve wrap above claimed', () => ring.reserve(0, -1, false))
   refused('reserve wrap a ring below claimed', () => ring.reserve(-9, -1, false))
   refused('drained target -2', () => ring.drained(-2))
-  refused('report 33 batch-size buckets', () => ring.report(cid, 0, 0, 0, 0, new Array(33).fill(0)))
+  refused('report 33 batch-size buckets', () => ring.report(cid, 0, 0, 0, 0, new Float64Array(33)))
   for (const wait of [
     { name: 'nope' },
     { name: 'timeout-blocking', timeoutMs: -1 },

@@ -369,3 +369,51 @@ test.serial(
     await nc.close()
   },
 )
+
+test.serial(
+  'messages both ways: one NATS message per ring message (any length), and back into a ring as messages',
+  async (t) => {
+    const { nc, js, name, subject } = await setup(serverOf(t))
+    const sent: Buffer[] = []
+    for (let i = 0; i < 200; i++)
+      sent.push(Buffer.from(i % 2 === 0 ? `text ${i} ${'€'.repeat(i % 40)}` : 'b'.repeat(1 + i * 3)))
+    // Out: a ring of 16-byte slots, messages of up to 600 bytes (many slots each).
+    const d = new Disruptor({ size: 256, slotSize: 16 })
+    const sink = toJetStream(d, { js, subject, messages: true })
+    d.handleEventsWith(sink)
+    d.start()
+    for (const [i, m] of sent.entries()) await d.writeAsync(i % 2 === 0 ? m.toString('utf8') : m)
+    await d.close()
+    t.deepEqual(sink.stats, { published: 200, duplicates: 0, retries: 0 })
+
+    // Back: the stream's messages into another ring as messages, acknowledged after the handler.
+    await (await jetstreamManager(nc)).consumers.add(name, { durable_name: 'msgs', ack_policy: AckPolicy.Explicit })
+    const target = new Disruptor({ size: 128, slotSize: 32 })
+    const source = fromJetStream(target, { consumer: await js.consumers.get(name, 'msgs'), messages: true })
+    const got: Buffer[] = []
+    let done: () => void
+    const all = new Promise<void>((r) => {
+      done = r
+    })
+    target
+      .handleMessagesWith((view) => {
+        got.push(Buffer.from(view))
+      })
+      .andThen(source.acknowledge)
+      .andThen(() => {
+        if (source.stats.acknowledged === 200) done()
+      })
+    target.start()
+    const running = source.start()
+    await all
+    await source.stop()
+    await running
+    await target.close()
+    t.deepEqual(got, sent)
+    t.is((await (await jetstreamManager(nc)).consumers.info(name, 'msgs')).num_ack_pending, 0)
+    t.throws(() => toJetStream({ buffer: d.buffer, slotSize: 16, offset: () => 0 }, { js, subject, messages: true }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+    })
+    await nc.close()
+  },
+)

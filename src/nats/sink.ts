@@ -27,6 +27,8 @@ export interface SinkSource {
   readonly buffer: ArrayBuffer
   readonly slotSize: number
   offset(seq: number): number
+  /** @internal Messages mode: each message starting in `[lo, hi]` (the Disruptor has it). */
+  eachFrame?(lo: number, hi: number, visit: (view: Uint8Array, seq: number, kind: number) => unknown): void
 }
 
 export interface ToJetStreamOptions {
@@ -53,6 +55,11 @@ export interface ToJetStreamOptions {
   name?: string
   /** The most events one batch publishes (default: everything available). */
   maxBatchSize?: number
+  /**
+   * Publish messages (`write`) instead of slots: one NATS message per ring message, its bytes
+   * (a text message as its UTF-8), with the id of its first sequence. Default false.
+   */
+  messages?: boolean
 }
 
 /** What a sink has done so far. */
@@ -81,6 +88,7 @@ export class JetStreamSink implements SinkStage {
   private readonly delayMs: number
   private readonly onRetry: ToJetStreamOptions['onRetry']
   private readonly source: SinkSource
+  private readonly messages: boolean
 
   constructor(source: SinkSource, options: ToJetStreamOptions) {
     if (options === null || typeof options !== 'object') throw typeError('toJetStream options must be an object')
@@ -111,23 +119,36 @@ export class JetStreamSink implements SinkStage {
         ? undefined
         : integer('maxBatchSize', options.maxBatchSize, 1, Number.MAX_SAFE_INTEGER)
     this.source = source
+    if (options.messages !== undefined && typeof options.messages !== 'boolean') {
+      throw typeError('messages must be a boolean')
+    }
+    this.messages = options.messages === true
+    if (this.messages && typeof source.eachFrame !== 'function') {
+      throw typeError('messages: true needs a Disruptor (its message framing)')
+    }
   }
 
   /** Publishes `[lo, hi]`: resolves once every event is acknowledged, rejects once retries ran out. */
   async onBatch(lo: number, hi: number): Promise<void> {
     // The slots are this stage's until the Promise settles: views, no copies.
     const { buffer, slotSize } = this.source
-    let pending: number[] = []
-    for (let s = lo; s <= hi; s++) pending.push(s)
+    let pending: [number, Uint8Array][] = []
+    if (this.messages) {
+      ;(this.source.eachFrame as NonNullable<SinkSource['eachFrame']>)(lo, hi, (view, seq) => {
+        pending.push([seq, view])
+      })
+    } else {
+      for (let s = lo; s <= hi; s++) pending.push([s, new Uint8Array(buffer, this.source.offset(s), slotSize)])
+    }
     for (let attempt = 1; ; attempt++) {
-      const failed: number[] = []
+      const failed: [number, Uint8Array][] = []
       let error: Error | null = null
       // At most IN_FLIGHT publishes wait for their acknowledgement at a time.
       for (let from = 0; from < pending.length; from += IN_FLIGHT) {
         const part = pending.slice(from, from + IN_FLIGHT)
         const results = await Promise.allSettled(
-          part.map((s) =>
-            this.js.publish(this.subject, new Uint8Array(buffer, this.source.offset(s), slotSize), {
+          part.map(([s, data]) =>
+            this.js.publish(this.subject, data, {
               msgID: `${this.id}:${s}`,
               timeout: this.timeout,
             }),
@@ -149,7 +170,7 @@ export class JetStreamSink implements SinkStage {
       if (attempt >= this.attempts) {
         throw coded(
           new Error(
-            `${failed.length} event(s) from sequence ${failed[0]} not acknowledged by JetStream after ${attempt} attempts: ${cause.message}`,
+            `${failed.length} event(s) from sequence ${failed[0][0]} not acknowledged by JetStream after ${attempt} attempts: ${cause.message}`,
             { cause },
           ),
           'ERR_DISRUPTOR_NATS_PUBLISH',

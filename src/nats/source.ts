@@ -33,6 +33,8 @@ export interface SourceTarget {
   nextAsync(n?: number): Promise<number>
   publish(lo: number, hi?: number): void
   offset(seq: number): number
+  /** Messages mode: writes one message now, or -1 without room (the Disruptor's `tryWrite`). */
+  tryWrite?(data: Uint8Array): number
 }
 
 export interface FromJetStreamOptions {
@@ -42,6 +44,11 @@ export interface FromJetStreamOptions {
   batch?: number
   /** The acknowledging stage's name in `stats()` (default 'jetstream-ack'). */
   name?: string
+  /**
+   * Write each message as a ring message (`write`: bytes, of any length up to
+   * `maxMessageBytes`) instead of into one slot. Default false.
+   */
+  messages?: boolean
 }
 
 /** What a source has done so far. */
@@ -69,6 +76,7 @@ export class JetStreamSource implements RingSource {
   private running: Promise<void> | null = null
   private messages: { close(): Promise<unknown> } | null = null
   private stopping = false
+  private readonly messagesMode: boolean
 
   constructor(target: SourceTarget, options: FromJetStreamOptions) {
     if (options === null || typeof options !== 'object') throw typeError('fromJetStream options must be an object')
@@ -81,6 +89,13 @@ export class JetStreamSource implements RingSource {
     this.target = target
     this.batch = options.batch === undefined ? 256 : integer('batch', options.batch, 1, 1_000_000)
     this.pending = new Array(target.size).fill(null)
+    if (options.messages !== undefined && typeof options.messages !== 'boolean') {
+      throw typeError('messages must be a boolean')
+    }
+    this.messagesMode = options.messages === true
+    if (this.messagesMode && typeof target.tryWrite !== 'function') {
+      throw typeError('messages: true needs a Disruptor (its message framing)')
+    }
     const mask = target.size - 1
     this.acknowledge = {
       name: options.name ?? 'jetstream-ack',
@@ -128,6 +143,29 @@ export class JetStreamSource implements RingSource {
     this.messages = messages
     try {
       for await (const m of messages) {
+        if (this.messagesMode) {
+          // Noted right after the write, with no turn of the event loop between: the acknowledging
+          // stage (this thread's) cannot reach the message before it is noted. So `tryWrite`, and
+          // while the ring is full, a turn of the event loop (this thread's consumers free room)
+          // before the next try.
+          let seq: number
+          try {
+            seq = (t.tryWrite as (d: Uint8Array) => number)(m.data)
+            for (let tries = 0; seq < 0 && !this.stopping; tries++) {
+              await new Promise((r) => (tries < 64 ? setImmediate(r) : setTimeout(r, 1)))
+              seq = (t.tryWrite as (d: Uint8Array) => number)(m.data)
+            }
+          } catch (e) {
+            if ((e as { code?: string }).code === 'ERR_DISRUPTOR_CLOSED') break
+            throw e
+          }
+          if (seq < 0) break // stopped while the ring was full: not written, not acknowledged
+          this.pending[seq & mask] = m
+          this.stats.received++
+          if ((m as { redelivered?: boolean }).redelivered === true) this.stats.redelivered++
+          if (this.stopping) break
+          continue
+        }
         if (m.data.length > slot) {
           throw rangeError(`message ${m.seq} holds ${m.data.length} bytes; the ring's slots hold ${slot}`)
         }
