@@ -59,6 +59,19 @@ test('bad arguments get coded errors and publish nothing', (t) => {
   t.true(fast.isHalted())
 })
 
+test('a detached instance never takes the single-producer role back (its publish is refused as closed)', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'single' })
+  const other = Disruptor.attach(d.share())
+  const fast = fastOf(other)
+  await other.close()
+  t.is(codeOf(() => fast.publish(0, 0)).code, 'ERR_DISRUPTOR_CLOSED')
+  // The role is still free: this thread's first instance takes it.
+  const s = d.next()
+  d.publish(s)
+  t.is(d.cursor, 0)
+  d.halt()
+})
+
 test('the functions outlive the Disruptor they came from (the garbage collector took it)', async (t) => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void

@@ -13,28 +13,40 @@ pub fn crc32c(data: Uint8Array, initial: Option<u32>) -> u32 {
 
 /// Seals `count` fixed-size records of `data` at once (one call per journal batch, not one per
 /// record): record `i` starts at `start + i * stride`; its CRC-32C of the `length` bytes from
-/// `from` within the record is stored little-endian at `crc_at` within it. Every range is
-/// checked against `data` first (ERR_INVALID_ARG_VALUE; nothing written).
+/// `from` within the record is stored little-endian at `crc_at` within it. Every argument is an
+/// integer in `0 ..= 2**32 - 1` and every range lies in `data` (ERR_INVALID_ARG_VALUE; nothing
+/// written). Internal: the caller owns `data` (no other thread writes it during the call).
 #[napi(js_name = "crc32cRecords")]
 pub fn crc32c_records(
     mut data: Uint8Array,
-    start: u32,
-    count: u32,
-    stride: u32,
-    from: u32,
-    length: u32,
-    crc_at: u32,
+    start: f64,
+    count: f64,
+    stride: f64,
+    from: f64,
+    length: f64,
+    crc_at: f64,
 ) -> crate::error::Result<()> {
-    let (start, count, stride) = (start as usize, count as usize, stride as usize);
-    let (from, length, crc_at) = (from as usize, length as usize, crc_at as usize);
-    let record = (from + length).max(crc_at + 4);
-    // u32 arguments: none of these products or sums overflows a 64-bit usize.
-    let end = if count == 0 { 0 } else { start + (count - 1) * stride + record };
+    let arg = |name: &str, v: f64| crate::error::offset(name, v);
+    let (start, count, stride) =
+        (arg("start", start)?, arg("count", count)?, arg("stride", stride)?);
+    let (from, length, crc_at) =
+        (arg("from", from)?, arg("length", length)?, arg("crcAt", crc_at)?);
+    let outside = || crate::error::coded("ERR_INVALID_ARG_VALUE", "records outside the buffer");
+    let payload_end = from.checked_add(length).ok_or_else(outside)?;
+    let record = payload_end.max(crc_at.checked_add(4).ok_or_else(outside)?);
+    let end = match count {
+        0 => 0,
+        _ => (count - 1)
+            .checked_mul(stride)
+            .and_then(|o| o.checked_add(start))
+            .and_then(|o| o.checked_add(record))
+            .ok_or_else(outside)?,
+    };
     if (count > 1 && stride < record) || end > data.len() {
-        return Err(crate::error::coded("ERR_INVALID_ARG_VALUE", "records outside the buffer"));
+        return Err(outside());
     }
-    // SAFETY: JavaScript runs nothing while this call holds the thread, and the journal's
-    // buffer is its own (no other thread sees it), so nobody else touches these bytes.
+    // SAFETY: the caller owns these bytes for the call (the journal's own buffer: no other
+    // thread sees it) and JavaScript runs nothing while this call holds the thread.
     let bytes = unsafe { data.as_mut() };
     for i in 0..count {
         let at = start + i * stride;

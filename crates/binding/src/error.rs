@@ -49,6 +49,11 @@ pub(crate) fn position(name: &str, value: f64) -> Result<i64> {
     integer(name, value, -1, MAX_SEQUENCE)
 }
 
+/// A byte offset or count of a native helper: an integer in `0 ..= 2**32 - 1`.
+pub(crate) fn offset(name: &str, value: f64) -> Result<usize> {
+    integer(name, value, 0, i64::from(u32::MAX)).map(|v| v as usize)
+}
+
 /// A consumer id (a `u32`, as the methods take it).
 pub(crate) fn consumer_id(name: &str, value: f64) -> Result<u32> {
     integer(name, value, 0, i64::from(u32::MAX)).map(|v| v as u32)

@@ -7,9 +7,11 @@
 //! method call that only loads an atomic costs about 280 ns, a free function with one number
 //! argument about 100 ns, and one of these functions about 20 ns (benchmark/native-calls.mjs).
 //! Each function gets its ring through the N-API callback `data` pointer, set when it is made
-//! (`NativeRing.fastCalls`), so no argument can point it elsewhere; it checks its number
-//! arguments as the methods do and throws the same coded errors. The logic is shared with the
-//! methods (`produce::publish_range`, `consume::arm_waker`): only the conversion differs.
+//! (`NativeRing.fastCalls`), so no argument can point it elsewhere. The logic is shared with the
+//! methods (`produce::publish_range`, `consume::arm_waker`), and so are the coded errors of
+//! checked values; only the conversion differs: a non-number is ERR_INVALID_ARG_TYPE here (a
+//! method gets napi-rs's own error), and `arm`'s consumer id is checked as an integer, not
+//! converted with ToUint32. Each function keeps its ring's state alive until it is collected.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -47,30 +49,39 @@ enum Out {
 unsafe fn throw(env: sys::napi_env, error: napi::Error<String>) -> sys::napi_value {
     let code = error.status.as_str();
     let message = error.reason.as_str();
+    let ok = sys::Status::napi_ok;
     // SAFETY: a valid env; the strings outlive the calls that copy them.
     unsafe {
         let mut code_value = ptr::null_mut();
         let mut message_value = ptr::null_mut();
         let mut value = ptr::null_mut();
-        sys::napi_create_string_utf8(
+        let code_made = sys::napi_create_string_utf8(
             env,
             code.as_ptr().cast(),
             code.len() as isize,
             &mut code_value,
         );
-        sys::napi_create_string_utf8(
+        let message_made = sys::napi_create_string_utf8(
             env,
             message.as_ptr().cast(),
             message.len() as isize,
             &mut message_value,
         );
-        let type_error = code == "ERR_INVALID_ARG_TYPE";
-        if type_error {
-            sys::napi_create_type_error(env, code_value, message_value, &mut value);
+        let error_made = if code_made != ok || message_made != ok {
+            code_made
+        } else if code == "ERR_INVALID_ARG_TYPE" {
+            sys::napi_create_type_error(env, code_value, message_value, &mut value)
         } else {
-            sys::napi_create_error(env, code_value, message_value, &mut value);
+            sys::napi_create_error(env, code_value, message_value, &mut value)
+        };
+        // Never return without an exception pending: that would read as a success.
+        if error_made != ok || sys::napi_throw(env, value) != ok {
+            sys::napi_throw_error(
+                env,
+                c"ERR_DISRUPTOR_NATIVE".as_ptr(),
+                c"a fast call failed".as_ptr(),
+            );
         }
-        sys::napi_throw(env, value);
     }
     ptr::null_mut()
 }
@@ -168,7 +179,7 @@ unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) 
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
         call(env, info, ["lo", "hi"], |h, [lo, hi]| {
-            crate::produce::publish_range(&h.ring, h.id, lo, hi).map(|()| Out::Undefined)
+            crate::produce::publish_range(&h.ring, &h.inst, h.id, lo, hi).map(|()| Out::Undefined)
         })
     }
 }

@@ -12,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::error::{self as err, coded, Result};
-use crate::instance::{lock, RoomWaitThread};
+use crate::instance::{lock, InstanceRef, RoomWaitThread};
 use crate::protocol::{ClaimSentinel, RoomWaitOutcome};
 use crate::ring::NativeRing;
 use crate::shared::RingState;
@@ -38,9 +38,11 @@ fn slice(ms: Option<f64>) -> Result<Duration> {
     }
 }
 
-/// ERR_DISRUPTOR_SINGLE_PRODUCER unless instance `id` may produce on `ring`: always on a multi
-/// producer ring; on a single producer ring, the first instance that asks, until it detaches.
-fn check_producer(ring: &RingState, id: u64) -> Result<()> {
+/// ERR_DISRUPTOR_SINGLE_PRODUCER unless instance `id` (`inst`) may produce on `ring`: always on
+/// a multi producer ring; on a single producer ring, the first instance that asks, until it
+/// detaches. A detached instance never takes the role (ERR_DISRUPTOR_CLOSED): its detach gave
+/// the role back once, and nothing would give it back again.
+fn check_producer(ring: &RingState, inst: &InstanceRef, id: u64) -> Result<()> {
     if ring.multi {
         return Ok(());
     }
@@ -49,6 +51,10 @@ fn check_producer(ring: &RingState, id: u64) -> Result<()> {
     let owner = ring.owner.load(Ordering::Relaxed);
     if owner == id {
         return Ok(());
+    }
+    // Only when the role is free (taking it is rare): the instance lock, for its detached flag.
+    if owner == 0 && lock(inst).detached {
+        return Err(err::engine(Error::Closed));
     }
     if owner == 0
         && ring
@@ -67,16 +73,22 @@ fn check_producer(ring: &RingState, id: u64) -> Result<()> {
 }
 
 /// `publish(lo, hi)` of instance `id` (the method's and the fast function's body).
-pub(crate) fn publish_range(ring: &RingState, id: u64, lo: f64, hi: f64) -> Result<()> {
+pub(crate) fn publish_range(
+    ring: &RingState,
+    inst: &InstanceRef,
+    id: u64,
+    lo: f64,
+    hi: f64,
+) -> Result<()> {
     let lo = err::sequence("lo", lo)?;
     let hi = err::sequence("hi", hi)?;
-    check_producer(ring, id)?;
+    check_producer(ring, inst, id)?;
     ring.engine.publish(lo, hi).map_err(err::engine)
 }
 
 impl NativeRing {
     fn check_producer(&self) -> Result<()> {
-        check_producer(&self.ring, self.id)
+        check_producer(&self.ring, &self.inst, self.id)
     }
 
     /// Whether a running consumer of this thread has not passed `wrap`: a producer on this
@@ -167,7 +179,7 @@ impl NativeRing {
     /// Makes `[lo, hi]` visible to consumers.
     #[napi]
     pub fn publish(&self, lo: f64, hi: f64) -> Result<()> {
-        publish_range(&self.ring, self.id, lo, hi)
+        publish_range(&self.ring, &self.inst, self.id, lo, hi)
     }
 
     /// Single producer: makes this thread the ring's producer (ERR_DISRUPTOR_SINGLE_PRODUCER
