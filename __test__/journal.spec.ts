@@ -1,7 +1,7 @@
 // The journal (napi-disruptor/journal): a consumer stage that writes every batch to segment files
 // before later stages see it; replay reads the records back, checked. Real files, real processes
 // killed with SIGKILL.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -36,6 +36,7 @@ async function journaled(dir: string, count: number) {
   d.handleEventsWith(j)
   d.start()
   await publish(d, 0, count)
+  await d.drain()
   return { d, j }
 }
 
@@ -144,6 +145,8 @@ test('retention deletes whole segments below a position; replay from a deleted p
   const first = Number(after[0].slice(0, 16))
   t.true(first <= 300 && first > 0)
   await t.throwsAsync(records(dir, 0), { code: 'ERR_OUT_OF_RANGE' })
+  await t.throwsAsync(records(dir, 601), { code: 'ERR_OUT_OF_RANGE', message: /past the journal's end/ })
+  t.is((await records(dir, 600)).out.length, 0, 'from the end: nothing, no error')
   t.is((await records(dir, first)).out.length, 600 - first)
   t.is(j.deleteBelow(10_000), after.length - 1, 'the segment being written stays')
   t.throws(() => j.deleteBelow(-1), { code: 'ERR_INVALID_ARG_VALUE' })
@@ -169,6 +172,18 @@ test('a torn tail is cut and counted when the journal opens; damage is an error,
   j2.close()
   d2.halt()
 
+  // A roll cut short: the next segment made, its header never written. Made again at open.
+  const next = path.join(dir, `${String(400).padStart(16, '0')}.ndj`)
+  fs.writeFileSync(next, '')
+  t.is((await records(dir)).out.length, 400)
+  const d5 = new Disruptor({ size: 16, slotSize: 16 })
+  const j5 = journal(d5, { dir })
+  t.is(j5.recovered.position, 400)
+  await j5.close()
+  t.is(fs.statSync(next).size, 16)
+  fs.rmSync(next)
+  d5.halt()
+
   // A flipped byte in a sealed segment: replay refuses it.
   const sealed = path.join(dir, files[0])
   const bytes = fs.readFileSync(sealed)
@@ -176,6 +191,15 @@ test('a torn tail is cut and counted when the journal opens; damage is an error,
   fs.writeFileSync(sealed, bytes)
   await t.throwsAsync(records(dir), { code: 'ERR_DISRUPTOR_JOURNAL_CORRUPT' })
   t.is((await records(dir, Number(files[1].slice(0, 16)))).out.length > 0, true, 'later segments still replay')
+
+  // A damaged length that points past the end, with records after it: damage, not a torn tail.
+  const lengthBytes = fs.readFileSync(last)
+  lengthBytes.writeUInt32LE(1 << 20, 16 + 32 * 3) // the fourth record's length
+  fs.writeFileSync(last, lengthBytes)
+  const d4 = new Disruptor({ size: 16, slotSize: 16 })
+  t.throws(() => journal(d4, { dir }), { code: 'ERR_DISRUPTOR_JOURNAL_CORRUPT', message: /record length/ })
+  t.is(fs.statSync(last).size, size, 'nothing cut')
+  d4.halt()
 
   // In the last segment, damage followed by data is not a torn tail: opening refuses it too.
   const lastBytes = fs.readFileSync(last)
@@ -233,6 +257,26 @@ test('messages: one record per message (text or bytes, any length), replayed int
     code: 'ERR_INVALID_ARG_TYPE',
   })
   d2.halt()
+})
+
+test('locks: a lock of a dead process, or of an earlier process with this pid, is taken over; a live one is refused', (t) => {
+  const dir = tmp()
+  const d = new Disruptor({ size: 16, slotSize: 16 })
+  const lock = path.join(dir, 'journal.lock')
+  // An earlier process with this very pid (a container's node is often pid 1): another token.
+  fs.writeFileSync(lock, `${process.pid} 00000000-earlier-process\n`)
+  journal(d, { dir }).close()
+  t.false(fs.existsSync(lock))
+  // A process that no longer exists.
+  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' })
+  fs.writeFileSync(lock, `${gone.stdout.trim()} some-token\n`)
+  journal(d, { dir }).close()
+  // A live one (the test runner's parent process is alive).
+  fs.writeFileSync(lock, `${process.ppid} its-token\n`)
+  t.throws(() => journal(d, { dir }), { code: 'ERR_DISRUPTOR_JOURNAL_LOCKED' })
+  t.true(fs.existsSync(lock), 'left alone')
+  fs.rmSync(lock)
+  d.halt()
 })
 
 test('bad input: options, foreign files, a second writer', (t) => {

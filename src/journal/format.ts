@@ -127,6 +127,9 @@ export function scanSegment(
     const length = b.readUInt32LE(at)
     if (length > MAX_PAYLOAD) return bad(`a record length of ${length} bytes`, at + RECORD_HEADER)
     if (at + RECORD_HEADER + length > b.length) {
+      // Past the end: a write cut short, unless a whole record of a later position follows
+      // (then this length is damaged, and cutting here would drop what was written after).
+      if (laterRecord(b, at + 1, expected)) return bad(`a record length of ${length} bytes`, at + RECORD_HEADER)
       return { kind: 'torn', offset: at, bytes: b.length - at, next: expected, end: at }
     }
     const crc = crc32c(b.subarray(at + 8, at + RECORD_HEADER + length))
@@ -138,6 +141,19 @@ export function scanSegment(
     at += RECORD_HEADER + length
   }
   return { kind: 'clean', next: expected, end: at }
+}
+
+/** Whether a whole, valid record of a position after `expected` starts at or after `from`. */
+function laterRecord(b: Buffer, from: number, expected: number): boolean {
+  const most = expected + Math.ceil((b.length - from) / RECORD_HEADER)
+  for (let at = from; at + RECORD_HEADER <= b.length; at++) {
+    const position = readPosition(b, at + 8)
+    if (position <= expected || position > most) continue
+    const length = b.readUInt32LE(at)
+    if (length > MAX_PAYLOAD || at + RECORD_HEADER + length > b.length) continue
+    if (crc32c(b.subarray(at + 8, at + RECORD_HEADER + length)) === b.readUInt32LE(at + 4)) return true
+  }
+  return false
 }
 
 function zerosFrom(b: Buffer, at: number): boolean {

@@ -4,6 +4,7 @@
  * the journal has written it (and, with `fsync: 'batch'`, synced it).
  */
 
+import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -71,6 +72,8 @@ export interface JournalSource {
   readonly buffer: ArrayBuffer
   readonly slotSize: number
   readonly size: number
+  /** @internal A ring with an event layout has no messages. */
+  readonly eventType?: unknown
   /** @internal Messages mode: each message starting in `[lo, hi]` (the Disruptor has it). */
   eachFrame?(lo: number, hi: number, visit: (view: Uint8Array, seq: number, kind: number) => unknown): void
 }
@@ -107,6 +110,8 @@ export class Journal implements SinkStage {
   private scratch: Buffer = Buffer.alloc(0)
   private timer: NodeJS.Timeout | null = null
   private closed = false
+  /** A sync failed (EIO: what the disk holds is unknown): every later batch fails with it. */
+  private failed: Error | null = null
   private readonly async: boolean
   private readonly mode: Mode
   /** Messages mode: the ring's frames (the Disruptor's). */
@@ -136,6 +141,12 @@ export class Journal implements SinkStage {
     if (this.mode === Mode.Messages && typeof source.eachFrame !== 'function') {
       throw typeError('messages: true needs a Disruptor (its message framing)')
     }
+    if (this.mode === Mode.Messages && source.eventType !== undefined && source.eventType !== null) {
+      throw coded(
+        new Error('messages need a ring of byte slots (this one has an event layout)'),
+        'ERR_DISRUPTOR_HAS_EVENT_LAYOUT',
+      )
+    }
     this.eachFrame = source.eachFrame?.bind(source)
     this.dir = path.resolve(options.dir)
     this.slotSize = source.slotSize
@@ -151,13 +162,18 @@ export class Journal implements SinkStage {
       this.next = opened.recovery.position
       this.recovered = opened.recovery
     } catch (e) {
-      fs.rmSync(this.lock, { force: true })
+      releaseLock(this.lock)
       throw e
     }
     this.synced = this.next
     this.assigned = this.next
     if (typeof this.fsyncPolicy === 'object') {
-      this.timer = setInterval(() => this.sync(), this.fsyncPolicy.everyMs)
+      // A failure is kept (the next batch fails with it), never thrown from the timer.
+      this.timer = setInterval(() => {
+        try {
+          this.sync()
+        } catch {}
+      }, this.fsyncPolicy.everyMs)
       this.timer.unref()
     }
   }
@@ -178,6 +194,7 @@ export class Journal implements SinkStage {
    */
   onBatch(lo: number, hi: number): void | Promise<void> {
     if (this.closed) throw coded(new Error('the journal is closed'), 'ERR_DISRUPTOR_CLOSED')
+    if (this.failed !== null) throw this.failed
     let n: number
     let bytes: number
     let b: Buffer
@@ -195,28 +212,40 @@ export class Journal implements SinkStage {
       this.frame(b, lo, n)
     }
     if (!this.async) {
-      this.write(b, bytes, n)
+      try {
+        this.write(b, bytes, n)
+      } catch (e) {
+        this.undo()
+        throw e
+      }
       if (this.fsyncPolicy === 'batch') this.sync()
       return
     }
     // Framed above, while the slots are this stage's; written after the writes before it.
     const link = this.tail.then(async () => {
-      if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
-        await fdatasync(this.fd)
-        this.synced = this.next
-        this.fd = this.rollTo(this.next)
+      if (this.failed !== null) throw this.failed
+      try {
+        if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
+          await this.guardSync(fdatasync(this.fd))
+          this.synced = this.next
+          this.rollTo(this.next)
+        }
+        let done = 0
+        while (done < bytes) done += await write(this.fd, b, done, bytes - done)
+      } catch (e) {
+        this.undo()
+        throw e
       }
-      let done = 0
-      while (done < bytes) done += await write(this.fd, b, done, bytes - done)
       this.segmentSize += bytes
       this.next += n
       if (this.fsyncPolicy === 'batch') {
         const written = this.next
-        await fdatasync(this.fd)
+        await this.guardSync(fdatasync(this.fd))
         this.synced = written
       }
     })
-    this.tail = link
+    // The next batch waits for this one, not for its success (a rewound batch is framed again).
+    this.tail = link.catch(() => {})
     return link
   }
 
@@ -270,9 +299,8 @@ export class Journal implements SinkStage {
   /** Writes `bytes` of framed records (`n` of them), rolling to a new segment first if full. */
   private write(b: Buffer, bytes: number, n: number): void {
     if (this.segmentSize > SEGMENT_HEADER && this.segmentSize + bytes > this.segmentBytes) {
-      fs.fdatasyncSync(this.fd)
-      this.synced = this.next
-      this.fd = this.rollTo(this.next)
+      this.syncNow()
+      this.rollTo(this.next)
     }
     writeAll(this.fd, b, bytes)
     this.segmentSize += bytes
@@ -281,10 +309,50 @@ export class Journal implements SinkStage {
 
   /** Syncs what was written (the `{ everyMs }` timer calls it; so does `close`). */
   sync(): void {
-    if (this.closed || this.synced === this.next) return
+    if (this.closed || this.failed !== null || this.synced === this.next) return
+    this.syncNow()
+  }
+
+  /** fdatasync now; a failure stops the journal (retrying a failed sync is not safe). */
+  private syncNow(): void {
     const written = this.next
-    fs.fdatasyncSync(this.fd)
+    try {
+      fs.fdatasyncSync(this.fd)
+    } catch (e) {
+      throw this.fail(e)
+    }
     this.synced = written
+  }
+
+  private async guardSync(sync: Promise<void>): Promise<void> {
+    try {
+      await sync
+    } catch (e) {
+      throw this.fail(e)
+    }
+  }
+
+  private fail(e: unknown): Error {
+    this.failed ??= coded(
+      new Error(`journal ${this.dir}: a sync failed; what the disk holds is unknown, so the journal stops`, {
+        cause: e,
+      }),
+      'ERR_DISRUPTOR_JOURNAL_FAILED',
+    )
+    return this.failed
+  }
+
+  /**
+   * A write that failed: the segment back to its last whole record (a part written would read as
+   * damage), and positions given to the batch taken back (a rewind frames it again).
+   */
+  private undo(): void {
+    this.assigned = this.next
+    try {
+      fs.ftruncateSync(this.fd, this.segmentSize)
+    } catch (e) {
+      this.fail(e)
+    }
   }
 
   /** The consumer stops (the ring closed or halted): the journal syncs and closes its files. */
@@ -303,10 +371,12 @@ export class Journal implements SinkStage {
   close(): Promise<void> {
     if (this.closed) return this.tail.catch(() => {})
     const finish = () => {
-      if (this.synced !== this.next) fs.fdatasyncSync(this.fd)
-      this.synced = this.next
-      fs.closeSync(this.fd)
-      fs.rmSync(this.lock, { force: true })
+      try {
+        if (this.failed === null && this.synced !== this.next) this.syncNow()
+      } finally {
+        fs.closeSync(this.fd)
+        releaseLock(this.lock)
+      }
     }
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
@@ -338,10 +408,12 @@ export class Journal implements SinkStage {
   }
 
   /** Closes the segment being written (synced before) and begins the one starting at `first`. */
-  private rollTo(first: number): number {
+  private rollTo(first: number): void {
+    // The new segment first: if it cannot be made, this one stays open and whole.
+    const fd = createSegment(this.dir, first, this.mode)
     fs.closeSync(this.fd)
+    this.fd = fd
     this.segmentSize = SEGMENT_HEADER
-    return createSegment(this.dir, first, this.mode)
   }
 }
 
@@ -382,6 +454,15 @@ function openLast(dir: string, mode: Mode): { fd: number; size: number; recovery
   const first = firsts[firsts.length - 1]
   const file = path.join(dir, segmentName(first))
   const b = fs.readFileSync(file)
+  if (b.length < SEGMENT_HEADER && b.every((x) => x === 0)) {
+    // Made, and its header never reached the disk (a crash right after a roll): made again.
+    fs.rmSync(file)
+    return {
+      fd: createSegment(dir, first, mode),
+      size: SEGMENT_HEADER,
+      recovery: { position: first, segments: firsts.length, truncatedBytes: b.length },
+    }
+  }
   checkSegmentHeader(b, file, first, mode)
   const end = scanSegment(b, first, Number.POSITIVE_INFINITY, () => {})
   if (end.kind === 'corrupt') throw corrupt(file, end)
@@ -423,27 +504,59 @@ function syncDir(dir: string): void {
   }
 }
 
+/** Directories this process holds journal locks on. */
+const held = new Set<string>()
+/** This process's lock token: a pid alone repeats (a container's node is often pid 1). */
+const TOKEN = `${process.pid} ${randomUUID()}`
+
 /**
- * One journal per directory: a lock file holding the writer's pid. A lock left by a process
- * that no longer exists (killed) is taken over; one held by a live process is refused.
+ * One journal per directory: a lock file holding the writer's pid and a token of its process.
+ * A lock of a process that no longer exists (killed), or of an earlier process that had this
+ * pid, is taken over: renamed away first (one of two processes taking it over at once wins the
+ * rename), then made anew with O_EXCL. One held by a live process (or by this one) is refused.
  */
 function takeLock(dir: string): string {
   const lock = path.join(dir, 'journal.lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const refuse = () =>
+    coded(new Error(`the journal in ${dir} is open elsewhere (${lock})`), 'ERR_DISRUPTOR_JOURNAL_LOCKED')
+  if (held.has(lock)) throw refuse()
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' })
+      fs.writeFileSync(lock, `${TOKEN}\n`, { flag: 'wx' })
+      held.add(lock)
       return lock
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
     }
-    const pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10)
-    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) break
-    if (pid === process.pid) break
-    fs.rmSync(lock, { force: true })
+    let content: string
+    try {
+      content = fs.readFileSync(lock, 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue // released meanwhile
+      throw e
+    }
+    const [pidText, token] = content.trim().split(' ')
+    const pid = Number.parseInt(pidText, 10)
+    // Being written (no token yet: unless for seconds, a writer that died there), or a live
+    // process other than an earlier one with our pid.
+    const young = () => Date.now() - fs.statSync(lock).mtimeMs < 5000
+    if (token === undefined && young()) throw refuse()
+    if (token !== undefined && pid !== process.pid && Number.isInteger(pid) && alive(pid)) throw refuse()
+    try {
+      fs.renameSync(lock, `${lock}.stale-${randomUUID()}`)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
+    for (const f of fs.readdirSync(dir))
+      if (f.startsWith('journal.lock.stale-')) fs.rmSync(path.join(dir, f), { force: true })
   }
-  throw coded(new Error(`the journal in ${dir} is open elsewhere (${lock})`), 'ERR_DISRUPTOR_JOURNAL_LOCKED')
+  throw refuse()
 }
 
+function releaseLock(lock: string): void {
+  held.delete(lock)
+  fs.rmSync(lock, { force: true })
+}
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)

@@ -106,6 +106,11 @@ export class Replay implements AsyncIterable<ReplayRecord> {
         continue
       }
       const b = fs.readFileSync(file)
+      // The last segment, made and its header never written (a crash right after a roll): empty.
+      if (last && b.length < 16 && b.every((x) => x === 0)) {
+        this.result.tornBytes = b.length
+        continue
+      }
       const mode = checkSegmentHeader(b, file, first)
       const records: ReplayRecord[] = []
       const end = scanSegment(b, first, this.from, (position, offset, length) => {
@@ -126,6 +131,9 @@ export class Replay implements AsyncIterable<ReplayRecord> {
       }
       if (end.kind === 'torn') this.result.tornBytes = end.bytes
       expected = end.next
+    }
+    if (this.from > expected) {
+      throw coded(new RangeError(`position ${this.from} is past the journal's end (${expected})`), 'ERR_OUT_OF_RANGE')
     }
   }
 
