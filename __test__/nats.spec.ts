@@ -417,3 +417,45 @@ test.serial(
     await nc.close()
   },
 )
+
+test.serial(
+  'fromJetStream: stop() ends a source on a quiet stream, and one waiting for room on a full ring',
+  async (t) => {
+    const { nc, js, name, subject } = await setup(serverOf(t))
+    const jsm = await jetstreamManager(nc)
+    await jsm.consumers.add(name, { durable_name: 'quiet', ack_policy: AckPolicy.Explicit })
+    const d = new Disruptor({ size: 4, slotSize: 16 })
+    const quiet = fromJetStream(d, { consumer: await js.consumers.get(name, 'quiet') })
+    d.handleEventsWith(quiet.acknowledge)
+    d.start()
+    const running = quiet.start()
+    await quiet.stop() // at once: the consumer may not even be set up yet
+    await running
+    t.is(quiet.stats.received, 0)
+    await d.close()
+
+    // A full ring (its only consumer never finishes a batch) and more messages than slots.
+    for (let i = 0; i < 10; i++) await js.publish(subject, new Uint8Array(16))
+    await jsm.consumers.add(name, { durable_name: 'full', ack_policy: AckPolicy.Explicit })
+    const ring = new Disruptor({ size: 4, slotSize: 16 })
+    const full = fromJetStream(ring, { consumer: await js.consumers.get(name, 'full') })
+    let release: () => void = () => {}
+    ring
+      .handleEventsWith(
+        () =>
+          new Promise<void>((r) => {
+            release = r
+          }),
+      )
+      .andThen(full.acknowledge)
+    ring.start()
+    const feeding = full.start()
+    while (full.stats.received < 4) await new Promise((r) => setTimeout(r, 10))
+    await full.stop()
+    await feeding
+    t.is(full.stats.received, 4, 'the fifth waited for room and was given up: not received, not acknowledged')
+    release()
+    ring.halt()
+    await nc.close()
+  },
+)

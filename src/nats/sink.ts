@@ -147,7 +147,8 @@ export class JetStreamSink implements SinkStage {
       for (let from = 0; from < pending.length; from += IN_FLIGHT) {
         const part = pending.slice(from, from + IN_FLIGHT)
         const results = await Promise.allSettled(
-          part.map(([s, data]) =>
+          // async: a client that throws at once rejects like the others (none left unobserved)
+          part.map(async ([s, data]) =>
             this.js.publish(this.subject, data, {
               msgID: `${this.id}:${s}`,
               timeout: this.timeout,
@@ -160,7 +161,9 @@ export class JetStreamSink implements SinkStage {
             if (r.value.duplicate) this.stats.duplicates++
             else this.stats.published++
           } else {
-            failed.push(part[i])
+            // A copy from now on: the client may still hold the view in its outbound buffer
+            // when the slot is reused (the batch given up, 'skip'), and would send new bytes.
+            failed.push([part[i][0], part[i][1].slice()])
             error = r.reason instanceof Error ? r.reason : new Error(String(r.reason))
           }
         }
@@ -177,7 +180,11 @@ export class JetStreamSink implements SinkStage {
         )
       }
       this.stats.retries++
-      this.onRetry?.(cause, attempt, failed.length)
+      try {
+        this.onRetry?.(cause, attempt, failed.length)
+      } catch {
+        // a reporting callback does not stop the retries
+      }
       await new Promise((r) => setTimeout(r, Math.min(this.delayMs * 2 ** (attempt - 1), 5000)))
       pending = failed
     }

@@ -22,7 +22,9 @@ export interface JetStreamMessage {
 
 /** What the source needs of a consumer: `await js.consumers.get(stream, durable)`. */
 export interface JetStreamConsumer {
-  consume(options?: { max_messages?: number }): Promise<AsyncIterable<JetStreamMessage> & { close(): Promise<unknown> }>
+  consume(options?: {
+    max_messages?: number
+  }): Promise<AsyncIterable<JetStreamMessage> & { stop(): void; close(): Promise<unknown> }>
 }
 
 /** The ring a source publishes into (a `Disruptor` of this thread). */
@@ -30,7 +32,7 @@ export interface SourceTarget {
   readonly buffer: ArrayBuffer
   readonly slotSize: number
   readonly size: number
-  nextAsync(n?: number): Promise<number>
+  nextAsync(n?: number, options?: { signal?: AbortSignal }): Promise<number>
   publish(lo: number, hi?: number): void
   offset(seq: number): number
   /** Messages mode: writes one message now, or -1 without room (the Disruptor's `tryWrite`). */
@@ -74,8 +76,10 @@ export class JetStreamSource implements RingSource {
   /** The message of each slot not acknowledged yet (by sequence & mask). */
   private readonly pending: (JetStreamMessage | null)[]
   private running: Promise<void> | null = null
-  private messages: { close(): Promise<unknown> } | null = null
+  private messages: { stop(): void } | null = null
   private stopping = false
+  /** Ends a wait for room when the source stops. */
+  private readonly abort = new AbortController()
   private readonly messagesMode: boolean
 
   constructor(target: SourceTarget, options: FromJetStreamOptions) {
@@ -99,18 +103,31 @@ export class JetStreamSource implements RingSource {
     const mask = target.size - 1
     this.acknowledge = {
       name: options.name ?? 'jetstream-ack',
+      // An entry is cleared only once its acknowledgement is confirmed: a batch rewound after a
+      // failed one acknowledges what is still pending, no more.
       onBatch: async (lo: number, hi: number) => {
+        const slots: number[] = []
         const acks: Promise<boolean>[] = []
         for (let s = lo; s <= hi; s++) {
           const m = this.pending[s & mask]
-          if (m === null) continue // published by another producer of the ring
-          this.pending[s & mask] = null
-          acks.push(m.ackAck())
+          if (m === null) continue // published by another producer of the ring, or acknowledged
+          slots.push(s & mask)
+          acks.push(Promise.resolve().then(() => m.ackAck()))
         }
-        const confirmed = await Promise.all(acks)
-        this.stats.acknowledged += confirmed.length
-        if (confirmed.includes(false)) {
-          throw coded(new Error('JetStream did not confirm an acknowledgement'), 'ERR_DISRUPTOR_NATS_ACK')
+        const results = await Promise.allSettled(acks)
+        let failure: unknown = null
+        for (let i = 0; i < results.length; i++) {
+          const r = results[i]
+          if (r.status === 'fulfilled' && r.value) {
+            this.pending[slots[i]] = null
+            this.stats.acknowledged++
+          } else failure ??= r.status === 'rejected' ? r.reason : null
+        }
+        if (slots.some((slot) => this.pending[slot] !== null)) {
+          throw coded(
+            new Error('JetStream did not confirm an acknowledgement', { cause: failure ?? undefined }),
+            'ERR_DISRUPTOR_NATS_ACK',
+          )
         }
       },
     }
@@ -130,7 +147,10 @@ export class JetStreamSource implements RingSource {
   /** Stops pulling (messages in the ring still get acknowledged as they reach the stage). */
   async stop(): Promise<void> {
     this.stopping = true
-    await this.messages?.close()
+    this.abort.abort()
+    // stop() ends the iteration; close() (in run) then waits for the client to let go. Awaiting
+    // close() here, before the iteration ended, would wait for ever.
+    this.messages?.stop()
     await this.running?.catch(() => {})
   }
 
@@ -141,6 +161,8 @@ export class JetStreamSource implements RingSource {
     const mask = t.size - 1
     const messages = await this.consumer.consume({ max_messages: this.batch })
     this.messages = messages
+    // Stopped while the consumer was being set up: nothing would end its iteration otherwise.
+    if (this.stopping) messages.stop()
     try {
       for await (const m of messages) {
         if (this.messagesMode) {
@@ -171,9 +193,11 @@ export class JetStreamSource implements RingSource {
         }
         let seq: number
         try {
-          seq = await t.nextAsync()
+          seq = await t.nextAsync(1, { signal: this.abort.signal })
         } catch (e) {
-          if ((e as { code?: string }).code === 'ERR_DISRUPTOR_CLOSED') break
+          const code = (e as { code?: string }).code
+          // Closed, or stopped while waiting for room: not in the ring, not acknowledged.
+          if (code === 'ERR_DISRUPTOR_CLOSED' || code === 'ABORT_ERR') break
           throw e
         }
         const at = t.offset(seq)
