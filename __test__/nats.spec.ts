@@ -23,6 +23,15 @@ test.serial.after.always(async (t) => {
 })
 const serverOf = (t: { context: unknown }) => (t.context as { server: NatsServer }).server
 
+/** A Promise and the function that resolves it. */
+function deferred(): [Promise<void>, () => void] {
+  let resolve: () => void = () => {}
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return [promise, resolve]
+}
+
 let streams = 0
 /** A connection that reconnects for ever, its JetStream client, and a new stream of its own. */
 async function setup(server: NatsServer) {
@@ -201,10 +210,7 @@ test.serial(
     const source = fromJetStream(d, { consumer: await js.consumers.get(name, 'feed'), batch: 50 })
     const seen: number[] = []
     let early = 0
-    let done: () => void
-    const all = new Promise<void>((r) => {
-      done = r
-    })
+    const [all, done] = deferred()
     d.handleEventsWith((lo, hi) => {
       // Not acknowledged before the stage after this one ran: at most what it has seen.
       if (source.stats.acknowledged > seen.length) early++
@@ -345,10 +351,7 @@ test.serial(
       const f64 = new Float64Array(d.buffer)
       const source = sourceOf(d)
       const seen: number[] = []
-      let done: () => void
-      const all = new Promise<void>((r) => {
-        done = r
-      })
+      const [all, done] = deferred()
       const group = d.handleEventsWith((lo, hi) => {
         for (let s = lo; s <= hi; s++) seen.push(f64[d.offset(s) / 8])
         if (seen.length === N) done()
@@ -391,10 +394,7 @@ test.serial(
     const target = new Disruptor({ size: 128, slotSize: 32 })
     const source = fromJetStream(target, { consumer: await js.consumers.get(name, 'msgs'), messages: true })
     const got: Buffer[] = []
-    let done: () => void
-    const all = new Promise<void>((r) => {
-      done = r
-    })
+    const [all, done] = deferred()
     target
       .handleMessagesWith((view) => {
         got.push(Buffer.from(view))
