@@ -71,3 +71,6 @@ export const crc32c: (data: Uint8Array, initial?: number) => number = binding.cr
 
 /** Seals fixed-size records in one call: see `crc32cRecords` in crates/binding/src/checksum.rs. */
 export const crc32cRecords: typeof Binding.crc32cRecords = binding.crc32cRecords
+
+/** The CRC-32C of many ranges in one call: see `crc32cRanges` in crates/binding/src/checksum.rs. */
+export const crc32cRanges: typeof Binding.crc32cRanges = binding.crc32cRanges

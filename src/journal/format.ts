@@ -14,7 +14,7 @@
  */
 
 import { coded } from '../errors'
-import { crc32c } from '../native'
+import { crc32c, crc32cRanges } from '../native'
 
 export const MAGIC = 0x314a444e // "NDJ1" read as a little-endian u32
 export const VERSION = 1
@@ -75,9 +75,8 @@ export function writePosition(b: Uint8Array, at: number, position: number): void
   v.setUint32(at + 4, Math.floor(position / TWO_32), true)
 }
 
-export function readPosition(b: Uint8Array, at: number): number {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
-  return v.getUint32(at + 4, true) * TWO_32 + v.getUint32(at, true)
+export function readPosition(b: Buffer, at: number): number {
+  return b.readUInt32LE(at + 4) * TWO_32 + b.readUInt32LE(at)
 }
 
 /** Fills the header of the record at `at` whose payload (already in place) is `length` bytes. */
@@ -111,36 +110,69 @@ export function scanSegment(
   from: number,
   each: (position: number, offset: number, length: number) => void,
 ): ScanEnd & { next: number; end: number } {
-  let at = SEGMENT_HEADER
-  let expected = first
-  while (at < b.length) {
-    // A bad record with only zeros after it is a torn write (the last write persisted in
-    // part, the rest of the file zero-filled); with data after it, damage.
-    const bad = (reason: string, extent: number): ScanEnd & { next: number; end: number } => {
-      if (zerosFrom(b, Math.min(extent, b.length))) {
-        return { kind: 'torn', offset: at, bytes: b.length - at, next: expected, end: at }
-      }
-      return { kind: 'corrupt', offset: at, position: expected, reason, next: expected, end: at }
-    }
-    if (at + RECORD_HEADER > b.length)
+  type End = ScanEnd & { next: number; end: number }
+  // A bad record with only zeros after it is a torn write (the last write persisted in part,
+  // the rest of the file zero-filled); with data after it, damage.
+  const bad = (at: number, expected: number, reason: string, extent: number): End => {
+    if (zerosFrom(b, Math.min(extent, b.length))) {
       return { kind: 'torn', offset: at, bytes: b.length - at, next: expected, end: at }
+    }
+    return { kind: 'corrupt', offset: at, position: expected, reason, next: expected, end: at }
+  }
+  const torn = (at: number, expected: number): End => ({
+    kind: 'torn',
+    offset: at,
+    bytes: b.length - at,
+    next: expected,
+    end: at,
+  })
+  // Pass 1: the records' extents, from their lengths, up to the first that cannot be whole
+  // (the checksummed ranges: position and payload).
+  const most = Math.max(0, Math.floor((b.length - SEGMENT_HEADER) / RECORD_HEADER))
+  const starts = new Float64Array(most)
+  const spans = new Float64Array(most)
+  let count = 0
+  let at = SEGMENT_HEADER
+  let stop: End | null = null
+  while (at < b.length) {
+    const expected = first + count
+    if (at + RECORD_HEADER > b.length) {
+      stop = torn(at, expected)
+      break
+    }
     const length = b.readUInt32LE(at)
-    if (length > MAX_PAYLOAD) return bad(`a record length of ${length} bytes`, at + RECORD_HEADER)
+    if (length > MAX_PAYLOAD) {
+      stop = bad(at, expected, `a record length of ${length} bytes`, at + RECORD_HEADER)
+      break
+    }
     if (at + RECORD_HEADER + length > b.length) {
       // Past the end: a write cut short, unless a whole record of a later position follows
       // (then this length is damaged, and cutting here would drop what was written after).
-      if (laterRecord(b, at + 1, expected)) return bad(`a record length of ${length} bytes`, at + RECORD_HEADER)
-      return { kind: 'torn', offset: at, bytes: b.length - at, next: expected, end: at }
+      stop = laterRecord(b, at + 1, expected)
+        ? bad(at, expected, `a record length of ${length} bytes`, at + RECORD_HEADER)
+        : torn(at, expected)
+      break
     }
-    const crc = crc32c(b.subarray(at + 8, at + RECORD_HEADER + length))
-    if (crc !== b.readUInt32LE(at + 4)) return bad('a checksum mismatch', at + RECORD_HEADER + length)
-    const position = readPosition(b, at + 8)
-    if (position !== expected) return bad(`position ${position} where ${expected} was due`, at + RECORD_HEADER + length)
-    if (position >= from) each(position, at + RECORD_HEADER, length)
-    expected++
+    starts[count] = at + 8
+    spans[count] = length + 8
+    count++
     at += RECORD_HEADER + length
   }
-  return { kind: 'clean', next: expected, end: at }
+  // Pass 2: every checksum in one native call, then the records in order.
+  const crcs = crc32cRanges(b, starts.subarray(0, count), spans.subarray(0, count))
+  for (let k = 0; k < count; k++) {
+    const rec = starts[k] - 8
+    const length = spans[k] - 8
+    const expected = first + k
+    if (crcs[k] !== b.readUInt32LE(rec + 4))
+      return bad(rec, expected, 'a checksum mismatch', rec + RECORD_HEADER + length)
+    const position = readPosition(b, rec + 8)
+    if (position !== expected) {
+      return bad(rec, expected, `position ${position} where ${expected} was due`, rec + RECORD_HEADER + length)
+    }
+    if (position >= from) each(position, rec + RECORD_HEADER, length)
+  }
+  return stop ?? { kind: 'clean', next: first + count, end: at }
 }
 
 /** Whether a whole, valid record of a position after `expected` starts at or after `from`. */

@@ -69,11 +69,29 @@ export class Replay implements AsyncIterable<ReplayRecord> {
     this.from = options.from === undefined ? 0 : integer('from', options.from, 0, Number.MAX_SAFE_INTEGER)
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<ReplayRecord> {
-    for (const batch of this.segments()) {
-      for (const r of batch) yield r
-      // Between segments: let the event loop run (a replay of many segments is long).
-      await new Promise((resolve) => setImmediate(resolve))
+  [Symbol.asyncIterator](): AsyncIterator<ReplayRecord> {
+    // Not an async generator: its machinery cost about as much per record as reading it.
+    const segments = this.segments()
+    let batch: ReplayRecord[] = []
+    let i = 0
+    let started = false
+    return {
+      next: async (): Promise<IteratorResult<ReplayRecord>> => {
+        while (i >= batch.length) {
+          // Between segments: let the event loop run (a replay of many segments is long).
+          if (started) await new Promise((resolve) => setImmediate(resolve))
+          started = true
+          const r = segments.next()
+          if (r.done === true) return { value: undefined, done: true }
+          batch = r.value
+          i = 0
+        }
+        return { value: batch[i++], done: false }
+      },
+      return: async (): Promise<IteratorResult<ReplayRecord>> => {
+        segments.return(undefined)
+        return { value: undefined, done: true }
+      },
     }
   }
 

@@ -1,7 +1,7 @@
 //! CRC-32C for the journal's records: the `crc32c` crate (SSE 4.2 or ARMv8 CRC instructions
 //! where the CPU has them, detected at run time; a table otherwise). One call per batch.
 
-use napi::bindgen_prelude::Uint8Array;
+use napi::bindgen_prelude::{Float64Array, Uint32Array, Uint8Array};
 use napi_derive::napi;
 
 /// The CRC-32C (Castagnoli) of `data`, continuing from `initial` (the CRC of the bytes before
@@ -54,4 +54,31 @@ pub fn crc32c_records(
         bytes[at + crc_at..at + crc_at + 4].copy_from_slice(&crc.to_le_bytes());
     }
     Ok(())
+}
+
+/// The CRC-32C of each range of `data`: range `i` is `lengths[i]` bytes from `starts[i]` (one
+/// call for a whole segment's records when a journal is read). Every start and length is an
+/// integer and every range lies in `data` (ERR_INVALID_ARG_VALUE).
+#[napi(js_name = "crc32cRanges")]
+pub fn crc32c_ranges(
+    data: Uint8Array,
+    starts: Float64Array,
+    lengths: Float64Array,
+) -> crate::error::Result<Uint32Array> {
+    if starts.len() != lengths.len() {
+        return Err(crate::error::coded(
+            "ERR_INVALID_ARG_VALUE",
+            "starts and lengths differ in length",
+        ));
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (&start, &length) in starts.iter().zip(lengths.iter()) {
+        let start = crate::error::offset("start", start)?;
+        let length = crate::error::offset("length", length)?;
+        let end = start.checked_add(length).filter(|&e| e <= data.len()).ok_or_else(|| {
+            crate::error::coded("ERR_INVALID_ARG_VALUE", "a range outside the buffer")
+        })?;
+        out.push(crc32c::crc32c(&data[start..end]));
+    }
+    Ok(Uint32Array::new(out))
 }
