@@ -196,7 +196,9 @@ test('stress: multi-producer workers that die at random points of claim, write a
   }
   await Promise.all(lives)
   // Every producer is gone: what is claimed is published or abandoned. A sentinel ends the pulls.
-  const end = d.publishEvent((offset) => {
+  // Async: the ring may still be full, and only this thread's consumers can free it (a blocking
+  // publishEvent would be ERR_DISRUPTOR_WOULD_DEADLOCK then, as it was once in a full-suite run).
+  const end = await d.publishEventAsync((offset) => {
     f64[offset / 8] = SENTINEL
   })
   await Promise.all([polling, iterating])
