@@ -18,6 +18,8 @@ export interface JetStreamMessage {
   /** The stream's sequence of the message. */
   readonly seq: number
   ackAck(): Promise<boolean>
+  /** Tells the server never to deliver it again (`onOversize: 'term'`). */
+  term?(reason?: string): void
 }
 
 /** What the source needs of a consumer: `await js.consumers.get(stream, durable)`. */
@@ -37,6 +39,8 @@ export interface SourceTarget {
   offset(seq: number): number
   /** Messages mode: writes one message now, or -1 without room (the Disruptor's `tryWrite`). */
   tryWrite?(data: Uint8Array): number
+  /** Messages mode: the longest message `tryWrite` takes. */
+  readonly maxMessageBytes?: number
 }
 
 export interface FromJetStreamOptions {
@@ -51,6 +55,13 @@ export interface FromJetStreamOptions {
    * `maxMessageBytes`) instead of into one slot. Default false.
    */
   messages?: boolean
+  /**
+   * A message that does not fit (a slot, or `maxMessageBytes`): 'stop' (the default: the source
+   * stops with ERR_INVALID_ARG_VALUE and the message stays unacknowledged, so it comes back),
+   * 'term' (the server is told never to deliver it again; counted in `stats.terminated`), or a
+   * function called with it (then it is terminated too), for a dead-letter record of your own.
+   */
+  onOversize?: 'stop' | 'term' | ((message: JetStreamMessage) => void)
 }
 
 /** What a source has done so far. */
@@ -61,10 +72,12 @@ export interface JetStreamSourceStats {
   acknowledged: number
   /** Of those received, how many the server had delivered before (not acknowledged in time). */
   redelivered: number
+  /** Messages that did not fit and were terminated (`onOversize`). */
+  terminated: number
 }
 
 export class JetStreamSource implements RingSource {
-  readonly stats: JetStreamSourceStats = { received: 0, acknowledged: 0, redelivered: 0 }
+  readonly stats: JetStreamSourceStats = { received: 0, acknowledged: 0, redelivered: 0, terminated: 0 }
   /**
    * The stage that acknowledges: register it after every consumer of the ring, on this thread
    * (`d.handleEventsWith(a, b).andThen(source.acknowledge)`).
@@ -81,6 +94,7 @@ export class JetStreamSource implements RingSource {
   /** Ends a wait for room when the source stops. */
   private readonly abort = new AbortController()
   private readonly messagesMode: boolean
+  private readonly onOversize: NonNullable<FromJetStreamOptions['onOversize']>
 
   constructor(target: SourceTarget, options: FromJetStreamOptions) {
     if (options === null || typeof options !== 'object') throw typeError('fromJetStream options must be an object')
@@ -97,6 +111,11 @@ export class JetStreamSource implements RingSource {
       throw typeError('messages must be a boolean')
     }
     this.messagesMode = options.messages === true
+    const oversize = options.onOversize ?? 'stop'
+    if (oversize !== 'stop' && oversize !== 'term' && typeof oversize !== 'function') {
+      throw rangeError(`onOversize must be 'stop', 'term' or a function, got ${String(oversize)}`)
+    }
+    this.onOversize = oversize
     if (this.messagesMode && typeof target.tryWrite !== 'function') {
       throw typeError('messages: true needs a Disruptor (its message framing)')
     }
@@ -165,6 +184,16 @@ export class JetStreamSource implements RingSource {
     if (this.stopping) messages.stop()
     try {
       for await (const m of messages) {
+        const fits = this.messagesMode ? m.data.length <= (t.maxMessageBytes ?? Infinity) : m.data.length <= slot
+        if (!fits) {
+          const why = `message ${m.seq} holds ${m.data.length} bytes; the ring takes ${this.messagesMode ? t.maxMessageBytes : slot}`
+          if (this.onOversize === 'stop') throw rangeError(why)
+          if (typeof this.onOversize === 'function') this.onOversize(m)
+          // No reason text: a server before 2.10 ignores a "+TERM" that carries one.
+          m.term?.()
+          this.stats.terminated++
+          continue
+        }
         if (this.messagesMode) {
           // Noted right after the write, with no turn of the event loop between: the acknowledging
           // stage (this thread's) cannot reach the message before it is noted. So `tryWrite`, and
@@ -187,9 +216,6 @@ export class JetStreamSource implements RingSource {
           if ((m as { redelivered?: boolean }).redelivered === true) this.stats.redelivered++
           if (this.stopping) break
           continue
-        }
-        if (m.data.length > slot) {
-          throw rangeError(`message ${m.seq} holds ${m.data.length} bytes; the ring's slots hold ${slot}`)
         }
         let seq: number
         try {
