@@ -39,7 +39,7 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
     refused(`recordError sequence ${v}`, () => ring.recordError(cid, v, 'x'))
     refused(`fail sequence ${v}`, () => ring.fail(cid, v, 'x'))
     refused(`drained target ${v}`, () => ring.drained(v))
-    refused(`arm next ${v}`, () => ring.arm(cid, v))
+    refused(`arm next ${v}`, () => ring.fastCalls().arm(cid, v))
     refused(`waitForRoom claimed ${v}`, () => ring.waitForRoom(1, () => {}, v))
   }
   // wrap is claimed + n - size for a claim of n (1 ..= size): nothing else.

@@ -66,9 +66,6 @@ export function engineVersion(): string {
   return binding.engineVersion()
 }
 
-/** CRC-32C of `data`, continuing from `initial` (crates/binding/src/checksum.rs). */
-export const crc32c: (data: Uint8Array, initial?: number) => number = binding.crc32c
-
 /** Seals fixed-size records in one call: see `crc32cRecords` in crates/binding/src/checksum.rs. */
 export const crc32cRecords: typeof Binding.crc32cRecords = binding.crc32cRecords
 

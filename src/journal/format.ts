@@ -14,7 +14,7 @@
  */
 
 import { coded } from '../errors'
-import { crc32c, crc32cRanges } from '../native'
+import { crc32cRanges } from '../native'
 
 export const MAGIC = 0x314a444e // "NDJ1" read as a little-endian u32
 export const VERSION = 1
@@ -77,13 +77,6 @@ export function writePosition(b: Uint8Array, at: number, position: number): void
 
 export function readPosition(b: Buffer, at: number): number {
   return b.readUInt32LE(at + 4) * TWO_32 + b.readUInt32LE(at)
-}
-
-/** Fills the header of the record at `at` whose payload (already in place) is `length` bytes. */
-export function sealRecord(b: Buffer, at: number, length: number, position: number): void {
-  b.writeUInt32LE(length, at)
-  writePosition(b, at + 8, position)
-  b.writeUInt32LE(crc32c(b.subarray(at + 8, at + RECORD_HEADER + length)), at + 4)
 }
 
 /** What a scan found at the end of the records it could read. */
@@ -183,7 +176,7 @@ function laterRecord(b: Buffer, from: number, expected: number): boolean {
     if (position <= expected || position > most) continue
     const length = b.readUInt32LE(at)
     if (length > MAX_PAYLOAD || at + RECORD_HEADER + length > b.length) continue
-    if (crc32c(b.subarray(at + 8, at + RECORD_HEADER + length)) === b.readUInt32LE(at + 4)) return true
+    if (crc32cRanges(b, Float64Array.of(at + 8), Float64Array.of(length + 8))[0] === b.readUInt32LE(at + 4)) return true
   }
   return false
 }

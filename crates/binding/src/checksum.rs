@@ -1,15 +1,10 @@
 //! CRC-32C for the journal's records: the `crc32c` crate (SSE 4.2 or ARMv8 CRC instructions
-//! where the CPU has them, detected at run time; a table otherwise). One call per batch.
+//! where the CPU has them, detected at run time; a table otherwise). One call per batch or
+//! segment: `crc32cRecords` seals a batch of fixed-size records in place (the journal's write
+//! path), `crc32cRanges` returns the CRC of each of many ranges (messages, and reading back).
 
 use napi::bindgen_prelude::{Float64Array, Uint32Array, Uint8Array};
 use napi_derive::napi;
-
-/// The CRC-32C (Castagnoli) of `data`, continuing from `initial` (the CRC of the bytes before
-/// it; 0 to start).
-#[napi(js_name = "crc32c")]
-pub fn crc32c(data: Uint8Array, initial: Option<u32>) -> u32 {
-    crc32c::crc32c_append(initial.unwrap_or(0), &data)
-}
 
 /// Seals `count` fixed-size records of `data` at once (one call per journal batch, not one per
 /// record): record `i` starts at `start + i * stride`; its CRC-32C of the `length` bytes from

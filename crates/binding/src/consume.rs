@@ -11,7 +11,7 @@ use crate::instance::{lock, Consumer, InstanceRef};
 use crate::ring::NativeRing;
 use crate::waker::{WakeFn, Waker};
 
-/// `arm(cid, next)` on instance `inst` (the method's and the fast function's body): asks
+/// `arm(cid, next)` on instance `inst` (the fast function's body): asks
 /// consumer `cid`'s waker for one call once sequence `next` is available.
 pub(crate) fn arm_waker(inst: &InstanceRef, cid: f64, next: f64) -> Result<()> {
     let cid = err::consumer_id("cid", cid)?;
@@ -80,12 +80,6 @@ impl NativeRing {
             w.timeout_seen();
         }
         Ok(())
-    }
-
-    /// Asks consumer `cid`'s waker for one call once sequence `next` is available.
-    #[napi]
-    pub fn arm(&self, cid: u32, next: f64) -> Result<()> {
-        arm_waker(&self.inst, f64::from(cid), next)
     }
 
     /// Statistics consumer `cid` kept in JavaScript: batches, events, largest batch,

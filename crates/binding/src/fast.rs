@@ -7,11 +7,11 @@
 //! method call that only loads an atomic costs about 280 ns, a free function with one number
 //! argument about 100 ns, and one of these functions about 20 ns (benchmark/native-calls.mjs).
 //! Each function gets its ring through the N-API callback `data` pointer, set when it is made
-//! (`NativeRing.fastCalls`), so no argument can point it elsewhere. The logic is shared with the
-//! methods (`produce::publish_range`, `consume::arm_waker`), and so are the coded errors of
-//! checked values; only the conversion differs: a non-number is ERR_INVALID_ARG_TYPE here (a
-//! method gets napi-rs's own error), and `arm`'s consumer id is checked as an integer, not
-//! converted with ToUint32. Each function keeps its ring's state alive until it is collected.
+//! (`NativeRing.fastCalls`), so no argument can point it elsewhere. `signal`, `gatingMinimum`
+//! and `arm` exist only here; `publish` and `isHalted` share their bodies and coded errors with
+//! the methods of those names (`produce::publish_range`), which the slow paths still call. A
+//! non-number argument is ERR_INVALID_ARG_TYPE. Each function keeps its ring's state alive until
+//! it is collected.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -212,8 +212,9 @@ const FUNCTIONS: [(&str, Callback); 5] = [
 #[napi]
 impl NativeRing {
     /// This thread's fast functions for this ring (see the module docs): `signal()`,
-    /// `gatingMinimum()`, `isHalted()`, `publish(lo, hi)` and `arm(cid, next)`, each the same
-    /// as the method of that name.
+    /// `gatingMinimum()`, `isHalted()`, `publish(lo, hi)` and `arm(cid, next)` (waking sleepers,
+    /// the multi producer's room bound, the halted flag, a checked publish, arming consumer
+    /// `cid`'s waker for sequence `next`).
     #[napi(
         ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; arm(cid: number, next: number): void }"
     )]

@@ -246,21 +246,6 @@ impl NativeRing {
         Ok(())
     }
 
-    /// Wakes every thread sleeping in the wait strategy (after a publish through memory, when
-    /// the sleeper count was not zero).
-    #[napi]
-    pub fn signal(&self) {
-        self.engine().signal();
-    }
-
-    /// Multi producer: the slowest consumer's sequence (the claim cursor if there is none),
-    /// for JavaScript's cached claim check.
-    #[napi]
-    pub fn gating_minimum(&self) -> f64 {
-        let e = self.engine();
-        e.gating_minimum(e.claimed()) as f64
-    }
-
     /// The highest published sequence up to which everything is published.
     #[napi]
     pub fn cursor(&self) -> f64 {
