@@ -83,6 +83,61 @@ pub enum Error {
         /// Bytes asked for.
         bytes: usize,
     },
+    /// A bad name or option of a shared ring (see [`crate::shm`]).
+    InvalidName {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No shared ring has this name.
+    RingNotFound {
+        /// The ring's name.
+        name: String,
+    },
+    /// A shared ring with this name exists already.
+    RingExists {
+        /// The ring's name.
+        name: String,
+    },
+    /// The ring file's mode does not let this user open it.
+    PermissionDenied {
+        /// The ring's name.
+        name: String,
+    },
+    /// The file is not a usable ring: bad magic, truncated, inconsistent header, unfinished.
+    ForeignRing {
+        /// The ring's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The ring was made by a build with another layout version.
+    RingVersion {
+        /// The ring's name.
+        name: String,
+        /// The file's version.
+        found: u32,
+        /// This build's version.
+        expected: u32,
+    },
+    /// Every entry of a shared ring's producer or consumer table is taken.
+    TableFull {
+        /// "producers" or "consumers".
+        table: &'static str,
+        /// Entries in the table.
+        capacity: usize,
+    },
+    /// A shared-ring producer claimed again before publishing its claim starting at `lo`.
+    ClaimOpen {
+        /// The first sequence of the open claim.
+        lo: i64,
+    },
+    /// A system call on a ring file failed.
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The system's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -97,7 +152,8 @@ impl Error {
             | Error::InvalidSlotSize(_)
             | Error::InvalidClaim { .. }
             | Error::InvalidRange { .. }
-            | Error::ForeignStage => "ERR_INVALID_ARG_VALUE",
+            | Error::ForeignStage
+            | Error::InvalidName { .. } => "ERR_INVALID_ARG_VALUE",
             Error::InsufficientCapacity => "ERR_DISRUPTOR_INSUFFICIENT_CAPACITY",
             Error::NotClaimed { .. } => "ERR_DISRUPTOR_NOT_CLAIMED",
             Error::AlreadyPublished { .. } => "ERR_DISRUPTOR_ALREADY_PUBLISHED",
@@ -110,6 +166,14 @@ impl Error {
             Error::ThreadSpawn(_) => "ERR_DISRUPTOR_THREAD_SPAWN",
             Error::WouldDeadlock => "ERR_DISRUPTOR_WOULD_DEADLOCK",
             Error::OutOfMemory { .. } => "ERR_DISRUPTOR_OUT_OF_MEMORY",
+            Error::RingNotFound { .. } => "ERR_DISRUPTOR_NOT_FOUND",
+            Error::RingExists { .. } => "ERR_DISRUPTOR_EXISTS",
+            Error::PermissionDenied { .. } => "ERR_DISRUPTOR_PERMISSION",
+            Error::ForeignRing { .. } => "ERR_DISRUPTOR_FOREIGN",
+            Error::RingVersion { .. } => "ERR_DISRUPTOR_VERSION",
+            Error::TableFull { .. } => "ERR_DISRUPTOR_TABLE_FULL",
+            Error::ClaimOpen { .. } => "ERR_DISRUPTOR_CLAIM_OPEN",
+            Error::Io { .. } => "ERR_DISRUPTOR_IO",
         }
     }
 }
@@ -161,6 +225,26 @@ impl fmt::Display for Error {
                  here would never end"
             ),
             Error::ThreadSpawn(e) => write!(f, "could not start a consumer thread: {e}"),
+            Error::InvalidName { reason } => write!(f, "{reason}"),
+            Error::RingNotFound { name } => write!(f, "no shared ring named {name:?}"),
+            Error::RingExists { name } => write!(f, "a shared ring named {name:?} exists"),
+            Error::PermissionDenied { name } => {
+                write!(f, "shared ring {name:?}: permission denied (see its file mode)")
+            }
+            Error::ForeignRing { name, reason } => {
+                write!(f, "{name:?} is not a usable shared ring: {reason}")
+            }
+            Error::RingVersion { name, found, expected } => write!(
+                f,
+                "shared ring {name:?} has layout version {found}; this build reads {expected}"
+            ),
+            Error::TableFull { table, capacity } => {
+                write!(f, "the shared ring's {table} table is full ({capacity} entries)")
+            }
+            Error::ClaimOpen { lo } => {
+                write!(f, "the claim from sequence {lo} is not published yet: publish it first")
+            }
+            Error::Io { op, message } => write!(f, "shared ring {op} failed: {message}"),
         }
     }
 }

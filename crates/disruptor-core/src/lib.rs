@@ -48,6 +48,8 @@ mod ring_buffer;
 mod sequence;
 mod sequence_barrier;
 mod sequencer;
+#[cfg(all(unix, not(loom)))]
+pub mod shm;
 mod slot_buffer;
 mod sync;
 mod wait_strategy;

@@ -1,0 +1,209 @@
+//! [`SharedConsumer`]: receives every sequence published into a shared ring after it joined,
+//! in order, in batches.
+
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::layout::*;
+use super::{SharedRing, LIVENESS_INTERVAL};
+use crate::error::{Error, Result};
+
+/// A consumer of a [`SharedRing`], registered in its consumer table: its sequence gates every
+/// producer of every process. Each consumer receives every event (multicast); dropping it
+/// frees its entry.
+///
+/// ```
+/// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+/// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+/// let name = format!("doc-consumer-{}", std::process::id());
+/// let ring = SharedRing::create(&name, &SharedRingOptions::new(8, 8)).unwrap();
+/// let mut c = ring.consumer("c").unwrap();
+/// let mut p = ring.producer().unwrap();
+/// let hi = p.next(3).unwrap();
+/// p.publish().unwrap();
+/// ring.close_intake();
+/// let mut sum = 0;
+/// while c.wait(None).is_ok() {
+///     c.poll(|seq, _| sum += seq).unwrap();
+/// }
+/// assert_eq!(sum, 0 + 1 + 2);
+/// assert_eq!(c.wait(None).unwrap_err().code(), "ERR_DISRUPTOR_CLOSED");
+/// # ring.remove().unwrap();
+/// ```
+pub struct SharedConsumer {
+    ring: Arc<SharedRing>,
+    /// Offset of this consumer's table entry.
+    entry: usize,
+    /// The next sequence to receive.
+    next: i64,
+}
+
+impl std::fmt::Debug for SharedConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedConsumer").field("next", &self.next).finish()
+    }
+}
+
+impl SharedConsumer {
+    pub(crate) fn register(ring: Arc<SharedRing>, name: &str) -> Result<SharedConsumer> {
+        if name.len() > MAX_CONSUMER_NAME {
+            return Err(Error::InvalidName {
+                reason: format!("a consumer name may hold at most {MAX_CONSUMER_NAME} bytes"),
+            });
+        }
+        let r = &ring.region;
+        let entries = || (0..r.geometry.max_consumers).map(|i| r.consumer(i, 0));
+        let entry = match ring.take_entry("consumers", entries()) {
+            // Entries of dead processes are freed when a producer waits on them; a full table
+            // frees them now.
+            Err(Error::TableFull { .. }) => {
+                ring.reap_dead_consumers();
+                ring.take_entry("consumers", entries())?
+            }
+            taken => taken?,
+        };
+        r.u32_at(entry + C_NAME_LEN).store(name.len() as u32, Ordering::Relaxed);
+        r.write_bytes(entry + C_NAME, name.as_bytes());
+        r.u64_at(entry + C_EVENTS).store(0, Ordering::Relaxed);
+        r.u64_at(entry + C_BATCHES).store(0, Ordering::Relaxed);
+        // LMAX's join: at the cursor before gating, SeqCst, at the cursor again (see
+        // `SharedRing::gating_minimum`, the producers' half). A producer that missed this entry
+        // claimed nothing past the first cursor + buffer size... and this consumer starts after
+        // the second read, which is at least what any such producer saw.
+        let sequence = r.i64_at(entry + C_SEQUENCE);
+        sequence.store(ring.cursor(), Ordering::Release);
+        fence(Ordering::SeqCst);
+        let start = ring.cursor();
+        sequence.store(start, Ordering::Release);
+        // A producer may sleep on a stale sequence this entry held from its last owner.
+        ring.room_wake().wake_now();
+        Ok(SharedConsumer { ring, entry, next: start + 1 })
+    }
+
+    /// The last sequence this consumer finished (it receives `sequence() + 1` next).
+    ///
+    /// ```
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// let ring = SharedRing::create(&format!("doc-seq-{}", std::process::id()),
+    ///                               &SharedRingOptions::new(8, 8)).unwrap();
+    /// assert_eq!(ring.consumer("c").unwrap().sequence(), -1);
+    /// # ring.remove().unwrap();
+    /// ```
+    pub fn sequence(&self) -> i64 {
+        self.next - 1
+    }
+
+    /// The highest sequence such that everything from [`sequence`](SharedConsumer::sequence)
+    /// `+ 1` up to it is published (or abandoned); `sequence()` when nothing is.
+    fn available(&self) -> i64 {
+        let r = &self.ring.region;
+        let cursor = self.ring.cursor();
+        let limit = cursor.min(self.next + self.ring.buffer_size() as i64 - 1);
+        let mut hi = self.next;
+        // Relaxed per flag, then one Acquire fence for the batch (disruptor-rs' pattern).
+        while hi <= limit && r.flag(hi).load(Ordering::Relaxed) == stamp(hi, self.ring.shift) {
+            hi += 1;
+        }
+        if hi > self.next {
+            fence(Ordering::Acquire);
+        }
+        hi - 1
+    }
+
+    /// Receives what is published now, as one batch: `handler(sequence, slot)` for each
+    /// sequence in order, skipping abandoned ones; then the consumer's sequence moves past the
+    /// batch (freeing its slots for producers). Returns the batch's `[lo, hi]` (abandoned
+    /// sequences included), or `None` when nothing was published.
+    ///
+    /// The slot slice is valid only during the call; a producer may reuse it afterwards.
+    pub fn poll(&mut self, mut handler: impl FnMut(i64, &[u8])) -> Result<Option<(i64, i64)>> {
+        let hi = self.available();
+        let lo = self.next;
+        if hi < lo {
+            return Ok(None);
+        }
+        let r = &self.ring.region;
+        let shift = self.ring.shift;
+        // Acquire (the fence in `available` covers it): abandoning increments the counter
+        // before its flag stores.
+        let any_abandoned = r.u64_at(ABANDONED_AT).load(Ordering::Relaxed) != 0;
+        let mut delivered = 0u64;
+        for sequence in lo..=hi {
+            if any_abandoned && r.mark(sequence).load(Ordering::Relaxed) == stamp(sequence, shift) {
+                continue;
+            }
+            // SAFETY: inside the mapping; published and not yet released by this consumer, so
+            // no producer that follows the protocol writes it during the call.
+            let slot =
+                unsafe { std::slice::from_raw_parts(r.slot_ptr(sequence), self.ring.slot_size()) };
+            handler(sequence, slot);
+            delivered += 1;
+        }
+        // Release: this consumer's reads of the batch happen-before a producer reuses a slot.
+        r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
+        // Relaxed: statistics.
+        r.u64_at(self.entry + C_EVENTS).fetch_add(delivered, Ordering::Relaxed);
+        r.u64_at(self.entry + C_BATCHES).fetch_add(1, Ordering::Relaxed);
+        self.next = hi + 1;
+        self.ring.room_wake().wake();
+        Ok(Some((lo, hi)))
+    }
+
+    /// Waits until [`poll`](SharedConsumer::poll) has something (`Ok`), intake is closed and
+    /// everything claimed was received (`ERR_DISRUPTOR_CLOSED`), or `limit` passed
+    /// (`ERR_DISRUPTOR_TIMEOUT`). While it waits on a claim that does not come, it checks the
+    /// claimant's liveness every [`LIVENESS_INTERVAL`] and abandons a dead producer's claims.
+    pub fn wait(&mut self, limit: Option<Duration>) -> Result<()> {
+        let deadline = limit.map(|l| Instant::now() + l);
+        for spin in 0..200 {
+            if self.available() >= self.next {
+                return Ok(());
+            }
+            if spin < 100 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let publish = self.ring.publish_wake();
+        loop {
+            let seen = publish.prepare();
+            if self.available() >= self.next {
+                publish.finish();
+                return Ok(());
+            }
+            // Closed and nothing claimed past what this consumer received: drained.
+            if self.ring.is_closed() && self.ring.cursor() < self.next {
+                publish.finish();
+                return Err(Error::Closed);
+            }
+            let slice = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        publish.finish();
+                        return Err(Error::Timeout);
+                    }
+                    left.min(LIVENESS_INTERVAL)
+                }
+                None => LIVENESS_INTERVAL,
+            };
+            publish.sleep(seen, slice);
+            publish.finish();
+            if self.ring.cursor() >= self.next {
+                // Claimed, not yet published: perhaps by a process that died.
+                self.ring.recover_dead_producers();
+            }
+        }
+    }
+}
+
+impl Drop for SharedConsumer {
+    fn drop(&mut self) {
+        // Release: the entry's last writes happen-before its next owner's CAS.
+        self.ring.region.u32_at(self.entry + C_OWNER).store(0, Ordering::Release);
+        self.ring.room_wake().wake_now();
+    }
+}
