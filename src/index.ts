@@ -32,6 +32,10 @@ export { defineEvent } from './event/layout'
 export { EventHandlerGroup, StageBuilder } from './graph'
 export type { MessageHandler, MessageHandlerObject, MessageKind } from './message/frames'
 export { engineVersion } from './native'
+export type { ProcessPollResult } from './process/consumer'
+export { ProcessConsumer } from './process/consumer'
+export type { ProcessRingOptions, ProcessRingStats } from './process/ring'
+export { ProcessRing } from './process/ring'
 export type {
   Batch,
   BatchHandler,

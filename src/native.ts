@@ -53,6 +53,16 @@ export type NativeRingStats = Binding.NativeRingStats
 /** A wait strategy as the binding takes it and describes it. */
 export type WaitConfig = Binding.WaitConfig
 
+/**
+ * Rings in named shared memory (crates/binding/src/shm.rs); undefined where the addon has none
+ * (Windows): `ProcessRing` then throws ERR_DISRUPTOR_UNSUPPORTED.
+ */
+export const NativeSharedRing: typeof Binding.NativeSharedRing | undefined = binding.NativeSharedRing
+export type NativeSharedRing = Binding.NativeSharedRing
+export type NativeSharedProducer = Binding.NativeSharedProducer
+export type NativeSharedConsumer = Binding.NativeSharedConsumer
+export type NativeSharedStats = Binding.NativeSharedStats
+
 // Const enums of binding.d.ts: tsc inlines their values, so using them costs nothing at run time.
 export { ClaimSentinel, RoomWaitOutcome, SplitCursorLayout, StatsLayout } from '../binding'
 

@@ -9,7 +9,7 @@
 //! `instance` (one thread's consumers and waits), then `NativeRing`, the class JavaScript
 //! sees: `ring` (life cycle), `produce`, `consume`, `views` (native memory handed to
 //! JavaScript), `stats`, `removal` (live removal from any thread), `fast` (the hot calls as raw
-//! N-API functions), `checksum` (CRC-32C for the journal); and `protocol`, the numbers both
+//! N-API functions), `checksum` (CRC-32C for the journal), `shm` (rings shared between processes); and `protocol`, the numbers both
 //! sides agree on.
 #![deny(clippy::all)]
 
@@ -25,6 +25,8 @@ mod registry;
 mod removal;
 mod ring;
 mod shared;
+#[cfg(unix)]
+mod shm;
 mod stats;
 mod views;
 mod wait;

@@ -20,7 +20,7 @@ use crate::ring::NativeRing;
 /// change, for as long as `keep` lives; and it must be memory that JavaScript may access
 /// while other threads run: atomics (which JavaScript accesses at their own width), the slots
 /// (ordered by the claim/publish protocol), or memory only this thread uses.
-unsafe fn external<'env, K: 'static>(
+pub(crate) unsafe fn external<'env, K: 'static>(
     env: &'env Env,
     memory: *mut u8,
     len: usize,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::*;
-use super::{SharedRing, LIVENESS_INTERVAL};
+use super::SharedRing;
 use crate::error::{Error, Result};
 
 /// A consumer of a [`SharedRing`], registered in its consumer table: its sequence gates every
@@ -96,20 +96,24 @@ impl SharedConsumer {
     }
 
     /// The highest sequence such that everything from [`sequence`](SharedConsumer::sequence)
-    /// `+ 1` up to it is published (or abandoned); `sequence()` when nothing is.
-    fn available(&self) -> i64 {
-        let r = &self.ring.region;
-        let cursor = self.ring.cursor();
-        let limit = cursor.min(self.next + self.ring.buffer_size() as i64 - 1);
-        let mut hi = self.next;
-        // Relaxed per flag, then one Acquire fence for the batch (disruptor-rs' pattern).
-        while hi <= limit && r.flag(hi).load(Ordering::Relaxed) == stamp(hi, self.ring.shift) {
-            hi += 1;
-        }
-        if hi > self.next {
-            fence(Ordering::Acquire);
-        }
-        hi - 1
+    /// `+ 1` up to it is published (or abandoned); `sequence()` when nothing is. Slots up to it
+    /// are visible (**Acquire**).
+    ///
+    /// ```
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// let ring = SharedRing::create(&format!("doc-av-{}", std::process::id()),
+    ///                               &SharedRingOptions::new(8, 8)).unwrap();
+    /// let c = ring.consumer("c").unwrap();
+    /// let mut p = ring.producer().unwrap();
+    /// p.next(2).unwrap();
+    /// assert_eq!(c.available(), -1); // claimed, not published
+    /// p.publish().unwrap();
+    /// assert_eq!(c.available(), 1);
+    /// # ring.remove().unwrap();
+    /// ```
+    pub fn available(&self) -> i64 {
+        self.ring.available_from(self.next)
     }
 
     /// Receives what is published now, as one batch: `handler(sequence, slot)` for each
@@ -151,52 +155,65 @@ impl SharedConsumer {
         Ok(Some((lo, hi)))
     }
 
+    /// The abandoned sequences of `[lo, hi]`, a range [`available`](SharedConsumer::available)
+    /// returned: those a consumer that handles the range itself must skip. Empty, after one
+    /// load, unless the ring ever abandoned anything.
+    ///
+    /// ```
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// let ring = SharedRing::create(&format!("doc-ai-{}", std::process::id()),
+    ///                               &SharedRingOptions::new(8, 8)).unwrap();
+    /// let mut c = ring.consumer("c").unwrap();
+    /// let mut p = ring.producer().unwrap();
+    /// p.next(1).unwrap();
+    /// p.abandon();
+    /// p.next(1).unwrap();
+    /// p.publish().unwrap();
+    /// assert_eq!(c.abandoned_in(0, c.available()), [0]);
+    /// c.commit(1).unwrap();
+    /// assert_eq!(c.sequence(), 1);
+    /// # ring.remove().unwrap();
+    /// ```
+    pub fn abandoned_in(&self, lo: i64, hi: i64) -> Vec<i64> {
+        let r = &self.ring.region;
+        // Relaxed: ordered by the Acquire that found [lo, hi] available (see `poll`).
+        if r.u64_at(ABANDONED_AT).load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
+        (lo..=hi)
+            .filter(|&s| r.mark(s).load(Ordering::Relaxed) == stamp(s, self.ring.shift))
+            .collect()
+    }
+
+    /// Marks everything up to `hi` handled (for a consumer that reads the slots itself after
+    /// [`available`](SharedConsumer::available)): producers may reuse those slots. `hi` must
+    /// be between [`sequence`](SharedConsumer::sequence) and what is available, else
+    /// `ERR_INVALID_ARG_VALUE` and nothing changes.
+    pub fn commit(&mut self, hi: i64) -> Result<()> {
+        if hi < self.next - 1 || hi > self.available() {
+            return Err(Error::InvalidRange { lo: self.next, hi });
+        }
+        if hi >= self.next {
+            let r = &self.ring.region;
+            let events =
+                (hi - self.next + 1) as u64 - self.abandoned_in(self.next, hi).len() as u64;
+            // Release: this consumer's reads happen-before a producer reuses the slots.
+            r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
+            // Relaxed: statistics.
+            r.u64_at(self.entry + C_EVENTS).fetch_add(events, Ordering::Relaxed);
+            r.u64_at(self.entry + C_BATCHES).fetch_add(1, Ordering::Relaxed);
+            self.next = hi + 1;
+            self.ring.room_wake().wake();
+        }
+        Ok(())
+    }
+
     /// Waits until [`poll`](SharedConsumer::poll) has something (`Ok`), intake is closed and
     /// everything claimed was received (`ERR_DISRUPTOR_CLOSED`), or `limit` passed
-    /// (`ERR_DISRUPTOR_TIMEOUT`). While it waits on a claim that does not come, it checks the
-    /// claimant's liveness every [`LIVENESS_INTERVAL`] and abandons a dead producer's claims.
-    pub fn wait(&mut self, limit: Option<Duration>) -> Result<()> {
-        let deadline = limit.map(|l| Instant::now() + l);
-        for spin in 0..200 {
-            if self.available() >= self.next {
-                return Ok(());
-            }
-            if spin < 100 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        let publish = self.ring.publish_wake();
-        loop {
-            let seen = publish.prepare();
-            if self.available() >= self.next {
-                publish.finish();
-                return Ok(());
-            }
-            // Closed and nothing claimed past what this consumer received: drained.
-            if self.ring.is_closed() && self.ring.cursor() < self.next {
-                publish.finish();
-                return Err(Error::Closed);
-            }
-            let slice = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        publish.finish();
-                        return Err(Error::Timeout);
-                    }
-                    left.min(LIVENESS_INTERVAL)
-                }
-                None => LIVENESS_INTERVAL,
-            };
-            publish.sleep(seen, slice);
-            publish.finish();
-            if self.ring.cursor() >= self.next {
-                // Claimed, not yet published: perhaps by a process that died.
-                self.ring.recover_dead_producers();
-            }
-        }
+    /// (`ERR_DISRUPTOR_TIMEOUT`); see [`SharedRing::wait_for`].
+    pub fn wait(&self, limit: Option<Duration>) -> Result<()> {
+        self.ring.wait_for(self.next, limit.map(|l| Instant::now() + l))
     }
 }
 

@@ -44,6 +44,7 @@ mod name;
 mod producer;
 mod recovery;
 mod ring;
+mod wait;
 
 pub use consumer::SharedConsumer;
 pub use layout::{LAYOUT_VERSION, MAX_CONSUMER_NAME, MAX_LAYOUT_LEN, MAX_TABLE};

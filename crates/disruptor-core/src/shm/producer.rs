@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::*;
-use super::{SharedRing, LIVENESS_INTERVAL};
+use super::SharedRing;
 use crate::error::{Error, Result};
 
 /// A producer of a [`SharedRing`], registered in its producer table.
@@ -96,7 +96,7 @@ impl SharedProducer {
     fn next_until(&mut self, n: i64, deadline: Option<Instant>) -> Result<i64> {
         loop {
             match self.try_next(n) {
-                Err(Error::InsufficientCapacity) => self.wait_for_room(n, deadline)?,
+                Err(Error::InsufficientCapacity) => self.ring.wait_for_room(n, deadline)?,
                 claimed => return claimed,
             }
         }
@@ -140,47 +140,6 @@ impl SharedProducer {
                 self.claim = Some((current + 1, next));
                 return Ok(next);
             }
-        }
-    }
-
-    /// Waits until `n` slots were free at some moment, reaping dead consumers that hold them.
-    fn wait_for_room(&mut self, n: i64, deadline: Option<Instant>) -> Result<()> {
-        let size = self.ring.buffer_size() as i64;
-        let room = self.ring.room_wake();
-        let has_room = |ring: &SharedRing| {
-            let current = ring.cursor();
-            ring.gating_minimum(current) >= current + n - size
-        };
-        for spin in 0..200 {
-            if has_room(&self.ring) || self.ring.is_closed() {
-                return Ok(());
-            }
-            if spin < 100 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-        loop {
-            let seen = room.prepare();
-            if has_room(&self.ring) || self.ring.is_closed() {
-                room.finish();
-                return Ok(());
-            }
-            let slice = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        room.finish();
-                        return Err(Error::Timeout);
-                    }
-                    left.min(LIVENESS_INTERVAL)
-                }
-                None => LIVENESS_INTERVAL,
-            };
-            room.sleep(seen, slice);
-            room.finish();
-            self.ring.reap_dead_consumers();
         }
     }
 

@@ -392,6 +392,27 @@ impl SharedRing {
         self.region.read_bytes(LAYOUT_AT, len)
     }
 
+    /// The first slot's address: `buffer_size * slot_size` bytes, mapped while this ring lives
+    /// (for a binding that hands them to another language).
+    ///
+    /// # Safety
+    /// Reads and writes through the pointer must follow the claim/publish protocol (a producer
+    /// writes only slots it claimed and has not published; a consumer reads only published
+    /// slots it has not committed), and must stop before the last `Arc` of this ring drops.
+    ///
+    /// ```
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// let r = SharedRing::create(&format!("doc-base-{}", std::process::id()),
+    ///                            &SharedRingOptions::new(8, 8)).unwrap();
+    /// // SAFETY: only compared, never dereferenced.
+    /// assert_eq!(unsafe { r.slots_base() } as usize % 4096, 0);
+    /// # r.remove().unwrap();
+    /// ```
+    pub unsafe fn slots_base(&self) -> *mut u8 {
+        self.region.slot_ptr(0)
+    }
+
     /// The highest claimed sequence (**Acquire**).
     ///
     /// ```

@@ -1,0 +1,246 @@
+/**
+ * ProcessRing: one ring in named shared memory across real processes (Node children, and a Rust
+ * process built here from crates/disruptor-core). Exactly-once, in-order delivery with three
+ * producer processes and two consumer processes; a producer SIGKILLed holding a claim and a
+ * consumer SIGKILLed while it gates, the others finishing with nothing lost and nothing stale;
+ * the event layout travelling with the ring; bad names, foreign, truncated and other-version
+ * files as coded errors.
+ */
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createInterface, type Interface } from 'node:readline'
+import test from 'ava'
+
+import { defineEvent, ProcessRing } from '../dist/index.js'
+
+const FIXTURE = join(__dirname, 'fixtures', 'process-peer.js')
+const ROOT = resolve(__dirname, '..')
+const RUST_PEER = join(ROOT, 'target', 'debug', 'disruptor-shm-peer')
+const DIR = process.env.NAPI_DISRUPTOR_SHM_DIR ?? '/dev/shm'
+const fileOf = (name: string) => join(DIR, `napi-disruptor.${name}`)
+
+let names = 0
+/** A ring name of this test run, removed when the test ends. */
+function named(t: { teardown(f: () => void): void }, what: string): string {
+  const name = `spec-${what}-${process.pid}-${names++}`
+  t.teardown(() => {
+    try {
+      ProcessRing.unlink(name)
+    } catch {}
+  })
+  return name
+}
+
+/** A peer process with its stdout read line by line. */
+class Peer {
+  readonly child: ChildProcess
+  private readonly lines: string[] = []
+  private readonly waiters: (() => void)[] = []
+  private readonly reader: Interface
+  readonly exited: Promise<number | null>
+
+  constructor(command: string, args: string[]) {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.child = child
+    this.reader = createInterface({ input: child.stdout })
+    this.reader.on('line', (l) => {
+      this.lines.push(l)
+      for (const w of this.waiters.splice(0)) w()
+    })
+    this.exited = new Promise((done) => this.child.on('exit', (code) => done(code)))
+  }
+
+  static js(...args: string[]): Peer {
+    return new Peer(process.execPath, [FIXTURE, ...args])
+  }
+
+  static rust(...args: string[]): Peer {
+    return new Peer(RUST_PEER, args)
+  }
+
+  /** The next line starting with `prefix`. */
+  async line(prefix: string): Promise<string> {
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.startsWith(prefix))
+      if (i >= 0) return this.lines.splice(i, 1)[0]
+      if (this.child.exitCode !== null) throw new Error(`peer exited (${this.child.exitCode}) before '${prefix}'`)
+      await new Promise<void>((w) => {
+        this.waiters.push(w)
+        this.child.once('exit', w)
+      })
+    }
+  }
+
+  /** Waits for a clean exit; its `result` line parsed, if any. */
+  async finish(): Promise<{ events: number; per: Record<string, number> } | undefined> {
+    const code = await this.exited
+    if (code !== 0) throw new Error(`peer exited with ${code}`)
+    const r = this.lines.find((l) => l.startsWith('result '))
+    if (r === undefined) return undefined
+    const [, events, ...per] = r.split(' ')
+    return {
+      events: Number(events),
+      per: Object.fromEntries(per.map((p) => p.split(':')).map(([id, n]) => [id, Number(n)])),
+    }
+  }
+
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL')
+    await this.exited
+  }
+}
+
+test.serial('three producer processes and two consumer processes: every event exactly once, in order', async (t) => {
+  const name = named(t, '3p2c')
+  const ring = ProcessRing.create({ name, size: 64, slotSize: 24 })
+  const consumers = [Peer.js('consume', name, 'a'), Peer.js('consume', name, 'b')]
+  for (const c of consumers) await c.line('joined')
+  const EACH = 15000
+  const producers = [1, 2, 3].map((id) => Peer.js('produce', name, String(id), String(EACH), '--batch', '8'))
+  for (const p of producers) await p.finish()
+  ring.closeIntake()
+  for (const c of consumers) {
+    const r = await c.finish()
+    t.deepEqual(r, { events: 3 * EACH, per: { 1: EACH, 2: EACH, 3: EACH } })
+  }
+  const s = ring.stats()
+  t.is(s.cursor, 3 * EACH - 1)
+  t.deepEqual([s.abandoned, s.deadProducers, s.deadConsumers, s.producers.length, s.consumers.length], [0, 0, 0, 0, 0])
+  ring.close()
+})
+
+test.serial('a Rust process and Node processes produce into and consume from one ring', async (t) => {
+  const built = spawnSync('cargo', ['build', '-q', '-p', 'disruptor-core', '--bin', 'disruptor-shm-peer'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  })
+  t.is(built.status, 0, 'cargo build of the Rust peer')
+  t.true(existsSync(RUST_PEER))
+  const name = named(t, 'rust')
+  const ring = ProcessRing.create({ name, size: 128, slotSize: 24 })
+  const consumers = [Peer.rust('consume', name, 'rust'), Peer.js('consume', name, 'node')]
+  for (const c of consumers) await c.line('joined')
+  const producers = [
+    Peer.rust('produce', name, '1', '20000', '--batch', '5'),
+    Peer.js('produce', name, '2', '20000', '--batch', '3'),
+  ]
+  for (const p of producers) await p.finish()
+  ring.closeIntake()
+  for (const c of consumers) t.deepEqual(await c.finish(), { events: 40000, per: { 1: 20000, 2: 20000 } })
+  ring.close()
+})
+
+test.serial(
+  'a producer killed holding a claim and a consumer killed while it gates never stop the others',
+  async (t) => {
+    const name = named(t, 'kill')
+    const ring = ProcessRing.create({ name, size: 32, slotSize: 24 })
+    const steady = Peer.js('consume', name, 'steady')
+    const stalling = Peer.js('consume', name, 'stalling', '--stall-after', '1000')
+    await steady.line('joined')
+    await stalling.line('joined')
+    const hanging = Peer.js('produce', name, '3', '100000', '--batch', '4', '--hang-after', '500')
+    await hanging.line('hanging ')
+    const producers = [1, 2].map((id) => Peer.js('produce', name, String(id), '10000', '--batch', '3'))
+    // Every consumer waits at the hanging claim until its producer is found dead.
+    await hanging.kill()
+    await stalling.line('stalled ')
+    await stalling.kill()
+    for (const p of producers) await p.finish()
+    ring.closeIntake()
+    // The consumer checked order and integrity: the poisoned claim was never delivered.
+    t.deepEqual(await steady.finish(), { events: 20500, per: { 1: 10000, 2: 10000, 3: 500 } })
+    const s = ring.stats()
+    t.is(s.deadProducers, 1)
+    t.is(s.deadConsumers, 1)
+    t.is(s.abandoned, 4)
+    ring.close()
+  },
+)
+
+test('the event layout travels with the ring; its file is mode 0600 unless told', (t) => {
+  const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
+  const name = named(t, 'typed')
+  const a = ProcessRing.create({ name, size: 16, event: Trade })
+  t.is(statSync(fileOf(name)).mode & 0o777, 0o600)
+  const b = ProcessRing.open<typeof a extends ProcessRing<infer E> ? E : never>(name)
+  t.deepEqual(b.eventType?.schema, Trade.schema)
+  t.is(b.slotSize, Trade.size)
+  const c = b.consumer('reader')
+  const seq = a.emitEvent({ price: 1.5, qty: 10, symbol: 'AAPL' })
+  const seen: unknown[] = []
+  t.is(
+    c.poll((lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(b.read(s))
+    }),
+    'processing',
+  )
+  t.deepEqual(seen, [{ price: 1.5, qty: 10, symbol: 'AAPL' }])
+  t.is(seq, 0)
+  // A bad event is refused before anything is claimed.
+  t.throws(() => a.emitEvent({ price: 'x' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.is(a.stats().cursor, 0)
+  const open = named(t, 'mode')
+  ProcessRing.create({ name: open, size: 8, slotSize: 8, mode: 0o640 }).close()
+  t.is(statSync(fileOf(open)).mode & 0o777, 0o640)
+  a.close()
+  b.close()
+})
+
+test('bad names, foreign, truncated and other-version files, and misuse get coded errors', (t) => {
+  for (const bad of ['', 'a/b', '../etc', '.x', 'x..y', 'é', 'n'.repeat(201)]) {
+    t.throws(() => ProcessRing.open(bad), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
+    t.throws(() => ProcessRing.create({ name: bad, size: 8, slotSize: 8 }), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
+  }
+  t.throws(() => ProcessRing.open(`spec-missing-${process.pid}`), { code: 'ERR_DISRUPTOR_NOT_FOUND' })
+  t.throws(() => ProcessRing.open(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ProcessRing.create({ name: 'x', size: 3, slotSize: 8 }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ProcessRing.create({ name: 'x', size: 8, slotSize: 12 }), { code: 'ERR_INVALID_ARG_VALUE' })
+
+  const name = named(t, 'files')
+  const file = fileOf(name)
+  writeFileSync(file, Buffer.alloc(8192, 7))
+  t.throws(() => ProcessRing.open(name), { code: 'ERR_DISRUPTOR_FOREIGN' })
+  ProcessRing.unlink(name)
+  const ring = ProcessRing.create({ name, size: 64, slotSize: 8 })
+  t.throws(() => ProcessRing.create({ name, size: 64, slotSize: 8 }), { code: 'ERR_DISRUPTOR_EXISTS' })
+  const whole = readFileSync(file)
+  writeFileSync(file, whole.subarray(0, whole.length - 8))
+  t.throws(() => ProcessRing.open(name), { code: 'ERR_DISRUPTOR_FOREIGN', message: /truncated/ })
+  const other = Buffer.from(whole)
+  other.writeUInt32LE(99, 8)
+  writeFileSync(file, other)
+  t.throws(() => ProcessRing.open(name), { code: 'ERR_DISRUPTOR_VERSION' })
+  writeFileSync(file, whole)
+
+  // Misuse of a good ring: coded, and the ring goes on.
+  const r = ProcessRing.open(name)
+  const c = r.consumer('c')
+  t.throws(() => r.tryNext(0), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => r.tryNext(65), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => r.next('1' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => r.consumer('n'.repeat(49)), { code: 'ERR_INVALID_ARG_VALUE' })
+  const hi = r.next(2)
+  t.throws(() => r.next(1), { code: 'ERR_DISRUPTOR_CLAIM_OPEN' })
+  t.throws(() => r.publish(0, 0), { code: 'ERR_DISRUPTOR_NOT_CLAIMED' })
+  r.publish(0, hi)
+  t.throws(() => r.publish(), { code: 'ERR_DISRUPTOR_NOT_CLAIMED' })
+  t.is(r.tryNext(62), 63)
+  r.abandon()
+  t.is(r.tryNext(1), -1, 'full: the consumer has not moved')
+  const runs: number[][] = []
+  c.poll((lo, h) => runs.push([lo, h]))
+  t.deepEqual(runs, [[0, 1]], 'the abandoned claim is skipped')
+  t.is(r.stats().abandoned, 62)
+  ring.closeIntake()
+  t.throws(() => r.next(1), { code: 'ERR_DISRUPTOR_CLOSED' })
+  t.is(
+    c.poll(() => t.fail()),
+    'closed',
+  )
+  r.close()
+  t.throws(() => r.tryNext(1), { code: 'ERR_DISRUPTOR_CLOSED' })
+  ring.close()
+})

@@ -1,0 +1,436 @@
+//! Shared rings (`disruptor_core::shm`) for JavaScript: `NativeSharedRing` (create, open,
+//! unlink, the slots, stats) with its producer and consumer handles. Only conversion: the
+//! protocol, liveness and recovery live in the engine. Waits that must not block the event
+//! loop run on libuv's pool (`waitForAsync`, `waitForRoomAsync`) in slices the caller bounds.
+//! Unix only; elsewhere the class is absent and the TypeScript layer says so.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use disruptor_core::shm::{
+    SharedConsumer, SharedProducer, SharedRing, SharedRingOptions, SharedRingStats,
+};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::error::{self as err, coded, Result};
+
+/// How `NativeSharedRing.create` makes a ring (checked again by the engine).
+#[napi(object)]
+pub struct SharedRingInit {
+    /// The ring's name (see `validate_name`).
+    pub name: String,
+    /// Slots, a power of two.
+    pub size: f64,
+    /// Bytes per slot, a multiple of 8.
+    pub slot_size: f64,
+    /// File mode bits (default 0o600).
+    pub mode: Option<f64>,
+    /// Producer handles at once, over all processes (default 16).
+    pub max_producers: Option<f64>,
+    /// Consumers at once, over all processes (default 16).
+    pub max_consumers: Option<f64>,
+    /// The event layout, as JSON text (recorded for `open`).
+    pub layout: Option<String>,
+}
+
+/// A producer entry of `stats()`.
+#[napi(object)]
+pub struct SharedProducerStats {
+    /// Its process.
+    pub pid: u32,
+    /// Whether that process runs.
+    pub alive: bool,
+    /// Sequences it published.
+    pub published: f64,
+    /// Its claim `[lo, hi]`, if it holds one.
+    pub claim: Option<Vec<f64>>,
+}
+
+/// A consumer entry of `stats()`.
+#[napi(object)]
+pub struct SharedConsumerStats {
+    /// Its name.
+    pub name: String,
+    /// Its process.
+    pub pid: u32,
+    /// Whether that process runs.
+    pub alive: bool,
+    /// The last sequence it finished.
+    pub sequence: f64,
+    /// `cursor - sequence`.
+    pub lag: f64,
+    /// Events received.
+    pub events: f64,
+    /// Batches received.
+    pub batches: f64,
+}
+
+/// `stats()` of a shared ring: the same in every process.
+#[napi(object)]
+pub struct NativeSharedStats {
+    /// The highest claimed sequence.
+    pub cursor: f64,
+    /// Whether intake is closed.
+    pub closed: bool,
+    /// Sequences abandoned (never delivered).
+    pub abandoned: f64,
+    /// Producer entries reaped after their process died.
+    pub dead_producers: f64,
+    /// Consumer entries reaped after their process died.
+    pub dead_consumers: f64,
+    /// Producer entries in use.
+    pub producers: Vec<SharedProducerStats>,
+    /// Consumer entries in use.
+    pub consumers: Vec<SharedConsumerStats>,
+}
+
+fn stats_of(s: SharedRingStats) -> NativeSharedStats {
+    NativeSharedStats {
+        cursor: s.cursor as f64,
+        closed: s.closed,
+        abandoned: s.abandoned as f64,
+        dead_producers: s.dead_producers as f64,
+        dead_consumers: s.dead_consumers as f64,
+        producers: s
+            .producers
+            .into_iter()
+            .map(|p| SharedProducerStats {
+                pid: p.pid,
+                alive: p.alive,
+                published: p.published as f64,
+                claim: p.claim.map(|(lo, hi)| vec![lo as f64, hi as f64]),
+            })
+            .collect(),
+        consumers: s
+            .consumers
+            .into_iter()
+            .map(|c| SharedConsumerStats {
+                name: c.name,
+                pid: c.pid,
+                alive: c.alive,
+                sequence: c.sequence as f64,
+                lag: c.lag as f64,
+                events: c.events as f64,
+                batches: c.batches as f64,
+            })
+            .collect(),
+    }
+}
+
+/// An optional count option: absent, or an integer in `1 ..= max`.
+fn option(name: &str, value: Option<f64>, default: usize, max: usize) -> Result<usize> {
+    value.map_or(Ok(default), |v| err::count(name, v, max).map(|v| v as usize))
+}
+
+/// A wait limit in ms (absent: none), as a deadline.
+fn deadline(timeout_ms: Option<f64>) -> Result<Option<Instant>> {
+    match timeout_ms {
+        None => Ok(None),
+        Some(ms) if ms.is_finite() && (0.0..=2_147_483_647.0).contains(&ms) => {
+            Ok(Some(Instant::now() + Duration::from_secs_f64(ms / 1000.0)))
+        }
+        Some(ms) => Err(coded(
+            "ERR_INVALID_ARG_VALUE",
+            format!("timeout must be between 0 and 2**31 - 1 ms, got {ms}"),
+        )),
+    }
+}
+
+/// A ring in named shared memory (internal: the public API is `ProcessRing` in the TypeScript).
+#[napi]
+pub struct NativeSharedRing {
+    ring: Arc<SharedRing>,
+}
+
+#[napi]
+impl NativeSharedRing {
+    /// Creates a ring (ERR_DISRUPTOR_EXISTS if the name is taken).
+    #[napi(factory)]
+    pub fn create(init: SharedRingInit) -> Result<NativeSharedRing> {
+        let mut options = SharedRingOptions::new(
+            err::count("size", init.size, disruptor_core::MAX_BUFFER_SIZE)? as usize,
+            err::count("slotSize", init.slot_size, disruptor_core::MAX_SLOT_SIZE)? as usize,
+        );
+        options.max_producers = option("maxProducers", init.max_producers, 16, 1024)?;
+        options.max_consumers = option("maxConsumers", init.max_consumers, 16, 1024)?;
+        if let Some(mode) = init.mode {
+            options.mode = err::offset("mode", mode)? as u32;
+        }
+        options.layout = init.layout.unwrap_or_default().into_bytes();
+        let ring = SharedRing::create(&init.name, &options).map_err(err::engine)?;
+        Ok(NativeSharedRing { ring })
+    }
+
+    /// Opens an existing ring (its header checked).
+    #[napi(factory)]
+    pub fn open(name: String) -> Result<NativeSharedRing> {
+        Ok(NativeSharedRing { ring: SharedRing::open(&name).map_err(err::engine)? })
+    }
+
+    /// Removes a ring's name (ERR_DISRUPTOR_NOT_FOUND if there is none).
+    #[napi]
+    pub fn unlink(name: String) -> Result<()> {
+        SharedRing::unlink(&name).map_err(err::engine)
+    }
+
+    /// Removes this ring's name.
+    #[napi]
+    pub fn remove(&self) -> Result<()> {
+        self.ring.remove().map_err(err::engine)
+    }
+
+    /// The ring's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.ring.name().to_owned()
+    }
+
+    /// Slots.
+    #[napi(getter)]
+    pub fn size(&self) -> u32 {
+        self.ring.buffer_size() as u32
+    }
+
+    /// Bytes per slot.
+    #[napi(getter)]
+    pub fn slot_size(&self) -> u32 {
+        self.ring.slot_size() as u32
+    }
+
+    /// The layout text its creator recorded ('' if none).
+    #[napi(getter)]
+    pub fn layout(&self) -> String {
+        String::from_utf8_lossy(&self.ring.layout()).into_owned()
+    }
+
+    /// An ArrayBuffer over the slots (one per thread; keep it).
+    #[napi]
+    pub fn buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let len = self.ring.buffer_size() * self.ring.slot_size();
+        // SAFETY: only handed to `external`; the slots are `len` bytes of the mapping, which the
+        // `Arc` kept by the buffer holds mapped; JavaScript accesses them under the protocol.
+        unsafe { crate::views::external(env, self.ring.slots_base(), len, self.ring.clone()) }
+    }
+
+    /// The highest claimed sequence.
+    #[napi]
+    pub fn cursor(&self) -> f64 {
+        self.ring.cursor() as f64
+    }
+
+    /// Closes intake, for every process.
+    #[napi]
+    pub fn close_intake(&self) {
+        self.ring.close_intake();
+    }
+
+    /// Whether intake is closed.
+    #[napi]
+    pub fn is_closed(&self) -> bool {
+        self.ring.is_closed()
+    }
+
+    /// A snapshot of the header and tables.
+    #[napi]
+    pub fn stats(&self) -> NativeSharedStats {
+        stats_of(self.ring.stats())
+    }
+
+    /// Abandons the claims of dead producers and frees dead consumers' entries now (waits do
+    /// it on their own); returns the sequences abandoned.
+    #[napi]
+    pub fn recover(&self) -> f64 {
+        self.ring.reap_dead_consumers();
+        self.ring.recover_dead_producers() as f64
+    }
+
+    /// Registers a producer of this process.
+    #[napi]
+    pub fn producer(&self) -> Result<NativeSharedProducer> {
+        let inner = self.ring.producer().map_err(err::engine)?;
+        Ok(NativeSharedProducer { inner: Some(inner) })
+    }
+
+    /// Registers a consumer of this process, starting after the cursor.
+    #[napi]
+    pub fn consumer(&self, name: String) -> Result<NativeSharedConsumer> {
+        let inner = self.ring.consumer(&name).map_err(err::engine)?;
+        Ok(NativeSharedConsumer { inner: Some(inner) })
+    }
+
+    /// Waits on libuv's pool until `next` is published: resolves '' (published), or the code
+    /// of why not ('ERR_DISRUPTOR_CLOSED': closed and drained; 'ERR_DISRUPTOR_TIMEOUT').
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn wait_for_async(
+        &self,
+        next: f64,
+        timeout_ms: Option<f64>,
+    ) -> Result<AsyncTask<WaitTask>> {
+        let next = err::sequence("next", next)?;
+        let deadline = deadline(timeout_ms)?;
+        Ok(AsyncTask::new(WaitTask { ring: self.ring.clone(), what: Wait::Events(next), deadline }))
+    }
+
+    /// Waits on libuv's pool until a claim of `n` would find room: resolves '' (room, or
+    /// closed: the claim then says so), or 'ERR_DISRUPTOR_TIMEOUT'.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn wait_for_room_async(
+        &self,
+        n: f64,
+        timeout_ms: Option<f64>,
+    ) -> Result<AsyncTask<WaitTask>> {
+        let n = err::count("n", n, self.ring.buffer_size())?;
+        let deadline = deadline(timeout_ms)?;
+        Ok(AsyncTask::new(WaitTask { ring: self.ring.clone(), what: Wait::Room(n), deadline }))
+    }
+}
+
+/// What a [`WaitTask`] waits for.
+enum Wait {
+    Events(i64),
+    Room(i64),
+}
+
+/// A wait on libuv's pool; resolves to '' or an error code (a Task's errors cannot carry
+/// Node-style codes).
+pub struct WaitTask {
+    ring: Arc<SharedRing>,
+    what: Wait,
+    deadline: Option<Instant>,
+}
+
+impl Task for WaitTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<String> {
+        let waited = match self.what {
+            Wait::Events(next) => self.ring.wait_for(next, self.deadline),
+            Wait::Room(n) => self.ring.wait_for_room(n, self.deadline),
+        };
+        Ok(waited.err().map_or_else(String::new, |e| e.code().to_owned()))
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+        Ok(output)
+    }
+}
+
+/// A claim size: a positive integer (the engine checks it against the ring's size).
+fn whole(n: f64) -> Result<i64> {
+    err::count("n", n, disruptor_core::MAX_BUFFER_SIZE)
+}
+
+const RELEASED: &str = "this handle was closed";
+
+/// A producer handle of this process.
+#[napi]
+pub struct NativeSharedProducer {
+    inner: Option<SharedProducer>,
+}
+
+impl NativeSharedProducer {
+    fn get(&mut self) -> Result<&mut SharedProducer> {
+        self.inner.as_mut().ok_or_else(|| coded("ERR_DISRUPTOR_CLOSED", RELEASED))
+    }
+}
+
+#[napi]
+impl NativeSharedProducer {
+    /// Claims `n` slots if there is room now: the highest claimed sequence, or -1.
+    #[napi]
+    pub fn try_next(&mut self, n: f64) -> Result<f64> {
+        let n = whole(n)?;
+        match self.get()?.try_next(n) {
+            Ok(hi) => Ok(hi as f64),
+            Err(disruptor_core::Error::InsufficientCapacity) => Ok(-1.0),
+            Err(e) => Err(err::engine(e)),
+        }
+    }
+
+    /// Claims `n` slots, blocking this thread while the ring is full (at most `timeoutMs`).
+    #[napi]
+    pub fn next(&mut self, n: f64, timeout_ms: Option<f64>) -> Result<f64> {
+        let n = whole(n)?;
+        let limit = deadline(timeout_ms)?.map(|d| d.saturating_duration_since(Instant::now()));
+        let p = self.get()?;
+        let claimed = match limit {
+            Some(limit) => p.next_timeout(n, limit),
+            None => p.next(n),
+        };
+        claimed.map(|hi| hi as f64).map_err(err::engine)
+    }
+
+    /// Publishes the claim.
+    #[napi]
+    pub fn publish(&mut self) -> Result<()> {
+        self.get()?.publish().map_err(err::engine)
+    }
+
+    /// Gives the claim up (consumers skip it).
+    #[napi]
+    pub fn abandon(&mut self) -> Result<()> {
+        self.get()?.abandon();
+        Ok(())
+    }
+
+    /// The claim `[lo, hi]`, or null.
+    #[napi]
+    pub fn claim(&mut self) -> Result<Option<Vec<f64>>> {
+        Ok(self.get()?.claim().map(|(lo, hi)| vec![lo as f64, hi as f64]))
+    }
+
+    /// Abandons any claim and frees the entry; later calls fail with ERR_DISRUPTOR_CLOSED.
+    #[napi]
+    pub fn close(&mut self) {
+        self.inner = None;
+    }
+}
+
+/// A consumer handle of this process.
+#[napi]
+pub struct NativeSharedConsumer {
+    inner: Option<SharedConsumer>,
+}
+
+impl NativeSharedConsumer {
+    fn get(&mut self) -> Result<&mut SharedConsumer> {
+        self.inner.as_mut().ok_or_else(|| coded("ERR_DISRUPTOR_CLOSED", RELEASED))
+    }
+}
+
+#[napi]
+impl NativeSharedConsumer {
+    /// The last sequence handled.
+    #[napi]
+    pub fn sequence(&mut self) -> Result<f64> {
+        Ok(self.get()?.sequence() as f64)
+    }
+
+    /// The highest sequence available from `sequence() + 1` (`sequence()` if none).
+    #[napi]
+    pub fn available(&mut self) -> Result<f64> {
+        Ok(self.get()?.available() as f64)
+    }
+
+    /// The abandoned sequences of an available `[lo, hi]`, to skip.
+    #[napi]
+    pub fn abandoned_in(&mut self, lo: f64, hi: f64) -> Result<Vec<f64>> {
+        let (lo, hi) = (err::sequence("lo", lo)?, err::sequence("hi", hi)?);
+        Ok(self.get()?.abandoned_in(lo, hi).into_iter().map(|s| s as f64).collect())
+    }
+
+    /// Marks everything up to `hi` handled.
+    #[napi]
+    pub fn commit(&mut self, hi: f64) -> Result<()> {
+        let hi = err::position("hi", hi)?;
+        self.get()?.commit(hi).map_err(err::engine)
+    }
+
+    /// Frees the entry (it stops gating); later calls fail with ERR_DISRUPTOR_CLOSED.
+    #[napi]
+    pub fn close(&mut self) {
+        self.inner = None;
+    }
+}

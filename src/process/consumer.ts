@@ -1,0 +1,148 @@
+/**
+ * A consumer of a ring shared between processes: it receives every event published after it
+ * joined, in order, in batches, skipping claims abandoned by producers that died. Its sequence
+ * lives in the ring file and gates every producer of every process.
+ */
+
+import { coded, rangeError } from '../errors'
+import type { NativeSharedConsumer, NativeSharedRing } from '../native'
+import type { Batch } from '../types'
+
+/** What `poll` did: handled a batch, found nothing, or found the ring closed and drained. */
+export type ProcessPollResult = 'processing' | 'idle' | 'closed'
+
+/** How long one wait on libuv's pool lasts before the consumer looks again (ms): bounds how long `stop()` takes. */
+const WAIT_SLICE_MS = 200
+
+export class ProcessConsumer {
+  private stopped = false
+  private closed = false
+
+  /** @internal Made by `ProcessRing.consumer`. */
+  constructor(
+    /** The consumer's name, as `stats()` shows it. */
+    readonly name: string,
+    private readonly ring: NativeSharedRing,
+    private readonly native: NativeSharedConsumer,
+    private readonly onClose: (c: ProcessConsumer) => void,
+  ) {}
+
+  /** The last sequence handled (it receives `sequence + 1` next). */
+  get sequence(): number {
+    return this.native.sequence()
+  }
+
+  /**
+   * Hands what is published now to `handler(lo, hi)`, one call per run of sequences that were
+   * not abandoned, then frees those slots for producers. Never waits. If `handler` throws,
+   * nothing is freed and the same batch comes again on the next poll.
+   */
+  poll(handler: (lo: number, hi: number) => void): ProcessPollResult {
+    if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
+    const lo = this.native.sequence() + 1
+    const hi = this.native.available()
+    if (hi < lo) return this.ring.isClosed() && this.ring.cursor() < lo ? 'closed' : 'idle'
+    eachRun(lo, hi, this.native.abandonedIn(lo, hi), handler)
+    this.native.commit(hi)
+    return 'processing'
+  }
+
+  /**
+   * Batches as they come, waiting on libuv's pool (never on the event loop) while there are
+   * none; ends when intake is closed and everything was received, or on `stop()`. A batch's
+   * slots are freed when the loop asks for the next one.
+   */
+  async *batches(): AsyncGenerator<Batch, void, undefined> {
+    let held = -1
+    try {
+      while (!this.stopped) {
+        const lo = this.native.sequence() + 1
+        const hi = this.native.available()
+        if (hi >= lo) {
+          const runs: Batch[] = []
+          eachRun(lo, hi, this.native.abandonedIn(lo, hi), (a, b) => runs.push({ lo: a, hi: b }))
+          held = hi
+          for (const r of runs) yield r
+          held = -1
+          this.native.commit(hi)
+          continue
+        }
+        if (this.ring.isClosed() && this.ring.cursor() < lo) return
+        await this.waitForEvents()
+      }
+    } finally {
+      // A loop that breaks out during a batch has handled it.
+      if (held >= 0 && !this.closed) this.native.commit(held)
+    }
+  }
+
+  /**
+   * Runs `handler(lo, hi)` on every batch until intake is closed and drained, or `stop()`.
+   * Slots are freed after the handler returns (or its Promise settles). A handler that throws
+   * or rejects stops the consumer: the returned Promise rejects with its error, and the
+   * consumer leaves the ring (it no longer gates producers).
+   */
+  async run(handler: (lo: number, hi: number) => unknown): Promise<void> {
+    if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
+    try {
+      while (!this.stopped) {
+        const lo = this.native.sequence() + 1
+        const hi = this.native.available()
+        if (hi >= lo) {
+          const pending: Promise<unknown>[] = []
+          eachRun(lo, hi, this.native.abandonedIn(lo, hi), (a, b) => {
+            const r = handler(a, b)
+            if (r instanceof Promise) pending.push(r)
+          })
+          if (pending.length > 0) await Promise.all(pending)
+          this.native.commit(hi)
+          continue
+        }
+        if (this.ring.isClosed() && this.ring.cursor() < lo) return
+        await this.waitForEvents()
+      }
+    } catch (e) {
+      this.close()
+      throw e
+    }
+  }
+
+  /** Ends `batches()` and `run()` within one wait slice, without leaving the ring. */
+  stop(): void {
+    this.stopped = true
+  }
+
+  /** Stops and leaves the ring: the consumer no longer gates producers. */
+  close(): void {
+    if (this.closed) return
+    this.stopped = true
+    this.closed = true
+    this.native.close()
+    this.onClose(this)
+  }
+
+  private async waitForEvents(): Promise<void> {
+    const code = await this.ring.waitForAsync(this.native.sequence() + 1, WAIT_SLICE_MS)
+    if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT' && code !== 'ERR_DISRUPTOR_CLOSED') {
+      throw coded(new Error(`waiting for events failed: ${code}`), code)
+    }
+  }
+}
+
+/** Calls `each(a, b)` for every run of `[lo, hi]` between the (sorted) `skipped` sequences. */
+function eachRun(lo: number, hi: number, skipped: number[], each: (lo: number, hi: number) => void): void {
+  let from = lo
+  for (const s of skipped) {
+    if (s > from) each(from, s - 1)
+    from = s + 1
+  }
+  if (from <= hi) each(from, hi)
+}
+
+/** A consumer name: 1 .. 48 bytes of UTF-8. */
+export function checkConsumerName(name: unknown): string {
+  if (typeof name !== 'string') throw coded(new TypeError('a consumer name must be a string'), 'ERR_INVALID_ARG_TYPE')
+  const bytes = Buffer.byteLength(name)
+  if (bytes === 0 || bytes > 48) throw rangeError(`a consumer name takes 1 .. 48 bytes of UTF-8, got ${bytes}`)
+  return name
+}

@@ -1,0 +1,290 @@
+/**
+ * `ProcessRing`: one multi-producer ring in named shared memory, opened by several processes
+ * (Node or Rust, through `disruptor-core`'s `shm` module). Slots, cursor, availability flags and
+ * the producer and consumer tables all live in the file; this class is the facade over the
+ * binding's handles: a producer registered on first use and the consumers this process made.
+ */
+
+import { abortError, coded, rangeError, typeError } from '../errors'
+import { EventCodec } from '../event/codec'
+import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
+import {
+  type NativeSharedProducer,
+  NativeSharedRing,
+  type NativeSharedRing as NativeSharedRingT,
+  type NativeSharedStats,
+} from '../native'
+import { checkConsumerName, ProcessConsumer } from './consumer'
+
+/** Options of `ProcessRing.create`. */
+export interface ProcessRingOptions<E = number> {
+  /** The ring's name: 1 .. 200 of ASCII letters, digits, '.', '_', '-', not starting with '.'. */
+  name: string
+  /** Slots: a power of two, 2 .. 2**30. */
+  size: number
+  /** Bytes per slot, a multiple of 8 (default with `event`: the layout's size). */
+  slotSize?: number
+  /** A typed event layout; it is recorded in the ring, so `open` gets it back. */
+  event?: EventType & EventOf<E>
+  /** File mode (default 0o600: this user only). */
+  mode?: number
+  /** Producer handles at once, over all processes (default 16; each process uses one per ring it produces into). */
+  maxProducers?: number
+  /** Consumers at once, over all processes (default 16). */
+  maxConsumers?: number
+}
+
+/** `stats()` of a process ring: read from the file, the same in every process. */
+export type ProcessRingStats = NativeSharedStats
+
+/** The binding's class, or ERR_DISRUPTOR_UNSUPPORTED where this platform has none. */
+function nativeClass(): NonNullable<typeof NativeSharedRing> {
+  if (NativeSharedRing === undefined) {
+    throw coded(
+      new Error(`rings shared between processes are not available on ${process.platform}`),
+      'ERR_DISRUPTOR_UNSUPPORTED',
+    )
+  }
+  return NativeSharedRing
+}
+
+/** Runs a binding call, turning its coded ERR_INVALID_ARG_VALUE into the RangeError the API throws. */
+function call<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    const err = e as Error & { code?: string }
+    if (err.code === 'ERR_INVALID_ARG_VALUE') throw rangeError(err.message)
+    throw e
+  }
+}
+
+function count(name: string, n: unknown): number {
+  if (typeof n !== 'number') throw typeError(`${name} must be a number`)
+  return n
+}
+
+export class ProcessRing<E = number> {
+  /** The ring's name. */
+  readonly name: string
+  /** Slots in the ring. */
+  readonly size: number
+  /** Bytes per slot. */
+  readonly slotSize: number
+  /** The event layout, if the ring has one. */
+  readonly eventType: EventType | undefined
+  /** This process's ArrayBuffer over the slots (zero-copy: the shared memory itself). */
+  readonly buffer: ArrayBuffer
+
+  private producer: NativeSharedProducer | undefined
+  private readonly consumers = new Set<ProcessConsumer>()
+  private codec: EventCodec | undefined
+  private fly: unknown
+  private closed = false
+
+  private constructor(private readonly native: NativeSharedRingT) {
+    this.name = native.name
+    this.size = native.size
+    this.slotSize = native.slotSize
+    this.buffer = native.buffer()
+    const layout = native.layout
+    this.eventType =
+      layout === '' ? undefined : defineEvent((JSON.parse(layout) as { event: Record<string, never> }).event)
+  }
+
+  /**
+   * Creates ring `name` (ERR_DISRUPTOR_EXISTS if the name is taken), mode 0600 unless told
+   * otherwise.
+   */
+  static create<E = number>(options: ProcessRingOptions<E>): ProcessRing<E> {
+    if (options === null || typeof options !== 'object') throw typeError('options must be an object')
+    const { name, size, event, mode, maxProducers, maxConsumers } = options
+    if (typeof name !== 'string') throw typeError('name must be a string')
+    if (event !== undefined && !isEventType(event)) throw typeError('event must be a layout made by defineEvent')
+    const slotSize = options.slotSize ?? event?.size
+    if (slotSize === undefined) throw typeError('slotSize (or an event layout) is required')
+    if (event !== undefined && slotSize < event.size)
+      throw rangeError(`slotSize ${slotSize} is smaller than the event (${event.size} bytes)`)
+    const layout = event === undefined ? undefined : JSON.stringify({ event: event.schema })
+    const Native = nativeClass()
+    const native = call(() =>
+      Native.create({
+        name,
+        size: count('size', size),
+        slotSize: count('slotSize', slotSize),
+        mode,
+        maxProducers,
+        maxConsumers,
+        layout,
+      }),
+    )
+    return new ProcessRing<E>(native)
+  }
+
+  /**
+   * Opens ring `name`, made by any process: its header is checked first (ERR_DISRUPTOR_NOT_FOUND,
+   * ERR_DISRUPTOR_PERMISSION, ERR_DISRUPTOR_FOREIGN for a file that is not a whole ring,
+   * ERR_DISRUPTOR_VERSION for another layout version). The event layout comes with it.
+   */
+  static open<E = number>(name: string): ProcessRing<E> {
+    if (typeof name !== 'string') throw typeError('name must be a string')
+    const Native = nativeClass()
+    return new ProcessRing<E>(call(() => Native.open(name)))
+  }
+
+  /** Removes ring `name`'s file: processes that have it open go on; new `open`s fail. */
+  static unlink(name: string): void {
+    if (typeof name !== 'string') throw typeError('name must be a string')
+    call(() => nativeClass().unlink(name))
+  }
+
+  /** Removes this ring's name (see `ProcessRing.unlink`). */
+  unlink(): void {
+    this.native.remove()
+  }
+
+  /** Byte offset of `seq`'s slot in `buffer`. */
+  offset(seq: number): number {
+    return (seq & (this.size - 1)) * this.slotSize
+  }
+
+  /** Claims `n` slots (default 1), blocking this thread while the ring is full; the highest sequence. */
+  next(n = 1, options?: { timeout?: number }): number {
+    return call(() => this.producerHandle().next(count('n', n), options?.timeout))
+  }
+
+  /** Claims `n` slots if there is room now: the highest sequence, or -1. */
+  tryNext(n = 1): number {
+    return call(() => this.producerHandle().tryNext(count('n', n)))
+  }
+
+  /** Claims `n` slots, waiting for room on libuv's pool: the event loop goes on meanwhile. */
+  async nextAsync(n = 1, options?: { signal?: AbortSignal }): Promise<number> {
+    const signal = options?.signal
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal)
+      const hi = this.tryNext(n)
+      if (hi >= 0) return hi
+      const code = await this.native.waitForRoomAsync(n, 200)
+      if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
+        throw coded(new Error(`waiting for room failed: ${code}`), code)
+    }
+  }
+
+  /**
+   * Publishes this process's claim (a producer holds one claim at a time: `next` again before
+   * `publish` is ERR_DISRUPTOR_CLAIM_OPEN). `lo`/`hi`, if given, must be the claim's.
+   */
+  publish(lo?: number, hi?: number): void {
+    const p = this.producerHandle()
+    if (lo !== undefined) {
+      const claim = p.claim()
+      if (claim === null || claim[0] !== lo || claim[1] !== (hi ?? lo)) {
+        throw coded(
+          new Error(
+            `[${lo}, ${hi ?? lo}] is not this process's claim (${claim === null ? 'none' : `[${claim[0]}, ${claim[1]}]`})`,
+          ),
+          'ERR_DISRUPTOR_NOT_CLAIMED',
+        )
+      }
+    }
+    p.publish()
+  }
+
+  /** Gives up this process's claim: consumers skip it. */
+  abandon(): void {
+    this.producer?.abandon()
+  }
+
+  /**
+   * Claims one slot, fills it with `fill(eventOrOffset, seq)` and publishes it; a fill that
+   * throws abandons the slot (never delivered) and the error propagates.
+   */
+  publishEvent(fill: (event: E, seq: number) => void): number {
+    if (typeof fill !== 'function') throw typeError('fill must be a function')
+    const seq = this.next(1)
+    try {
+      fill((this.eventType === undefined ? this.offset(seq) : this.event(seq)) as E, seq)
+    } catch (e) {
+      this.abandon()
+      throw e
+    }
+    this.producerHandle().publish()
+    return seq
+  }
+
+  /** Typed rings: claims one slot, writes `values` (checked first: nothing claimed on bad input) and publishes it. */
+  emitEvent(values: EventInput<E>): number {
+    const codec = this.eventCodec()
+    codec.check(values)
+    const seq = this.next(1)
+    codec.write(seq & (this.size - 1), values as Record<string, unknown>)
+    this.producerHandle().publish()
+    return seq
+  }
+
+  /** Typed rings: this process's flyweight moved to `seq` (no allocation). */
+  event(seq: number): E {
+    const codec = this.eventCodec()
+    if (this.fly === undefined) this.fly = codec.flyweight()
+    codec.moveTo(this.fly as never, seq & (this.size - 1))
+    return this.fly as E
+  }
+
+  /** Typed rings: the event at `seq` as a plain object. */
+  read(seq: number): E {
+    return this.eventCodec().read(seq & (this.size - 1)) as E
+  }
+
+  /**
+   * A consumer of this process named `name` (1 .. 48 bytes): it gates every producer and
+   * receives everything published after it joined.
+   */
+  consumer(name: string): ProcessConsumer {
+    this.checkOpen()
+    const checked = checkConsumerName(name)
+    const native = call(() => this.native.consumer(checked))
+    const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone))
+    this.consumers.add(c)
+    return c
+  }
+
+  /** The ring as the file says: cursor, abandoned sequences, dead processes reaped, every producer and consumer entry. */
+  stats(): ProcessRingStats {
+    return this.native.stats()
+  }
+
+  /** Closes intake for every process: claims fail with ERR_DISRUPTOR_CLOSED; consumers drain and end. */
+  closeIntake(): void {
+    this.native.closeIntake()
+  }
+
+  /**
+   * Leaves the ring: abandons this process's claim, frees its producer entry, closes its
+   * consumers. The ring itself stays for the other processes (`closeIntake` ends it for all,
+   * `unlink` removes its name).
+   */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.producer?.close()
+    for (const c of [...this.consumers]) c.close()
+  }
+
+  private producerHandle(): NativeSharedProducer {
+    this.checkOpen()
+    if (this.producer === undefined) this.producer = call(() => this.native.producer())
+    return this.producer
+  }
+
+  private eventCodec(): EventCodec {
+    if (this.eventType === undefined)
+      throw coded(new TypeError('this ring has no event layout'), 'ERR_INVALID_ARG_TYPE')
+    if (this.codec === undefined) this.codec = new EventCodec(this.eventType, this.buffer, this.slotSize)
+    return this.codec
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw coded(new Error('this process closed the ring'), 'ERR_DISRUPTOR_CLOSED')
+  }
+}
