@@ -14,9 +14,15 @@ export type ProcessPollResult = 'processing' | 'idle' | 'closed'
 /** How long one wait on libuv's pool lasts before the consumer looks again (ms): bounds how long `stop()` takes. */
 const WAIT_SLICE_MS = 200
 
+/** The consumer's fast calls (crates/binding/src/shm.rs `fast_calls`). */
+type ConsumerCalls = ReturnType<NativeSharedConsumer['fastCalls']>
+
 export class ProcessConsumer {
   private stopped = false
   private closed = false
+  private readonly fast: ConsumerCalls
+  /** The next sequence to receive (kept here: asking the native handle costs a call). */
+  private next: number
 
   /** @internal Made by `ProcessRing.consumer`. */
   constructor(
@@ -25,11 +31,14 @@ export class ProcessConsumer {
     private readonly ring: NativeSharedRing,
     private readonly native: NativeSharedConsumer,
     private readonly onClose: (c: ProcessConsumer) => void,
-  ) {}
+  ) {
+    this.fast = native.fastCalls()
+    this.next = native.sequence() + 1
+  }
 
   /** The last sequence handled (it receives `sequence + 1` next). */
   get sequence(): number {
-    return this.native.sequence()
+    return this.next - 1
   }
 
   /**
@@ -39,11 +48,11 @@ export class ProcessConsumer {
    */
   poll(handler: (lo: number, hi: number) => void): ProcessPollResult {
     if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
-    const lo = this.native.sequence() + 1
-    const hi = this.native.available()
-    if (hi < lo) return this.ring.isClosed() && this.ring.cursor() < lo ? 'closed' : 'idle'
-    eachRun(lo, hi, this.native.abandonedIn(lo, hi), handler)
-    this.native.commit(hi)
+    const lo = this.next
+    const hi = this.fast.available()
+    if (hi < lo) return this.ring.isDrained(lo) ? 'closed' : 'idle'
+    this.eachRun(lo, hi, handler)
+    this.commit(hi)
     return 'processing'
   }
 
@@ -56,23 +65,23 @@ export class ProcessConsumer {
     let held = -1
     try {
       while (!this.stopped) {
-        const lo = this.native.sequence() + 1
-        const hi = this.native.available()
+        const lo = this.next
+        const hi = this.fast.available()
         if (hi >= lo) {
           const runs: Batch[] = []
-          eachRun(lo, hi, this.native.abandonedIn(lo, hi), (a, b) => runs.push({ lo: a, hi: b }))
+          this.eachRun(lo, hi, (a, b) => runs.push({ lo: a, hi: b }))
           held = hi
           for (const r of runs) yield r
           held = -1
-          this.native.commit(hi)
+          this.commit(hi)
           continue
         }
-        if (this.ring.isClosed() && this.ring.cursor() < lo) return
+        if (this.ring.isDrained(lo)) return
         await this.waitForEvents()
       }
     } finally {
       // A loop that breaks out during a batch has handled it.
-      if (held >= 0 && !this.closed) this.native.commit(held)
+      if (held >= 0 && !this.closed) this.commit(held)
     }
   }
 
@@ -86,19 +95,19 @@ export class ProcessConsumer {
     if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
     try {
       while (!this.stopped) {
-        const lo = this.native.sequence() + 1
-        const hi = this.native.available()
+        const lo = this.next
+        const hi = this.fast.available()
         if (hi >= lo) {
           const pending: Promise<unknown>[] = []
-          eachRun(lo, hi, this.native.abandonedIn(lo, hi), (a, b) => {
+          this.eachRun(lo, hi, (a, b) => {
             const r = handler(a, b)
             if (r instanceof Promise) pending.push(r)
           })
           if (pending.length > 0) await Promise.all(pending)
-          this.native.commit(hi)
+          this.commit(hi)
           continue
         }
-        if (this.ring.isClosed() && this.ring.cursor() < lo) return
+        if (this.ring.isDrained(lo)) return
         await this.waitForEvents()
       }
     } catch (e) {
@@ -121,8 +130,19 @@ export class ProcessConsumer {
     this.onClose(this)
   }
 
+  /** `each` over the runs of an available `[lo, hi]` that were not abandoned (usually one). */
+  private eachRun(lo: number, hi: number, each: (lo: number, hi: number) => void): void {
+    if (this.fast.skips(lo, hi) === 0) each(lo, hi)
+    else runsBetween(lo, hi, this.native.abandonedIn(lo, hi), each)
+  }
+
+  private commit(hi: number): void {
+    this.fast.commit(hi)
+    this.next = hi + 1
+  }
+
   private async waitForEvents(): Promise<void> {
-    const code = await this.ring.waitForAsync(this.native.sequence() + 1, WAIT_SLICE_MS)
+    const code = await this.ring.waitForAsync(this.next, WAIT_SLICE_MS)
     if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT' && code !== 'ERR_DISRUPTOR_CLOSED') {
       throw coded(new Error(`waiting for events failed: ${code}`), code)
     }
@@ -130,7 +150,7 @@ export class ProcessConsumer {
 }
 
 /** Calls `each(a, b)` for every run of `[lo, hi]` between the (sorted) `skipped` sequences. */
-function eachRun(lo: number, hi: number, skipped: number[], each: (lo: number, hi: number) => void): void {
+function runsBetween(lo: number, hi: number, skipped: number[], each: (lo: number, hi: number) => void): void {
   let from = lo
   for (const s of skipped) {
     if (s > from) each(from, s - 1)

@@ -36,7 +36,7 @@ pub(crate) struct FastHandle {
 }
 
 /// A fast function's result, converted to a JavaScript value.
-enum Out {
+pub(crate) enum Out {
     Undefined,
     Number(f64),
     Bool(bool),
@@ -90,13 +90,13 @@ unsafe fn throw(env: sys::napi_env, error: napi::Error<String>) -> sys::napi_val
 /// (a panic becomes ERR_DISRUPTOR_NATIVE, never an unwind into Node), converts its result.
 ///
 /// # Safety
-/// `env` and `info` are those of an N-API callback made by `fast_calls`, whose `data` is a
-/// live `FastHandle`.
-unsafe fn call<const N: usize>(
+/// `env` and `info` are those of an N-API callback made by [`functions`], whose `data` is a
+/// live `H`.
+pub(crate) unsafe fn call<H, const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
     names: [&str; N],
-    body: impl FnOnce(&FastHandle, [f64; N]) -> Result<Out>,
+    body: impl FnOnce(&H, [f64; N]) -> Result<Out>,
 ) -> sys::napi_value {
     let mut argc = N;
     let mut argv = [ptr::null_mut(); N];
@@ -118,9 +118,9 @@ unsafe fn call<const N: usize>(
             return unsafe { throw(env, error) };
         }
     }
-    // SAFETY: `data` is the `FastHandle` this function was made with; its finalizer frees it
-    // only after the function itself is collected, so not while it runs.
-    let handle = unsafe { &*(data as *const FastHandle) };
+    // SAFETY: `data` is the `H` this function was made with; its finalizer frees it only after
+    // the function itself is collected, so not while it runs.
+    let handle = unsafe { &*(data as *const H) };
     let out = catch_unwind(AssertUnwindSafe(|| body(handle, args)))
         .unwrap_or_else(|_| Err(coded("ERR_DISRUPTOR_NATIVE", "panic in a fast call")));
     let mut value = ptr::null_mut();
@@ -139,7 +139,7 @@ unsafe fn call<const N: usize>(
 unsafe extern "C" fn signal(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
-        call(env, info, [], |h, []| {
+        call(env, info, [], |h: &FastHandle, []| {
             h.ring.engine.signal();
             Ok(Out::Undefined)
         })
@@ -152,7 +152,7 @@ unsafe extern "C" fn gating_minimum(
 ) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
-        call(env, info, [], |h, []| {
+        call(env, info, [], |h: &FastHandle, []| {
             let e = &h.ring.engine;
             Ok(Out::Number(e.gating_minimum(e.claimed()) as f64))
         })
@@ -169,7 +169,7 @@ unsafe extern "C" fn is_halted(
             env,
             info,
             [],
-            |h, []| // Acquire: pairs with `halt`'s Release store (as `NativeRing::is_halted`).
+            |h: &FastHandle, []| // Acquire: pairs with `halt`'s Release store (as `NativeRing::is_halted`).
         Ok(Out::Bool(h.ring.halted.load(std::sync::atomic::Ordering::Acquire))),
         )
     }
@@ -178,7 +178,7 @@ unsafe extern "C" fn is_halted(
 unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
-        call(env, info, ["lo", "hi"], |h, [lo, hi]| {
+        call(env, info, ["lo", "hi"], |h: &FastHandle, [lo, hi]| {
             crate::produce::publish_range(&h.ring, &h.inst, h.id, lo, hi).map(|()| Out::Undefined)
         })
     }
@@ -187,19 +187,75 @@ unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) 
 unsafe extern "C" fn arm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
-        call(env, info, ["cid", "next"], |h, [cid, next]| {
+        call(env, info, ["cid", "next"], |h: &FastHandle, [cid, next]| {
             crate::consume::arm_waker(&h.inst, cid, next).map(|()| Out::Undefined)
         })
     }
 }
 
-/// Frees a function's `FastHandle` once the garbage collector took the function.
-unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is the box `fast_calls` leaked for this function; finalized once.
-    drop(unsafe { Box::from_raw(data as *mut FastHandle) });
+/// Frees a function's handle once the garbage collector took the function.
+unsafe extern "C" fn finalize<H>(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the box `functions` leaked for this function; finalized once.
+    drop(unsafe { Box::from_raw(data as *mut H) });
 }
 
-type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+/// A fast function's native body.
+pub(crate) type Callback =
+    unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+
+/// An object of fast functions, `callbacks` by name, each with its own `handle()` as its
+/// callback data (freed when the function is collected).
+pub(crate) fn functions<'a, H: 'static>(
+    env: &Env,
+    callbacks: &[(&str, Callback)],
+    handle: impl Fn() -> H,
+) -> Result<Object<'a>> {
+    let raw = env.raw();
+    let mut object = ptr::null_mut();
+    // SAFETY: a valid env of this thread, in a call from JavaScript.
+    if unsafe { sys::napi_create_object(raw, &mut object) } != sys::Status::napi_ok {
+        return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create an object"));
+    }
+    for &(name, callback) in callbacks {
+        let data = Box::into_raw(Box::new(handle()));
+        let mut function = ptr::null_mut();
+        // SAFETY: as above; `name` is copied; `data` lives until `finalize` (added right after,
+        // or freed here if the function was not made).
+        unsafe {
+            let made = sys::napi_create_function(
+                raw,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                Some(callback),
+                data.cast(),
+                &mut function,
+            );
+            if made != sys::Status::napi_ok {
+                drop(Box::from_raw(data));
+                return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create a function"));
+            }
+            let finalizer = sys::napi_add_finalizer(
+                raw,
+                function,
+                data.cast(),
+                Some(finalize::<H>),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
+            if finalizer != sys::Status::napi_ok {
+                // Leaked, not freed: the function exists and may still be called.
+                return Err(coded("ERR_DISRUPTOR_NATIVE", "could not add a finalizer"));
+            }
+            let key = std::ffi::CString::new(name).expect("no NUL in fast function names");
+            if sys::napi_set_named_property(raw, object, key.as_ptr(), function)
+                != sys::Status::napi_ok
+            {
+                return Err(coded("ERR_DISRUPTOR_NATIVE", "could not set a property"));
+            }
+        }
+    }
+    Ok(Object::from_raw(raw, object))
+}
 
 const FUNCTIONS: [(&str, Callback); 5] = [
     ("signal", signal),
@@ -219,54 +275,10 @@ impl NativeRing {
         ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; arm(cid: number, next: number): void }"
     )]
     pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
-        let raw = env.raw();
-        let mut object = ptr::null_mut();
-        // SAFETY: a valid env of this thread, in a call from JavaScript.
-        if unsafe { sys::napi_create_object(raw, &mut object) } != sys::Status::napi_ok {
-            return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create an object"));
-        }
-        for (name, callback) in FUNCTIONS {
-            let data = Box::into_raw(Box::new(FastHandle {
-                ring: self.ring.clone(),
-                inst: self.inst.clone(),
-                id: self.id,
-            }));
-            let mut function = ptr::null_mut();
-            // SAFETY: as above; `name` is copied; `data` lives until `finalize` (added right
-            // after, or freed here if the function was not made).
-            unsafe {
-                let made = sys::napi_create_function(
-                    raw,
-                    name.as_ptr().cast(),
-                    name.len() as isize,
-                    Some(callback),
-                    data.cast(),
-                    &mut function,
-                );
-                if made != sys::Status::napi_ok {
-                    drop(Box::from_raw(data));
-                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not create a function"));
-                }
-                let finalizer = sys::napi_add_finalizer(
-                    raw,
-                    function,
-                    data.cast(),
-                    Some(finalize),
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                );
-                if finalizer != sys::Status::napi_ok {
-                    // Leaked, not freed: the function exists and may still be called.
-                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not add a finalizer"));
-                }
-                let key = std::ffi::CString::new(name).expect("no NUL in the names above");
-                if sys::napi_set_named_property(raw, object, key.as_ptr(), function)
-                    != sys::Status::napi_ok
-                {
-                    return Err(coded("ERR_DISRUPTOR_NATIVE", "could not set a property"));
-                }
-            }
-        }
-        Ok(Object::from_raw(raw, object))
+        functions(&env, &FUNCTIONS, || FastHandle {
+            ring: self.ring.clone(),
+            inst: self.inst.clone(),
+            id: self.id,
+        })
     }
 }

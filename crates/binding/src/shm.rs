@@ -4,7 +4,7 @@
 //! loop run on libuv's pool (`waitForAsync`, `waitForRoomAsync`) in slices the caller bounds.
 //! Unix only; elsewhere the class is absent and the TypeScript layer says so.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use disruptor_core::shm::{
@@ -14,6 +14,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{self as err, coded, Result};
+use crate::fast::{self, Callback, Out};
 
 /// How `NativeSharedRing.create` makes a ring (checked again by the engine).
 #[napi(object)]
@@ -231,6 +232,13 @@ impl NativeSharedRing {
         self.ring.is_closed()
     }
 
+    /// Whether a consumer that receives `next` next is done (closed, nothing claimed from
+    /// `next` on).
+    #[napi]
+    pub fn is_drained(&self, next: f64) -> Result<bool> {
+        Ok(self.ring.is_drained(err::sequence("next", next)?))
+    }
+
     /// A snapshot of the header and tables.
     #[napi]
     pub fn stats(&self) -> NativeSharedStats {
@@ -249,14 +257,14 @@ impl NativeSharedRing {
     #[napi]
     pub fn producer(&self) -> Result<NativeSharedProducer> {
         let inner = self.ring.producer().map_err(err::engine)?;
-        Ok(NativeSharedProducer { inner: Some(inner) })
+        Ok(NativeSharedProducer { inner: Arc::new(Mutex::new(Some(inner))) })
     }
 
     /// Registers a consumer of this process, starting after the cursor.
     #[napi]
     pub fn consumer(&self, name: String) -> Result<NativeSharedConsumer> {
         let inner = self.ring.consumer(&name).map_err(err::engine)?;
-        Ok(NativeSharedConsumer { inner: Some(inner) })
+        Ok(NativeSharedConsumer { inner: Arc::new(Mutex::new(Some(inner))) })
     }
 
     /// Waits on libuv's pool until `next` is published: resolves '' (published), or the code
@@ -324,113 +332,209 @@ fn whole(n: f64) -> Result<i64> {
 
 const RELEASED: &str = "this handle was closed";
 
+/// A handle's engine object, shared by its class and its fast functions; `None` once closed.
+type Shared<T> = Arc<Mutex<Option<T>>>;
+
+fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, Option<T>> {
+    // A panic while locked (caught at the boundary) left the handle as it was: go on with it.
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on a handle that is still open, else ERR_DISRUPTOR_CLOSED.
+fn with<T, R>(shared: &Shared<T>, f: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
+    match lock(shared).as_mut() {
+        Some(handle) => f(handle),
+        None => Err(coded("ERR_DISRUPTOR_CLOSED", RELEASED)),
+    }
+}
+
+/// `try_next` for JavaScript: the highest claimed sequence, or -1 when full.
+fn try_claim(p: &mut SharedProducer, n: f64) -> Result<f64> {
+    let n = whole(n)?;
+    match p.try_next(n) {
+        Ok(hi) => Ok(hi as f64),
+        Err(disruptor_core::Error::InsufficientCapacity) => Ok(-1.0),
+        Err(e) => Err(err::engine(e)),
+    }
+}
+
 /// A producer handle of this process.
 #[napi]
 pub struct NativeSharedProducer {
-    inner: Option<SharedProducer>,
-}
-
-impl NativeSharedProducer {
-    fn get(&mut self) -> Result<&mut SharedProducer> {
-        self.inner.as_mut().ok_or_else(|| coded("ERR_DISRUPTOR_CLOSED", RELEASED))
-    }
+    inner: Shared<SharedProducer>,
 }
 
 #[napi]
 impl NativeSharedProducer {
     /// Claims `n` slots if there is room now: the highest claimed sequence, or -1.
     #[napi]
-    pub fn try_next(&mut self, n: f64) -> Result<f64> {
-        let n = whole(n)?;
-        match self.get()?.try_next(n) {
-            Ok(hi) => Ok(hi as f64),
-            Err(disruptor_core::Error::InsufficientCapacity) => Ok(-1.0),
-            Err(e) => Err(err::engine(e)),
-        }
+    pub fn try_next(&self, n: f64) -> Result<f64> {
+        with(&self.inner, |p| try_claim(p, n))
     }
 
     /// Claims `n` slots, blocking this thread while the ring is full (at most `timeoutMs`).
     #[napi]
-    pub fn next(&mut self, n: f64, timeout_ms: Option<f64>) -> Result<f64> {
+    pub fn next(&self, n: f64, timeout_ms: Option<f64>) -> Result<f64> {
         let n = whole(n)?;
         let limit = deadline(timeout_ms)?.map(|d| d.saturating_duration_since(Instant::now()));
-        let p = self.get()?;
-        let claimed = match limit {
-            Some(limit) => p.next_timeout(n, limit),
-            None => p.next(n),
-        };
-        claimed.map(|hi| hi as f64).map_err(err::engine)
+        with(&self.inner, |p| {
+            let claimed = match limit {
+                Some(limit) => p.next_timeout(n, limit),
+                None => p.next(n),
+            };
+            claimed.map(|hi| hi as f64).map_err(err::engine)
+        })
     }
 
     /// Publishes the claim.
     #[napi]
-    pub fn publish(&mut self) -> Result<()> {
-        self.get()?.publish().map_err(err::engine)
+    pub fn publish(&self) -> Result<()> {
+        with(&self.inner, |p| p.publish().map_err(err::engine))
     }
 
     /// Gives the claim up (consumers skip it).
     #[napi]
-    pub fn abandon(&mut self) -> Result<()> {
-        self.get()?.abandon();
-        Ok(())
+    pub fn abandon(&self) -> Result<()> {
+        with(&self.inner, |p| {
+            p.abandon();
+            Ok(())
+        })
     }
 
     /// The claim `[lo, hi]`, or null.
     #[napi]
-    pub fn claim(&mut self) -> Result<Option<Vec<f64>>> {
-        Ok(self.get()?.claim().map(|(lo, hi)| vec![lo as f64, hi as f64]))
+    pub fn claim(&self) -> Result<Option<Vec<f64>>> {
+        with(&self.inner, |p| Ok(p.claim().map(|(lo, hi)| vec![lo as f64, hi as f64])))
     }
 
     /// Abandons any claim and frees the entry; later calls fail with ERR_DISRUPTOR_CLOSED.
     #[napi]
-    pub fn close(&mut self) {
-        self.inner = None;
+    pub fn close(&self) {
+        lock(&self.inner).take();
+    }
+
+    /// The hot calls as raw N-API functions (see `fast`): `tryNext(n)` and `publish()`.
+    #[napi(ts_return_type = "{ tryNext(n: number): number; publish(): void }")]
+    pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
+        fast::functions(&env, &PRODUCER_CALLS, || self.inner.clone())
+    }
+}
+
+const PRODUCER_CALLS: [(&str, Callback); 2] =
+    [("tryNext", fast_try_next), ("publish", fast_publish)];
+
+unsafe extern "C" fn fast_try_next(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: made by `fast::functions` with a `Shared<SharedProducer>` (see `fast::call`).
+    unsafe {
+        fast::call(env, info, ["n"], |h: &Shared<SharedProducer>, [n]| {
+            with(h, |p| try_claim(p, n)).map(Out::Number)
+        })
+    }
+}
+
+unsafe extern "C" fn fast_publish(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: as in `fast_try_next`.
+    unsafe {
+        fast::call(env, info, [], |h: &Shared<SharedProducer>, []| {
+            with(h, |p| p.publish().map_err(err::engine)).map(|()| Out::Undefined)
+        })
     }
 }
 
 /// A consumer handle of this process.
 #[napi]
 pub struct NativeSharedConsumer {
-    inner: Option<SharedConsumer>,
-}
-
-impl NativeSharedConsumer {
-    fn get(&mut self) -> Result<&mut SharedConsumer> {
-        self.inner.as_mut().ok_or_else(|| coded("ERR_DISRUPTOR_CLOSED", RELEASED))
-    }
+    inner: Shared<SharedConsumer>,
 }
 
 #[napi]
 impl NativeSharedConsumer {
     /// The last sequence handled.
     #[napi]
-    pub fn sequence(&mut self) -> Result<f64> {
-        Ok(self.get()?.sequence() as f64)
+    pub fn sequence(&self) -> Result<f64> {
+        with(&self.inner, |c| Ok(c.sequence() as f64))
     }
 
     /// The highest sequence available from `sequence() + 1` (`sequence()` if none).
     #[napi]
-    pub fn available(&mut self) -> Result<f64> {
-        Ok(self.get()?.available() as f64)
+    pub fn available(&self) -> Result<f64> {
+        with(&self.inner, |c| Ok(c.available() as f64))
     }
 
     /// The abandoned sequences of an available `[lo, hi]`, to skip.
     #[napi]
-    pub fn abandoned_in(&mut self, lo: f64, hi: f64) -> Result<Vec<f64>> {
+    pub fn abandoned_in(&self, lo: f64, hi: f64) -> Result<Vec<f64>> {
         let (lo, hi) = (err::sequence("lo", lo)?, err::sequence("hi", hi)?);
-        Ok(self.get()?.abandoned_in(lo, hi).into_iter().map(|s| s as f64).collect())
+        with(&self.inner, |c| Ok(c.abandoned_in(lo, hi).into_iter().map(|s| s as f64).collect()))
     }
 
     /// Marks everything up to `hi` handled.
     #[napi]
-    pub fn commit(&mut self, hi: f64) -> Result<()> {
+    pub fn commit(&self, hi: f64) -> Result<()> {
         let hi = err::position("hi", hi)?;
-        self.get()?.commit(hi).map_err(err::engine)
+        with(&self.inner, |c| c.commit(hi).map_err(err::engine))
     }
 
     /// Frees the entry (it stops gating); later calls fail with ERR_DISRUPTOR_CLOSED.
     #[napi]
-    pub fn close(&mut self) {
-        self.inner = None;
+    pub fn close(&self) {
+        lock(&self.inner).take();
+    }
+
+    /// The hot calls as raw N-API functions (see `fast`): `available()`, `skips(lo, hi)` (how
+    /// many sequences of an available range were abandoned: call `abandonedIn` only if not 0)
+    /// and `commit(hi)`.
+    #[napi(
+        ts_return_type = "{ available(): number; skips(lo: number, hi: number): number; commit(hi: number): void }"
+    )]
+    pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
+        fast::functions(&env, &CONSUMER_CALLS, || self.inner.clone())
+    }
+}
+
+const CONSUMER_CALLS: [(&str, Callback); 3] =
+    [("available", fast_available), ("skips", fast_skips), ("commit", fast_commit)];
+
+unsafe extern "C" fn fast_available(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: made by `fast::functions` with a `Shared<SharedConsumer>` (see `fast::call`).
+    unsafe {
+        fast::call(env, info, [], |h: &Shared<SharedConsumer>, []| {
+            with(h, |c| Ok(Out::Number(c.available() as f64)))
+        })
+    }
+}
+
+unsafe extern "C" fn fast_skips(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: as in `fast_available`.
+    unsafe {
+        fast::call(env, info, ["lo", "hi"], |h: &Shared<SharedConsumer>, [lo, hi]| {
+            let (lo, hi) = (err::sequence("lo", lo)?, err::sequence("hi", hi)?);
+            with(h, |c| Ok(Out::Number(c.abandoned_count(lo, hi) as f64)))
+        })
+    }
+}
+
+unsafe extern "C" fn fast_commit(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: as in `fast_available`.
+    unsafe {
+        fast::call(env, info, ["hi"], |h: &Shared<SharedConsumer>, [hi]| {
+            let hi = err::position("hi", hi)?;
+            with(h, |c| c.commit(hi).map_err(err::engine)).map(|()| Out::Undefined)
+        })
     }
 }

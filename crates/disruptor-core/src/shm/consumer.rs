@@ -37,6 +37,10 @@ pub struct SharedConsumer {
     entry: usize,
     /// The next sequence to receive.
     next: i64,
+    /// The ring's abandoned count when this consumer last looked, and the cursor then: no
+    /// sequence abandoned so far is above it, so batches above it need no look at the marks.
+    abandoned_seen: u64,
+    abandoned_until: i64,
 }
 
 impl std::fmt::Debug for SharedConsumer {
@@ -78,7 +82,7 @@ impl SharedConsumer {
         sequence.store(start, Ordering::Release);
         // A producer may sleep on a stale sequence this entry held from its last owner.
         ring.room_wake().wake_now();
-        Ok(SharedConsumer { ring, entry, next: start + 1 })
+        Ok(SharedConsumer { ring, entry, next: start + 1, abandoned_seen: 0, abandoned_until: -1 })
     }
 
     /// The last sequence this consumer finished (it receives `sequence() + 1` next).
@@ -128,14 +132,11 @@ impl SharedConsumer {
         if hi < lo {
             return Ok(None);
         }
+        let check_to = self.marks_to_check(hi);
         let r = &self.ring.region;
-        let shift = self.ring.shift;
-        // Acquire (the fence in `available` covers it): abandoning increments the counter
-        // before its flag stores.
-        let any_abandoned = r.u64_at(ABANDONED_AT).load(Ordering::Relaxed) != 0;
         let mut delivered = 0u64;
         for sequence in lo..=hi {
-            if any_abandoned && r.mark(sequence).load(Ordering::Relaxed) == stamp(sequence, shift) {
+            if sequence <= check_to && r.mark(sequence).load(Ordering::Relaxed) == sequence + 1 {
                 continue;
             }
             // SAFETY: inside the mapping; published and not yet released by this consumer, so
@@ -175,15 +176,43 @@ impl SharedConsumer {
     /// assert_eq!(c.sequence(), 1);
     /// # ring.remove().unwrap();
     /// ```
-    pub fn abandoned_in(&self, lo: i64, hi: i64) -> Vec<i64> {
+    pub fn abandoned_in(&mut self, lo: i64, hi: i64) -> Vec<i64> {
+        let to = self.marks_to_check(hi);
         let r = &self.ring.region;
-        // Relaxed: ordered by the Acquire that found [lo, hi] available (see `poll`).
-        if r.u64_at(ABANDONED_AT).load(Ordering::Relaxed) == 0 {
-            return Vec::new();
+        (lo..=to).filter(|&s| r.mark(s).load(Ordering::Relaxed) == s + 1).collect()
+    }
+
+    /// How many sequences of `[lo, hi]` (available) were abandoned; usually one load.
+    ///
+    /// ```
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// let ring = SharedRing::create(&format!("doc-ac-{}", std::process::id()),
+    ///                               &SharedRingOptions::new(8, 8)).unwrap();
+    /// let mut c = ring.consumer("c").unwrap();
+    /// let mut p = ring.producer().unwrap();
+    /// p.next(3).unwrap();
+    /// p.abandon();
+    /// assert_eq!(c.abandoned_count(0, c.available()), 3);
+    /// # ring.remove().unwrap();
+    /// ```
+    pub fn abandoned_count(&mut self, lo: i64, hi: i64) -> usize {
+        let to = self.marks_to_check(hi);
+        let r = &self.ring.region;
+        (lo..=to).filter(|&s| r.mark(s).load(Ordering::Relaxed) == s + 1).count()
+    }
+
+    /// The last sequence of a batch ending at `hi` whose mark may say "abandoned": below the
+    /// cursor as it was when the abandoned count last changed. Acquire on the count: an
+    /// abandon increments it (Release) after its claim moved the cursor past what it
+    /// abandons, so the cursor read after covers every abandon counted.
+    fn marks_to_check(&mut self, hi: i64) -> i64 {
+        let count = self.ring.region.u64_at(ABANDONED_AT).load(Ordering::Acquire);
+        if count != self.abandoned_seen {
+            self.abandoned_seen = count;
+            self.abandoned_until = self.ring.cursor();
         }
-        (lo..=hi)
-            .filter(|&s| r.mark(s).load(Ordering::Relaxed) == stamp(s, self.ring.shift))
-            .collect()
+        hi.min(self.abandoned_until)
     }
 
     /// Marks everything up to `hi` handled (for a consumer that reads the slots itself after
@@ -195,9 +224,8 @@ impl SharedConsumer {
             return Err(Error::InvalidRange { lo: self.next, hi });
         }
         if hi >= self.next {
+            let events = (hi - self.next + 1) as u64 - self.abandoned_count(self.next, hi) as u64;
             let r = &self.ring.region;
-            let events =
-                (hi - self.next + 1) as u64 - self.abandoned_in(self.next, hi).len() as u64;
             // Release: this consumer's reads happen-before a producer reuses the slots.
             r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
             // Relaxed: statistics.
@@ -220,7 +248,7 @@ impl SharedConsumer {
 impl Drop for SharedConsumer {
     fn drop(&mut self) {
         // Release: the entry's last writes happen-before its next owner's CAS.
-        self.ring.region.u32_at(self.entry + C_OWNER).store(0, Ordering::Release);
+        self.ring.region.u64_at(self.entry + C_OWNER).store(0, Ordering::Release);
         self.ring.room_wake().wake_now();
     }
 }

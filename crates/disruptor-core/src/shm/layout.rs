@@ -5,20 +5,23 @@
 //! ```text
 //! 0      header     magic "NDISRING", version u32, ready u32, total length u64, slots u64,
 //!                   slot size u64, producer entries u32, consumer entries u32, creator pid u32,
-//!                   layout length u32, created (unix ms) u64
+//!                   layout length u32, created (unix ms) u64, creator's pid namespace u64
 //! 128    closed     u32 (1: intake closed)
 //! 256    counters   abandoned sequences u64, dead producers u64, dead consumers u64,
-//!                   recovery lock u32 (the holder's pid)
+//!                   recovery lock u64 (the holder, as an owner word)
 //! 384    cursor     i64, the highest claimed sequence (multi-producer CAS)
 //! 512    publish    wake word u32, sleepers u32 (consumers waiting for events)
 //! 640    room       wake word u32, sleepers u32 (producers waiting for room)
 //! 1024   layout     up to 2048 bytes describing the events (opaque to the engine)
-//! 4096   producers  128 bytes each: owner pid u32, start u64 @8, claim lo i64 @16,
-//!                   claim hi i64 @24, published u64 @32
-//! ...    consumers  256 bytes each: owner pid u32, start u64 @8, events u64 @16,
-//!                   batches u64 @24, name length u32 @32, name 48 bytes @36, sequence i64 @128
+//! 4096   producers  128 bytes each: owner u64, claim lo i64 @16, claim hi i64 @24,
+//!                   published u64 @32
+//! ...    consumers  256 bytes each: owner u64, events u64 @16, batches u64 @24,
+//!                   name length u32 @32, name 48 bytes @36, sequence i64 @128
 //! ...    flags      i32 per slot: lap + 1 of the last sequence published there
-//! ...    marks      i32 per slot: lap + 1 of the last sequence abandoned there
+//! ...    marks      i64 per slot: 1 + the last sequence abandoned there
+//!
+//! An owner word is 0 (free) or the owning process: pid in the low 32 bits, the low 32 bits of
+//! its start time above (one word, so an entry is taken, judged and freed atomically).
 //! ...    slots      page-aligned, slots x slot size bytes
 //! ```
 
@@ -41,6 +44,7 @@ pub(crate) const MAX_CONSUMERS_AT: usize = 44;
 pub(crate) const CREATOR_AT: usize = 48;
 pub(crate) const LAYOUT_LEN_AT: usize = 52;
 pub(crate) const CREATED_AT: usize = 56;
+pub(crate) const PID_NAMESPACE_AT: usize = 64;
 pub(crate) const CLOSED_AT: usize = 128;
 pub(crate) const ABANDONED_AT: usize = 256;
 pub(crate) const DEAD_PRODUCERS_AT: usize = 264;
@@ -58,14 +62,12 @@ pub(crate) const HEADER_BYTES: usize = 4096;
 
 pub(crate) const PRODUCER_ENTRY: usize = 128;
 pub(crate) const P_OWNER: usize = 0;
-pub(crate) const P_START: usize = 8;
 pub(crate) const P_LO: usize = 16;
 pub(crate) const P_HI: usize = 24;
 pub(crate) const P_PUBLISHED: usize = 32;
 
 pub(crate) const CONSUMER_ENTRY: usize = 256;
 pub(crate) const C_OWNER: usize = 0;
-pub(crate) const C_START: usize = 8;
 pub(crate) const C_EVENTS: usize = 16;
 pub(crate) const C_BATCHES: usize = 24;
 pub(crate) const C_NAME_LEN: usize = 32;
@@ -73,10 +75,8 @@ pub(crate) const C_NAME: usize = 36;
 /// The longest consumer name, in bytes.
 pub const MAX_CONSUMER_NAME: usize = 48;
 pub(crate) const C_SEQUENCE: usize = 128;
-/// Both tables start an entry with the owner's pid and start time (see `SharedRing::owner_of`).
-pub(crate) const ENTRY_START: usize = 8;
-const _: () =
-    assert!(P_OWNER == 0 && C_OWNER == 0 && P_START == ENTRY_START && C_START == ENTRY_START);
+/// Both tables start an entry with its owner word (see `SharedRing::owner_of`).
+const _: () = assert!(P_OWNER == 0 && C_OWNER == 0);
 
 /// The most producer or consumer entries a ring may have.
 pub const MAX_TABLE: usize = 1024;
@@ -127,7 +127,7 @@ impl Geometry {
         let flags_at = consumers_at + max_consumers * CONSUMER_ENTRY;
         let marks_at = flags_at.checked_add(buffer_size.checked_mul(4).ok_or_else(too_big)?);
         let marks_at = marks_at.ok_or_else(too_big)?;
-        let after_marks = marks_at + buffer_size * 4;
+        let after_marks = marks_at + buffer_size * 8;
         let slots_at = after_marks.div_ceil(PAGE).checked_mul(PAGE).ok_or_else(too_big)?;
         let slot_bytes = buffer_size.checked_mul(slot_size).ok_or_else(too_big)?;
         let total_len = slots_at.checked_add(slot_bytes).ok_or_else(too_big)?;
@@ -196,12 +196,14 @@ impl Region {
         unsafe { &*(self.base.add(self.geometry.flags_at + index * 4) as *const AtomicI32) }
     }
 
-    /// The abandoned mark of `sequence`'s slot.
+    /// The abandoned mark of `sequence`'s slot: `sequence + 1` if it was abandoned (a whole
+    /// sequence, so that no later lap can match it again).
     #[inline(always)]
-    pub(crate) fn mark(&self, sequence: i64) -> &AtomicI32 {
+    pub(crate) fn mark(&self, sequence: i64) -> &AtomicI64 {
         let index = sequence as usize & (self.geometry.buffer_size - 1);
-        // SAFETY: as in `flag`, for the marks array.
-        unsafe { &*(self.base.add(self.geometry.marks_at + index * 4) as *const AtomicI32) }
+        // SAFETY: as in `flag`, for the marks array (8-aligned: flags_at and buffer_size * 4
+        // are multiples of 8).
+        unsafe { &*(self.base.add(self.geometry.marks_at + index * 8) as *const AtomicI64) }
     }
 
     /// `sequence`'s slot (`slot_size` bytes).
@@ -242,7 +244,7 @@ impl Region {
     }
 }
 
-/// The lap stamp a flag or mark holds for `sequence`: its lap plus one, so that the zeroes of a
+/// The lap stamp a flag holds for `sequence`: its lap plus one, so that the zeroes of a
 /// new file mean "nothing published" (i32: equality only ever compares neighbouring laps).
 #[inline(always)]
 pub(crate) fn stamp(sequence: i64, shift: u32) -> i32 {

@@ -133,13 +133,27 @@ impl SharedProducer {
             // moves, for a recoverer that acquires the cursor.
             r.i64_at(self.entry + P_HI).store(next, Ordering::Release);
             r.i64_at(self.entry + P_LO).store(current + 1, Ordering::Release);
-            // AcqRel: Release for the intent and the reader above; Acquire for the claims won
-            // before this one. A failed CAS leaves a stale intent: harmless, because recovery
-            // abandons only sequences no live producer's intent covers.
-            if cursor.compare_exchange(current, next, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.claim = Some((current + 1, next));
-                return Ok(next);
+            // SeqCst (AcqRel would do for the intent and the claims before this one): with the
+            // SeqCst load of the closed flag after it, and the SeqCst store and loads of
+            // `close_intake` and of a consumer's "drained" check, either this claim sees the
+            // ring closed or the consumer sees this claim. Free on x86 (a locked instruction).
+            let won = cursor.compare_exchange(current, next, Ordering::SeqCst, Ordering::Relaxed);
+            if won.is_err() {
+                // Withdrawn at once: a stale intent would make recovery take these sequences
+                // (another producer's) for this one's.
+                r.i64_at(self.entry + P_LO).store(i64::MAX, Ordering::Release);
+                continue;
             }
+            if self.ring.region.u32_at(CLOSED_AT).load(Ordering::SeqCst) != 0 {
+                // Intake closed while claiming: a consumer may already have found the ring
+                // drained, so the claim is given up (abandoned, never delivered) and refused.
+                self.ring.abandon_range(current + 1, next);
+                r.i64_at(self.entry + P_LO).store(i64::MAX, Ordering::Release);
+                self.ring.publish_wake().wake();
+                return Err(Error::Closed);
+            }
+            self.claim = Some((current + 1, next));
+            return Ok(next);
         }
     }
 
@@ -193,8 +207,11 @@ impl SharedProducer {
             // Release: the slot's contents happen-before a consumer's Acquire of the flag.
             r.flag(sequence).store(stamp(sequence, self.ring.shift), Ordering::Release);
         }
-        // Relaxed: a statistic.
-        r.u64_at(self.entry + P_PUBLISHED).fetch_add((hi - lo + 1) as u64, Ordering::Relaxed);
+        // Relaxed, and a load and a store rather than an atomic add: a statistic only this
+        // producer writes.
+        let published = r.u64_at(self.entry + P_PUBLISHED);
+        published
+            .store(published.load(Ordering::Relaxed) + (hi - lo + 1) as u64, Ordering::Relaxed);
         // Release: a recoverer that reads "no claim" then sees the flags above.
         r.i64_at(self.entry + P_LO).store(i64::MAX, Ordering::Release);
         self.ring.publish_wake().wake();
@@ -248,6 +265,6 @@ impl Drop for SharedProducer {
     fn drop(&mut self) {
         self.abandon();
         // Release: the entry's last writes happen-before its next owner's CAS.
-        self.ring.region.u32_at(self.entry + P_OWNER).store(0, Ordering::Release);
+        self.ring.region.u64_at(self.entry + P_OWNER).store(0, Ordering::Release);
     }
 }

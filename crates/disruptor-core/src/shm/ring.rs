@@ -13,7 +13,7 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use super::futex::WakeWord;
 use super::layout::*;
-use super::liveness::ProcessId;
+use super::liveness::{pid_namespace, ProcessId};
 use super::name::ring_path;
 use super::{SharedConsumer, SharedProducer};
 use crate::error::{Error, Result};
@@ -128,6 +128,9 @@ pub struct SharedRing {
     pub(crate) region: Region,
     /// log2 of the buffer size: a sequence's lap.
     pub(crate) shift: u32,
+    /// False when this process is in another pid namespace than the ring's creator: pids in
+    /// the tables then mean nothing here, so this process never judges a peer dead.
+    pub(crate) judges_liveness: bool,
     name: String,
     path: PathBuf,
     /// Keeps the mapping (and so `region`) alive; unmapped on drop.
@@ -301,7 +304,16 @@ impl SharedRing {
 
     fn from_parts(region: Region, map: MmapRaw, name: &str, path: PathBuf) -> Arc<SharedRing> {
         let shift = region.geometry.buffer_size.trailing_zeros();
-        Arc::new(SharedRing { region, shift, name: name.to_owned(), path, _map: map })
+        let theirs = region.u64_at(PID_NAMESPACE_AT).load(Ordering::Relaxed);
+        let judges_liveness = theirs == 0 || theirs == pid_namespace();
+        Arc::new(SharedRing {
+            region,
+            shift,
+            judges_liveness,
+            name: name.to_owned(),
+            path,
+            _map: map,
+        })
     }
 
     /// Removes ring `name`'s file: processes that have it open keep their mapping, new `open`s
@@ -442,8 +454,9 @@ impl SharedRing {
     /// # r.remove().unwrap();
     /// ```
     pub fn close_intake(&self) {
-        // Release: a peer that sees the flag sees everything published before it.
-        self.region.u32_at(CLOSED_AT).store(1, Ordering::Release);
+        // SeqCst: Release (a peer that sees the flag sees what was published before it), and
+        // one side of the closed-versus-claim race (see `SharedProducer::try_next`).
+        self.region.u32_at(CLOSED_AT).store(1, Ordering::SeqCst);
         self.publish_wake().wake_now();
         self.room_wake().wake_now();
     }
@@ -460,6 +473,25 @@ impl SharedRing {
     /// ```
     pub fn is_closed(&self) -> bool {
         self.region.u32_at(CLOSED_AT).load(Ordering::Acquire) != 0
+    }
+
+    /// Whether a consumer that will receive `next` next is done: intake closed and nothing
+    /// claimed from `next` on. SeqCst loads, closed then cursor: the consumer's side of the
+    /// closed-versus-claim race (see `SharedProducer::try_next`).
+    ///
+    /// ```
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// let r = SharedRing::create(&format!("doc-dr-{}", std::process::id()),
+    ///                            &SharedRingOptions::new(8, 8)).unwrap();
+    /// r.producer().unwrap().next(1).unwrap();
+    /// r.close_intake();
+    /// assert!(!r.is_drained(0) && r.is_drained(1));
+    /// # r.remove().unwrap();
+    /// ```
+    pub fn is_drained(&self, next: i64) -> bool {
+        self.region.u32_at(CLOSED_AT).load(Ordering::SeqCst) != 0
+            && self.region.i64_at(CURSOR_AT).load(Ordering::SeqCst) < next
     }
 
     /// Registers a producer handle of this process (`ERR_DISRUPTOR_TABLE_FULL` when
@@ -521,7 +553,7 @@ impl SharedRing {
                 let hi = r.i64_at(r.producer(i, P_HI)).load(Ordering::Acquire);
                 Some(SharedProducerInfo {
                     pid: owner.pid,
-                    alive: owner.is_alive(),
+                    alive: self.is_alive(owner),
                     published: r.u64_at(r.producer(i, P_PUBLISHED)).load(Ordering::Relaxed),
                     claim: (lo <= hi).then_some((lo, hi)),
                 })
@@ -537,7 +569,7 @@ impl SharedRing {
                 Some(SharedConsumerInfo {
                     name: String::from_utf8_lossy(&name).into_owned(),
                     pid: owner.pid,
-                    alive: owner.is_alive(),
+                    alive: self.is_alive(owner),
                     sequence,
                     lag: cursor - sequence,
                     events: r.u64_at(r.consumer(i, C_EVENTS)).load(Ordering::Relaxed),
@@ -558,32 +590,33 @@ impl SharedRing {
         }
     }
 
-    /// The owner of the entry at `entry` (its first field is the owner pid, then the start
-    /// time at +8), or `None` when it is free.
+    /// The owner of the entry at `entry` (its first field is the owner word), or `None` when
+    /// it is free.
     pub(crate) fn owner_of(&self, entry: usize) -> Option<ProcessId> {
-        // Acquire: the entry's other fields, written before a later change, are visible.
-        let pid = self.region.u32_at(entry).load(Ordering::Acquire);
-        (pid != 0).then(|| ProcessId {
-            pid,
-            start: self.region.u64_at(entry + ENTRY_START).load(Ordering::Acquire),
-        })
+        // Acquire: the entry's other fields, written before its owner changed, are visible.
+        ProcessId::from_word(self.region.u64_at(entry).load(Ordering::Acquire))
     }
 
-    /// Takes a free entry for this process: a compare-and-exchange of its owner word from 0 to
-    /// this pid (so an entry is never half taken), then its start time.
+    /// Whether `owner` runs, as this process can tell (always true when it cannot: see
+    /// `judges_liveness`).
+    pub(crate) fn is_alive(&self, owner: ProcessId) -> bool {
+        !self.judges_liveness || owner.is_alive()
+    }
+
+    /// Takes a free entry for this process: one compare-and-exchange of its owner word from 0
+    /// to this process's, so an entry is never half taken.
     pub(crate) fn take_entry(
         &self,
         table: &'static str,
         entries: impl Iterator<Item = usize>,
     ) -> Result<usize> {
-        let me = ProcessId::current();
+        let me = ProcessId::current().word();
         let mut capacity = 0;
         for entry in entries {
             capacity += 1;
-            let owner = self.region.u32_at(entry);
             // AcqRel: takes the entry after its last owner's release of it.
-            if owner.compare_exchange(0, me.pid, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.region.u64_at(entry + ENTRY_START).store(me.start, Ordering::Release);
+            let owner = self.region.u64_at(entry);
+            if owner.compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 return Ok(entry);
             }
         }
@@ -600,7 +633,7 @@ impl SharedRing {
         let mut minimum = cursor;
         for i in 0..r.geometry.max_consumers {
             // Acquire: pairs with the Release of the owner CAS and of each sequence store.
-            if r.u32_at(r.consumer(i, C_OWNER)).load(Ordering::Acquire) != 0 {
+            if r.u64_at(r.consumer(i, C_OWNER)).load(Ordering::Acquire) != 0 {
                 minimum = minimum.min(r.i64_at(r.consumer(i, C_SEQUENCE)).load(Ordering::Acquire));
             }
         }
@@ -625,17 +658,22 @@ impl SharedRing {
 }
 
 /// Reads header fields from a mapping whose length is at least [`HEADER_BYTES`], before its
-/// geometry is known.
+/// geometry is known (with atomic loads: another process may be writing the file).
 struct Header(*const u8);
 
 impl Header {
     fn u32(&self, at: usize) -> u32 {
-        // SAFETY: `at + 4 <= HEADER_BYTES` <= the mapping's length; an unaligned-safe read.
-        unsafe { self.0.add(at).cast::<u32>().read_volatile() }
+        // SAFETY: `at + 4 <= HEADER_BYTES` <= the mapping's length, 4-aligned in a page-aligned
+        // mapping; an atomic may alias memory another process writes.
+        unsafe {
+            (*(self.0.add(at) as *const std::sync::atomic::AtomicU32)).load(Ordering::Relaxed)
+        }
     }
     fn u64(&self, at: usize) -> u64 {
-        // SAFETY: as in `u32`; header u64 fields are 8-aligned in a page-aligned mapping.
-        unsafe { self.0.add(at).cast::<u64>().read_volatile() }
+        // SAFETY: as in `u32`; header u64 fields are 8-aligned.
+        unsafe {
+            (*(self.0.add(at) as *const std::sync::atomic::AtomicU64)).load(Ordering::Relaxed)
+        }
     }
     fn bytes8(&self, at: usize) -> [u8; 8] {
         self.u64(at).to_ne_bytes()
@@ -673,6 +711,7 @@ fn initialise(region: &Region, options: &SharedRingOptions) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     region.u64_at(CREATED_AT).store(now.map_or(0, |d| d.as_millis() as u64), Ordering::Relaxed);
     region.write_bytes(LAYOUT_AT, &options.layout);
+    region.u64_at(PID_NAMESPACE_AT).store(pid_namespace(), Ordering::Relaxed);
     region.i64_at(CURSOR_AT).store(-1, Ordering::Relaxed);
     for i in 0..g.max_producers {
         region.i64_at(region.producer(i, P_LO)).store(i64::MAX, Ordering::Relaxed);

@@ -103,7 +103,7 @@ impl SharedRing {
             || {
                 if self.available_from(next) >= next {
                     Some(Ok(()))
-                } else if self.is_closed() && self.cursor() < next {
+                } else if self.is_drained(next) {
                     Some(Err(Error::Closed))
                 } else {
                     None
