@@ -20,6 +20,7 @@ import {
   messageHandler,
 } from './message/frames'
 import { NativeRing, type WaitConfig } from './native'
+import { ProcessRing } from './process/ring'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
 import { readableOf, type StreamRing, writableOf } from './stream'
@@ -118,6 +119,14 @@ export class Disruptor<E = number> extends Sequencer {
     this.window = new StatsWindow(performance.now(), ring.stats())
     track(this.consumers)
     if (!this.attached) this.native.onAbandoned((range) => this.emit('abandoned', range[0], range[1]))
+  }
+
+  /**
+   * Opens a ring another process created in named shared memory (`ProcessRing.create`): see
+   * `ProcessRing` and README "Processes".
+   */
+  static open<E = number>(name: string): ProcessRing<E> {
+    return ProcessRing.open<E>(name)
   }
 
   /**
