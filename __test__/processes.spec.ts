@@ -244,3 +244,51 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   t.throws(() => r.tryNext(1), { code: 'ERR_DISRUPTOR_CLOSED' })
   ring.close()
 })
+
+test.serial("an idle consumer waiting on a ring keeps the process's CPU low", async (t) => {
+  const name = named(t, 'idle')
+  const ring = ProcessRing.create({ name, size: 64, slotSize: 8 })
+  const consumer = ring.consumer('idle')
+  let seen = 0
+  const done = consumer.run((lo, hi) => {
+    seen += hi - lo + 1
+  })
+  ring.next(3)
+  ring.publish()
+  while (seen < 3) await new Promise((r) => setTimeout(r, 5))
+  const before = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  await new Promise((r) => setTimeout(r, 600))
+  const cpu = process.cpuUsage(before)
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
+  const cpuMs = (cpu.user + cpu.system) / 1000
+  // A generous bound: this checks that nothing spins, it is not a speed test.
+  t.true(cpuMs < 0.25 * wallMs, `${cpuMs} ms of CPU in ${wallMs} ms`)
+  ring.closeIntake()
+  await done
+  t.is(seen, 3)
+  ring.close()
+})
+
+test.serial('a ring of mode 0600 cannot be opened by another user; one of mode 0666 can', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.log('not root: this test needs root to run a process as nobody')
+    t.pass()
+    return
+  }
+  const asNobody = (name: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `try { require(${JSON.stringify(join(ROOT, 'dist', 'index.js'))}).ProcessRing.open(${JSON.stringify(name)}); console.log('ok') } catch (e) { console.log(e.code) }`,
+      ],
+      { uid: 65534, gid: 65534, encoding: 'utf8' },
+    ).stdout.trim()
+  const closed = named(t, 'private')
+  ProcessRing.create({ name: closed, size: 8, slotSize: 8 }).close()
+  t.is(asNobody(closed), 'ERR_DISRUPTOR_PERMISSION')
+  const open = named(t, 'shared')
+  ProcessRing.create({ name: open, size: 8, slotSize: 8, mode: 0o666 }).close()
+  t.is(asNobody(open), 'ok')
+})
