@@ -7,5 +7,15 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const cjs = require('./dist/index.js')
 
-export const { Disruptor, Dispatcher, EventHandlerGroup, StageBuilder, Poller, defineEvent, engineVersion } = cjs
+export const {
+  Disruptor,
+  Dispatcher,
+  EventHandlerGroup,
+  StageBuilder,
+  Poller,
+  ProcessRing,
+  ProcessConsumer,
+  defineEvent,
+  engineVersion,
+} = cjs
 export default cjs
