@@ -13,6 +13,10 @@ export type ProcessPollResult = 'processing' | 'idle' | 'closed'
 
 /** How long one wait on libuv's pool lasts before the consumer looks again (ms): bounds how long `stop()` takes. */
 const WAIT_SLICE_MS = 200
+/** A busy consumer gives the event loop a turn this often (ms), as the thread consumers do. */
+const YIELD_EVERY_MS = 2
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** The consumer's fast calls (crates/binding/src/shm.rs `fast_calls`). */
 type ConsumerCalls = ReturnType<NativeSharedConsumer['fastCalls']>
@@ -64,10 +68,16 @@ export class ProcessConsumer {
   async *batches(): AsyncGenerator<Batch, void, undefined> {
     let held = -1
     try {
+      let since = performance.now()
       while (!this.stopped) {
         const lo = this.next
         const hi = this.fast.available()
         if (hi >= lo) {
+          if (performance.now() - since > YIELD_EVERY_MS) {
+            await turn()
+            since = performance.now()
+            continue // the turn may have stopped or closed this consumer
+          }
           const runs: Batch[] = []
           this.eachRun(lo, hi, (a, b) => runs.push({ lo: a, hi: b }))
           held = hi
@@ -78,6 +88,7 @@ export class ProcessConsumer {
         }
         if (this.ring.isDrained(lo)) return
         await this.waitForEvents()
+        since = performance.now()
       }
     } finally {
       // A loop that breaks out during a batch has handled it.
@@ -94,10 +105,16 @@ export class ProcessConsumer {
   async run(handler: (lo: number, hi: number) => unknown): Promise<void> {
     if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
     try {
+      let since = performance.now()
       while (!this.stopped) {
         const lo = this.next
         const hi = this.fast.available()
         if (hi >= lo) {
+          if (performance.now() - since > YIELD_EVERY_MS) {
+            await turn()
+            since = performance.now()
+            continue // the turn may have stopped or closed this consumer
+          }
           const pending: Promise<unknown>[] = []
           this.eachRun(lo, hi, (a, b) => {
             const r = handler(a, b)
@@ -109,6 +126,7 @@ export class ProcessConsumer {
         }
         if (this.ring.isDrained(lo)) return
         await this.waitForEvents()
+        since = performance.now()
       }
     } catch (e) {
       this.close()
