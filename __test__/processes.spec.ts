@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import test from 'ava'
 
-import { defineEvent, ProcessRing } from '../dist/index.js'
+import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
 
 const FIXTURE = join(__dirname, 'fixtures', 'process-peer.js')
 const ROOT = resolve(__dirname, '..')
@@ -165,7 +165,8 @@ test('the event layout travels with the ring; its file is mode 0600 unless told'
   const name = named(t, 'typed')
   const a = ProcessRing.create({ name, size: 16, event: Trade })
   t.is(statSync(fileOf(name)).mode & 0o777, 0o600)
-  const b = ProcessRing.open<typeof a extends ProcessRing<infer E> ? E : never>(name)
+  const b = Disruptor.open<typeof a extends ProcessRing<infer E> ? E : never>(name) // = ProcessRing.open
+  t.true(b instanceof ProcessRing)
   t.deepEqual(b.eventType?.schema, Trade.schema)
   t.is(b.slotSize, Trade.size)
   const c = b.consumer('reader')
@@ -196,6 +197,10 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   }
   t.throws(() => ProcessRing.open(`spec-missing-${process.pid}`), { code: 'ERR_DISRUPTOR_NOT_FOUND' })
   t.throws(() => ProcessRing.open(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: 'x' } as never), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /ProcessRing\.create/,
+  })
   t.throws(() => ProcessRing.create({ name: 'x', size: 3, slotSize: 8 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => ProcessRing.create({ name: 'x', size: 8, slotSize: 12 }), { code: 'ERR_INVALID_ARG_VALUE' })
 

@@ -65,6 +65,10 @@ export function fn<T>(name: string, value: T): T {
 /** The options of `new Disruptor()`. */
 export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object')
+  // The contract's `new Disruptor({ name })`: not silently a ring of this process only.
+  if ('name' in options) {
+    throw rangeError("a ring shared between processes is made with ProcessRing.create({ name, ... }) (README 'Processes')")
+  }
   const size = integer('size', options.size, 2, MAX_SIZE)
   if ((size & (size - 1)) !== 0) throw rangeError(`size must be a power of two, got ${size}`)
   const event = options.event
