@@ -67,7 +67,9 @@ export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object')
   // The contract's `new Disruptor({ name })`: not silently a ring of this process only.
   if ('name' in options) {
-    throw rangeError("a ring shared between processes is made with ProcessRing.create({ name, ... }) (README 'Processes')")
+    throw rangeError(
+      "a ring shared between processes is made with ProcessRing.create({ name, ... }) (README 'Processes')",
+    )
   }
   const size = integer('size', options.size, 2, MAX_SIZE)
   if ((size & (size - 1)) !== 0) throw rangeError(`size must be a power of two, got ${size}`)

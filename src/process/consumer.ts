@@ -27,6 +27,8 @@ export class ProcessConsumer {
   private readonly fast: ConsumerCalls
   /** The next sequence to receive (kept here: asking the native handle costs a call). */
   private next: number
+  /** When the loops last gave the event loop a turn (or woke). */
+  private since = performance.now()
 
   /** @internal Made by `ProcessRing.consumer`. */
   constructor(
@@ -68,27 +70,15 @@ export class ProcessConsumer {
   async *batches(): AsyncGenerator<Batch, void, undefined> {
     let held = -1
     try {
-      let since = performance.now()
-      while (!this.stopped) {
-        const lo = this.next
-        const hi = this.fast.available()
-        if (hi >= lo) {
-          if (performance.now() - since > YIELD_EVERY_MS) {
-            await turn()
-            since = performance.now()
-            continue // the turn may have stopped or closed this consumer
-          }
-          const runs: Batch[] = []
-          this.eachRun(lo, hi, (a, b) => runs.push({ lo: a, hi: b }))
-          held = hi
-          for (const r of runs) yield r
-          held = -1
-          this.commit(hi)
-          continue
-        }
-        if (this.ring.isDrained(lo)) return
-        await this.waitForEvents()
-        since = performance.now()
+      for (;;) {
+        const hi = this.readyNow() ?? (await this.ready())
+        if (hi < 0) return
+        const runs: Batch[] = []
+        this.eachRun(this.next, hi, (a, b) => runs.push({ lo: a, hi: b }))
+        held = hi
+        for (const r of runs) yield r
+        held = -1
+        this.commit(hi)
       }
     } finally {
       // A loop that breaks out during a batch has handled it.
@@ -105,32 +95,50 @@ export class ProcessConsumer {
   async run(handler: (lo: number, hi: number) => unknown): Promise<void> {
     if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
     try {
-      let since = performance.now()
-      while (!this.stopped) {
-        const lo = this.next
-        const hi = this.fast.available()
-        if (hi >= lo) {
-          if (performance.now() - since > YIELD_EVERY_MS) {
-            await turn()
-            since = performance.now()
-            continue // the turn may have stopped or closed this consumer
-          }
-          const pending: Promise<unknown>[] = []
-          this.eachRun(lo, hi, (a, b) => {
-            const r = handler(a, b)
-            if (r instanceof Promise) pending.push(r)
-          })
-          if (pending.length > 0) await Promise.all(pending)
-          this.commit(hi)
-          continue
-        }
-        if (this.ring.isDrained(lo)) return
-        await this.waitForEvents()
-        since = performance.now()
+      for (;;) {
+        const hi = this.readyNow() ?? (await this.ready())
+        if (hi < 0) return
+        const pending: Promise<unknown>[] = []
+        this.eachRun(this.next, hi, (a, b) => {
+          const r = handler(a, b)
+          if (r instanceof Promise) pending.push(r)
+        })
+        if (pending.length > 0) await Promise.all(pending)
+        this.commit(hi)
       }
     } catch (e) {
       this.close()
       throw e
+    }
+  }
+
+  /**
+   * The loops' fast path, without a Promise: the end of the batch to hand out now, or
+   * undefined when `ready()` must run (nothing available, the event loop's turn is due, or
+   * stopped).
+   */
+  private readyNow(): number | undefined {
+    if (this.stopped || performance.now() - this.since > YIELD_EVERY_MS) return undefined
+    const hi = this.fast.available()
+    return hi >= this.next ? hi : undefined
+  }
+
+  /**
+   * The loops' slow path: gives the event loop a turn, or waits on libuv's pool while nothing is
+   * available. The end of the next batch, or -1 once stopped, or closed and drained.
+   */
+  private async ready(): Promise<number> {
+    for (;;) {
+      if (this.stopped) return -1
+      if (performance.now() - this.since > YIELD_EVERY_MS) {
+        await turn()
+      } else {
+        const hi = this.fast.available()
+        if (hi >= this.next) return hi
+        if (this.ring.isDrained(this.next)) return -1
+        await this.waitForEvents()
+      }
+      this.since = performance.now()
     }
   }
 

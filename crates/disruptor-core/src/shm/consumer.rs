@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::*;
+use super::ring::Table;
 use super::SharedRing;
 use crate::error::{Error, Result};
 
@@ -56,17 +57,8 @@ impl SharedConsumer {
                 reason: format!("a consumer name may hold at most {MAX_CONSUMER_NAME} bytes"),
             });
         }
+        let entry = ring.take_entry(Table::Consumers)?;
         let r = &ring.region;
-        let entries = || (0..r.geometry.max_consumers).map(|i| r.consumer(i, 0));
-        let entry = match ring.take_entry("consumers", entries()) {
-            // Entries of dead processes are freed when a producer waits on them; a full table
-            // frees them now.
-            Err(Error::TableFull { .. }) => {
-                ring.reap_dead_consumers();
-                ring.take_entry("consumers", entries())?
-            }
-            taken => taken?,
-        };
         r.u32_at(entry + C_NAME_LEN).store(name.len() as u32, Ordering::Relaxed);
         r.write_bytes(entry + C_NAME, name.as_bytes());
         r.u64_at(entry + C_EVENTS).store(0, Ordering::Relaxed);

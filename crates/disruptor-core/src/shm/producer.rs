@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::layout::*;
+use super::ring::Table;
 use super::SharedRing;
 use crate::error::{Error, Result};
 
@@ -48,17 +49,8 @@ impl std::fmt::Debug for SharedProducer {
 
 impl SharedProducer {
     pub(crate) fn register(ring: Arc<SharedRing>) -> Result<SharedProducer> {
+        let entry = ring.take_entry(Table::Producers)?;
         let r = &ring.region;
-        let entries = || (0..r.geometry.max_producers).map(|i| r.producer(i, 0));
-        let entry = match ring.take_entry("producers", entries()) {
-            // Entries of dead processes are freed when a consumer waits on their claims; a full
-            // table frees them now.
-            Err(Error::TableFull { .. }) => {
-                ring.recover_dead_producers();
-                ring.take_entry("producers", entries())?
-            }
-            taken => taken?,
-        };
         r.i64_at(entry + P_LO).store(i64::MAX, Ordering::Release);
         r.u64_at(entry + P_PUBLISHED).store(0, Ordering::Relaxed);
         Ok(SharedProducer { ring, entry, cached_minimum: -1, claim: None })

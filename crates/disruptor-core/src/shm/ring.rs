@@ -160,6 +160,13 @@ fn foreign(name: &str, reason: impl Into<String>) -> Error {
     Error::ForeignRing { name: name.to_owned(), reason: reason.into() }
 }
 
+/// The two tables of a ring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Table {
+    Producers,
+    Consumers,
+}
+
 /// How long `open` waits for a ring whose creator is still writing its header.
 const INIT_WAIT: Duration = Duration::from_secs(2);
 
@@ -603,24 +610,37 @@ impl SharedRing {
         !self.judges_liveness || owner.is_alive()
     }
 
-    /// Takes a free entry for this process: one compare-and-exchange of its owner word from 0
-    /// to this process's, so an entry is never half taken.
-    pub(crate) fn take_entry(
-        &self,
-        table: &'static str,
-        entries: impl Iterator<Item = usize>,
-    ) -> Result<usize> {
+    /// Takes a free entry of `table` for this process: one compare-and-exchange of its owner
+    /// word from 0 to this process's, so an entry is never half taken. Entries of dead
+    /// processes are freed when a peer waits on them; a full table frees them now, then tries
+    /// once more (`ERR_DISRUPTOR_TABLE_FULL`).
+    pub(crate) fn take_entry(&self, table: Table) -> Result<usize> {
+        let r = &self.region;
+        let (entries, name) = match table {
+            Table::Producers => (r.geometry.max_producers, "producers"),
+            Table::Consumers => (r.geometry.max_consumers, "consumers"),
+        };
         let me = ProcessId::current().word();
-        let mut capacity = 0;
-        for entry in entries {
-            capacity += 1;
-            // AcqRel: takes the entry after its last owner's release of it.
-            let owner = self.region.u64_at(entry);
-            if owner.compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                return Ok(entry);
+        for attempt in 0..2 {
+            if attempt == 1 {
+                match table {
+                    Table::Producers => self.recover_dead_producers(),
+                    Table::Consumers => self.reap_dead_consumers() as u64,
+                };
+            }
+            for i in 0..entries {
+                let entry = match table {
+                    Table::Producers => r.producer(i, P_OWNER),
+                    Table::Consumers => r.consumer(i, C_OWNER),
+                };
+                // AcqRel: takes the entry after its last owner's release of it.
+                let owner = r.u64_at(entry);
+                if owner.compare_exchange(0, me, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    return Ok(entry);
+                }
             }
         }
-        Err(Error::TableFull { table, capacity })
+        Err(Error::TableFull { table: name, capacity: entries })
     }
 
     /// The lowest sequence a live consumer entry holds, or `cursor` if lower (or there are no
