@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Folds the two halves of `npm run bench` into one report: the criterion benches of
 // crates/disruptor-core (benchmark/results/cargo.json, from cargo-summary.mjs) and the
-// JavaScript benchmarks (benchmark/results/js.json, from js-bench.mjs). Writes
+// JavaScript benchmarks (benchmark/results/js.json, from js-bench.mjs), with the process bench
+// (benchmark/results/processes.json, from processes.mjs) when it ran. Writes
 // benchmark/results/report.md and benchmark/results/report.json and prints the bars and the
 // paired rounds against the SAB ring (the checked and the light-consumer series).
 //
-//   node benchmark/report.mjs [--cargo FILE] [--js FILE] [--out DIR]
+//   node benchmark/report.mjs [--cargo FILE] [--js FILE] [--processes FILE] [--out DIR]
 //
 // No dependencies. A missing half is reported as missing, not an error; the exit code is 1
-// only when neither is there or when the JS half recorded failed runs.
+// only when none is there or when the JS half recorded failed runs.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -22,6 +23,7 @@ function parseArgs(argv) {
   const a = {
     cargo: path.join(here, 'results', 'cargo.json'),
     js: path.join(here, 'results', 'js.json'),
+    processes: path.join(here, 'results', 'processes.json'),
     out: path.join(here, 'results'),
   }
   for (let i = 0; i < argv.length; i++) {
@@ -31,6 +33,7 @@ function parseArgs(argv) {
     }
     if (argv[i] === '--cargo') a.cargo = path.resolve(value())
     else if (argv[i] === '--js') a.js = path.resolve(value())
+    else if (argv[i] === '--processes') a.processes = path.resolve(value())
     else if (argv[i] === '--out') a.out = path.resolve(value())
     else throw new Error(`unknown argument ${argv[i]} (flags for the benchmarks go to benchmark/run.mjs)`)
   }
@@ -80,19 +83,27 @@ function main() {
   const args = parseArgs(process.argv.slice(2))
   const cargo = read(args.cargo)
   const js = read(args.js)
-  if (!cargo && !js) {
-    console.error(`neither ${args.cargo} nor ${args.js} exists: run \`npm run bench\` (or bench:js) first`)
+  const processes = read(args.processes)
+  if (!cargo && !js && !processes) {
+    console.error(
+      `none of ${args.cargo}, ${args.js}, ${args.processes} exists: run \`npm run bench\` (or bench:js) first`,
+    )
     process.exit(1)
   }
   const md = ['# napi-disruptor benchmark report', '']
-  const m = js?.machine ?? cargo?.machine
+  const m = js?.machine ?? cargo?.machine ?? processes.machine
   md.push(`- machine: ${m.cpu}, ${m.cores} cores${m.memory_gib ? `, ${m.memory_gib} GiB` : ''} (${m.os})`)
   if (js) md.push(`- node ${js.node}, ${js.rustc}, commit ${js.git.commit}${js.git.dirty ? ' (dirty)' : ''}`)
   if (cargo && !js) md.push(`- ${cargo.rustc}, commit ${cargo.git.commit}`)
+  if (processes && !js && !cargo) md.push(`- node ${processes.node}, commit ${processes.git.commit}`)
   md.push(
     `- JavaScript half: ${js ? `${js.generated_at}${js.quick ? ' (--quick: figures meaningless)' : ''}` : 'missing'}`,
   )
-  md.push(`- Rust half: ${cargo ? cargo.generated_at : 'missing'}`, '')
+  md.push(`- Rust half: ${cargo ? cargo.generated_at : 'missing'}`)
+  md.push(
+    `- processes: ${processes ? `${processes.generated_at}${processes.quick ? ' (--quick: figures meaningless)' : ''}` : 'not run'}`,
+    '',
+  )
   if (js) {
     // js.markdown starts with its own header (machine, versions): keep only its tables
     const body = js.markdown.split('\n')
@@ -100,13 +111,14 @@ function main() {
     md.push('## JavaScript (benchmark/js-bench.mjs)', '', ...(first >= 0 ? body.slice(first) : body), '')
   }
   if (cargo) md.push(...cargoTables(cargo))
+  if (processes) md.push('## Process to process (benchmark/processes.mjs)', '', processes.markdown, '')
 
   fs.mkdirSync(args.out, { recursive: true })
   const mdFile = path.join(args.out, 'report.md')
   fs.writeFileSync(mdFile, `${md.join('\n')}\n`)
   fs.writeFileSync(
     path.join(args.out, 'report.json'),
-    `${JSON.stringify({ generated_at: new Date().toISOString(), js, cargo }, null, 2)}\n`,
+    `${JSON.stringify({ generated_at: new Date().toISOString(), js, cargo, processes }, null, 2)}\n`,
   )
 
   if (js) {
@@ -123,7 +135,13 @@ function main() {
       )
     }
   }
-  console.log(`\nwrote ${path.relative(process.cwd(), mdFile)} (JS + Rust) and report.json beside it`)
+  if (processes) {
+    console.log('\nbars (process to process, benchmark/processes.mjs):')
+    for (const b of processes.bars) console.log(`  ${b.met ? 'met ' : 'NOT '} ${b.bar}: ${b.figure}`)
+  }
+  console.log(
+    `\nwrote ${path.relative(process.cwd(), mdFile)} (${[js && 'JS', cargo && 'Rust', processes && 'processes'].filter(Boolean).join(' + ')}) and report.json beside it`,
+  )
   if (js && js.failures.length > 0) process.exitCode = 1
 }
 

@@ -9,9 +9,10 @@
 // Steps: 1. cargo bench -p disruptor-core --benches (the criterion benches; BENCH_QUICK=1 with
 // --quick), 2. node benchmark/cargo-summary.mjs (their tables, results/cargo.json),
 // 3. node benchmark/js-bench.mjs (results/js.json), then the feature benches (FEATURE_BENCHES
-// below: typed events, messages, streams, channels, stats() agreement, native calls, journal, NATS sink; with no --only, or an --only their
-// name contains), 4. node benchmark/report.mjs (both folded into results/report.md). It stops at
-// the first step that fails, with its exit code.
+// below: typed events, messages, streams, channels, stats() agreement, native calls, journal, NATS sink,
+// process rings; with no --only, or an --only their name contains), 4. node benchmark/report.mjs
+// (both halves, and results/processes.json, folded into results/report.md). It stops at the first
+// step that fails, with its exit code.
 //
 // Flags:
 //   --quick      smoke run (figures meaningless): BENCH_QUICK=1 for cargo bench, --quick for js-bench
@@ -83,7 +84,9 @@ function parseArgs(argv) {
  * Feature benches, each its own script taking --quick: typed events (against hand-written
  * offsets and postMessage), messages (against postMessage(Uint8Array)), a stream pipeline through
  * the ring (against one without it), and stats() against independent counts (the run fails when
- * a rate is more than 5% off).
+ * a rate is more than 5% off), and the others below; processes: ProcessRing from one process to
+ * another against shared-memory-disruptor, process.send() and a Unix socket (it writes
+ * results/processes.json, which report.mjs folds in).
  */
 const FEATURE_BENCHES = [
   ['events', 'events.mjs'],
@@ -94,6 +97,7 @@ const FEATURE_BENCHES = [
   ['native-calls', 'native-calls.mjs'],
   ['journal', 'journal.mjs'],
   ['nats', 'nats.mjs'],
+  ['processes', 'processes.mjs'],
 ]
 
 function steps(a) {
