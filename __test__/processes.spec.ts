@@ -160,7 +160,7 @@ test.serial(
   },
 )
 
-test('the event layout travels with the ring; its file is mode 0600 unless told', (t) => {
+test('the event layout travels with the ring; its file is mode 0600 unless told', async (t) => {
   const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
   const name = named(t, 'typed')
   const a = ProcessRing.create({ name, size: 16, event: Trade })
@@ -170,6 +170,8 @@ test('the event layout travels with the ring; its file is mode 0600 unless told'
   t.deepEqual(b.eventType?.schema, Trade.schema)
   t.is(b.slotSize, Trade.size)
   const c = b.consumer('reader')
+  const iterated = b.batches() // its own consumer, joined now
+  const p = b.poller()
   const seq = a.emitEvent({ price: 1.5, qty: 10, symbol: 'AAPL' })
   const seen: unknown[] = []
   t.is(
@@ -179,6 +181,19 @@ test('the event layout travels with the ring; its file is mode 0600 unless told'
     'processing',
   )
   t.deepEqual(seen, [{ price: 1.5, qty: 10, symbol: 'AAPL' }])
+  t.is(
+    p.poll(() => {}),
+    'processing',
+  )
+  t.deepEqual((await iterated.next()).value, { lo: 0, hi: 0 })
+  t.true(
+    b
+      .stats()
+      .consumers.map((x) => x.name)
+      .some((n) => n.startsWith('poller-')),
+  )
+  await iterated.return(undefined)
+  t.is(b.stats().consumers.length, 2, 'the iterator left the ring: the reader and the poller remain')
   t.is(seq, 0)
   // A bad event is refused before anything is claimed.
   t.throws(() => a.emitEvent({ price: 'x' } as never), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -6,7 +6,8 @@
 #    leaks and one that reads freed memory must both fail under the same valgrind command as
 #    part 2, and scripts/memcheck/report.js must give the right verdict on synthetic reports.
 # 2. rust: every test binary of crates/disruptor-core except loom (unit tests, bad_input,
-#    lifecycle, model, stress, wait_strategy_contract: the debug build `npm test` made) under
+#    lifecycle, model, stress, wait_strategy_contract, shm_processes (its peer processes run
+#    natively): the debug build `npm test` made) under
 #    memcheck. Any invalid read/write/free, use of an uninitialised value or definitely lost
 #    block fails (--error-exitcode). No suppressions: Rust's std runs clean here. A binary
 #    whose tests fail (not memcheck) is run once more: valgrind is 20-50x slower, and timing
@@ -69,7 +70,8 @@ test_executables() {
       for (const line of buf.split("\n")) {
         if (!line.startsWith("{")) continue
         const m = JSON.parse(line)
-        if (m.reason === "compiler-artifact" && m.executable) console.log(`${m.target.name}\t${m.executable}`)
+        // Test harnesses only: a [[bin]] (the shared-ring peer) is built too, as a plain program.
+        if (m.reason === "compiler-artifact" && m.executable && m.profile.test) console.log(`${m.target.name}\t${m.executable}`)
       }
     })'
 }

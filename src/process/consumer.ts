@@ -29,6 +29,11 @@ export class ProcessConsumer {
   private next: number
   /** When the loops last gave the event loop a turn (or woke). */
   private since = performance.now()
+  /** Batches since the clock was last read, and the size of the last one: a loop of small batches reads it every 16, of large ones every batch. */
+  private batchesSinceClock = 0
+  private lastBatch = 0
+  /** Whether the batch `available()` last gave holds abandoned sequences. */
+  private skipping = false
 
   /** @internal Made by `ProcessRing.consumer`. */
   constructor(
@@ -55,7 +60,7 @@ export class ProcessConsumer {
   poll(handler: (lo: number, hi: number) => void): ProcessPollResult {
     if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
     const lo = this.next
-    const hi = this.fast.available()
+    const hi = this.available()
     if (hi < lo) return this.ring.isDrained(lo) ? 'closed' : 'idle'
     this.eachRun(lo, hi, handler)
     this.commit(hi)
@@ -118,8 +123,12 @@ export class ProcessConsumer {
    * stopped).
    */
   private readyNow(): number | undefined {
-    if (this.stopped || performance.now() - this.since > YIELD_EVERY_MS) return undefined
-    const hi = this.fast.available()
+    if (this.stopped) return undefined
+    if (++this.batchesSinceClock >= 16 || this.lastBatch >= 64) {
+      this.batchesSinceClock = 0
+      if (performance.now() - this.since > YIELD_EVERY_MS) return undefined
+    }
+    const hi = this.available()
     return hi >= this.next ? hi : undefined
   }
 
@@ -133,7 +142,7 @@ export class ProcessConsumer {
       if (performance.now() - this.since > YIELD_EVERY_MS) {
         await turn()
       } else {
-        const hi = this.fast.available()
+        const hi = this.available()
         if (hi >= this.next) return hi
         if (this.ring.isDrained(this.next)) return -1
         await this.waitForEvents()
@@ -156,13 +165,21 @@ export class ProcessConsumer {
     this.onClose(this)
   }
 
-  /** `each` over the runs of an available `[lo, hi]` that were not abandoned (usually one). */
+  /** The end of the available batch (`next - 1` if none), noting whether it holds abandoned sequences. */
+  private available(): number {
+    const hi = this.fast.available()
+    this.skipping = hi <= -2
+    return this.skipping ? -hi - 2 : hi
+  }
+
+  /** `each` over the runs of the batch `available()` gave that were not abandoned (usually one). */
   private eachRun(lo: number, hi: number, each: (lo: number, hi: number) => void): void {
-    if (this.fast.skips(lo, hi) === 0) each(lo, hi)
+    if (!this.skipping) each(lo, hi)
     else runsBetween(lo, hi, this.native.abandonedIn(lo, hi), each)
   }
 
   private commit(hi: number): void {
+    this.lastBatch = hi - this.next + 1
     this.fast.commit(hi)
     this.next = hi + 1
   }

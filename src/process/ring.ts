@@ -14,6 +14,7 @@ import {
   type NativeSharedRing as NativeSharedRingT,
   type NativeSharedStats,
 } from '../native'
+import type { Batch } from '../types'
 import { checkConsumerName, ProcessConsumer } from './consumer'
 
 /** Options of `ProcessRing.create`. */
@@ -86,6 +87,8 @@ export class ProcessRing<E = number> {
   private codec: EventCodec | undefined
   private fly: unknown
   private closed = false
+  /** Consumers this instance named itself. */
+  private made = 0
 
   private constructor(private readonly native: NativeSharedRingT) {
     this.name = native.name
@@ -255,6 +258,26 @@ export class ProcessRing<E = number> {
     const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone))
     this.consumers.add(c)
     return c
+  }
+
+  /** A pull consumer, as `Disruptor.poller()`: `consumer(name)`, named `poller-<pid>-<n>` unless told. */
+  poller(options?: { name?: string }): ProcessConsumer {
+    return this.consumer(options?.name ?? `poller-${process.pid}-${++this.made}`)
+  }
+
+  /**
+   * Batches as they come, as `Disruptor.batches()`, through a consumer of their own that leaves
+   * the ring when the loop ends (see `ProcessConsumer.batches`).
+   */
+  batches(options?: { name?: string }): AsyncGenerator<Batch, void, undefined> {
+    const c = this.poller(options)
+    return (async function* () {
+      try {
+        yield* c.batches()
+      } finally {
+        c.close()
+      }
+    })()
   }
 
   /** The ring as the file says: cursor, abandoned sequences, dead processes reaped, every producer and consumer entry. */

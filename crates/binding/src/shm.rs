@@ -487,19 +487,17 @@ impl NativeSharedConsumer {
         lock(&self.inner).take();
     }
 
-    /// The hot calls as raw N-API functions (see `fast`): `available()`, `skips(lo, hi)` (how
-    /// many sequences of an available range were abandoned: call `abandonedIn` only if not 0)
-    /// and `commit(hi)`.
-    #[napi(
-        ts_return_type = "{ available(): number; skips(lo: number, hi: number): number; commit(hi: number): void }"
-    )]
+    /// The hot calls as raw N-API functions (see `fast`): `available()` (the end of the batch
+    /// from `sequence() + 1`, or, when the batch holds abandoned sequences, `-(end + 2)`: call
+    /// `abandonedIn` then) and `commit(hi)`.
+    #[napi(ts_return_type = "{ available(): number; commit(hi: number): void }")]
     pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
         fast::functions(&env, &CONSUMER_CALLS, || self.inner.clone())
     }
 }
 
-const CONSUMER_CALLS: [(&str, Callback); 3] =
-    [("available", fast_available), ("skips", fast_skips), ("commit", fast_commit)];
+const CONSUMER_CALLS: [(&str, Callback); 2] =
+    [("available", fast_available), ("commit", fast_commit)];
 
 unsafe extern "C" fn fast_available(
     env: napi::sys::napi_env,
@@ -508,20 +506,12 @@ unsafe extern "C" fn fast_available(
     // SAFETY: made by `fast::functions` with a `Shared<SharedConsumer>` (see `fast::call`).
     unsafe {
         fast::call(env, info, [], |h: &Shared<SharedConsumer>, []| {
-            with(h, |c| Ok(Out::Number(c.available() as f64)))
-        })
-    }
-}
-
-unsafe extern "C" fn fast_skips(
-    env: napi::sys::napi_env,
-    info: napi::sys::napi_callback_info,
-) -> napi::sys::napi_value {
-    // SAFETY: as in `fast_available`.
-    unsafe {
-        fast::call(env, info, ["lo", "hi"], |h: &Shared<SharedConsumer>, [lo, hi]| {
-            let (lo, hi) = (err::sequence("lo", lo)?, err::sequence("hi", hi)?);
-            with(h, |c| Ok(Out::Number(c.abandoned_count(lo, hi) as f64)))
+            with(h, |c| {
+                let (lo, hi) = (c.sequence() + 1, c.available());
+                // One call per batch: whether it holds abandoned sequences rides in the sign.
+                let skips = hi >= lo && c.abandoned_count(lo, hi) > 0;
+                Ok(Out::Number(if skips { -(hi as f64) - 2.0 } else { hi as f64 }))
+            })
         })
     }
 }
