@@ -2,7 +2,7 @@
 //! delivery with three producer processes and two consumer processes; a producer SIGKILLed
 //! while it holds a claim and a consumer SIGKILLed while it gates, the others finishing; random
 //! SIGKILLs of producers; bad files, versions, names and permissions.
-#![cfg(unix)]
+#![cfg(all(unix, not(loom)))]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
