@@ -77,7 +77,8 @@ impl SharedRing {
     ///    before claiming, is visible;
     /// 2. each entry's owner, liveness and intent (Acquire), after the cursor, so a producer
     ///    that claimed up to it is seen; a dead entry is taken (owner CAS to `RECOVERING`)
-    ///    before its intent is read, so nobody reuses it meanwhile;
+    ///    before its intent is read, so nobody reuses it meanwhile (one a recoverer that died
+    ///    left `RECOVERING` is taken up again);
     /// 3. for each sequence of a dead intent, within the cursor's last lap: abandoned only if
     ///    no live producer's intent covers it and its flag still holds the previous lap (read
     ///    last: a producer that published it and moved on did so before its new intent; a flag
@@ -113,9 +114,10 @@ impl SharedRing {
             let entry = r.producer(i, P_OWNER);
             let Some(owner) = self.owner_of(entry) else { continue };
             if owner.word() == RECOVERING {
-                continue; // a recoverer that died mid-way; its lock was taken over below
-            }
-            if self.is_alive(owner) {
+                // Only the lock's holder sets it, and this process holds the lock: the entry
+                // of a recoverer that died mid-way (its lock was taken over). Recovered again.
+                dead.push((entry, owner));
+            } else if self.is_alive(owner) {
                 live.push(intent(entry));
             } else if r
                 .u64_at(entry)
@@ -202,6 +204,7 @@ mod tests {
 
     use super::super::layout::*;
     use super::super::{ProcessId, SharedRing, SharedRingOptions};
+    use super::RECOVERING;
 
     /// A ring in the temporary directory, removed on drop.
     struct Ring(Arc<SharedRing>);
@@ -292,6 +295,21 @@ mod tests {
         // Sequences 2 and 4 reused the abandoned slot 0 and were delivered: the mark holds
         // the whole sequence 0, which no later lap matches.
         assert_eq!(r.stats().consumers[0].events, 5);
+    }
+
+    #[test]
+    fn an_entry_a_dead_recoverer_left_half_done_is_recovered_again() {
+        let ring = ring("half", 8);
+        let r = &ring.0;
+        let mut consumer = r.consumer("c").unwrap();
+        // A recoverer took this dead entry (owner RECOVERING) and died before abandoning.
+        let at = entry(r, 0, dead(), 0, 1);
+        r.region.u64_at(at).store(RECOVERING, Ordering::SeqCst);
+        r.region.u64_at(RECOVERY_LOCK_AT).store(dead().word(), Ordering::SeqCst);
+        r.region.i64_at(CURSOR_AT).store(1, Ordering::SeqCst);
+        assert_eq!(r.recover_dead_producers(), 2);
+        assert_eq!(r.region.u64_at(at).load(Ordering::SeqCst), 0, "freed");
+        assert_eq!(consumer.poll(|_, _| panic!("abandoned")).unwrap(), Some((0, 1)));
     }
 
     #[test]
