@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::*;
 use super::ring::Table;
-use super::SharedRing;
+use super::{SharedRing, LIVENESS_INTERVAL};
 use crate::error::{Error, Result};
 
 /// A consumer of a [`SharedRing`], registered in its consumer table: its sequence gates every
@@ -42,6 +42,8 @@ pub struct SharedConsumer {
     /// sequence abandoned so far is above it, so batches above it need no look at the marks.
     abandoned_seen: u64,
     abandoned_until: i64,
+    /// Since when polls have found `next` claimed and unpublished.
+    stuck_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for SharedConsumer {
@@ -74,7 +76,14 @@ impl SharedConsumer {
         sequence.store(start, Ordering::Release);
         // A producer may sleep on a stale sequence this entry held from its last owner.
         ring.room_wake().wake_now();
-        Ok(SharedConsumer { ring, entry, next: start + 1, abandoned_seen: 0, abandoned_until: -1 })
+        Ok(SharedConsumer {
+            ring,
+            entry,
+            next: start + 1,
+            abandoned_seen: 0,
+            abandoned_until: -1,
+            stuck_since: None,
+        })
     }
 
     /// The last sequence this consumer finished (it receives `sequence() + 1` next).
@@ -100,7 +109,7 @@ impl SharedConsumer {
     /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
     /// let ring = SharedRing::create(&format!("doc-av-{}", std::process::id()),
     ///                               &SharedRingOptions::new(8, 8)).unwrap();
-    /// let c = ring.consumer("c").unwrap();
+    /// let mut c = ring.consumer("c").unwrap();
     /// let mut p = ring.producer().unwrap();
     /// p.next(2).unwrap();
     /// assert_eq!(c.available(), -1); // claimed, not published
@@ -108,8 +117,36 @@ impl SharedConsumer {
     /// assert_eq!(c.available(), 1);
     /// # ring.remove().unwrap();
     /// ```
-    pub fn available(&self) -> i64 {
-        self.ring.available_from(self.next)
+    ///
+    /// A consumer that only polls (never [`wait`](SharedConsumer::wait)s) still gets past a dead
+    /// producer's claim: when `next` stays claimed but unpublished for [`LIVENESS_INTERVAL`]
+    /// of polls, this looks for dead producers as a wait would.
+    pub fn available(&mut self) -> i64 {
+        let hi = self.ring.available_from(self.next);
+        if hi < self.next {
+            self.check_stuck();
+        } else {
+            self.stuck_since = None;
+        }
+        hi
+    }
+
+    /// Notes how long `next` has been claimed and unpublished; past [`LIVENESS_INTERVAL`],
+    /// runs [`SharedRing::recover_dead_producers`] (and starts counting again).
+    fn check_stuck(&mut self) {
+        if self.ring.cursor() < self.next {
+            self.stuck_since = None;
+            return;
+        }
+        let now = Instant::now();
+        match self.stuck_since {
+            None => self.stuck_since = Some(now),
+            Some(since) if now.duration_since(since) >= LIVENESS_INTERVAL => {
+                self.ring.recover_dead_producers();
+                self.stuck_since = Some(now);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Receives what is published now, as one batch: `handler(sequence, slot)` for each
@@ -163,7 +200,8 @@ impl SharedConsumer {
     /// p.abandon();
     /// p.next(1).unwrap();
     /// p.publish().unwrap();
-    /// assert_eq!(c.abandoned_in(0, c.available()), [0]);
+    /// let hi = c.available();
+    /// assert_eq!(c.abandoned_in(0, hi), [0]);
     /// c.commit(1).unwrap();
     /// assert_eq!(c.sequence(), 1);
     /// # ring.remove().unwrap();
@@ -185,7 +223,8 @@ impl SharedConsumer {
     /// let mut p = ring.producer().unwrap();
     /// p.next(3).unwrap();
     /// p.abandon();
-    /// assert_eq!(c.abandoned_count(0, c.available()), 3);
+    /// let hi = c.available();
+    /// assert_eq!(c.abandoned_count(0, hi), 3);
     /// # ring.remove().unwrap();
     /// ```
     pub fn abandoned_count(&mut self, lo: i64, hi: i64) -> usize {

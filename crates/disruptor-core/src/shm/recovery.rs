@@ -313,6 +313,25 @@ mod tests {
     }
 
     #[test]
+    fn a_consumer_that_only_polls_gets_past_a_dead_claim() {
+        let ring = ring("poll", 8);
+        let r = &ring.0;
+        let mut consumer = r.consumer("c").unwrap();
+        entry(r, 0, dead(), 0, 0);
+        r.region.i64_at(CURSOR_AT).store(0, Ordering::SeqCst);
+        // Polls, never waits: after LIVENESS_INTERVAL of finding 0 claimed and unpublished,
+        // a poll looks for dead producers.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut got = None;
+        while got.is_none() && std::time::Instant::now() < deadline {
+            got = consumer.poll(|_, _| panic!("abandoned")).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(got, Some((0, 0)));
+        assert_eq!(r.stats().abandoned, 1);
+    }
+
+    #[test]
     fn a_dead_recoverer_s_lock_is_taken_over() {
         let ring = ring("lock", 8);
         let r = &ring.0;
