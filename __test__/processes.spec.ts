@@ -205,7 +205,7 @@ test('the event layout travels with the ring; its file is mode 0600 unless told'
   b.close()
 })
 
-test('bad names, foreign, truncated and other-version files, and misuse get coded errors', (t) => {
+test('bad names, foreign, truncated and other-version files, and misuse get coded errors', async (t) => {
   for (const bad of ['', 'a/b', '../etc', '.x', 'x..y', 'é', 'n'.repeat(201)]) {
     t.throws(() => ProcessRing.open(bad), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
     t.throws(() => ProcessRing.create({ name: bad, size: 8, slotSize: 8 }), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
@@ -250,6 +250,11 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   t.is(r.tryNext(62), 63)
   r.abandon()
   t.is(r.tryNext(1), -1, 'full: the consumer has not moved')
+  // A nextAsync waiting for room ends at once when aborted (the pool's wait goes on alone).
+  const abort = new AbortController()
+  const waiting = r.nextAsync(1, { signal: abort.signal })
+  abort.abort()
+  await t.throwsAsync(waiting, { name: 'AbortError', code: 'ABORT_ERR' })
   const runs: number[][] = []
   c.poll((lo, h) => runs.push([lo, h]))
   t.deepEqual(runs, [[0, 1]], 'the abandoned claim is skipped')

@@ -63,6 +63,16 @@ function call<T>(f: () => T): T {
   }
 }
 
+/** A Promise of '' once `signal` aborts (the caller then throws its AbortError), and the listener's removal. */
+function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: () => void } {
+  let onAbort = () => {}
+  const promise = new Promise<string>((resolve) => {
+    onAbort = () => resolve('')
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) }
+}
+
 function count(name: string, n: unknown): number {
   if (typeof n !== 'number') throw typeError(`${name} must be a number`)
   return n
@@ -172,13 +182,20 @@ export class ProcessRing<E = number> {
   /** Claims `n` slots, waiting for room on libuv's pool: the event loop goes on meanwhile. */
   async nextAsync(n = 1, options?: { signal?: AbortSignal }): Promise<number> {
     const signal = options?.signal
-    for (;;) {
-      if (signal?.aborted) throw abortError(signal)
-      const hi = this.tryNext(n)
-      if (hi >= 0) return hi
-      const code = await this.native.waitForRoomAsync(n, 200)
-      if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
-        throw coded(new Error(`waiting for room failed: ${code}`), code)
+    // The pool's wait cannot be cancelled: an abort stops waiting for it instead.
+    const aborted = signal === undefined ? undefined : abortedOf(signal)
+    try {
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal)
+        const hi = this.tryNext(n)
+        if (hi >= 0) return hi
+        const waited = this.native.waitForRoomAsync(n, 200)
+        const code = aborted === undefined ? await waited : await Promise.race([waited, aborted.promise])
+        if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
+          throw coded(new Error(`waiting for room failed: ${code}`), code)
+      }
+    } finally {
+      aborted?.dispose()
     }
   }
 
