@@ -41,6 +41,9 @@ type ProducerCalls = ReturnType<NativeSharedProducer['fastCalls']>
 /** `stats()` of a process ring: read from the file, the same in every process. */
 export type ProcessRingStats = NativeSharedStats
 
+/** How long one native wait of `next()` lasts before JavaScript runs again (ms). */
+const SLICE_MS = 50
+
 /** The binding's class, or ERR_DISRUPTOR_UNSUPPORTED where this platform has none. */
 function nativeClass(): NonNullable<typeof NativeSharedRing> {
   if (NativeSharedRing === undefined) {
@@ -170,7 +173,22 @@ export class ProcessRing<E = number> {
   next(n = 1, options?: { timeout?: number }): number {
     const hi = this.tryNext(n)
     if (hi >= 0) return hi
-    return call(() => this.producerHandle().next(n, options?.timeout))
+    const timeout = options?.timeout
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
+      throw rangeError(`timeout must be a number of ms >= 0, got ${timeout}`)
+    }
+    const deadline = timeout === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeout
+    const producer = this.producerHandle()
+    // The native wait comes back every SLICE_MS, so that worker.terminate() and process.exit()
+    // never wait on a thread blocked here (as the thread ring's waits do).
+    for (;;) {
+      const left = Math.max(0, Math.min(SLICE_MS, deadline - performance.now()))
+      try {
+        return call(() => producer.next(n, left))
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ERR_DISRUPTOR_TIMEOUT' || performance.now() >= deadline) throw e
+      }
+    }
   }
 
   /** Claims `n` slots if there is room now: the highest sequence, or -1. */
