@@ -15,7 +15,10 @@
 //   consumed on this thread by a callback, a worker pool after it and a batches() iterator
 //   (odd cycles: this thread only consumes, as in README's Threads example);
 // - churn: a ring attached twice on this thread and halted; a nextAsync aborted by its signal
-//   and one released by close.
+//   and one released by close;
+// - a ring shared between processes (ProcessRing, in this process): a consumer's run() waiting
+//   on libuv's pool, a poller, a producer with fast calls, a nextAsync aborted, closeIntake,
+//   close, unlink.
 // Plus one ring per run that is never closed (alive until exit, by design).
 // Every consumer checks the sum of what it saw. Full GCs after every cycle (finalizers run),
 // then one JSON line, then the end the last argument asks for (see the end of main()). Exit
@@ -25,7 +28,9 @@ const { isMainThread, parentPort, workerData, Worker } = require('node:worker_th
 const { join } = require('node:path')
 
 // MEMCHECK_INDEX: another build of the API to load (e.g. a patched dist/index.js one folder below binding.js).
-const { Disruptor } = require(process.env.MEMCHECK_INDEX || join(__dirname, '..', '..', 'dist', 'index.js'))
+const { Disruptor, ProcessRing } = require(
+  process.env.MEMCHECK_INDEX || join(__dirname, '..', '..', 'dist', 'index.js'),
+)
 
 const SIZE = 64
 const SLOT = 16
@@ -200,6 +205,44 @@ async function churn() {
   expect('nextAsync at close', await released, 'ERR_DISRUPTOR_CLOSED')
 }
 
+async function processRing(events, cycle) {
+  const name = `memcheck-${process.pid}-${cycle}`
+  const ring = ProcessRing.create({ name, size: SIZE, slotSize: SLOT })
+  const f64 = new Float64Array(ring.buffer)
+  let sum = 0
+  const ran = ring.consumer('run').run((lo, hi) => {
+    for (let s = lo; s <= hi; s++) sum += f64[ring.offset(s) / 8]
+  })
+  const poller = ring.poller()
+  for (let v = 1; v <= events; v++) {
+    let hi = ring.tryNext(1)
+    while (hi < 0) {
+      poller.poll(() => {})
+      await tick()
+      hi = ring.tryNext(1)
+    }
+    f64[ring.offset(hi) / 8] = v
+    ring.publish()
+  }
+  while (poller.poll(() => {}) === 'processing');
+  // Full ring (the poller does not move), then a wait for room aborted by its signal.
+  while (ring.tryNext(1) >= 0) ring.abandon()
+  const ac = new AbortController()
+  const waiting = ring.nextAsync(1, { signal: ac.signal }).then(
+    () => 'room',
+    (err) => err.code,
+  )
+  await tick()
+  ac.abort()
+  expect('process ring: aborted nextAsync', await waiting, 'ABORT_ERR')
+  ring.closeIntake()
+  poller.close()
+  await ran
+  expect('process ring: run()', sum, (events * (events + 1)) / 2)
+  ring.close()
+  ring.unlink()
+}
+
 async function main() {
   const events = Number(process.argv[2] ?? 200)
   const cycles = Number(process.argv[3] ?? 2)
@@ -234,6 +277,7 @@ async function main() {
     // thread produces too in even cycles, and in odd ones only consumes (README's Threads example).
     await multiProducer(events, strategy, c % 4 === 0 || c % 4 === 3, c % 2 === 0)
     await churn()
+    await processRing(events, c)
     // Collected every cycle: what is still allocated at the end is what is kept alive, not
     // garbage that the GC happened not to reach yet.
     await collect()
