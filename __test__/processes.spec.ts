@@ -234,6 +234,18 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   other.writeUInt32LE(99, 8)
   writeFileSync(file, other)
   t.throws(() => ProcessRing.open(name), { code: 'ERR_DISRUPTOR_VERSION' })
+  // The layout record (length at 52, text at 1024): opaque text means no event layout; an
+  // event schema defineEvent refuses is a foreign ring.
+  const withLayout = (text: string) => {
+    const b = Buffer.from(whole)
+    b.writeUInt32LE(Buffer.byteLength(text), 52)
+    b.write(text, 1024)
+    writeFileSync(file, b)
+  }
+  withLayout('{not json')
+  t.is(ProcessRing.open(name).eventType, undefined)
+  withLayout('{"event":{"x":"nope"}}')
+  t.throws(() => ProcessRing.open(name), { code: 'ERR_DISRUPTOR_FOREIGN', message: /defineEvent/ })
   writeFileSync(file, whole)
 
   // Misuse of a good ring: coded, and the ring goes on.

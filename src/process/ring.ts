@@ -76,6 +76,29 @@ function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: ()
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) }
 }
 
+/**
+ * The event layout a ring's header records. A ring made without one, or by a program that
+ * records something else there (the engine keeps it opaque), has none; a `{ event }` record
+ * whose schema `defineEvent` refuses is ERR_DISRUPTOR_FOREIGN.
+ */
+function eventOf(layout: string): EventType | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(layout)
+  } catch {
+    return undefined
+  }
+  if (parsed === null || typeof parsed !== 'object' || !('event' in parsed)) return undefined
+  try {
+    return defineEvent((parsed as { event: Record<string, never> }).event)
+  } catch (cause) {
+    throw coded(
+      new Error(`the ring's event layout is not one defineEvent accepts: ${(cause as Error).message}`, { cause }),
+      'ERR_DISRUPTOR_FOREIGN',
+    )
+  }
+}
+
 function count(name: string, n: unknown): number {
   if (typeof n !== 'number') throw typeError(`${name} must be a number`)
   return n
@@ -108,9 +131,7 @@ export class ProcessRing<E = number> {
     this.size = native.size
     this.slotSize = native.slotSize
     this.buffer = native.buffer()
-    const layout = native.layout
-    this.eventType =
-      layout === '' ? undefined : defineEvent((JSON.parse(layout) as { event: Record<string, never> }).event)
+    this.eventType = eventOf(native.layout)
   }
 
   /**
