@@ -225,7 +225,11 @@ async function processRing(events, cycle) {
     ring.publish()
   }
   while (poller.poll(() => {}) === 'processing');
-  // Full ring (the poller does not move), then a wait for room aborted by its signal.
+  // Once run() has everything, a poller that never polls is the one that gates: the ring is
+  // made full, and nothing frees room before a wait for room is aborted by its signal.
+  const cursor = ring.stats().cursor
+  while (ring.stats().consumers.find((x) => x.name === 'run').sequence < cursor) await tick()
+  const stuck = ring.poller()
   while (ring.tryNext(1) >= 0) ring.abandon()
   const ac = new AbortController()
   const waiting = ring.nextAsync(1, { signal: ac.signal }).then(
@@ -237,6 +241,7 @@ async function processRing(events, cycle) {
   expect('process ring: aborted nextAsync', await waiting, 'ABORT_ERR')
   ring.closeIntake()
   poller.close()
+  stuck.close()
   await ran
   expect('process ring: run()', sum, (events * (events + 1)) / 2)
   ring.close()
