@@ -31,6 +31,8 @@
 #   MEMCHECK_ADDON         a .node file to check instead of building one (keep its symbols:
 #                          the suppressions and the report's stacks need them)
 #   MEMCHECK_OUT           where logs and XML reports go (default target/memcheck/reports)
+#   MEMCHECK_TIMEOUT       seconds one run under valgrind may take before it is killed and fails
+#                          (default 600: a hang fails here, not at CI's overall limit)
 #   MEMCHECK_INDEX         the fixture loads this dist/index.js instead of the repository's (to try
 #                          a patched build; binding.js must sit in the folder above it)
 set -euo pipefail
@@ -42,6 +44,7 @@ parts=" ${MEMCHECK_PARTS:-self-test rust node} "
 events=${MEMCHECK_EVENTS:-200}
 cycles=${MEMCHECK_CYCLES:-2}
 max_growth=${MEMCHECK_MAX_GROWTH:-1024}
+limit=${MEMCHECK_TIMEOUT:-600}
 out=${MEMCHECK_OUT:-$root/target/memcheck/reports}
 mkdir -p "$out"
 
@@ -57,7 +60,7 @@ echo "$(valgrind --version), node $(node --version), $(rustc --version)"
 echo "logs and reports: $out"
 
 # Valgrind for Rust test binaries: exit code 99 on any memcheck error or definitely lost block.
-vg_rust=(valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite
+vg_rust=(timeout --kill-after=10 "$limit" valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite
   --error-exitcode=99 --track-origins=no --num-callers=30)
 
 # Test executables of a cargo package as "name<TAB>path" lines, from `cargo test --no-run`.
@@ -214,7 +217,7 @@ if has_part node; then
 
   # --smc-check=all-non-file (the default on amd64, stated because V8 writes code into
   # anonymous mappings); --show-leak-kinds=all: report.js also counts what is still reachable.
-  vg_node=(valgrind --tool=memcheck --smc-check=all-non-file --leak-check=full
+  vg_node=(timeout --kill-after=10 "$limit" valgrind --tool=memcheck --smc-check=all-non-file --leak-check=full
     --show-leak-kinds=all --errors-for-leak-kinds=definite --track-origins=no --num-callers=40
     --suppressions="$root/scripts/memcheck/node.supp" --xml=yes)
   run_node() {
