@@ -166,6 +166,22 @@ async function multiProducer(events, waitStrategy, workerCloses, mainProduces) {
   expect('multi producer: iterator', sums.iterator, want)
 }
 
+/** 'room' or the code a claim's Promise rejects with. */
+const outcome = (claim) =>
+  claim.then(
+    () => 'room',
+    (err) => err.code,
+  )
+
+/** A nextAsync on the full `ring`, aborted by its signal once it waits. */
+async function abortedWait(what, ring) {
+  const ac = new AbortController()
+  const waiting = outcome(ring.nextAsync(1, { signal: ac.signal }))
+  await tick()
+  ac.abort()
+  expect(what, await waiting, 'ABORT_ERR')
+}
+
 async function churn() {
   // Attached twice on this thread, then halted (not closed) by the creator.
   const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
@@ -189,18 +205,8 @@ async function churn() {
   e.poller() // never polled: gates the ring once it is full
   e.publish(e.next())
   e.publish(e.next())
-  const ac = new AbortController()
-  const aborted = e.nextAsync(1, { signal: ac.signal }).then(
-    () => 'room',
-    (err) => err.code,
-  )
-  const released = e.nextAsync(1).then(
-    () => 'room',
-    (err) => err.code,
-  )
-  await tick()
-  ac.abort()
-  expect('aborted nextAsync', await aborted, 'ABORT_ERR')
+  const released = outcome(e.nextAsync(1))
+  await abortedWait('aborted nextAsync', e)
   e.halt()
   expect('nextAsync at close', await released, 'ERR_DISRUPTOR_CLOSED')
 }
@@ -231,14 +237,7 @@ async function processRing(events, cycle) {
   while (ring.stats().consumers.find((x) => x.name === 'run').sequence < cursor) await tick()
   const stuck = ring.poller()
   while (ring.tryNext(1) >= 0) ring.abandon()
-  const ac = new AbortController()
-  const waiting = ring.nextAsync(1, { signal: ac.signal }).then(
-    () => 'room',
-    (err) => err.code,
-  )
-  await tick()
-  ac.abort()
-  expect('process ring: aborted nextAsync', await waiting, 'ABORT_ERR')
+  await abortedWait('process ring: aborted nextAsync', ring)
   ring.closeIntake()
   poller.close()
   stuck.close()

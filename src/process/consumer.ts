@@ -4,9 +4,10 @@
  * lives in the ring file and gates every producer of every process.
  */
 
-import { coded, rangeError } from '../errors'
+import { coded, rangeError, typeError } from '../errors'
 import type { NativeSharedConsumer, NativeSharedRing } from '../native'
 import type { Batch } from '../types'
+import { fn } from '../validate'
 
 /** What `poll` did: handled a batch, found nothing, or found the ring closed and drained. */
 export type ProcessPollResult = 'processing' | 'idle' | 'closed'
@@ -58,7 +59,7 @@ export class ProcessConsumer {
    * nothing is freed and the same batch comes again on the next poll.
    */
   poll(handler: (lo: number, hi: number) => void): ProcessPollResult {
-    if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
+    fn('handler', handler)
     const lo = this.next
     const hi = this.available()
     if (hi < lo) return this.ring.isDrained(lo) ? 'closed' : 'idle'
@@ -98,7 +99,7 @@ export class ProcessConsumer {
    * consumer leaves the ring (it no longer gates producers).
    */
   async run(handler: (lo: number, hi: number) => unknown): Promise<void> {
-    if (typeof handler !== 'function') throw coded(new TypeError('handler must be a function'), 'ERR_INVALID_ARG_TYPE')
+    fn('handler', handler)
     try {
       for (;;) {
         const hi = this.readyNow() ?? (await this.ready())
@@ -204,7 +205,7 @@ function runsBetween(lo: number, hi: number, skipped: number[], each: (lo: numbe
 
 /** A consumer name: 1 .. 48 bytes of UTF-8. */
 export function checkConsumerName(name: unknown): string {
-  if (typeof name !== 'string') throw coded(new TypeError('a consumer name must be a string'), 'ERR_INVALID_ARG_TYPE')
+  if (typeof name !== 'string') throw typeError('a consumer name must be a string')
   const bytes = Buffer.byteLength(name)
   if (bytes === 0 || bytes > 48) throw rangeError(`a consumer name takes 1 .. 48 bytes of UTF-8, got ${bytes}`)
   return name

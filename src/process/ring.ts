@@ -5,7 +5,7 @@
  * binding's handles: a producer registered on first use and the consumers this process made.
  */
 
-import { abortError, coded, rangeError, typeError } from '../errors'
+import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
 import {
@@ -15,6 +15,7 @@ import {
   type NativeSharedStats,
 } from '../native'
 import type { Batch } from '../types'
+import { fn, integer, timeoutOption } from '../validate'
 import { checkConsumerName, ProcessConsumer } from './consumer'
 
 /** Options of `ProcessRing.create`. */
@@ -55,17 +56,6 @@ function nativeClass(): NonNullable<typeof NativeSharedRing> {
   return NativeSharedRing
 }
 
-/** Runs a binding call, turning its coded ERR_INVALID_ARG_VALUE into the RangeError the API throws. */
-function call<T>(f: () => T): T {
-  try {
-    return f()
-  } catch (e) {
-    const err = e as Error & { code?: string }
-    if (err.code === 'ERR_INVALID_ARG_VALUE') throw rangeError(err.message)
-    throw e
-  }
-}
-
 /** A Promise of '' once `signal` aborts (the caller then throws its AbortError), and the listener's removal. */
 function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: () => void } {
   let onAbort = () => {}
@@ -97,11 +87,6 @@ function eventOf(layout: string): EventType | undefined {
       'ERR_DISRUPTOR_FOREIGN',
     )
   }
-}
-
-function count(name: string, n: unknown): number {
-  if (typeof n !== 'number') throw typeError(`${name} must be a number`)
-  return n
 }
 
 export class ProcessRing<E = number> {
@@ -149,11 +134,11 @@ export class ProcessRing<E = number> {
       throw rangeError(`slotSize ${slotSize} is smaller than the event (${event.size} bytes)`)
     const layout = event === undefined ? undefined : JSON.stringify({ event: event.schema })
     const Native = nativeClass()
-    const native = call(() =>
+    const native = rangeChecked(() =>
       Native.create({
         name,
-        size: count('size', size),
-        slotSize: count('slotSize', slotSize),
+        size: integer('size', size, 1, 2 ** 30),
+        slotSize: integer('slotSize', slotSize, 1, 65536),
         mode,
         maxProducers,
         maxConsumers,
@@ -171,13 +156,13 @@ export class ProcessRing<E = number> {
   static open<E = number>(name: string): ProcessRing<E> {
     if (typeof name !== 'string') throw typeError('name must be a string')
     const Native = nativeClass()
-    return new ProcessRing<E>(call(() => Native.open(name)))
+    return new ProcessRing<E>(rangeChecked(() => Native.open(name)))
   }
 
   /** Removes ring `name`'s file: processes that have it open go on; new `open`s fail. */
   static unlink(name: string): void {
     if (typeof name !== 'string') throw typeError('name must be a string')
-    call(() => nativeClass().unlink(name))
+    rangeChecked(() => nativeClass().unlink(name))
   }
 
   /** Removes this ring's name (see `ProcessRing.unlink`). */
@@ -194,18 +179,14 @@ export class ProcessRing<E = number> {
   next(n = 1, options?: { timeout?: number }): number {
     const hi = this.tryNext(n)
     if (hi >= 0) return hi
-    const timeout = options?.timeout
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
-      throw rangeError(`timeout must be a number of ms >= 0, got ${timeout}`)
-    }
-    const deadline = timeout === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeout
+    const deadline = performance.now() + timeoutOption(options)
     const producer = this.producerHandle()
     // The native wait comes back every SLICE_MS, so that worker.terminate() and process.exit()
     // never wait on a thread blocked here (as the thread ring's waits do).
     for (;;) {
       const left = Math.max(0, Math.min(SLICE_MS, deadline - performance.now()))
       try {
-        return call(() => producer.next(n, left))
+        return rangeChecked(() => producer.next(n, left))
       } catch (e) {
         if ((e as { code?: string }).code !== 'ERR_DISRUPTOR_TIMEOUT' || performance.now() >= deadline) throw e
       }
@@ -215,7 +196,7 @@ export class ProcessRing<E = number> {
   /** Claims `n` slots if there is room now: the highest sequence, or -1. */
   tryNext(n = 1): number {
     const fast = this.fast ?? this.producerCalls()
-    return call(() => fast.tryNext(count('n', n)))
+    return rangeChecked(() => fast.tryNext(n)) // a non-number is the fast call's ERR_INVALID_ARG_TYPE
   }
 
   /** Claims `n` slots, waiting for room on libuv's pool: the event loop goes on meanwhile. */
@@ -268,7 +249,7 @@ export class ProcessRing<E = number> {
    * throws abandons the slot (never delivered) and the error propagates.
    */
   publishEvent(fill: (event: E, seq: number) => void): number {
-    if (typeof fill !== 'function') throw typeError('fill must be a function')
+    fn('fill', fill)
     const seq = this.next(1)
     try {
       fill((this.eventType === undefined ? this.offset(seq) : this.event(seq)) as E, seq)
@@ -310,7 +291,7 @@ export class ProcessRing<E = number> {
   consumer(name: string): ProcessConsumer {
     this.checkOpen()
     const checked = checkConsumerName(name)
-    const native = call(() => this.native.consumer(checked))
+    const native = rangeChecked(() => this.native.consumer(checked))
     const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone))
     this.consumers.add(c)
     return c
@@ -361,7 +342,7 @@ export class ProcessRing<E = number> {
 
   private producerHandle(): NativeSharedProducer {
     this.checkOpen()
-    if (this.producer === undefined) this.producer = call(() => this.native.producer())
+    if (this.producer === undefined) this.producer = rangeChecked(() => this.native.producer())
     return this.producer
   }
 
@@ -378,6 +359,6 @@ export class ProcessRing<E = number> {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw coded(new Error('this process closed the ring'), 'ERR_DISRUPTOR_CLOSED')
+    if (this.closed) throw closedError()
   }
 }

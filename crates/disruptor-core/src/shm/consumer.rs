@@ -44,6 +44,8 @@ pub struct SharedConsumer {
     abandoned_until: i64,
     /// Since when polls have found `next` claimed and unpublished.
     stuck_since: Option<Instant>,
+    /// What `available` last returned: the most `commit` accepts.
+    found: i64,
 }
 
 impl std::fmt::Debug for SharedConsumer {
@@ -83,6 +85,7 @@ impl SharedConsumer {
             abandoned_seen: 0,
             abandoned_until: -1,
             stuck_since: None,
+            found: start,
         })
     }
 
@@ -123,6 +126,7 @@ impl SharedConsumer {
     /// of polls, this looks for dead producers as a wait would.
     pub fn available(&mut self) -> i64 {
         let hi = self.ring.available_from(self.next);
+        self.found = hi;
         if hi < self.next {
             self.check_stuck();
         } else {
@@ -175,14 +179,20 @@ impl SharedConsumer {
             handler(sequence, slot);
             delivered += 1;
         }
-        // Release: this consumer's reads of the batch happen-before a producer reuses a slot.
+        self.advance(hi, delivered);
+        Ok(Some((lo, hi)))
+    }
+
+    /// Moves past a handled batch ending at `hi`, of which `events` were delivered: the
+    /// sequence (Release: the batch's reads happen-before a producer reuses its slots), the
+    /// statistics (Relaxed), and a wake for producers waiting for room.
+    fn advance(&mut self, hi: i64, events: u64) {
+        let r = &self.ring.region;
         r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
-        // Relaxed: statistics.
-        r.u64_at(self.entry + C_EVENTS).fetch_add(delivered, Ordering::Relaxed);
+        r.u64_at(self.entry + C_EVENTS).fetch_add(events, Ordering::Relaxed);
         r.u64_at(self.entry + C_BATCHES).fetch_add(1, Ordering::Relaxed);
         self.next = hi + 1;
         self.ring.room_wake().wake();
-        Ok(Some((lo, hi)))
     }
 
     /// The abandoned sequences of `[lo, hi]`, a range [`available`](SharedConsumer::available)
@@ -251,19 +261,14 @@ impl SharedConsumer {
     /// be between [`sequence`](SharedConsumer::sequence) and what is available, else
     /// `ERR_INVALID_ARG_VALUE` and nothing changes.
     pub fn commit(&mut self, hi: i64) -> Result<()> {
-        if hi < self.next - 1 || hi > self.available() {
+        // Against what `available` last found (availability never shrinks): no second scan
+        // of the batch's flags.
+        if hi < self.next - 1 || hi > self.found {
             return Err(Error::InvalidRange { lo: self.next, hi });
         }
         if hi >= self.next {
             let events = (hi - self.next + 1) as u64 - self.abandoned_count(self.next, hi) as u64;
-            let r = &self.ring.region;
-            // Release: this consumer's reads happen-before a producer reuses the slots.
-            r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
-            // Relaxed: statistics.
-            r.u64_at(self.entry + C_EVENTS).fetch_add(events, Ordering::Relaxed);
-            r.u64_at(self.entry + C_BATCHES).fetch_add(1, Ordering::Relaxed);
-            self.next = hi + 1;
-            self.ring.room_wake().wake();
+            self.advance(hi, events);
         }
         Ok(())
     }
