@@ -103,10 +103,77 @@ pub fn asymmetric_fence_mode() -> &'static str {
     "fences"
 }
 
+/// The same pair across processes, for rings in shared memory (`crate::shm`), where the
+/// sleeper and the signaller may be in different processes:
+///
+/// - [`global::light`]: a compiler fence in a process registered with
+///   `MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED`, else `fence(SeqCst)`;
+/// - [`global::heavy`]: `fence(SeqCst)`, then `MEMBARRIER_CMD_GLOBAL_EXPEDITED`, a full barrier on
+///   every running thread of every registered process (the argument above, over processes).
+///
+/// A process decides for itself whether it signals lightly (its registration succeeded), so a
+/// sleeper cannot know that every signaller is registered; it need not: a light signaller is
+/// registered, so it is covered by any `GLOBAL_EXPEDITED` call, and a fence signaller pairs with
+/// the sleeper's own fence. A sleeper whose call fails (a kernel before 4.16, a sandbox that
+/// filters it, not Linux) learns it from [`global::heavy`] and sleeps in short slices instead.
+#[cfg(all(unix, not(loom)))]
+pub(crate) mod global {
+    use std::sync::atomic::{fence, AtomicU8, Ordering};
+
+    use super::{membarrier, FENCES, MEMBARRIER, UNDECIDED};
+
+    static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+    /// Decides, once per process, how this process signals. Called when a shared ring is
+    /// created or opened, before any signal on it.
+    pub(crate) fn init() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let mode = if membarrier::register_global() { MEMBARRIER } else { FENCES };
+            // Relaxed: `call_once` orders it before every load on this thread, and rings are
+            // shared with other threads only after they are opened.
+            MODE.store(mode, Ordering::Relaxed);
+        });
+    }
+
+    /// The signaller's side (after its change, before its load of the sleeper count).
+    #[inline(always)]
+    pub(crate) fn light() {
+        if MODE.load(Ordering::Relaxed) == MEMBARRIER {
+            std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            // SeqCst: the store-load barrier of the Dekker pattern, for a sleeper that relies
+            // on fences.
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// The sleeper's side (after its registration, before it checks its condition). False if
+    /// no process-wide barrier was made: the caller must then sleep only in short slices.
+    #[cold]
+    pub(crate) fn heavy() -> bool {
+        // SeqCst: this thread's own store-load barrier, and the pair of a fence signaller.
+        fence(Ordering::SeqCst);
+        membarrier::global_expedited()
+    }
+
+    /// "membarrier" or "fences": how this process signals on shared rings.
+    pub(crate) fn mode() -> &'static str {
+        init();
+        if MODE.load(Ordering::Relaxed) == MEMBARRIER {
+            "membarrier"
+        } else {
+            "fences"
+        }
+    }
+}
+
 #[cfg(all(not(loom), target_os = "linux"))]
 mod membarrier {
     // From <linux/membarrier.h> (stable kernel ABI).
     const CMD_QUERY: libc::c_long = 0;
+    const CMD_GLOBAL_EXPEDITED: libc::c_long = 1 << 1;
+    const CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_long = 1 << 2;
     const CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
     const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
@@ -132,6 +199,27 @@ mod membarrier {
     pub(super) fn private_expedited() -> bool {
         call(CMD_PRIVATE_EXPEDITED) == 0
     }
+
+    /// Registers this process for global expedited barriers (other processes' calls then
+    /// reach its threads); false if the kernel cannot. `DISRUPTOR_NO_MEMBARRIER` refuses it,
+    /// as the private registration.
+    pub(super) fn register_global() -> bool {
+        if std::env::var_os("DISRUPTOR_NO_MEMBARRIER").is_some() {
+            return false;
+        }
+        let supported = call(CMD_QUERY);
+        supported >= 0
+            && supported & CMD_GLOBAL_EXPEDITED != 0
+            && supported & CMD_REGISTER_GLOBAL_EXPEDITED != 0
+            && call(CMD_REGISTER_GLOBAL_EXPEDITED) == 0
+    }
+
+    /// A full barrier on every running thread of every registered process; false if the
+    /// call failed or the kernel has none. Made whether or not this process registered:
+    /// signallers in other processes may have.
+    pub(super) fn global_expedited() -> bool {
+        call(CMD_GLOBAL_EXPEDITED) == 0
+    }
 }
 
 #[cfg(all(not(loom), not(target_os = "linux")))]
@@ -141,6 +229,16 @@ mod membarrier {
     }
 
     pub(super) fn private_expedited() -> bool {
+        false
+    }
+
+    #[cfg(unix)]
+    pub(super) fn register_global() -> bool {
+        false
+    }
+
+    #[cfg(unix)]
+    pub(super) fn global_expedited() -> bool {
         false
     }
 }

@@ -40,8 +40,13 @@ struct Peer {
 
 impl Peer {
     fn spawn(args: &[&str]) -> Peer {
+        Peer::spawn_with(args, &[])
+    }
+
+    fn spawn_with(args: &[&str], env: &[(&str, &str)]) -> Peer {
         let mut child = Command::new(PEER)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn disruptor-shm-peer");
@@ -104,16 +109,22 @@ fn ring(name: &Named, size: usize) -> Arc<SharedRing> {
 fn three_producer_processes_two_consumer_processes_exactly_once_in_order() {
     let name = Named::new("3p2c");
     let ring = ring(&name, 64);
-    let mut consumers: Vec<Peer> =
-        ["a", "b"].iter().map(|c| Peer::spawn(&["consume", &name.0, c])).collect();
+    // Consumer b and producer 2 signal with fences, the others with membarrier where the
+    // kernel has it (`shm::fence_mode`): sleepers of either kind are woken by wakers of both.
+    let fences = [("DISRUPTOR_NO_MEMBARRIER", "1")];
+    let mut consumers: Vec<Peer> = ["a", "b"]
+        .iter()
+        .map(|&c| Peer::spawn_with(&["consume", &name.0, c], if c == "b" { &fences } else { &[] }))
+        .collect();
     for c in &mut consumers {
         assert_eq!(c.line(), "joined");
     }
     const EACH: u64 = 40_000;
     let producers: Vec<Peer> = (1..=3)
         .map(|id| {
+            let env: &[(&str, &str)] = if id == 2 { &fences } else { &[] };
             let (id, each) = (id.to_string(), EACH.to_string());
-            Peer::spawn(&["produce", &name.0, &id, &each, "--batch", "8"])
+            Peer::spawn_with(&["produce", &name.0, &id, &each, "--batch", "8"], env)
         })
         .collect();
     for p in producers {

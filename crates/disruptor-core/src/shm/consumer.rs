@@ -122,8 +122,9 @@ impl SharedConsumer {
     /// ```
     ///
     /// A consumer that only polls (never [`wait`](SharedConsumer::wait)s) still gets past a dead
-    /// producer's claim: when `next` stays claimed but unpublished for [`LIVENESS_INTERVAL`]
-    /// of polls, this looks for dead producers as a wait would.
+    /// producer's claim: when polls have found nothing for [`LIVENESS_INTERVAL`] and `next` is
+    /// claimed, this looks for dead producers as a wait would (so within two intervals of the
+    /// death).
     pub fn available(&mut self) -> i64 {
         let hi = self.ring.available_from(self.next);
         self.found = hi;
@@ -135,18 +136,18 @@ impl SharedConsumer {
         hi
     }
 
-    /// Notes how long `next` has been claimed and unpublished; past [`LIVENESS_INTERVAL`],
-    /// runs [`SharedRing::recover_dead_producers`] (and starts counting again).
+    /// Notes how long polls have found nothing; each [`LIVENESS_INTERVAL`] of that, if `next`
+    /// is claimed by then, runs [`SharedRing::recover_dead_producers`]. The cursor is read only
+    /// then, not on every empty poll: its line is the one every claim's CAS writes, and a poll
+    /// loop that read it made each claim of a producer in another process fetch it back.
     fn check_stuck(&mut self) {
-        if self.ring.cursor() < self.next {
-            self.stuck_since = None;
-            return;
-        }
         let now = Instant::now();
         match self.stuck_since {
             None => self.stuck_since = Some(now),
             Some(since) if now.duration_since(since) >= LIVENESS_INTERVAL => {
-                self.ring.recover_dead_producers();
+                if self.ring.cursor() >= self.next {
+                    self.ring.recover_dead_producers();
+                }
                 self.stuck_since = Some(now);
             }
             Some(_) => {}

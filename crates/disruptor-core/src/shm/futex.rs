@@ -1,9 +1,12 @@
 //! Sleeping and waking across processes: a counter word in the shared mapping that sleepers
 //! wait on (Linux: a shared futex) and a count of sleepers that wakers check first, so that a
-//! publish with nobody asleep costs one fence and one load, never a system call.
+//! publish with nobody asleep costs one load (and a compiler fence where `membarrier` is
+//! registered: `crate::asymmetric_fence::global`), never a system call.
 
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use crate::asymmetric_fence::global;
 
 /// A wake-up channel made of two words of the mapping.
 pub(crate) struct WakeWord<'a> {
@@ -16,14 +19,17 @@ pub(crate) struct WakeWord<'a> {
 
 impl WakeWord<'_> {
     /// The sleeper's half, before it checks its condition: registers, then returns the word to
-    /// pass to [`WakeWord::sleep`]. SeqCst (the fence): the registration and the condition
-    /// check form a Dekker handshake with [`WakeWord::wake`]'s change and sleeper check;
-    /// either the waker sees the sleeper or the sleeper sees the change.
-    pub(crate) fn prepare(&self) -> u32 {
+    /// pass to [`WakeWord::sleep`], and whether the handshake holds. The registration, the
+    /// heavy fence and the condition check form a Dekker handshake with [`WakeWord::wake`]'s
+    /// change, light fence and sleeper check: either the waker sees the sleeper or the
+    /// sleeper sees the change. When the heavy fence could not be made (false), a waker may
+    /// miss this sleeper: sleep only in short slices then.
+    pub(crate) fn prepare(&self) -> (u32, bool) {
+        // SeqCst: a read-modify-write, ordered with the fences of the handshake.
         self.sleepers.fetch_add(1, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        let trusted = global::heavy();
         // Acquire: a wake's bump orders the change before it.
-        self.word.load(Ordering::Acquire)
+        (self.word.load(Ordering::Acquire), trusted)
     }
 
     /// Sleeps while the word still holds `seen`, for at most `limit` (the caller re-checks
@@ -39,11 +45,12 @@ impl WakeWord<'_> {
     }
 
     /// The waker's half, after its change is stored: wakes every sleeper if there is one.
-    /// SeqCst (the fence): the other half of [`WakeWord::prepare`]'s handshake. Shared rings
-    /// cannot use the engine's asymmetric fence: `membarrier`'s cheap form covers one process.
+    /// The light fence is the other half of [`WakeWord::prepare`]'s handshake: a full fence
+    /// here cost each batch-1 publish across processes about a tenth of its time (it waits
+    /// for the flag's store, whose line the consumer's process holds).
     pub(crate) fn wake(&self) {
-        fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence above.
+        global::light();
+        // Relaxed: ordered by the fence above (or by the sleepers' global barrier).
         if self.sleepers.load(Ordering::Relaxed) != 0 {
             self.wake_now();
         }

@@ -7,7 +7,8 @@
 //! nothing else, so:
 //!
 //! - claims are a compare-and-exchange on the cursor, as in [`crate::MultiProducerSequencer`];
-//! - waiting uses a futex word in the file (Linux); an idle ring costs no CPU;
+//! - waiting uses a futex word in the file (Linux); an idle ring costs no CPU, and a publish
+//!   with nobody asleep no fence where `membarrier` works ([`fence_mode`]);
 //! - a process that dies (SIGKILL included) is found by pid and start time
 //!   ([`ProcessId::is_alive`]) by the next producer or consumer that waits on it: its consumers
 //!   stop gating, and the claims it held are *abandoned* (published with a mark, so consumers
@@ -61,3 +62,16 @@ use std::time::Duration;
 /// dead process is noticed by a producer or consumer waiting on it (plus reading
 /// `/proc/<pid>/stat` for each entry).
 pub const LIVENESS_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How this process signals sleepers of shared rings: `"membarrier"` (a publish pays a
+/// compiler fence; a sleeper's `MEMBARRIER_CMD_GLOBAL_EXPEDITED` covers it) or `"fences"` (a
+/// publish pays a full fence: not Linux, a kernel before 4.16, a filter, or
+/// `DISRUPTOR_NO_MEMBARRIER` set). Either pairs with sleepers in any other process.
+///
+/// ```
+/// let mode = disruptor_core::shm::fence_mode();
+/// assert!(mode == "membarrier" || mode == "fences");
+/// ```
+pub fn fence_mode() -> &'static str {
+    crate::asymmetric_fence::global::mode()
+}

@@ -178,6 +178,7 @@ impl SharedRing {
     /// `ERR_DISRUPTOR_PERMISSION`, `ERR_DISRUPTOR_IO` (no room in the ring directory: the space
     /// is reserved now, so a full `/dev/shm` fails here and not with a SIGBUS later).
     pub fn create(name: &str, options: &SharedRingOptions) -> Result<Arc<SharedRing>> {
+        crate::asymmetric_fence::global::init();
         let path = ring_path(name)?;
         let geometry = Geometry::new(
             options.buffer_size,
@@ -231,6 +232,7 @@ impl SharedRing {
     /// `ERR_DISRUPTOR_PERMISSION`, `ERR_DISRUPTOR_FOREIGN` (not a ring file, truncated, or its
     /// creator died before finishing it), `ERR_DISRUPTOR_VERSION` (another layout version).
     pub fn open(name: &str) -> Result<Arc<SharedRing>> {
+        crate::asymmetric_fence::global::init();
         let path = ring_path(name)?;
         let file = OpenOptions::new()
             .read(true)

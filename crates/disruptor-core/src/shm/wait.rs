@@ -4,12 +4,15 @@
 //! not handles) so that a binding can run them on another thread than the handle's.
 
 use std::sync::atomic::{fence, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::futex::WakeWord;
 use super::layout::stamp;
 use super::{SharedRing, LIVENESS_INTERVAL};
 use crate::error::{Error, Result};
+
+/// The longest sleep when the sleeper's global barrier failed (see [`WakeWord::prepare`]).
+const UNTRUSTED_SLICE: Duration = Duration::from_millis(1);
 
 /// Spins, then yields, for up to 200 checks of `ready`: most waits end here, without a
 /// system call.
@@ -36,7 +39,7 @@ fn sleep_until<T>(
     mut between: impl FnMut(),
 ) -> Result<T> {
     loop {
-        let seen = wake.prepare();
+        let (seen, trusted) = wake.prepare();
         if let Some(done) = check() {
             wake.finish();
             return done;
@@ -52,6 +55,8 @@ fn sleep_until<T>(
             }
             None => LIVENESS_INTERVAL,
         };
+        // Without the handshake a wake may be missed: a short slice bounds what that costs.
+        let slice = if trusted { slice } else { slice.min(UNTRUSTED_SLICE) };
         wake.sleep(seen, slice);
         wake.finish();
         between();
@@ -62,9 +67,14 @@ impl SharedRing {
     /// The highest sequence such that every sequence from `next` up to it is published (or
     /// abandoned); `next - 1` when `next` is not. Relaxed loads per flag, then one Acquire
     /// fence for the batch (disruptor-rs' pattern): the slots up to the result are visible.
+    ///
+    /// The flags alone bound the scan (a slot's flag holds the lap stamp of the last sequence
+    /// published in it, so within one lap of `next` a match means this lap's sequence); the
+    /// cursor is not read: its line is the one every claim's CAS writes, and a consumer that
+    /// read it on each poll made each claim of a producer in another process fetch it back.
     pub(crate) fn available_from(&self, next: i64) -> i64 {
         let r = &self.region;
-        let limit = self.cursor().min(next + self.buffer_size() as i64 - 1);
+        let limit = next + self.buffer_size() as i64 - 1;
         let mut hi = next;
         while hi <= limit && r.flag(hi).load(Ordering::Relaxed) == stamp(hi, self.shift) {
             hi += 1;
