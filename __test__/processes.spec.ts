@@ -161,6 +161,110 @@ test.serial(
   },
 )
 
+test.serial(
+  'a single-producer ring: Node and Rust producers take turns (one SIGKILLed), Node and Rust consumers get every published event once, no gaps',
+  async (t) => {
+    const built = spawnSync('cargo', ['build', '-q', '-p', 'disruptor-core', '--bin', 'disruptor-shm-peer'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    })
+    t.is(built.status, 0, 'cargo build of the Rust peer')
+    const name = named(t, 'single')
+    const ring = ProcessRing.create({ name, size: 64, slotSize: 24, producer: 'single' })
+    t.is(ring.producer, 'single')
+    const consumers = [Peer.js('consume', name, 'node'), Peer.rust('consume', name, 'rust')]
+    for (const c of consumers) await c.line('joined')
+    // A Node producer claims and publishes in its own words of the file (no native call)...
+    const victim = Peer.js('produce', name, '10', '100000000', '--batch', '3')
+    while (ring.stats().cursor < 2000) await new Promise((r) => setTimeout(r, 5))
+    // ...and is the only one while it lives.
+    t.throws(() => ring.tryNext(1), { code: 'ERR_DISRUPTOR_SINGLE_PRODUCER' })
+    await victim.kill()
+    // The next producer reaps it when it registers and goes on after what it published.
+    t.is(await Peer.rust('produce', name, '11', '5000', '--batch', '4').finish(), undefined)
+    t.is(await Peer.js('produce', name, '1', '5000', '--batch', '5').finish(), undefined)
+    ring.closeIntake()
+    const [node, rust] = [await consumers[0].finish(), await consumers[1].finish()]
+    t.deepEqual(node, rust)
+    t.is(node?.per[1], 5000)
+    t.is(node?.per[11], 5000)
+    t.true((node?.per[10] ?? 0) >= 2000)
+    const s = ring.stats()
+    t.true(s.singleProducer)
+    t.is(node?.events, s.cursor + 1, 'every sequence up to the cursor was delivered: none skipped')
+    t.is(s.abandoned, 0)
+    t.is(s.deadProducers, 1)
+    ring.close()
+  },
+)
+
+test('a single-producer ring in one process: claims, publishes, abandons, close with a claim held, and misuse', (t) => {
+  const name = named(t, 'single-one')
+  const ring = ProcessRing.create({ name, size: 8, slotSize: 8, producer: 'single' })
+  const f64 = new Float64Array(ring.buffer)
+  const c = ring.consumer('c')
+  const got: number[] = []
+  const take = (lo: number, hi: number) => {
+    for (let s = lo; s <= hi; s++) got.push(f64[ring.offset(s) / 8])
+  }
+  t.is(ring.next(3), 2)
+  t.is(ring.stats().cursor, -1, "a claim is the producer's own until published")
+  t.deepEqual(ring.stats().producers[0].claim, [0, 2])
+  t.throws(() => ring.tryNext(1), { code: 'ERR_DISRUPTOR_CLAIM_OPEN' })
+  t.throws(() => ring.publish(0, 1), { code: 'ERR_DISRUPTOR_NOT_CLAIMED' })
+  ring.abandon()
+  t.is(ring.tryNext(2), 1, 'abandoned sequences are claimed again: nothing to skip')
+  f64[0] = 10
+  f64[1] = 11
+  ring.publish(0, 1)
+  t.throws(() => ring.publish(), { code: 'ERR_DISRUPTOR_NOT_CLAIMED' })
+  t.throws(
+    () =>
+      ring.publishEvent(() => {
+        throw new Error('fill failed')
+      }),
+    { message: 'fill failed' },
+  )
+  t.is(
+    ring.publishEvent((at) => {
+      f64[at / 8] = 12
+    }),
+    2,
+    'the sequence of the failed fill is used again',
+  )
+  for (let i = 0; i < 5; i++) ring.publishEvent((at) => (f64[at / 8] = 13 + i))
+  t.is(ring.tryNext(1), -1, 'full: the consumer holds the ring')
+  t.is(c.poll(take), 'processing')
+  t.deepEqual(got, [10, 11, 12, 13, 14, 15, 16, 17])
+  for (const bad of [0, 9, 1.5]) t.throws(() => ring.tryNext(bad), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ring.tryNext('1' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ProcessRing.create({ name: `${name}-x`, size: 8, slotSize: 8, producer: 'one' as never }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  // A claim held when intake closes may still be published, and the consumer drains it.
+  const hi = ring.next(2)
+  const other = ProcessRing.open(name)
+  other.closeIntake()
+  const drained = other.consumer('late') // joins at the published cursor
+  t.is(
+    drained.poll(() => {}),
+    'idle',
+    'the open claim may still come',
+  )
+  f64[ring.offset(hi - 1) / 8] = 18
+  f64[ring.offset(hi) / 8] = 19
+  ring.publish()
+  t.is(c.poll(take), 'processing')
+  t.is(c.poll(take), 'closed')
+  t.deepEqual(got.slice(-2), [18, 19])
+  t.throws(() => ring.tryNext(1), { code: 'ERR_DISRUPTOR_CLOSED' })
+  t.is(ring.stats().producers[0].claim ?? null, null, 'the refused claim was withdrawn')
+  t.is(ring.stats().producers[0].published, 10)
+  other.close()
+  ring.close()
+  t.is(ring.stats().producers.length, 0, 'close freed the entry')
+})
+
 test('the event layout travels with the ring; its file is mode 0600 unless told', async (t) => {
   const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
   const name = named(t, 'typed')

@@ -4,7 +4,9 @@
 //   ProcessRing              a ring in named shared memory (/dev/shm/napi-disruptor.<name>):
 //                            producer next(B), fill ring.buffer, publish(); consumer a tight
 //                            poll() loop (and, as a second row, `await consumer.run()`, which
-//                            waits on libuv's pool)
+//                            waits on libuv's pool); both again on a ring created with
+//                            producer: 'single' (claims and publishes are Atomics swaps in
+//                            the producer process, no native call)
 //   shared-memory-disruptor  4.2.1, a POSIX shm ring: produceClaimSync / produceClaimManySync(B)
 //                            (retried while full) and produceCommitSync, consumeNewSync and
 //                            consumeCommit in a poll loop
@@ -69,11 +71,20 @@ const shapeName = (s) => `${s.size === 8 ? '8-byte events' : '100-byte messages'
 const SYSTEMS = [
   { id: 'ring', label: 'ProcessRing (poll loop)' },
   { id: 'ring-run', label: 'ProcessRing (run())' },
+  { id: 'ring-single', label: "ProcessRing, producer: 'single' (poll loop)" },
+  { id: 'ring-single-run', label: "ProcessRing, producer: 'single' (run())" },
   { id: 'smd', label: `shared-memory-disruptor ${SMD_VERSION}` },
   { id: 'send', label: 'process.send()' },
   { id: 'socket', label: 'Unix socket (net)' },
 ]
-const OURS = ['ring', 'ring-run'] // the better of the two per shape is the one compared
+const OURS = ['ring', 'ring-run', 'ring-single', 'ring-single-run'] // the best per shape is the one compared
+/** Short names of OURS, for the ratio cells. */
+const OURS_SHORT = {
+  ring: 'poll',
+  'ring-run': 'run()',
+  'ring-single': 'single poll',
+  'ring-single-run': 'single run()',
+}
 const PEERS = ['smd', 'send', 'socket']
 const label = (id) => SYSTEMS.find((s) => s.id === id).label
 
@@ -114,7 +125,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 function nameFor(system) {
   const k = ++serial
-  if (system === 'ring' || system === 'ring-run') {
+  if (system.startsWith('ring')) {
     const name = `processes-bench-${process.pid}-${k}`
     made.set(name, () => ProcessRing.unlink(name))
     return name
@@ -267,8 +278,9 @@ for (const shape of SHAPES) {
       row.ratios = ratios
       row.ratio_of = label(ourId)
       // each ProcessRing row's own ratio
-      row.ratio_poll = median(tp.get(key('ring', shape)).map((x, i) => x / rates[i]))
-      row.ratio_run = median(tp.get(key('ring-run', shape)).map((x, i) => x / rates[i]))
+      row.ratio_each = Object.fromEntries(
+        OURS.map((o) => [o, median(tp.get(key(o, shape)).map((x, i) => x / rates[i]))]),
+      )
     }
     throughput.push(row)
   }
@@ -299,7 +311,7 @@ const bar = (name, peer, shape, min) => {
     met: min === 1 ? r.ratio > 1 : r.ratio >= min,
     figure:
       `${fmtRatio(r.ratio)} (${r.ratio_of} ${fmtRate(ratioAt(best.get(shapeName(shape)), shape).events_per_sec)} / ` +
-      `${fmtRate(r.events_per_sec)} events/s; poll loop ${fmtRatio(r.ratio_poll)}, run() ${fmtRatio(r.ratio_run)})`,
+      `${fmtRate(r.events_per_sec)} events/s; ${OURS.map((o) => `${OURS_SHORT[o]} ${fmtRatio(r.ratio_each[o])}`).join(', ')})`,
   })
 }
 for (const shape of SHAPES) {
@@ -328,7 +340,7 @@ const md = [
   `| shape | ${SYSTEMS.map((s) => s.label).join(' | ')} | ${PEERS.map((p) => `ratio vs ${p}`).join(' | ')} |`,
   `| --- | ${SYSTEMS.map(() => '---:').join(' | ')} | ${PEERS.map(() => '---:').join(' | ')} |`,
 ]
-const ratioCell = (r) => `${fmtRatio(r.ratio)} (${fmtRatio(r.ratio_poll)} / ${fmtRatio(r.ratio_run)})`
+const ratioCell = (r) => `${fmtRatio(r.ratio)} (${OURS.map((o) => fmtRatio(r.ratio_each[o])).join(' / ')})`
 for (const shape of SHAPES) {
   const cells = SYSTEMS.map(({ id }) => fmtRate(ratioAt(id, shape).events_per_sec))
   const ratios = PEERS.map((p) => ratioCell(ratioAt(p, shape)))
@@ -337,7 +349,7 @@ for (const shape of SHAPES) {
 md.push(
   '',
   'ratio: the faster ProcessRing row of the shape (by median) / the system, the median of the per-round ratios; ' +
-    'in brackets the poll loop and run() each',
+    `in brackets each ProcessRing row's own (${OURS.map((o) => OURS_SHORT[o]).join(' / ')})`,
   '',
   `### one-way latency, 8-byte events, batch 1, ${fmtRate(LAT_RATE)} events/s`,
   '',
@@ -398,7 +410,10 @@ console.error(`wrote ${path.relative(process.cwd(), JSON_OUT)}`)
 
 // The chart: one bar per system and shape, beside benchmark/chart.svg (the threads' chart).
 if (!quick) {
-  const color = { ring: 'napi-disruptor', 'ring-run': 'napi-disruptor', smd: 'shared-memory-disruptor' }
+  const color = {
+    ...Object.fromEntries(OURS.map((o) => [o, 'napi-disruptor'])),
+    smd: 'shared-memory-disruptor',
+  }
   const groups = SHAPES.map((shape) => ({
     title: shapeName(shape),
     bars: throughput

@@ -5,7 +5,8 @@
 //
 // config: { role, system, size, slot, batch, events, warm, ringSize, name, mode, rate, serialization,
 //          parent (the pid of the process that started this one) }
-//   system   'ring' (ProcessRing, poll loop), 'ring-run' (ProcessRing, consumer.run()), 'smd'
+//   system   'ring' (ProcessRing, poll loop), 'ring-run' (ProcessRing, consumer.run()), the same
+//            with producer: 'single' ('ring-single', 'ring-single-run'), 'smd'
 //            (shared-memory-disruptor), 'send' (process.send over the fork's IPC channel),
 //            'socket' (a Unix domain socket, length-prefixed frames)
 //   size     bytes per event: 8 (a float64) or 100 (a float64 then 92 bytes of a fixed pattern)
@@ -138,9 +139,10 @@ async function consume() {
   const t = new Tally()
   let producer
 
-  if (system === 'ring' || system === 'ring-run') {
+  if (system.startsWith('ring')) {
     const { ProcessRing } = require('../../dist/index.js')
-    const ring = ProcessRing.create({ name: cfg.name, size: ringSize, slotSize: slot })
+    const kind = system.startsWith('ring-single') ? 'single' : 'multi'
+    const ring = ProcessRing.create({ name: cfg.name, size: ringSize, slotSize: slot, producer: kind })
     leaveEarly = () => ring.unlink()
     const f64 = new Float64Array(ring.buffer)
     const u8 = new Uint8Array(ring.buffer)
@@ -159,7 +161,7 @@ async function consume() {
     await producer.attached
     ring.unlink()
     leaveEarly = () => {}
-    if (system === 'ring') {
+    if (!system.endsWith('-run')) {
       while (!done) if (c.poll(handler) !== 'processing') idlePause()
     } else {
       await c.run(handler) // ends once the producer closed intake and everything was received
@@ -274,7 +276,7 @@ async function consume() {
 // ---------------------------------------------------------------- producer
 /** Producer of each system: `emit(v0)` sends events v0 .. v0 + B - 1 (one operation). */
 function producerFor() {
-  if (system === 'ring' || system === 'ring-run') {
+  if (system.startsWith('ring')) {
     const { ProcessRing } = require('../../dist/index.js')
     const ring = ProcessRing.open(cfg.name)
     const f64 = new Float64Array(ring.buffer)

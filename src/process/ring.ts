@@ -8,14 +8,10 @@
 import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
-import {
-  type NativeSharedProducer,
-  NativeSharedRing,
-  type NativeSharedRing as NativeSharedRingT,
-  type NativeSharedStats,
-} from '../native'
+import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
 import type { Batch } from '../types'
 import { fn, integer, timeoutOption } from '../validate'
+import { type Claims, EngineClaims, SingleClaims } from './claims'
 import { checkConsumerName, ProcessConsumer } from './consumer'
 
 /** Options of `ProcessRing.create`. */
@@ -34,10 +30,13 @@ export interface ProcessRingOptions<E = number> {
   maxProducers?: number
   /** Consumers at once, over all processes (default 16). */
   maxConsumers?: number
+  /**
+   * 'multi' (default: any number of producers, in any processes) or 'single': one producer at a
+   * time (another process may take over when it leaves or dies), which claims and publishes
+   * with two atomic swaps and no native call.
+   */
+  producer?: 'single' | 'multi'
 }
-
-/** The producer's fast calls (crates/binding/src/shm.rs `fast_calls`). */
-type ProducerCalls = ReturnType<NativeSharedProducer['fastCalls']>
 
 /** `stats()` of a process ring: read from the file, the same in every process. */
 export type ProcessRingStats = NativeSharedStats
@@ -100,10 +99,11 @@ export class ProcessRing<E = number> {
   readonly eventType: EventType | undefined
   /** This process's ArrayBuffer over the slots (zero-copy: the shared memory itself). */
   readonly buffer: ArrayBuffer
+  /** 'single' (one producer at a time) or 'multi'. */
+  readonly producer: 'single' | 'multi'
 
-  private producer: NativeSharedProducer | undefined
-  /** The producer's hot calls as raw N-API functions (about 20 ns a call, a method about 280). */
-  private fast: ProducerCalls | undefined
+  /** This process's producer, registered on first use. */
+  private claims: Claims | undefined
   private readonly consumers = new Set<ProcessConsumer>()
   private codec: EventCodec | undefined
   private fly: unknown
@@ -117,6 +117,7 @@ export class ProcessRing<E = number> {
     this.slotSize = native.slotSize
     this.buffer = native.buffer()
     this.eventType = eventOf(native.layout)
+    this.producer = native.singleProducer ? 'single' : 'multi'
   }
 
   /**
@@ -125,7 +126,9 @@ export class ProcessRing<E = number> {
    */
   static create<E = number>(options: ProcessRingOptions<E>): ProcessRing<E> {
     if (options === null || typeof options !== 'object') throw typeError('options must be an object')
-    const { name, size, event, mode, maxProducers, maxConsumers } = options
+    const { name, size, event, mode, maxProducers, maxConsumers, producer } = options
+    if (producer !== undefined && producer !== 'single' && producer !== 'multi')
+      throw rangeError(`producer must be 'single' or 'multi', got ${String(producer)}`)
     if (typeof name !== 'string') throw typeError('name must be a string')
     if (event !== undefined && !isEventType(event)) throw typeError('event must be a layout made by defineEvent')
     const slotSize = options.slotSize ?? event?.size
@@ -143,6 +146,7 @@ export class ProcessRing<E = number> {
         maxProducers,
         maxConsumers,
         layout,
+        singleProducer: producer === 'single',
       }),
     )
     return new ProcessRing<E>(native)
@@ -177,26 +181,25 @@ export class ProcessRing<E = number> {
 
   /** Claims `n` slots (default 1), blocking this thread while the ring is full; the highest sequence. */
   next(n = 1, options?: { timeout?: number }): number {
-    const hi = this.tryNext(n)
+    const claims = this.claimsOf()
+    const hi = claims.tryNext(n)
     if (hi >= 0) return hi
     const deadline = performance.now() + timeoutOption(options)
-    const producer = this.producerHandle()
     // The native wait comes back every SLICE_MS, so that worker.terminate() and process.exit()
     // never wait on a thread blocked here (as the thread ring's waits do).
     for (;;) {
       const left = Math.max(0, Math.min(SLICE_MS, deadline - performance.now()))
-      try {
-        return rangeChecked(() => producer.next(n, left))
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'ERR_DISRUPTOR_TIMEOUT' || performance.now() >= deadline) throw e
+      const got = claims.nextWithin(n, left)
+      if (got >= 0) return got
+      if (performance.now() >= deadline) {
+        throw coded(new Error(`no room for ${n} slots within the timeout`), 'ERR_DISRUPTOR_TIMEOUT')
       }
     }
   }
 
   /** Claims `n` slots if there is room now: the highest sequence, or -1. */
   tryNext(n = 1): number {
-    const fast = this.fast ?? this.producerCalls()
-    return rangeChecked(() => fast.tryNext(n)) // a non-number is the fast call's ERR_INVALID_ARG_TYPE
+    return (this.claims ?? this.claimsOf()).tryNext(n)
   }
 
   /** Claims `n` slots, waiting for room on libuv's pool: the event loop goes on meanwhile. */
@@ -224,9 +227,9 @@ export class ProcessRing<E = number> {
    * `publish` is ERR_DISRUPTOR_CLAIM_OPEN). `lo`/`hi`, if given, must be the claim's.
    */
   publish(lo?: number, hi?: number): void {
-    const fast = this.fast ?? this.producerCalls()
+    const claims = this.claims ?? this.claimsOf()
     if (lo !== undefined) {
-      const claim = this.producerHandle().claim()
+      const claim = claims.claim()
       if (claim === null || claim[0] !== lo || claim[1] !== (hi ?? lo)) {
         throw coded(
           new Error(
@@ -236,12 +239,12 @@ export class ProcessRing<E = number> {
         )
       }
     }
-    fast.publish()
+    claims.publish()
   }
 
-  /** Gives up this process's claim: consumers skip it. */
+  /** Gives up this process's claim: consumers skip it (a single producer claims those sequences again). */
   abandon(): void {
-    this.producer?.abandon()
+    this.claims?.abandon()
   }
 
   /**
@@ -257,7 +260,7 @@ export class ProcessRing<E = number> {
       this.abandon()
       throw e
     }
-    ;(this.fast ?? this.producerCalls()).publish()
+    this.claimsOf().publish()
     return seq
   }
 
@@ -267,7 +270,7 @@ export class ProcessRing<E = number> {
     codec.check(values)
     const seq = this.next(1)
     codec.write(seq & (this.size - 1), values as Record<string, unknown>)
-    ;(this.fast ?? this.producerCalls()).publish()
+    this.claimsOf().publish()
     return seq
   }
 
@@ -335,20 +338,19 @@ export class ProcessRing<E = number> {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.producer?.close()
-    this.fast = undefined
+    this.claims?.close()
+    this.claims = undefined
     for (const c of [...this.consumers]) c.close()
   }
 
-  private producerHandle(): NativeSharedProducer {
+  /** This process's producer (registered now if it is not: ERR_DISRUPTOR_SINGLE_PRODUCER when a single-producer ring has one elsewhere). */
+  private claimsOf(): Claims {
+    if (this.claims !== undefined) return this.claims
     this.checkOpen()
-    if (this.producer === undefined) this.producer = rangeChecked(() => this.native.producer())
-    return this.producer
-  }
-
-  private producerCalls(): ProducerCalls {
-    this.fast = this.producerHandle().fastCalls()
-    return this.fast
+    const handle = rangeChecked(() => this.native.producer())
+    this.claims =
+      this.producer === 'single' ? new SingleClaims(this.native, handle, this.size) : new EngineClaims(handle)
+    return this.claims
   }
 
   private eventCodec(): EventCodec {

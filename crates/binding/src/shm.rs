@@ -35,6 +35,22 @@ pub struct SharedRingInit {
     pub max_consumers: Option<f64>,
     /// The event layout, as JSON text (recorded for `open`).
     pub layout: Option<String>,
+    /// One producer at a time, claiming and publishing in its own words (default false).
+    pub single_producer: Option<bool>,
+}
+
+/// Byte offsets in `control()` of a single-producer ring's producer words
+/// (`disruptor_core::shm::SingleProducerWords`).
+#[napi(object)]
+pub struct NativeSingleWords {
+    /// The cursor's epoch (i64).
+    pub epoch: u32,
+    /// The cursor's low word (i32).
+    pub low: u32,
+    /// Intake closed (i32).
+    pub closed: u32,
+    /// The producer's claim word (i32).
+    pub claim: u32,
 }
 
 /// A producer entry of `stats()`.
@@ -76,6 +92,8 @@ pub struct NativeSharedStats {
     pub cursor: f64,
     /// Whether intake is closed.
     pub closed: bool,
+    /// Whether the ring is single-producer.
+    pub single_producer: bool,
     /// Sequences abandoned (never delivered).
     pub abandoned: f64,
     /// Producer entries reaped after their process died.
@@ -92,6 +110,7 @@ fn stats_of(s: SharedRingStats) -> NativeSharedStats {
     NativeSharedStats {
         cursor: s.cursor as f64,
         closed: s.closed,
+        single_producer: s.single_producer,
         abandoned: s.abandoned as f64,
         dead_producers: s.dead_producers as f64,
         dead_consumers: s.dead_consumers as f64,
@@ -161,6 +180,7 @@ impl NativeSharedRing {
             options.mode = err::offset("mode", mode)? as u32;
         }
         options.layout = init.layout.unwrap_or_default().into_bytes();
+        options.single_producer = init.single_producer.unwrap_or(false);
         let ring = SharedRing::create(&init.name, &options).map_err(err::engine)?;
         Ok(NativeSharedRing { ring })
     }
@@ -214,6 +234,57 @@ impl NativeSharedRing {
         // SAFETY: only handed to `external`; the slots are `len` bytes of the mapping, which the
         // `Arc` kept by the buffer holds mapped; JavaScript accesses them under the protocol.
         unsafe { crate::views::external(env, self.ring.slots_base(), len, self.ring.clone()) }
+    }
+
+    /// Whether the ring is single-producer.
+    #[napi(getter)]
+    pub fn single_producer(&self) -> bool {
+        self.ring.is_single_producer()
+    }
+
+    /// An ArrayBuffer over the header and the producer table, for a single producer's own
+    /// words (`singleWords`); one per thread, keep it.
+    #[napi]
+    pub fn control<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        // SAFETY: only handed to `external`: the first `control_len` bytes of the mapping,
+        // held mapped by the buffer's `Arc`; the TypeScript single producer touches only the
+        // words `singleWords` names, atomically, under the protocol.
+        unsafe {
+            crate::views::external(
+                env,
+                self.ring.control_base(),
+                self.ring.control_len(),
+                self.ring.clone(),
+            )
+        }
+    }
+
+    /// Where a single-producer ring's producer words are in `control()` (null: multi).
+    #[napi]
+    pub fn single_words(&self) -> Option<NativeSingleWords> {
+        self.ring.single_producer_words().map(|w| NativeSingleWords {
+            epoch: w.epoch as u32,
+            low: w.low as u32,
+            closed: w.closed as u32,
+            claim: w.claim as u32,
+        })
+    }
+
+    /// Blocks this thread until a claim of `n` would find room: '' (room, or closed), or
+    /// 'ERR_DISRUPTOR_TIMEOUT' after `timeoutMs`.
+    #[napi]
+    pub fn wait_for_room(&self, n: f64, timeout_ms: Option<f64>) -> Result<String> {
+        let n = err::count("n", n, self.ring.buffer_size())?;
+        let waited = self.ring.wait_for_room(n, deadline(timeout_ms)?);
+        Ok(waited.err().map_or_else(String::new, |e| e.code().to_owned()))
+    }
+
+    /// A single producer's ring-level hot calls as raw N-API functions (see `fast`):
+    /// `gating(published)` (the lowest consumer sequence, at most `published`) and `signal()`
+    /// (wakes sleeping consumers).
+    #[napi(ts_return_type = "{ gating(published: number): number; signal(): void }")]
+    pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
+        fast::functions(&env, &RING_CALLS, || self.ring.clone())
     }
 
     /// The highest claimed sequence.
@@ -293,6 +364,34 @@ impl NativeSharedRing {
         let n = err::count("n", n, self.ring.buffer_size())?;
         let deadline = deadline(timeout_ms)?;
         Ok(AsyncTask::new(WaitTask { ring: self.ring.clone(), what: Wait::Room(n), deadline }))
+    }
+}
+
+const RING_CALLS: [(&str, Callback); 2] = [("gating", fast_gating), ("signal", fast_signal)];
+
+unsafe extern "C" fn fast_gating(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: made by `fast::functions` with an `Arc<SharedRing>` (see `fast::call`).
+    unsafe {
+        fast::call(env, info, ["published"], |ring: &Arc<SharedRing>, [published]| {
+            let published = err::position("published", published)?;
+            Ok(Out::Number(ring.gating_bound(published) as f64))
+        })
+    }
+}
+
+unsafe extern "C" fn fast_signal(
+    env: napi::sys::napi_env,
+    info: napi::sys::napi_callback_info,
+) -> napi::sys::napi_value {
+    // SAFETY: as in `fast_gating`.
+    unsafe {
+        fast::call(env, info, [], |ring: &Arc<SharedRing>, []| {
+            ring.wake_consumers();
+            Ok(Out::Undefined)
+        })
     }
 }
 

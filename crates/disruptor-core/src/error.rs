@@ -126,6 +126,11 @@ pub enum Error {
         /// Entries in the table.
         capacity: usize,
     },
+    /// A single-producer shared ring has a producer (of a live process) already.
+    ProducerTaken {
+        /// The ring's name.
+        name: String,
+    },
     /// A shared-ring producer claimed again before publishing its claim starting at `lo`.
     ClaimOpen {
         /// The first sequence of the open claim.
@@ -173,6 +178,7 @@ impl Error {
             Error::RingVersion { .. } => "ERR_DISRUPTOR_VERSION",
             Error::TableFull { .. } => "ERR_DISRUPTOR_TABLE_FULL",
             Error::ClaimOpen { .. } => "ERR_DISRUPTOR_CLAIM_OPEN",
+            Error::ProducerTaken { .. } => "ERR_DISRUPTOR_SINGLE_PRODUCER",
             Error::Io { .. } => "ERR_DISRUPTOR_IO",
         }
     }
@@ -241,6 +247,10 @@ impl fmt::Display for Error {
             Error::TableFull { table, capacity } => {
                 write!(f, "the shared ring's {table} table is full ({capacity} entries)")
             }
+            Error::ProducerTaken { name } => write!(
+                f,
+                "shared ring {name:?} is single-producer and a live process produces into it"
+            ),
             Error::ClaimOpen { lo } => {
                 write!(f, "the claim from sequence {lo} is not published yet: publish it first")
             }

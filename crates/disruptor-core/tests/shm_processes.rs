@@ -217,6 +217,49 @@ fn producers_killed_at_random_points_lose_nothing_they_published() {
 }
 
 #[test]
+fn a_single_producer_ring_survives_its_producers_being_killed_one_after_another() {
+    let name = Named::new("sp-kill");
+    let mut options = SharedRingOptions::new(16, 24);
+    options.single_producer = true;
+    let ring = SharedRing::create(&name.0, &options).unwrap();
+    let mut consumers: Vec<Peer> =
+        ["a", "b"].iter().map(|c| Peer::spawn(&["consume", &name.0, c])).collect();
+    for c in &mut consumers {
+        assert_eq!(c.line(), "joined");
+    }
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64;
+    eprintln!("random kill points: seed {seed}");
+    let mut random = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    // One producer at a time: each takes the entry of the one killed before it (reaped when
+    // it registers) and goes on after what that one published.
+    for round in 0..6 {
+        let id = (10 + round).to_string();
+        let victim = Peer::spawn(&["produce", &name.0, &id, "10000000", "--batch", "3"]);
+        std::thread::sleep(Duration::from_millis(5 + random(40)));
+        victim.kill();
+    }
+    let last = Peer::spawn(&["produce", &name.0, "1", "30000", "--batch", "4"]);
+    assert_eq!(last.finish().trim(), "done 30000");
+    ring.close_intake();
+    // Each consumer checked every producer's events arrived as 0, 1, 2... intact; both got
+    // the same events; a claim a victim held was never published and never had to be skipped.
+    let results: Vec<_> = consumers.into_iter().map(|c| result(&c.finish())).collect();
+    assert_eq!(results[0], results[1]);
+    let (events, per) = &results[0];
+    assert_eq!(per.get(&1), Some(&30000));
+    assert_eq!(*events, per.values().sum::<u64>());
+    let stats = ring.stats();
+    assert!(stats.single_producer);
+    assert_eq!(stats.abandoned, 0);
+    assert_eq!(stats.cursor + 1, *events as i64, "no gaps: every sequence was delivered");
+}
+
+#[test]
 fn foreign_truncated_and_other_version_files_are_refused_with_codes() {
     let name = Named::new("foreign");
     let path = ring_path(&name.0).unwrap();
@@ -236,7 +279,7 @@ fn foreign_truncated_and_other_version_files_are_refused_with_codes() {
     assert!(e.to_string().contains("truncated"), "{e}");
     // Another layout version.
     let mut other = whole.clone();
-    other[8..12].copy_from_slice(&2u32.to_ne_bytes());
+    other[8..12].copy_from_slice(&(disruptor_core::shm::LAYOUT_VERSION + 1).to_ne_bytes());
     std::fs::write(&path, &other).unwrap();
     assert_eq!(SharedRing::open(&name.0).unwrap_err().code(), "ERR_DISRUPTOR_VERSION");
     // Dimensions that do not fit the length, or are not a ring's.
@@ -246,6 +289,15 @@ fn foreign_truncated_and_other_version_files_are_refused_with_codes() {
     assert_eq!(SharedRing::open(&name.0).unwrap_err().code(), "ERR_DISRUPTOR_FOREIGN");
     let mut bad = whole.clone();
     bad[24..32].copy_from_slice(&3u64.to_ne_bytes());
+    std::fs::write(&path, &bad).unwrap();
+    assert_eq!(SharedRing::open(&name.0).unwrap_err().code(), "ERR_DISRUPTOR_FOREIGN");
+    // A producer kind that is not one, or single with a table of several.
+    let mut bad = whole.clone();
+    bad[72..76].copy_from_slice(&7u32.to_ne_bytes());
+    std::fs::write(&path, &bad).unwrap();
+    assert_eq!(SharedRing::open(&name.0).unwrap_err().code(), "ERR_DISRUPTOR_FOREIGN");
+    let mut bad = whole.clone();
+    bad[72..76].copy_from_slice(&1u32.to_ne_bytes());
     std::fs::write(&path, &bad).unwrap();
     assert_eq!(SharedRing::open(&name.0).unwrap_err().code(), "ERR_DISRUPTOR_FOREIGN");
     // The untouched copy still opens.

@@ -117,13 +117,13 @@ impl SplitCursor {
 
     /// `value mod 2^31`, as the low word holds it.
     #[inline]
-    fn low_bits(value: i64) -> i32 {
+    pub(crate) fn low_bits(value: i64) -> i32 {
         value as i32 & Self::VALUE_BITS
     }
 
     /// The value whose low bits are in `low`, from an epoch read around it.
     #[inline]
-    fn extend(epoch: i64, low: i32) -> i64 {
+    pub(crate) fn extend(epoch: i64, low: i32) -> i64 {
         // (low - epoch) mod 2^31, then as a signed 31-bit number.
         let d = low.wrapping_sub(epoch as i32) & Self::VALUE_BITS;
         epoch + i64::from(d << 1 >> 1)

@@ -1,23 +1,28 @@
-//! The byte layout of a shared ring file (version 1), and the checked geometry every access
+//! The byte layout of a shared ring file (version 2), and the checked geometry every access
 //! goes through. Everything is little-endian native (a ring is shared by processes of one
 //! machine); the offsets here are the contract a reader in another language follows.
 //!
 //! ```text
 //! 0      header     magic "NDISRING", version u32, ready u32, total length u64, slots u64,
 //!                   slot size u64, producer entries u32, consumer entries u32, creator pid u32,
-//!                   layout length u32, created (unix ms) u64, creator's pid namespace u64
+//!                   layout length u32, created (unix ms) u64, creator's pid namespace u64,
+//!                   producer kind u32 @72 (0: multi, 1: single)
 //! 128    closed     u32 (1: intake closed)
 //! 256    counters   abandoned sequences u64, dead producers u64, dead consumers u64,
 //!                   recovery lock u64 (the holder, as an owner word)
-//! 384    cursor     i64, the highest claimed sequence (multi-producer CAS)
+//! 384    cursor     i64, the highest claimed sequence (multi-producer CAS); single producer:
+//!                   the epoch of the published cursor (see `crate::SplitCursor`)
+//! 448    low        i32, single producer: the published cursor's low 31 bits, bit 31 a
+//!                   waiter's request for a wake-up
 //! 512    publish    wake word u32, sleepers u32 (consumers waiting for events)
 //! 640    room       wake word u32, sleepers u32 (producers waiting for room)
 //! 1024   layout     up to 2048 bytes describing the events (opaque to the engine)
 //! 4096   producers  128 bytes each: owner u64, claim lo i64 @16, claim hi i64 @24,
-//!                   published u64 @32
+//!                   published u64 @32; single producer: the cursor when it registered i64
+//!                   @40, its claim's end i32 @48 (low 31 bits; equal to `low`'s: none open)
 //! ...    consumers  256 bytes each: owner u64, events u64 @16, batches u64 @24,
 //!                   name length u32 @32, name 48 bytes @36, sequence i64 @128
-//! ...    flags      i32 per slot: lap + 1 of the last sequence published there
+//! ...    flags      i32 per slot: lap + 1 of the last sequence published there (multi)
 //! ...    marks      i64 per slot: 1 + the last sequence abandoned there
 //!
 //! An owner word is 0 (free) or the owning process: pid in the low 32 bits, the low 32 bits of
@@ -32,7 +37,7 @@ use crate::{MAX_BUFFER_SIZE, MAX_SLOT_SIZE};
 
 pub(crate) const MAGIC: [u8; 8] = *b"NDISRING";
 /// The layout version this build reads and writes.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 pub(crate) const VERSION_AT: usize = 8;
 pub(crate) const READY_AT: usize = 12;
@@ -45,12 +50,14 @@ pub(crate) const CREATOR_AT: usize = 48;
 pub(crate) const LAYOUT_LEN_AT: usize = 52;
 pub(crate) const CREATED_AT: usize = 56;
 pub(crate) const PID_NAMESPACE_AT: usize = 64;
+pub(crate) const KIND_AT: usize = 72;
 pub(crate) const CLOSED_AT: usize = 128;
 pub(crate) const ABANDONED_AT: usize = 256;
 pub(crate) const DEAD_PRODUCERS_AT: usize = 264;
 pub(crate) const DEAD_CONSUMERS_AT: usize = 272;
 pub(crate) const RECOVERY_LOCK_AT: usize = 280;
 pub(crate) const CURSOR_AT: usize = 384;
+pub(crate) const LOW_AT: usize = 448;
 pub(crate) const PUBLISH_WORD_AT: usize = 512;
 pub(crate) const PUBLISH_SLEEPERS_AT: usize = 516;
 pub(crate) const ROOM_WORD_AT: usize = 640;
@@ -65,6 +72,8 @@ pub(crate) const P_OWNER: usize = 0;
 pub(crate) const P_LO: usize = 16;
 pub(crate) const P_HI: usize = 24;
 pub(crate) const P_PUBLISHED: usize = 32;
+pub(crate) const P_START: usize = 40;
+pub(crate) const P_CLAIM: usize = 48;
 
 pub(crate) const CONSUMER_ENTRY: usize = 256;
 pub(crate) const C_OWNER: usize = 0;
@@ -184,6 +193,12 @@ impl Region {
         Region { base, geometry }
     }
 
+    /// The mapping's first byte.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base
+    }
+
+    accessor!(i32_at, AtomicI32);
     accessor!(u32_at, AtomicU32);
     accessor!(u64_at, AtomicU64);
     accessor!(i64_at, AtomicI64);

@@ -45,6 +45,7 @@ mod name;
 mod producer;
 mod recovery;
 mod ring;
+mod single;
 mod wait;
 
 pub use consumer::SharedConsumer;
@@ -55,6 +56,7 @@ pub use producer::SharedProducer;
 pub use ring::{
     SharedConsumerInfo, SharedProducerInfo, SharedRing, SharedRingOptions, SharedRingStats,
 };
+pub use single::SingleProducerWords;
 
 use std::time::Duration;
 

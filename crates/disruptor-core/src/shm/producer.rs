@@ -39,6 +39,10 @@ pub struct SharedProducer {
     cached_minimum: i64,
     /// The claim to publish, `[lo, hi]`.
     claim: Option<(i64, i64)>,
+    /// Single-producer rings: the published cursor, and the epoch this producer last stored
+    /// (the `single` module).
+    published: i64,
+    epoch: i64,
 }
 
 impl std::fmt::Debug for SharedProducer {
@@ -49,11 +53,29 @@ impl std::fmt::Debug for SharedProducer {
 
 impl SharedProducer {
     pub(crate) fn register(ring: Arc<SharedRing>) -> Result<SharedProducer> {
-        let entry = ring.take_entry(Table::Producers)?;
+        let entry = ring.take_entry(Table::Producers).map_err(|e| match e {
+            Error::TableFull { .. } if ring.single => {
+                Error::ProducerTaken { name: ring.name().to_owned() }
+            }
+            e => e,
+        })?;
         let r = &ring.region;
         r.i64_at(entry + P_LO).store(i64::MAX, Ordering::Release);
         r.u64_at(entry + P_PUBLISHED).store(0, Ordering::Relaxed);
-        Ok(SharedProducer { ring, entry, cached_minimum: -1, claim: None })
+        let (published, epoch) = if ring.single {
+            // A producer before this one (in any process) may have published and stored
+            // epochs; its claim, if it died holding one, was never published: start after
+            // what was.
+            let published = ring.split_cursor().0;
+            r.i64_at(entry + P_START).store(published, Ordering::Relaxed);
+            // SeqCst: as every store of the claim word (`single::claim_single`).
+            r.i32_at(entry + P_CLAIM)
+                .store(crate::SplitCursor::low_bits(published), Ordering::SeqCst);
+            (published, r.i64_at(CURSOR_AT).load(Ordering::Acquire))
+        } else {
+            (-1, -1)
+        };
+        Ok(SharedProducer { ring, entry, cached_minimum: -1, claim: None, published, epoch })
     }
 
     /// Claims `n` slots (1 ..= buffer size) and returns the highest claimed sequence, waiting
@@ -104,6 +126,9 @@ impl SharedProducer {
         if let Some((lo, _)) = self.claim {
             return Err(Error::ClaimOpen { lo });
         }
+        if self.ring.single {
+            return self.try_next_single(n, size);
+        }
         let r = &self.ring.region;
         let cursor = r.i64_at(CURSOR_AT);
         loop {
@@ -147,6 +172,27 @@ impl SharedProducer {
             self.claim = Some((current + 1, next));
             return Ok(next);
         }
+    }
+
+    /// [`try_next`](SharedProducer::try_next) on a single-producer ring: no CAS, the claim
+    /// word and the closed flag (the `single` module).
+    fn try_next_single(&mut self, n: i64, size: i64) -> Result<i64> {
+        let hi = self.published + n;
+        if hi - size > self.cached_minimum {
+            self.cached_minimum = self.ring.gating_minimum(self.published);
+            if hi - size > self.cached_minimum {
+                return if self.ring.is_closed() {
+                    Err(Error::Closed)
+                } else {
+                    Err(Error::InsufficientCapacity)
+                };
+            }
+        }
+        if !self.ring.claim_single(self.entry, hi, self.published) {
+            return Err(Error::Closed);
+        }
+        self.claim = Some((self.published + 1, hi));
+        Ok(hi)
     }
 
     /// The claimed slot of `sequence`, to fill (`ERR_DISRUPTOR_NOT_CLAIMED` outside the
@@ -194,6 +240,13 @@ impl SharedProducer {
     /// consumers that sleep.
     pub fn publish(&mut self) -> Result<()> {
         let (lo, hi) = self.claim.take().ok_or(Error::NotClaimed { sequence: -1 })?;
+        if self.ring.single {
+            self.published = hi;
+            if self.ring.publish_split(&mut self.epoch, hi) {
+                self.ring.publish_wake().wake_now();
+            }
+            return Ok(());
+        }
         let r = &self.ring.region;
         for sequence in lo..=hi {
             // Release: the slot's contents happen-before a consumer's Acquire of the flag.
@@ -228,6 +281,13 @@ impl SharedProducer {
     /// # ring.remove().unwrap();
     /// ```
     pub fn abandon(&mut self) {
+        if self.ring.single {
+            // Nothing was published: the sequences are claimed again next time.
+            if self.claim.take().is_some() {
+                self.ring.drop_single_claim(self.entry, self.published);
+            }
+            return;
+        }
         if let Some((lo, hi)) = self.claim.take() {
             self.ring.abandon_range(lo, hi);
             // Release: as in `publish`.
@@ -256,6 +316,15 @@ impl SharedProducer {
 impl Drop for SharedProducer {
     fn drop(&mut self) {
         self.abandon();
+        if self.ring.single {
+            // A claim made through another binding of this entry (JavaScript claims in its
+            // own words) is given up too: the claim word back to the cursor.
+            let published = self.ring.split_cursor().0;
+            let word = self.ring.region.i32_at(self.entry + P_CLAIM);
+            if word.load(Ordering::SeqCst) != crate::SplitCursor::low_bits(published) {
+                self.ring.drop_single_claim(self.entry, published);
+            }
+        }
         // Release: the entry's last writes happen-before its next owner's CAS.
         self.ring.region.u64_at(self.entry + P_OWNER).store(0, Ordering::Release);
     }

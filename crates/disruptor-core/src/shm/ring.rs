@@ -40,6 +40,11 @@ pub struct SharedRingOptions {
     /// Up to [`MAX_LAYOUT_LEN`] bytes describing the events (the JS layer stores its event
     /// layout here so that `open` gets it back); opaque to the engine.
     pub layout: Vec<u8>,
+    /// One producer at a time (LMAX's `ProducerType.SINGLE`; `max_producers` is then 1): its
+    /// claims are its own until published, a publish is two 32-bit swaps, and a producer that
+    /// dies leaves nothing for consumers to skip; another process may take its place. See
+    /// the `single` module.
+    pub single_producer: bool,
 }
 
 impl SharedRingOptions {
@@ -56,6 +61,7 @@ impl SharedRingOptions {
             max_consumers: 16,
             mode: 0o600,
             layout: Vec::new(),
+            single_producer: false,
         }
     }
 }
@@ -95,10 +101,12 @@ pub struct SharedConsumerInfo {
 /// A snapshot of a shared ring, read from the file: the same for every process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedRingStats {
-    /// The highest claimed sequence.
+    /// The highest claimed sequence (single producer: published).
     pub cursor: i64,
     /// Whether intake is closed.
     pub closed: bool,
+    /// Whether the ring is single-producer.
+    pub single_producer: bool,
     /// Sequences abandoned (claimed by a producer that died or gave them up; never delivered).
     pub abandoned: u64,
     /// Producer entries reaped after their process died.
@@ -131,6 +139,8 @@ pub struct SharedRing {
     /// False when this process is in another pid namespace than the ring's creator: pids in
     /// the tables then mean nothing here, so this process never judges a peer dead.
     pub(crate) judges_liveness: bool,
+    /// Single-producer ring (the header's kind, copied at open).
+    pub(crate) single: bool,
     name: String,
     path: PathBuf,
     /// Keeps the mapping (and so `region`) alive; unmapped on drop.
@@ -183,7 +193,7 @@ impl SharedRing {
         let geometry = Geometry::new(
             options.buffer_size,
             options.slot_size,
-            options.max_producers,
+            if options.single_producer { 1 } else { options.max_producers },
             options.max_consumers,
         )?;
         if options.layout.len() > MAX_LAYOUT_LEN {
@@ -216,7 +226,7 @@ impl SharedRing {
             // as long as the region.
             let region = unsafe { Region::new(map.as_mut_ptr(), geometry) };
             initialise(&region, options);
-            Ok(SharedRing::from_parts(region, map, name, path.clone()))
+            Ok(SharedRing::from_parts(region, map, name, path.clone(), options.single_producer))
         })();
         if created.is_err() {
             let _ = std::fs::remove_file(&path);
@@ -306,12 +316,23 @@ impl SharedRing {
         if header.u32(LAYOUT_LEN_AT) as usize > MAX_LAYOUT_LEN {
             return Err(foreign(name, "the layout length is out of range"));
         }
+        let single = match header.u32(KIND_AT) {
+            0 => false,
+            1 if geometry.max_producers == 1 => true,
+            _ => return Err(foreign(name, "bad producer kind in the header")),
+        };
         // SAFETY: page-aligned, at least `total_len` bytes (checked above), kept in `_map`.
         let region = unsafe { Region::new(map.as_mut_ptr(), geometry) };
-        Ok(Some(SharedRing::from_parts(region, map, name, path.to_path_buf())))
+        Ok(Some(SharedRing::from_parts(region, map, name, path.to_path_buf(), single)))
     }
 
-    fn from_parts(region: Region, map: MmapRaw, name: &str, path: PathBuf) -> Arc<SharedRing> {
+    fn from_parts(
+        region: Region,
+        map: MmapRaw,
+        name: &str,
+        path: PathBuf,
+        single: bool,
+    ) -> Arc<SharedRing> {
         let shift = region.geometry.buffer_size.trailing_zeros();
         let theirs = region.u64_at(PID_NAMESPACE_AT).load(Ordering::Relaxed);
         let judges_liveness = theirs == 0 || theirs == pid_namespace();
@@ -319,6 +340,7 @@ impl SharedRing {
             region,
             shift,
             judges_liveness,
+            single,
             name: name.to_owned(),
             path,
             _map: map,
@@ -434,7 +456,8 @@ impl SharedRing {
         self.region.slot_ptr(0)
     }
 
-    /// The highest claimed sequence (**Acquire**).
+    /// The highest claimed sequence (**Acquire**); of a single-producer ring, the highest
+    /// published one (its producer's claims are its own until then).
     ///
     /// ```
     /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
@@ -446,6 +469,9 @@ impl SharedRing {
     /// # r.remove().unwrap();
     /// ```
     pub fn cursor(&self) -> i64 {
+        if self.single {
+            return self.split_cursor().0;
+        }
         self.region.i64_at(CURSOR_AT).load(Ordering::Acquire)
     }
 
@@ -499,8 +525,33 @@ impl SharedRing {
     /// # r.remove().unwrap();
     /// ```
     pub fn is_drained(&self, next: i64) -> bool {
-        self.region.u32_at(CLOSED_AT).load(Ordering::SeqCst) != 0
-            && self.region.i64_at(CURSOR_AT).load(Ordering::SeqCst) < next
+        if self.region.u32_at(CLOSED_AT).load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        if self.single {
+            // The claim word before the cursor (the `single` module's argument).
+            !self.single_claim_open() && self.split_cursor().0 < next
+        } else {
+            self.region.i64_at(CURSOR_AT).load(Ordering::SeqCst) < next
+        }
+    }
+
+    /// Whether the ring is single-producer ([`SharedRingOptions::single_producer`]).
+    ///
+    /// ```
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// let mut o = SharedRingOptions::new(8, 8);
+    /// o.single_producer = true;
+    /// let n = format!("doc-sp-{}", std::process::id());
+    /// let r = SharedRing::create(&n, &o).unwrap();
+    /// assert!(SharedRing::open(&n).unwrap().is_single_producer());
+    /// let _p = r.producer().unwrap();
+    /// assert_eq!(r.producer().unwrap_err().code(), "ERR_DISRUPTOR_SINGLE_PRODUCER");
+    /// # r.remove().unwrap();
+    /// ```
+    pub fn is_single_producer(&self) -> bool {
+        self.single
     }
 
     /// Registers a producer handle of this process (`ERR_DISRUPTOR_TABLE_FULL` when
@@ -558,13 +609,25 @@ impl SharedRing {
         let producers = (0..r.geometry.max_producers)
             .filter_map(|i| {
                 let owner = self.owner_of(r.producer(i, 0))?;
-                let lo = r.i64_at(r.producer(i, P_LO)).load(Ordering::Acquire);
-                let hi = r.i64_at(r.producer(i, P_HI)).load(Ordering::Acquire);
+                let (published, claim) = if self.single {
+                    // Its claims and publishes are in the claim word and the cursor (the
+                    // `single` module), which a producer in JavaScript writes too.
+                    let start = r.i64_at(r.producer(i, P_START)).load(Ordering::Relaxed);
+                    let word = r.i32_at(r.producer(i, P_CLAIM)).load(Ordering::Acquire);
+                    let hi = crate::SplitCursor::extend(cursor, word);
+                    ((cursor - start).max(0) as u64, (hi > cursor).then_some((cursor + 1, hi)))
+                } else {
+                    let lo = r.i64_at(r.producer(i, P_LO)).load(Ordering::Acquire);
+                    let hi = r.i64_at(r.producer(i, P_HI)).load(Ordering::Acquire);
+                    // Relaxed: a statistic.
+                    let published = r.u64_at(r.producer(i, P_PUBLISHED)).load(Ordering::Relaxed);
+                    (published, (lo <= hi).then_some((lo, hi)))
+                };
                 Some(SharedProducerInfo {
                     pid: owner.pid,
                     alive: self.is_alive(owner),
-                    published: r.u64_at(r.producer(i, P_PUBLISHED)).load(Ordering::Relaxed),
-                    claim: (lo <= hi).then_some((lo, hi)),
+                    published,
+                    claim,
                 })
             })
             .collect();
@@ -591,6 +654,7 @@ impl SharedRing {
         SharedRingStats {
             cursor,
             closed: self.is_closed(),
+            single_producer: self.single,
             abandoned: counter(ABANDONED_AT),
             dead_producers: counter(DEAD_PRODUCERS_AT),
             dead_consumers: counter(DEAD_CONSUMERS_AT),
@@ -735,8 +799,13 @@ fn initialise(region: &Region, options: &SharedRingOptions) {
     region.write_bytes(LAYOUT_AT, &options.layout);
     region.u64_at(PID_NAMESPACE_AT).store(pid_namespace(), Ordering::Relaxed);
     region.i64_at(CURSOR_AT).store(-1, Ordering::Relaxed);
+    region.u32_at(KIND_AT).store(u32::from(options.single_producer), Ordering::Relaxed);
+    // The split cursor at -1 (epoch -1, low bits of -1), and no single-producer claim open.
+    let low = crate::SplitCursor::low_bits(-1);
+    region.i32_at(LOW_AT).store(low, Ordering::Relaxed);
     for i in 0..g.max_producers {
         region.i64_at(region.producer(i, P_LO)).store(i64::MAX, Ordering::Relaxed);
+        region.i32_at(region.producer(i, P_CLAIM)).store(low, Ordering::Relaxed);
     }
     for i in 0..g.max_consumers {
         region.i64_at(region.consumer(i, C_SEQUENCE)).store(-1, Ordering::Relaxed);

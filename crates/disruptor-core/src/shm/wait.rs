@@ -73,8 +73,12 @@ impl SharedRing {
     /// cursor is not read: its line is the one every claim's CAS writes, and a consumer that
     /// read it on each poll made each claim of a producer in another process fetch it back.
     pub(crate) fn available_from(&self, next: i64) -> i64 {
-        let r = &self.region;
         let limit = next + self.buffer_size() as i64 - 1;
+        if self.single {
+            // The published cursor (Acquire): one line, no flags.
+            return self.split_cursor().0.min(limit).max(next - 1);
+        }
+        let r = &self.region;
         let mut hi = next;
         while hi <= limit && r.flag(hi).load(Ordering::Relaxed) == stamp(hi, self.shift) {
             hi += 1;
@@ -111,7 +115,13 @@ impl SharedRing {
             self.publish_wake(),
             deadline,
             || {
-                if self.available_from(next) >= next {
+                // A single producer wakes the word only when asked to (the `single` module).
+                let published = if self.single {
+                    self.flag_waiting(next)
+                } else {
+                    self.available_from(next) >= next
+                };
+                if published {
                     Some(Ok(()))
                 } else if self.is_drained(next) {
                     Some(Err(Error::Closed))
