@@ -104,12 +104,18 @@ export class ProcessConsumer {
       for (;;) {
         const hi = this.readyNow() ?? (await this.ready())
         if (hi < 0) return
-        const pending: Promise<unknown>[] = []
-        this.eachRun(this.next, hi, (a, b) => {
-          const r = handler(a, b)
-          if (r instanceof Promise) pending.push(r)
-        })
-        if (pending.length > 0) await Promise.all(pending)
+        if (!this.skipping) {
+          // The usual batch, one run: no closure or array per batch.
+          const r = handler(this.next, hi)
+          if (r instanceof Promise) await r
+        } else {
+          const pending: Promise<unknown>[] = []
+          this.eachRun(this.next, hi, (a, b) => {
+            const r = handler(a, b)
+            if (r instanceof Promise) pending.push(r)
+          })
+          if (pending.length > 0) await Promise.all(pending)
+        }
         this.commit(hi)
       }
     } catch (e) {
