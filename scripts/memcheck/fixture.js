@@ -16,9 +16,9 @@
 //   (odd cycles: this thread only consumes, as in README's Threads example);
 // - churn: a ring attached twice on this thread and halted; a nextAsync aborted by its signal
 //   and one released by close;
-// - a ring shared between processes (ProcessRing, in this process): a consumer's run() waiting
-//   on libuv's pool, a poller, a producer with fast calls, a nextAsync aborted, closeIntake,
-//   close, unlink.
+// - a ring shared between processes (ProcessRing, in this process, multi and single producer
+//   in turn): a consumer's run() waiting on libuv's pool, a poller, a producer with fast calls
+//   (or Atomics on the file), a nextAsync aborted, closeIntake, close, unlink.
 // Plus one ring per run that is never closed (alive until exit, by design).
 // Every consumer checks the sum of what it saw. Full GCs after every cycle (finalizers run),
 // then one JSON line, then the end the last argument asks for (see the end of main()). Exit
@@ -213,7 +213,9 @@ async function churn() {
 
 async function processRing(events, cycle) {
   const name = `memcheck-${process.pid}-${cycle}`
-  const ring = ProcessRing.create({ name, size: SIZE, slotSize: SLOT })
+  // Every other cycle single-producer: its claims and publishes are Atomics on the file.
+  const producer = cycle % 2 === 0 ? 'multi' : 'single'
+  const ring = ProcessRing.create({ name, size: SIZE, slotSize: SLOT, producer })
   const f64 = new Float64Array(ring.buffer)
   let sum = 0
   const ran = ring.consumer('run').run((lo, hi) => {
@@ -236,7 +238,10 @@ async function processRing(events, cycle) {
   const cursor = ring.stats().cursor
   while (ring.stats().consumers.find((x) => x.name === 'run').sequence < cursor) await tick()
   const stuck = ring.poller()
-  while (ring.tryNext(1) >= 0) ring.abandon()
+  for (let hi = ring.tryNext(1); hi >= 0; hi = ring.tryNext(1)) {
+    f64[ring.offset(hi) / 8] = 0 // adds nothing to run()'s sum
+    ring.publish()
+  }
   await abortedWait('process ring: aborted nextAsync', ring)
   ring.closeIntake()
   poller.close()
