@@ -114,8 +114,11 @@ pub fn asymmetric_fence_mode() -> &'static str {
 /// A process decides for itself whether it signals lightly (its registration succeeded), so a
 /// sleeper cannot know that every signaller is registered; it need not: a light signaller is
 /// registered, so it is covered by any `GLOBAL_EXPEDITED` call, and a fence signaller pairs with
-/// the sleeper's own fence. A sleeper whose call fails (a kernel before 4.16, a sandbox that
-/// filters it, not Linux) learns it from [`global::heavy`] and sleeps in short slices instead.
+/// the sleeper's own fence. Where the kernel has no global expedited barrier (its query says
+/// so, or not Linux) nobody can register, every signaller uses a fence, and the sleeper's fence
+/// suffices. A sleeper that cannot tell (its query failed: a filter), whose call fails, or that
+/// was told not to (`DISRUPTOR_NO_MEMBARRIER`) learns it from [`global::heavy`] and sleeps in
+/// short slices instead.
 #[cfg(all(unix, not(loom)))]
 pub(crate) mod global {
     use std::sync::atomic::{fence, AtomicU8, Ordering};
@@ -123,16 +126,31 @@ pub(crate) mod global {
     use super::{membarrier, FENCES, MEMBARRIER, UNDECIDED};
 
     static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+    /// How this process's sleepers make their barrier: one of the three below.
+    static SLEEP: AtomicU8 = AtomicU8::new(UNDECIDED);
+    /// `MEMBARRIER_CMD_GLOBAL_EXPEDITED` (trusted when it succeeds).
+    const SLEEP_GLOBAL: u8 = 1;
+    /// A fence, trusted: no process on this kernel can signal lightly.
+    const SLEEP_FENCE: u8 = 2;
+    /// A fence, not trusted: short slices.
+    const SLEEP_UNTRUSTED: u8 = 3;
 
-    /// Decides, once per process, how this process signals. Called when a shared ring is
-    /// created or opened, before any signal on it.
+    /// Decides, once per process, how this process signals and sleeps. Called when a shared
+    /// ring is created or opened, before any signal or sleep on it.
     pub(crate) fn init() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
             let mode = if membarrier::register_global() { MEMBARRIER } else { FENCES };
-            // Relaxed: `call_once` orders it before every load on this thread, and rings are
-            // shared with other threads only after they are opened.
+            let sleep = match membarrier::global_support() {
+                _ if std::env::var_os("DISRUPTOR_NO_MEMBARRIER").is_some() => SLEEP_UNTRUSTED,
+                Some(true) => SLEEP_GLOBAL,
+                Some(false) => SLEEP_FENCE,
+                None => SLEEP_UNTRUSTED,
+            };
+            // Relaxed: `call_once` orders them before every load on this thread, and rings
+            // are shared with other threads only after they are opened.
             MODE.store(mode, Ordering::Relaxed);
+            SLEEP.store(sleep, Ordering::Relaxed);
         });
     }
 
@@ -154,7 +172,11 @@ pub(crate) mod global {
     pub(crate) fn heavy() -> bool {
         // SeqCst: this thread's own store-load barrier, and the pair of a fence signaller.
         fence(Ordering::SeqCst);
-        membarrier::global_expedited()
+        match SLEEP.load(Ordering::Relaxed) {
+            SLEEP_GLOBAL => membarrier::global_expedited(),
+            SLEEP_FENCE => true,
+            _ => false,
+        }
     }
 
     /// "membarrier" or "fences": how this process signals on shared rings.
@@ -214,9 +236,18 @@ mod membarrier {
             && call(CMD_REGISTER_GLOBAL_EXPEDITED) == 0
     }
 
+    /// Whether the kernel has global expedited barriers: `None` when this process cannot ask
+    /// (a filter refuses the query; other processes may still have registered).
+    pub(super) fn global_support() -> Option<bool> {
+        let supported = call(CMD_QUERY);
+        (supported >= 0).then_some(
+            supported & CMD_GLOBAL_EXPEDITED != 0 && supported & CMD_REGISTER_GLOBAL_EXPEDITED != 0,
+        )
+    }
+
     /// A full barrier on every running thread of every registered process; false if the
-    /// call failed or the kernel has none. Made whether or not this process registered:
-    /// signallers in other processes may have.
+    /// call failed. Made whether or not this process registered: signallers in other
+    /// processes may have.
     pub(super) fn global_expedited() -> bool {
         call(CMD_GLOBAL_EXPEDITED) == 0
     }
@@ -235,6 +266,12 @@ mod membarrier {
     #[cfg(unix)]
     pub(super) fn register_global() -> bool {
         false
+    }
+
+    /// Not Linux: nobody registers, every signaller uses a fence.
+    #[cfg(unix)]
+    pub(super) fn global_support() -> Option<bool> {
+        Some(false)
     }
 
     #[cfg(unix)]

@@ -128,7 +128,8 @@ impl SharedConsumer {
     pub fn available(&mut self) -> i64 {
         let hi = self.ring.available_from(self.next);
         self.found = hi;
-        if hi < self.next {
+        // A single producer's claims are never visible, so never stuck: nothing to look for.
+        if hi < self.next && !self.ring.single {
             self.check_stuck();
         } else {
             self.stuck_since = None;

@@ -32,6 +32,17 @@ impl WakeWord<'_> {
         (self.word.load(Ordering::Acquire), trusted)
     }
 
+    /// The sleeper's half when its waker learns of it another way (a single producer's
+    /// publish swap returns the flag the sleeper set, and closes and withdrawals wake
+    /// unconditionally): registers (a count only) and returns the word, with no barrier.
+    pub(crate) fn prepare_flagged(&self) -> (u32, bool) {
+        // Relaxed: nobody checks this word's count before waking it.
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        // Acquire: as in `prepare`; read before the flag is set, so a publish that clears it
+        // bumps the word after this load (its swap reads the flag: the futex sees the change).
+        (self.word.load(Ordering::Acquire), true)
+    }
+
     /// Sleeps while the word still holds `seen`, for at most `limit` (the caller re-checks
     /// peers' liveness between sleeps, so no sleep is unbounded).
     pub(crate) fn sleep(&self, seen: u32, limit: Duration) {

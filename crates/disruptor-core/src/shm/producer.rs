@@ -71,6 +71,9 @@ impl SharedProducer {
             // SeqCst: as every store of the claim word (`single::claim_single`).
             r.i32_at(entry + P_CLAIM)
                 .store(crate::SplitCursor::low_bits(published), Ordering::SeqCst);
+            // A consumer waiting to drain may have seen the dead producer's claim word as this
+            // one's (between the owner CAS and the reset): it looks again now.
+            ring.publish_wake().wake_now();
             (published, r.i64_at(CURSOR_AT).load(Ordering::Acquire))
         } else {
             (-1, -1)

@@ -196,10 +196,12 @@ impl SharedRing {
     pub(crate) fn single_claim_open(&self) -> bool {
         let r = &self.region;
         let entry = r.producer(0, P_OWNER);
-        let Some(owner) = self.owner_of(entry) else { return false };
         let claim = r.i32_at(entry + P_CLAIM).load(Ordering::SeqCst);
         let low = r.i32_at(LOW_AT).load(Ordering::SeqCst) & i32::MAX;
-        claim != low && self.is_alive(owner)
+        // The owner after the claim word: a claim swap this load saw came after its producer's
+        // owner CAS, so the owner read here is that producer (or a later one), never the dead
+        // one it replaced.
+        claim != low && self.owner_of(entry).is_some_and(|owner| self.is_alive(owner))
     }
 
     /// The single producer's claim of everything up to `hi` (see the module docs): false (and

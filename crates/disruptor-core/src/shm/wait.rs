@@ -31,15 +31,19 @@ fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
 }
 
 /// Sleeps on `wake` until `check` says done (`Some`), a slice at a time; `between` runs after
-/// each slice (liveness checks). `Err(Timeout)` once `deadline` passed.
+/// a slice at most once per [`LIVENESS_INTERVAL`] (liveness checks read `/proc`).
+/// `Err(Timeout)` once `deadline` passed. `flagged`: the waker learns of this sleeper from
+/// what `check` writes ([`WakeWord::prepare_flagged`]).
 fn sleep_until<T>(
     wake: WakeWord<'_>,
     deadline: Option<Instant>,
+    flagged: bool,
     mut check: impl FnMut() -> Option<Result<T>>,
     mut between: impl FnMut(),
 ) -> Result<T> {
+    let mut looked = Instant::now();
     loop {
-        let (seen, trusted) = wake.prepare();
+        let (seen, trusted) = if flagged { wake.prepare_flagged() } else { wake.prepare() };
         if let Some(done) = check() {
             wake.finish();
             return done;
@@ -59,7 +63,10 @@ fn sleep_until<T>(
         let slice = if trusted { slice } else { slice.min(UNTRUSTED_SLICE) };
         wake.sleep(seen, slice);
         wake.finish();
-        between();
+        if looked.elapsed() >= LIVENESS_INTERVAL {
+            between();
+            looked = Instant::now();
+        }
     }
 }
 
@@ -114,6 +121,7 @@ impl SharedRing {
         sleep_until(
             self.publish_wake(),
             deadline,
+            self.single,
             || {
                 // A single producer wakes the word only when asked to (the `single` module).
                 let published = if self.single {
@@ -163,6 +171,7 @@ impl SharedRing {
         sleep_until(
             self.room_wake(),
             deadline,
+            false,
             || has_room().then_some(Ok(())),
             || {
                 self.reap_dead_consumers();
