@@ -94,6 +94,10 @@ pub struct NativeSharedStats {
     pub closed: bool,
     /// Whether the ring is single-producer.
     pub single_producer: bool,
+    /// Threads (of any process) asleep waiting for events.
+    pub consumers_asleep: u32,
+    /// Threads (of any process) asleep waiting for room.
+    pub producers_asleep: u32,
     /// Sequences abandoned (never delivered).
     pub abandoned: f64,
     /// Producer entries reaped after their process died.
@@ -111,6 +115,8 @@ fn stats_of(s: SharedRingStats) -> NativeSharedStats {
         cursor: s.cursor as f64,
         closed: s.closed,
         single_producer: s.single_producer,
+        consumers_asleep: s.asleep.0,
+        producers_asleep: s.asleep.1,
         abandoned: s.abandoned as f64,
         dead_producers: s.dead_producers as f64,
         dead_consumers: s.dead_consumers as f64,

@@ -260,6 +260,41 @@ fn a_single_producer_ring_survives_its_producers_being_killed_one_after_another(
 }
 
 #[test]
+fn a_consumer_killed_asleep_gives_its_sleeper_count_back() {
+    let name = Named::new("asleep");
+    let ring = ring(&name, 8);
+    let mut sleeper = Peer::spawn(&["consume", &name.0, "sleeper"]);
+    assert_eq!(sleeper.line(), "joined");
+    // Nothing is published: it spins, then sleeps on the publish word (counted, recorded).
+    wait_until("the consumer is asleep", || ring.stats().asleep.0 == 1);
+    sleeper.kill();
+    // Publishes now find a count but wake nobody: at most once per interval a waker looks
+    // for sleepers that died and takes their counts back (the dead consumer still gates, so
+    // the ring of 8 takes one event at a time).
+    let mut producer = ring.producer().unwrap();
+    let mut consumer = ring.consumer("alive").unwrap();
+    wait_until("the count is taken back", || {
+        if producer.try_next(1).is_ok() {
+            producer.publish().unwrap();
+        }
+        consumer.poll(|_, _| {}).unwrap();
+        ring.reap_dead_consumers();
+        std::thread::sleep(Duration::from_millis(5));
+        ring.stats().asleep.0 == 0
+    });
+}
+
+/// Polls `done` until it holds; the watchdog of the test run bounds how long (no timing is
+/// asserted: a condition that never holds fails the test).
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < WATCHDOG, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
 fn foreign_truncated_and_other_version_files_are_refused_with_codes() {
     let name = Named::new("foreign");
     let path = ring_path(&name.0).unwrap();

@@ -17,6 +17,8 @@
 //! 512    publish    wake word u32, sleepers u32 (consumers waiting for events)
 //! 640    room       wake word u32, sleepers u32 (producers waiting for room)
 //! 1024   layout     up to 2048 bytes describing the events (opaque to the engine)
+//! 3072   sleepers   64 owner words of processes asleep on the publish word, then 64 on the room
+//!                   word (whoever finds one dead takes its count back)
 //! 4096   producers  128 bytes each: owner u64, claim lo i64 @16, claim hi i64 @24,
 //!                   published u64 @32; single producer: the cursor when it registered i64
 //!                   @40, its claim's end i32 @48 (low 31 bits; equal to `low`'s: none open)
@@ -63,6 +65,10 @@ pub(crate) const PUBLISH_SLEEPERS_AT: usize = 516;
 pub(crate) const ROOM_WORD_AT: usize = 640;
 pub(crate) const ROOM_SLEEPERS_AT: usize = 644;
 pub(crate) const LAYOUT_AT: usize = 1024;
+pub(crate) const PUBLISH_SLEEPER_TABLE_AT: usize = 3072;
+pub(crate) const ROOM_SLEEPER_TABLE_AT: usize = 3584;
+/// Entries of each sleeper table (a sleeper beyond them sleeps unrecorded).
+pub(crate) const SLEEPER_SLOTS: usize = 64;
 /// The most bytes of event layout a ring records (see [`crate::shm::SharedRing::layout`]).
 pub const MAX_LAYOUT_LEN: usize = 2048;
 pub(crate) const HEADER_BYTES: usize = 4096;

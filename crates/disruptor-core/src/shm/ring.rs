@@ -107,6 +107,8 @@ pub struct SharedRingStats {
     pub closed: bool,
     /// Whether the ring is single-producer.
     pub single_producer: bool,
+    /// Threads (of any process) asleep waiting for events, and waiting for room.
+    pub asleep: (u32, u32),
     /// Sequences abandoned (claimed by a producer that died or gave them up; never delivered).
     pub abandoned: u64,
     /// Producer entries reaped after their process died.
@@ -655,6 +657,11 @@ impl SharedRing {
             cursor,
             closed: self.is_closed(),
             single_producer: self.single,
+            // Relaxed: statistics.
+            asleep: (
+                r.u32_at(PUBLISH_SLEEPERS_AT).load(Ordering::Relaxed),
+                r.u32_at(ROOM_SLEEPERS_AT).load(Ordering::Relaxed),
+            ),
             abandoned: counter(ABANDONED_AT),
             dead_producers: counter(DEAD_PRODUCERS_AT),
             dead_consumers: counter(DEAD_CONSUMERS_AT),
@@ -731,6 +738,8 @@ impl SharedRing {
         WakeWord {
             word: self.region.u32_at(ROOM_WORD_AT),
             sleepers: self.region.u32_at(ROOM_SLEEPERS_AT),
+            ring: self,
+            table: ROOM_SLEEPER_TABLE_AT,
         }
     }
 
@@ -739,6 +748,8 @@ impl SharedRing {
         WakeWord {
             word: self.region.u32_at(PUBLISH_WORD_AT),
             sleepers: self.region.u32_at(PUBLISH_SLEEPERS_AT),
+            ring: self,
+            table: PUBLISH_SLEEPER_TABLE_AT,
         }
     }
 }

@@ -43,16 +43,17 @@ fn sleep_until<T>(
 ) -> Result<T> {
     let mut looked = Instant::now();
     loop {
-        let (seen, trusted) = if flagged { wake.prepare_flagged() } else { wake.prepare() };
+        let (seen, trusted, registration) =
+            if flagged { wake.prepare_flagged() } else { wake.prepare() };
         if let Some(done) = check() {
-            wake.finish();
+            wake.finish(registration);
             return done;
         }
         let slice = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    wake.finish();
+                    wake.finish(registration);
                     return Err(Error::Timeout);
                 }
                 left.min(LIVENESS_INTERVAL)
@@ -62,8 +63,10 @@ fn sleep_until<T>(
         // Without the handshake a wake may be missed: a short slice bounds what that costs.
         let slice = if trusted { slice } else { slice.min(UNTRUSTED_SLICE) };
         wake.sleep(seen, slice);
-        wake.finish();
+        wake.finish(registration);
         if looked.elapsed() >= LIVENESS_INTERVAL {
+            // Sleepers of this word that died asleep: their counts back.
+            wake.reap_dead();
             between();
             looked = Instant::now();
         }
