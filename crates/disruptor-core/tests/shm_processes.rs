@@ -187,14 +187,7 @@ fn producers_killed_at_random_points_lose_nothing_they_published() {
     let mut consumer = Peer::spawn(&["consume", &name.0, "checker"]);
     assert_eq!(consumer.line(), "joined");
     let steady = Peer::spawn(&["produce", &name.0, "1", "50000", "--batch", "5"]);
-    let mut seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-            as u64;
-    eprintln!("random kill points: seed {seed}");
-    let mut random = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
+    let mut random = kill_points();
     for round in 0..8 {
         let id = (10 + round).to_string();
         let victim = Peer::spawn(&["produce", &name.0, &id, "10000000", "--batch", "7"]);
@@ -227,14 +220,7 @@ fn a_single_producer_ring_survives_its_producers_being_killed_one_after_another(
     for c in &mut consumers {
         assert_eq!(c.line(), "joined");
     }
-    let mut seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-            as u64;
-    eprintln!("random kill points: seed {seed}");
-    let mut random = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
+    let mut random = kill_points();
     // One producer at a time: each takes the entry of the one killed before it (reaped when
     // it registers) and goes on after what that one published.
     for round in 0..6 {
@@ -282,6 +268,18 @@ fn a_consumer_killed_asleep_gives_its_sleeper_count_back() {
         std::thread::sleep(Duration::from_millis(5));
         ring.stats().asleep.0 == 0
     });
+}
+
+/// Random numbers below `n` for kill points, from a seed the test prints (to replay a failure).
+fn kill_points() -> impl FnMut(u64) -> u64 {
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64;
+    eprintln!("random kill points: seed {seed}");
+    move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    }
 }
 
 /// Polls `done` until it holds; the watchdog of the test run bounds how long (no timing is

@@ -46,6 +46,8 @@ mod producer;
 mod recovery;
 mod ring;
 mod single;
+#[cfg(test)]
+mod test_ring;
 mod wait;
 
 pub use consumer::SharedConsumer;

@@ -200,34 +200,14 @@ mod tests {
     //! tests cannot aim at.
 
     use std::sync::atomic::Ordering;
-    use std::sync::Arc;
 
     use super::super::layout::*;
+    use super::super::test_ring::{dead, test_ring, TestRing};
     use super::super::{ProcessId, SharedRing, SharedRingOptions};
     use super::RECOVERING;
 
-    /// A ring in the temporary directory, removed on drop.
-    struct Ring(Arc<SharedRing>);
-
-    impl Drop for Ring {
-        fn drop(&mut self) {
-            let _ = self.0.remove();
-        }
-    }
-
-    fn ring(test: &str, size: usize) -> Ring {
-        std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
-        let name = format!("unit-{test}-{}", std::process::id());
-        let _ = SharedRing::unlink(&name);
-        Ring(SharedRing::create(&name, &SharedRingOptions::new(size, 8)).unwrap())
-    }
-
-    /// A process that ran and exited (reaped): its pid is dead.
-    fn dead() -> ProcessId {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        child.wait().unwrap();
-        ProcessId { pid, start: 1 }
+    fn ring(test: &str, size: usize) -> TestRing {
+        test_ring(test, &SharedRingOptions::new(size, 8))
     }
 
     /// Makes producer entry `i` look like `owner`'s, holding intent `[lo, hi]`.

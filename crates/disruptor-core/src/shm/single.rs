@@ -236,30 +236,19 @@ mod tests {
     //! entries for a dead producer (tests/shm_processes.rs runs it across processes).
 
     use std::sync::atomic::Ordering;
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::super::layout::*;
-    use super::super::{ProcessId, SharedRing, SharedRingOptions};
+    use super::super::test_ring::{dead, test_ring, TestRing};
+    use super::super::{SharedRing, SharedRingOptions};
     use crate::SplitCursor;
 
-    /// A single-producer ring in the temporary directory, removed on drop.
-    struct Ring(Arc<SharedRing>);
-
-    impl Drop for Ring {
-        fn drop(&mut self) {
-            let _ = self.0.remove();
-        }
-    }
-
-    fn ring(test: &str, size: usize) -> Ring {
-        std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
-        let name = format!("unit-sp-{test}-{}", std::process::id());
-        let _ = SharedRing::unlink(&name);
+    /// A single-producer ring.
+    fn ring(test: &str, size: usize) -> TestRing {
         let mut options = SharedRingOptions::new(size, 8);
         options.single_producer = true;
         options.max_producers = 5; // ignored: one
-        Ring(SharedRing::create(&name, &options).unwrap())
+        test_ring(&format!("sp-{test}"), &options)
     }
 
     #[test]
@@ -332,10 +321,7 @@ mod tests {
         p.publish().unwrap();
         std::mem::forget(p); // its process "dies" holding the next claim:
         let entry = r.region.producer(0, P_OWNER);
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = ProcessId { pid: child.id(), start: 1 };
-        child.wait().unwrap();
-        r.region.u64_at(entry).store(dead.word(), Ordering::SeqCst);
+        r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
         r.region.i32_at(entry + P_CLAIM).store(SplitCursor::low_bits(3), Ordering::SeqCst);
         r.close_intake();
         assert!(r.is_drained(1), "a dead producer publishes nothing more");
