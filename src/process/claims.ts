@@ -54,6 +54,7 @@ export class EngineClaims implements Claims {
     this.producer.abandon()
   }
 
+  /** The claim, `[lo, hi]`, or null (a reservation without a claim is none). */
   claim(): [number, number] | null {
     const c = this.producer.claim()
     return c === null ? null : [c[0], c[1]]
@@ -66,15 +67,24 @@ export class EngineClaims implements Claims {
 
 /** The low 31 bits of a cursor (`SplitCursor`): `hi & LOW_BITS` is hi modulo 2**31 for any hi below 2**53. */
 const LOW_BITS = 0x7fffffff
+/**
+ * How far past a claim the claim word reserves: later claims of the same turn of the event loop
+ * up to there need no swap (shm/single.rs). Far below 2**30, so the word never aliases the cursor.
+ */
+const RESERVE = 2 ** 20
 /** A publish stores the epoch when it is this far past the last one (`SplitCursor::EPOCH_SPAN`). */
 const EPOCH_SPAN = 2 ** 29
 
 /**
- * The single producer of a single-producer ring, in JavaScript. A claim is a SeqCst
- * `Atomics.exchange` of its end into the claim word, then a load of the closed flag; a
- * publish is an exchange of the cursor's low word whose old value, when negative, says a
- * consumer sleeps and wants a wake-up (one native call then). The engine's producer handle
- * stays registered (it owns the table entry, and frees it on close or when the process dies).
+ * The single producer of a single-producer ring, in JavaScript. The first claim of a turn of
+ * the event loop is a SeqCst `Atomics.exchange` of a reservation (its end plus RESERVE) into
+ * the claim word, then a load of the closed flag; later claims of the turn are the load alone,
+ * and a microtask puts the word back to the cursor when the turn ends (consumers that find
+ * intake closed wait while it differs: shm/single.rs). A publish is an exchange of the
+ * cursor's low word whose old value, when negative, says a consumer sleeps and wants a wake-up
+ * or intake was closed (one native call then, and the reservation is given back). The engine's
+ * producer handle stays registered (it owns the table entry, and frees it on close or when the
+ * process dies).
  */
 export class SingleClaims implements Claims {
   /** The published cursor (only this producer moves it). */
@@ -83,6 +93,14 @@ export class SingleClaims implements Claims {
   private claimed: number
   /** The epoch as last stored. */
   private epoch: number
+  /** The end the claim word holds: claims up to it need no swap (`published` when none is held). */
+  private reserved: number
+  /** Whether a microtask will give the reservation back. */
+  private releasing = false
+  private readonly release = () => {
+    this.releasing = false
+    this.withdraw(false)
+  }
   /** A lower bound of the slowest consumer's sequence. */
   private gating = Number.NEGATIVE_INFINITY
   private readonly i32: Int32Array
@@ -111,6 +129,7 @@ export class SingleClaims implements Claims {
     // The engine set the claim word to the cursor when it registered this producer.
     this.published = ring.cursor()
     this.claimed = this.published
+    this.reserved = this.published
     this.epoch = Number(Atomics.load(this.i64, this.epochWord))
   }
 
@@ -130,11 +149,19 @@ export class SingleClaims implements Claims {
         return -1
       }
     }
-    // The claim, then the closed flag: either a consumer that finds intake closed sees this
-    // claim open (and drains it), or this load sees the ring closed (shm/single.rs).
-    Atomics.exchange(this.i32, this.claimWord, hi & LOW_BITS)
+    // The claim (or the reservation that covers it), then the closed flag: either a consumer
+    // that finds intake closed sees the word differ from the cursor (and drains what comes), or
+    // this load sees the ring closed (shm/single.rs).
+    if (hi > this.reserved) {
+      this.reserved = hi + RESERVE
+      Atomics.exchange(this.i32, this.claimWord, this.reserved & LOW_BITS)
+      if (!this.releasing) {
+        this.releasing = true
+        queueMicrotask(this.release)
+      }
+    }
     if (Atomics.load(this.i32, this.closedWord) !== 0) {
-      this.withdraw()
+      this.withdraw(true)
       throw closedError()
     }
     this.claimed = hi
@@ -159,13 +186,16 @@ export class SingleClaims implements Claims {
       Atomics.store(this.i64, this.epochWord, BigInt(hi))
     }
     this.published = hi
-    if (Atomics.exchange(this.i32, this.low, hi & LOW_BITS) < 0) this.fast.signal()
+    if (Atomics.exchange(this.i32, this.low, hi & LOW_BITS) < 0) {
+      // A sleeping consumer, or a close: wake, and give the reservation back if closed.
+      this.fast.signal()
+      if (Atomics.load(this.i32, this.closedWord) !== 0) this.withdraw(false)
+    }
   }
 
   abandon(): void {
-    if (this.claimed === this.published) return
+    // The reservation stays (the sequences are claimed again); the microtask gives it back.
     this.claimed = this.published
-    this.withdraw()
   }
 
   claim(): [number, number] | null {
@@ -174,12 +204,19 @@ export class SingleClaims implements Claims {
 
   close(): void {
     this.abandon()
+    this.withdraw(false)
     this.producer.close()
   }
 
-  /** The claim word back to the cursor (no claim open), and a wake for consumers waiting on it to drain. */
-  private withdraw(): void {
-    Atomics.exchange(this.i32, this.claimWord, this.published & LOW_BITS)
-    this.fast.signal()
+  /**
+   * The claim word back to the end of the open claim (the cursor when none: nothing held),
+   * and, when that ends a wait, a wake for consumers that wait on it to drain (`always`: the
+   * ring was found closed).
+   */
+  private withdraw(always: boolean): void {
+    if (this.reserved === this.claimed && !always) return
+    this.reserved = this.claimed
+    Atomics.exchange(this.i32, this.claimWord, this.claimed & LOW_BITS)
+    if (always || Atomics.load(this.i32, this.closedWord) !== 0) this.fast.signal()
   }
 }

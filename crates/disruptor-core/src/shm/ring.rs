@@ -494,6 +494,11 @@ impl SharedRing {
         // SeqCst: Release (a peer that sees the flag sees what was published before it), and
         // one side of the closed-versus-claim race (see `SharedProducer::try_next`).
         self.region.u32_at(CLOSED_AT).store(1, Ordering::SeqCst);
+        if self.single {
+            // The next publish's swap returns the flag, so a producer that claims ahead of
+            // its claims (the JavaScript one: `single` module) learns of the close then.
+            self.flag_low_word();
+        }
         self.publish_wake().wake_now();
         self.room_wake().wake_now();
     }

@@ -11,6 +11,12 @@
 //!   back and refuses. A consumer that finds intake closed reads the claim word (SeqCst),
 //!   then the cursor: either it sees the claim open (and waits for it), or the producer sees
 //!   the ring closed (and publishes nothing more). See [`SharedRing::is_drained`].
+//!   A producer may also *reserve*: swap in an end beyond its claim and make the claims up to
+//!   it with only the load of the closed flag (the JavaScript producer does, for a run of
+//!   claims in one turn of its event loop). Consumers wait while the word differs from the
+//!   cursor, so whatever it publishes meanwhile is drained; it puts the word back to the
+//!   cursor when the run ends, when a claim finds the ring closed, or when a publish's swap
+//!   returns the flag that `close_intake` sets in the low word.
 //! - **publish** of `hi`: the cursor, as [`crate::SplitCursor`] keeps it: the epoch (the i64 at
 //!   the multi-producer cursor's offset) when `hi` is 2^29 past it, then a swap of the low word
 //!   (`hi`'s low 31 bits; its bit 31 is a consumer's request for a wake-up, which the swap
@@ -188,6 +194,12 @@ impl SharedRing {
                 return false;
             }
         }
+    }
+
+    /// Sets [`SplitCursor::WAITING`] in the low word (a close: see `close_intake`).
+    pub(crate) fn flag_low_word(&self) {
+        // SeqCst: as `flag_waiting`'s exchange.
+        let _ = self.region.i32_at(LOW_AT).fetch_or(SplitCursor::WAITING, Ordering::SeqCst);
     }
 
     /// Whether the single producer holds a claim it may still publish: its claim word differs
