@@ -266,6 +266,32 @@ test('a single-producer ring in one process: claims, publishes, abandons, close 
   t.is(ring.stats().producers.length, 0, 'close freed the entry')
 })
 
+test('a single producer reserves sequences for one turn of the event loop and gives them back when it ends', async (t) => {
+  const name = named(t, 'single-turn')
+  const ring = ProcessRing.create({ name, size: 8, slotSize: 8, producer: 'single' })
+  const c = ring.consumer('c')
+  ring.next(2)
+  ring.publish()
+  const other = ProcessRing.open(name)
+  t.deepEqual(other.stats().producers[0].claim, [2, 1 + 2 ** 20], 'reserved during this turn')
+  t.is(other.stats().cursor, 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.is(other.stats().producers[0].claim ?? null, null, 'given back when the turn ended')
+  // A close from elsewhere now drains at once: nothing is held.
+  other.closeIntake()
+  t.is(
+    c.poll(() => {}),
+    'processing',
+  )
+  t.is(
+    c.poll(() => {}),
+    'closed',
+  )
+  t.throws(() => ring.next(1), { code: 'ERR_DISRUPTOR_CLOSED' })
+  other.close()
+  ring.close()
+})
+
 test('the event layout travels with the ring; its file is mode 0600 unless told', async (t) => {
   const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
   const name = named(t, 'typed')
