@@ -292,6 +292,39 @@ test('a single producer reserves sequences for one turn of the event loop and gi
   ring.close()
 })
 
+test.serial(
+  'a consumer process SIGKILLed and restarted with resume goes on where it stopped: nothing lost',
+  async (t) => {
+    const name = named(t, 'resume')
+    // Room for everything: no producer waits, so nobody reaps the dead consumer's entry.
+    const ring = ProcessRing.create({ name, size: 8192, slotSize: 24 })
+    const steady = Peer.js('consume', name, 'steady')
+    const first = Peer.js('consume', name, 'audit', '--stall-after', '1000')
+    await steady.line('joined')
+    await first.line('joined')
+    const producer = Peer.js('produce', name, '1', '6000', '--batch', '3')
+    await first.line('stalled ')
+    const committed = ring.stats().consumers.find((c) => c.name === 'audit')?.sequence ?? -2
+    t.true(committed >= 0 && committed < 1000, 'the stalled batch was never committed')
+    await first.kill()
+    const again = Peer.js('consume', name, 'audit', '--resume')
+    t.is(await again.line('joined '), `joined resumed ${committed + 1}`)
+    await producer.finish()
+    ring.closeIntake()
+    // The restarted consumer checked that every producer counter after its first is there, once.
+    t.deepEqual(await again.finish(), { events: 6000 - (committed + 1), per: { 1: 6000 - (committed + 1) } })
+    t.deepEqual(await steady.finish(), { events: 6000, per: { 1: 6000 } })
+    const s = ring.stats()
+    t.is(s.deadConsumers, 0, 'taken over, not reaped')
+    // Nobody dead of that name is left to resume: a new consumer joins at the cursor.
+    const fresh = ring.consumer('audit', { resume: true })
+    t.false(fresh.resumed)
+    t.is(fresh.sequence, s.cursor)
+    t.throws(() => ring.consumer('x', { resume: 1 as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+    ring.close()
+  },
+)
+
 test('the event layout travels with the ring; its file is mode 0600 unless told', async (t) => {
   const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
   const name = named(t, 'typed')

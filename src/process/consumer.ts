@@ -48,6 +48,11 @@ export class ProcessConsumer {
     this.next = native.sequence() + 1
   }
 
+  /** Whether it took over the entry of a dead process's consumer of its name (`consumer(name, { resume: true })`). */
+  get resumed(): boolean {
+    return this.native.resumed
+  }
+
   /** The last sequence handled (it receives `sequence + 1` next). */
   get sequence(): number {
     return this.next - 1

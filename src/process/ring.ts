@@ -289,12 +289,18 @@ export class ProcessRing<E = number> {
 
   /**
    * A consumer of this process named `name` (1 .. 48 bytes): it gates every producer and
-   * receives everything published after it joined.
+   * receives everything published after it joined. With `resume`, it first looks for a
+   * consumer of that name whose process died and whose entry is still in the ring (a producer
+   * short of room reaps it after 50 ms): it takes that entry over and goes on where it stopped
+   * (nothing published since is lost; the batch that consumer died handling comes again), and
+   * its `resumed` says so.
    */
-  consumer(name: string): ProcessConsumer {
+  consumer(name: string, options?: { resume?: boolean }): ProcessConsumer {
     this.checkOpen()
     const checked = checkConsumerName(name)
-    const native = rangeChecked(() => this.native.consumer(checked))
+    const resume = options?.resume ?? false
+    if (typeof resume !== 'boolean') throw typeError('resume must be a boolean')
+    const native = rangeChecked(() => this.native.consumer(checked, resume))
     const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone))
     this.consumers.add(c)
     return c

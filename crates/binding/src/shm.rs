@@ -339,11 +339,16 @@ impl NativeSharedRing {
         Ok(NativeSharedProducer { inner: Rc::new(RefCell::new(Some(inner))) })
     }
 
-    /// Registers a consumer of this process, starting after the cursor.
+    /// Registers a consumer of this process, starting after the cursor; with `resume`, first
+    /// takes over a dead process's consumer of that name if its entry is still there.
     #[napi]
-    pub fn consumer(&self, name: String) -> Result<NativeSharedConsumer> {
-        let inner = self.ring.consumer(&name).map_err(err::engine)?;
-        Ok(NativeSharedConsumer { inner: Rc::new(RefCell::new(Some(inner))) })
+    pub fn consumer(&self, name: String, resume: Option<bool>) -> Result<NativeSharedConsumer> {
+        let (inner, resumed) = if resume.unwrap_or(false) {
+            self.ring.resume_consumer(&name).map_err(err::engine)?
+        } else {
+            (self.ring.consumer(&name).map_err(err::engine)?, false)
+        };
+        Ok(NativeSharedConsumer { inner: Rc::new(RefCell::new(Some(inner))), resumed })
     }
 
     /// Waits on libuv's pool until `next` is published: resolves '' (published), or the code
@@ -561,10 +566,17 @@ unsafe extern "C" fn fast_publish(
 #[napi]
 pub struct NativeSharedConsumer {
     inner: Shared<SharedConsumer>,
+    resumed: bool,
 }
 
 #[napi]
 impl NativeSharedConsumer {
+    /// Whether it took over a dead process's consumer (and goes on where that one stopped).
+    #[napi(getter)]
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
     /// The last sequence handled.
     #[napi]
     pub fn sequence(&self) -> Result<f64> {

@@ -89,6 +89,50 @@ impl SharedConsumer {
         })
     }
 
+    /// Takes over the entry of a consumer named `name` whose process died, if one is still in
+    /// the table (a producer short of room has not reaped it yet): one compare-and-exchange of
+    /// its owner word, from the dead process to this one, so a reaper or another resumer
+    /// cannot take it too. The entry never stopped gating, so the consumer goes on right after
+    /// the last batch the dead one committed: nothing published since is lost, and the batch
+    /// it died handling comes again. `None` when there is no such entry.
+    pub(crate) fn resume(ring: Arc<SharedRing>, name: &str) -> Result<Option<SharedConsumer>> {
+        if name.len() > MAX_CONSUMER_NAME {
+            return Err(Error::InvalidName {
+                reason: format!("a consumer name may hold at most {MAX_CONSUMER_NAME} bytes"),
+            });
+        }
+        let r = &ring.region;
+        let me = super::ProcessId::current().word();
+        for i in 0..r.geometry.max_consumers {
+            let entry = r.consumer(i, C_OWNER);
+            let Some(owner) = ring.owner_of(entry) else { continue };
+            let len = r.u32_at(entry + C_NAME_LEN).load(Ordering::Relaxed) as usize;
+            if len != name.len()
+                || r.read_bytes(entry + C_NAME, len) != name.as_bytes()
+                || ring.is_alive(owner)
+            {
+                continue;
+            }
+            // AcqRel: takes the entry after the dead owner's last writes (its sequence).
+            if r.u64_at(entry)
+                .compare_exchange(owner.word(), me, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                let at = r.i64_at(entry + C_SEQUENCE).load(Ordering::Acquire);
+                return Ok(Some(SharedConsumer {
+                    ring,
+                    entry,
+                    next: at + 1,
+                    abandoned_seen: 0,
+                    abandoned_until: -1,
+                    stuck_since: None,
+                    found: at,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
     /// The last sequence this consumer finished (it receives `sequence() + 1` next).
     ///
     /// ```
@@ -288,5 +332,46 @@ impl Drop for SharedConsumer {
         // Release: the entry's last writes happen-before its next owner's CAS.
         self.ring.region.u64_at(self.entry + C_OWNER).store(0, Ordering::Release);
         self.ring.room_wake().wake_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::super::test_ring::{dead, test_ring};
+    use super::super::SharedRingOptions;
+
+    #[test]
+    fn a_dead_consumers_entry_is_resumed_where_it_stopped_once() {
+        let ring = test_ring("resume", &SharedRingOptions::new(8, 8));
+        let r = &ring.0;
+        let mut p = r.producer().unwrap();
+        let mut c = r.consumer("audit").unwrap();
+        let _alive = r.consumer("audit").unwrap(); // same name, live: never taken over
+        p.next(3).unwrap();
+        p.publish().unwrap();
+        assert_eq!(c.poll(|_, _| {}).unwrap(), Some((0, 2)));
+        p.next(3).unwrap();
+        p.publish().unwrap();
+        // Its process dies having committed up to 2.
+        let entry = c.entry;
+        std::mem::forget(c);
+        r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
+        let (mut again, resumed) = r.resume_consumer("audit").unwrap();
+        assert!(resumed);
+        assert_eq!(again.sequence(), 2);
+        assert_eq!(again.poll(|_, _| {}).unwrap(), Some((3, 5)));
+        assert_eq!(r.stats().consumers.iter().filter(|c| c.alive).count(), 2);
+        // Nobody dead of that name is left: a new consumer at the cursor.
+        let (fresh, resumed) = r.resume_consumer("audit").unwrap();
+        assert!(!resumed);
+        assert_eq!(fresh.sequence(), 5);
+        // A dead one that was reaped meanwhile is gone for good.
+        let entry = again.entry;
+        std::mem::forget(again);
+        r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
+        assert_eq!(r.reap_dead_consumers(), 1);
+        assert!(!r.resume_consumer("audit").unwrap().1);
     }
 }

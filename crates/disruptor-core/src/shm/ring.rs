@@ -597,6 +597,31 @@ impl SharedRing {
         SharedConsumer::register(self.clone(), name)
     }
 
+    /// A consumer named `name` that goes on where a dead process's consumer of that name
+    /// stopped, if its entry is still in the table (it gated producers all along, so nothing
+    /// published since is lost; the batch it died handling comes again); else a new one, as
+    /// [`consumer`](SharedRing::consumer) makes. The flag says which. A dead consumer's entry
+    /// stays until a producer short of room reaps it (or [`reap_dead_consumers`]).
+    ///
+    /// [`reap_dead_consumers`]: SharedRing::reap_dead_consumers
+    ///
+    /// ```
+    /// # std::env::set_var("NAPI_DISRUPTOR_SHM_DIR", std::env::temp_dir());
+    /// use disruptor_core::shm::{SharedRing, SharedRingOptions};
+    /// let r = SharedRing::create(&format!("doc-resume-{}", std::process::id()),
+    ///                            &SharedRingOptions::new(8, 8)).unwrap();
+    /// let (c, resumed) = r.resume_consumer("audit").unwrap();
+    /// assert!(!resumed); // nobody to resume: a new consumer at the cursor
+    /// assert_eq!(c.sequence(), -1);
+    /// # r.remove().unwrap();
+    /// ```
+    pub fn resume_consumer(self: &Arc<Self>, name: &str) -> Result<(SharedConsumer, bool)> {
+        match SharedConsumer::resume(self.clone(), name)? {
+            Some(c) => Ok((c, true)),
+            None => Ok((SharedConsumer::register(self.clone(), name)?, false)),
+        }
+    }
+
     /// A snapshot of the header and tables (liveness checked now, for each entry in use).
     ///
     /// ```
