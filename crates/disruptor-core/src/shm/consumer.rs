@@ -354,9 +354,10 @@ mod tests {
         assert_eq!(c.poll(|_, _| {}).unwrap(), Some((0, 2)));
         p.next(3).unwrap();
         p.publish().unwrap();
-        // Its process dies having committed up to 2.
+        // Its process dies having committed up to 2: the entry (its sequence kept) with a
+        // dead owner, as a SIGKILL leaves it.
         let entry = c.entry;
-        std::mem::forget(c);
+        drop(c);
         r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
         let (mut again, resumed) = r.resume_consumer("audit").unwrap();
         assert!(resumed);
@@ -369,7 +370,7 @@ mod tests {
         assert_eq!(fresh.sequence(), 5);
         // A dead one that was reaped meanwhile is gone for good.
         let entry = again.entry;
-        std::mem::forget(again);
+        drop(again);
         r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
         assert_eq!(r.reap_dead_consumers(), 1);
         assert!(!r.resume_consumer("audit").unwrap().1);

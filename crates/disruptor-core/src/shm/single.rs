@@ -331,7 +331,8 @@ mod tests {
         let mut p = r.producer().unwrap();
         p.next(1).unwrap();
         p.publish().unwrap();
-        std::mem::forget(p); // its process "dies" holding the next claim:
+        drop(p);
+        // Its entry as a process that died holding a claim of 2..=3 leaves it:
         let entry = r.region.producer(0, P_OWNER);
         r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
         r.region.i32_at(entry + P_CLAIM).store(SplitCursor::low_bits(3), Ordering::SeqCst);
