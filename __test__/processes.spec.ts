@@ -472,22 +472,30 @@ test.serial("an idle consumer waiting on a ring keeps the process's CPU low", as
   ring.close()
 })
 
-test.serial('worker.terminate() ends a worker blocked in next() on a full ring; its entry is freed', async (t) => {
-  const name = named(t, 'terminate')
-  const ring = ProcessRing.create({ name, size: 8, slotSize: 8 })
-  const consumer = ring.consumer('slow')
-  const w = new Worker(join(__dirname, 'fixtures', 'process-blocked-producer.js'), { workerData: name })
-  const said: unknown[] = []
-  w.on('message', (m) => said.push(m))
-  while (!said.includes('full')) await new Promise((r) => setTimeout(r, 5))
-  await new Promise((r) => setTimeout(r, 100)) // blocked in next() by now
-  await w.terminate() // returns: the native wait came back to JavaScript within its slice
-  t.is(said[0], 'full')
-  let got = 0
-  consumer.poll((lo, hi) => {
-    got += hi - lo + 1
-  })
-  t.is(got, 8, 'everything it published arrives')
-  t.deepEqual(ring.stats().producers, [], 'its producer entry was freed when its thread went away')
-  ring.close()
-})
+for (const producer of ['multi', 'single'] as const) {
+  test.serial(
+    `worker.terminate() ends a worker blocked in next() on a full ring; its entry is freed (${producer} producer)`,
+    async (t) => {
+      const name = named(t, `terminate-${producer}`)
+      const ring = ProcessRing.create({ name, size: 8, slotSize: 8, producer })
+      const consumer = ring.consumer('slow')
+      const w = new Worker(join(__dirname, 'fixtures', 'process-blocked-producer.js'), { workerData: name })
+      const said: unknown[] = []
+      w.on('message', (m) => said.push(m))
+      while (!said.includes('full')) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, 100)) // blocked in next() by now
+      await w.terminate() // returns: the native wait came back to JavaScript within its slice
+      t.is(said[0], 'full')
+      let got = 0
+      consumer.poll((lo, hi) => {
+        got += hi - lo + 1
+      })
+      t.is(got, 8, 'everything it published arrives')
+      t.deepEqual(ring.stats().producers, [], 'its producer entry was freed when its thread went away')
+      // A producer of this thread goes on after what the worker published.
+      t.is(ring.tryNext(1), 8)
+      ring.publish()
+      ring.close()
+    },
+  )
+}
