@@ -325,6 +325,42 @@ test.serial(
   },
 )
 
+test('a single producer never leaves a close waiting: a claim abandoned in a later turn, a claim refused on a full closed ring', async (t) => {
+  const name = named(t, 'single-abandon')
+  const ring = ProcessRing.create({ name, size: 4, slotSize: 8, producer: 'single' })
+  const c = ring.consumer('c')
+  const other = ProcessRing.open(name)
+  ring.next(2)
+  await new Promise((resolve) => setImmediate(resolve)) // the turn ends: the claim is held alone
+  t.deepEqual(other.stats().producers[0].claim, [0, 1])
+  ring.abandon()
+  t.is(other.stats().producers[0].claim ?? null, null, 'withdrawn at once')
+  other.closeIntake()
+  t.is(
+    c.poll(() => {}),
+    'closed',
+  )
+  const full = named(t, 'single-full')
+  const ring2 = ProcessRing.create({ name: full, size: 4, slotSize: 8, producer: 'single' })
+  const c2 = ring2.consumer('c')
+  ring2.next(4)
+  ring2.publish()
+  ProcessRing.open(full).closeIntake()
+  t.throws(() => ring2.tryNext(1), { code: 'ERR_DISRUPTOR_CLOSED' })
+  t.is(
+    c2.poll(() => {}),
+    'processing',
+  )
+  t.is(
+    c2.poll(() => {}),
+    'closed',
+    'drained in this turn: the refusal gave the reservation back',
+  )
+  other.close()
+  ring.close()
+  ring2.close()
+})
+
 test('the event layout travels with the ring; its file is mode 0600 unless told', async (t) => {
   const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 12 } })
   const name = named(t, 'typed')

@@ -145,7 +145,10 @@ export class SingleClaims implements Claims {
     if (hi - this.size > this.gating) {
       this.gating = this.fast.gating(this.published)
       if (hi - this.size > this.gating) {
-        if (Atomics.load(this.i32, this.closedWord) !== 0) throw closedError()
+        if (Atomics.load(this.i32, this.closedWord) !== 0) {
+          this.withdraw(true)
+          throw closedError()
+        }
         return -1
       }
     }
@@ -153,7 +156,8 @@ export class SingleClaims implements Claims {
     // that finds intake closed sees the word differ from the cursor (and drains what comes), or
     // this load sees the ring closed (shm/single.rs).
     if (hi > this.reserved) {
-      this.reserved = hi + RESERVE
+      // Below 2**30 past the cursor, so that readers extending the word (stats) get it back.
+      this.reserved = Math.max(hi, Math.min(hi + RESERVE, this.published + 2 ** 30 - 1))
       Atomics.exchange(this.i32, this.claimWord, this.reserved & LOW_BITS)
       if (!this.releasing) {
         this.releasing = true
@@ -194,8 +198,11 @@ export class SingleClaims implements Claims {
   }
 
   abandon(): void {
-    // The reservation stays (the sequences are claimed again); the microtask gives it back.
     this.claimed = this.published
+    // Within the turn that reserved, the reservation stays (the sequences are claimed again)
+    // and its microtask gives it back; a claim held across turns is withdrawn now, or a close
+    // would wait on it forever.
+    if (!this.releasing) this.withdraw(false)
   }
 
   claim(): [number, number] | null {

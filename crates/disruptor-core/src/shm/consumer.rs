@@ -119,6 +119,15 @@ impl SharedConsumer {
                 .is_ok()
             {
                 let at = r.i64_at(entry + C_SEQUENCE).load(Ordering::Acquire);
+                if ring.cursor() - at > ring.buffer_size() as i64 {
+                    // Not a consumer that gated until it died: one that died registering,
+                    // whose entry still holds an old owner's sequence (more than a lap behind,
+                    // so producers may have overwritten what follows it). Not resumable.
+                    // Release: as `Drop`.
+                    r.u64_at(entry).store(0, Ordering::Release);
+                    ring.room_wake().wake_now();
+                    continue;
+                }
                 return Ok(Some(SharedConsumer {
                     ring,
                     entry,
@@ -374,5 +383,25 @@ mod tests {
         r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
         assert_eq!(r.reap_dead_consumers(), 1);
         assert!(!r.resume_consumer("audit").unwrap().1);
+    }
+
+    #[test]
+    fn an_entry_whose_process_died_registering_is_not_resumed() {
+        let ring = test_ring("resume-stale", &SharedRingOptions::new(4, 8));
+        let r = &ring.0;
+        let c = r.consumer("audit").unwrap(); // at -1
+        let entry = c.entry;
+        drop(c); // the name and sequence stay in the freed entry
+        let mut p = r.producer().unwrap();
+        for _ in 0..3 {
+            p.next(4).unwrap();
+            p.publish().unwrap();
+        }
+        // A process took the entry and died before writing its name and sequence: the old
+        // "audit" at -1, more than a lap behind the cursor (11).
+        r.region.u64_at(entry).store(dead().word(), Ordering::SeqCst);
+        let (c, resumed) = r.resume_consumer("audit").unwrap();
+        assert!(!resumed);
+        assert_eq!(c.sequence(), 11);
     }
 }
