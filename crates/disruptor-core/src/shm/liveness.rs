@@ -30,12 +30,22 @@ impl ProcessId {
     /// assert_ne!(disruptor_core::shm::ProcessId::current().pid, 0);
     /// ```
     pub fn current() -> ProcessId {
+        // Read from /proc once per process (every sleep registers with it), keyed by the pid
+        // so that a child forked without exec reads its own.
+        static CACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let pid = std::process::id();
+        // Relaxed: the word is all there is to share, and any value read is a correct one.
+        let cached = CACHED.load(std::sync::atomic::Ordering::Relaxed);
+        if cached != 0 && cached as u32 == pid {
+            return ProcessId { pid, start: (cached >> 32) as u32 };
+        }
         let start = match probe(pid) {
             Probe::Running { start } => start,
             _ => 0,
         };
-        ProcessId { pid, start }
+        let me = ProcessId { pid, start };
+        CACHED.store(me.word(), std::sync::atomic::Ordering::Relaxed);
+        me
     }
 
     /// The owner word: pid in the low 32 bits, start above. Never 0 for a real process.
