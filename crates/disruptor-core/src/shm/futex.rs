@@ -106,8 +106,12 @@ impl WakeWord<'_> {
             // Release: as a table entry's free.
             self.slot(at).store(0, Ordering::Release);
         }
-        // Relaxed: only a count; a stale value costs a waker one needless system call.
-        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        // Relaxed: only a count; a stale value costs a waker one needless system call. Never
+        // below zero: a reaper that judged this process dead (its main thread gone, the rest
+        // running, looks so to /proc) took the count already, and a wrapped count would make
+        // every wake a system call.
+        let _ =
+            self.sleepers.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
     }
 
     /// The waker's half, after its change is stored: wakes every sleeper if there is one.
