@@ -7,6 +7,7 @@
 
 import { closedError, coded, rangeChecked } from '../errors'
 import type { NativeSharedProducer, NativeSharedRing } from '../native'
+import { SplitCursorLayout } from '../protocol'
 import { integer } from '../validate'
 
 /** A producer of this process: one claim at a time. */
@@ -65,15 +66,11 @@ export class EngineClaims implements Claims {
   }
 }
 
-/** The low 31 bits of a cursor (`SplitCursor`): `hi & LOW_BITS` is hi modulo 2**31 for any hi below 2**53. */
-const LOW_BITS = 0x7fffffff
 /**
  * How far past a claim the claim word reserves: later claims of the same turn of the event loop
  * up to there need no swap (shm/single.rs). Far below 2**30, so the word never aliases the cursor.
  */
 const RESERVE = 2 ** 20
-/** A publish stores the epoch when it is this far past the last one (`SplitCursor::EPOCH_SPAN`). */
-const EPOCH_SPAN = 2 ** 29
 
 /**
  * The single producer of a single-producer ring, in JavaScript. The first claim of a turn of
@@ -158,7 +155,7 @@ export class SingleClaims implements Claims {
     if (hi > this.reserved) {
       // Below 2**30 past the cursor, so that readers extending the word (stats) get it back.
       this.reserved = Math.max(hi, Math.min(hi + RESERVE, this.published + 2 ** 30 - 1))
-      Atomics.exchange(this.i32, this.claimWord, this.reserved & LOW_BITS)
+      Atomics.exchange(this.i32, this.claimWord, this.reserved & SplitCursorLayout.LowBits)
       if (!this.releasing) {
         this.releasing = true
         queueMicrotask(this.release)
@@ -185,12 +182,12 @@ export class SingleClaims implements Claims {
     const hi = this.claimed
     if (hi === this.published) throw coded(new Error('there is no claim to publish'), 'ERR_DISRUPTOR_NOT_CLAIMED')
     // SplitCursor's writer rule: the epoch before the low word that needs it.
-    if (hi - this.epoch >= EPOCH_SPAN) {
+    if (hi - this.epoch >= SplitCursorLayout.EpochSpan) {
       this.epoch = hi
       Atomics.store(this.i64, this.epochWord, BigInt(hi))
     }
     this.published = hi
-    if (Atomics.exchange(this.i32, this.low, hi & LOW_BITS) < 0) {
+    if (Atomics.exchange(this.i32, this.low, hi & SplitCursorLayout.LowBits) < 0) {
       // A sleeping consumer, or a close: wake, and give the reservation back if closed.
       this.fast.signal()
       if (Atomics.load(this.i32, this.closedWord) !== 0) this.withdraw(false)
@@ -223,7 +220,7 @@ export class SingleClaims implements Claims {
   private withdraw(always: boolean): void {
     if (this.reserved === this.claimed && !always) return
     this.reserved = this.claimed
-    Atomics.exchange(this.i32, this.claimWord, this.claimed & LOW_BITS)
+    Atomics.exchange(this.i32, this.claimWord, this.claimed & SplitCursorLayout.LowBits)
     if (always || Atomics.load(this.i32, this.closedWord) !== 0) this.fast.signal()
   }
 }

@@ -9,8 +9,9 @@ import { abortError, closedError, coded, rangeChecked, rangeError, typeError } f
 import { EventCodec } from '../event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
 import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
+import { deadlineOf } from '../producer/deadline'
 import type { Batch } from '../types'
-import { fn, integer, timeoutOption } from '../validate'
+import { fn, integer } from '../validate'
 import { type Claims, EngineClaims, SingleClaims } from './claims'
 import { checkConsumerName, ProcessConsumer } from './consumer'
 
@@ -184,16 +185,13 @@ export class ProcessRing<E = number> {
     const claims = this.claimsOf()
     const hi = claims.tryNext(n)
     if (hi >= 0) return hi
-    const deadline = performance.now() + timeoutOption(options)
+    const deadline = deadlineOf(options)
     // The native wait comes back every SLICE_MS, so that worker.terminate() and process.exit()
     // never wait on a thread blocked here (as the thread ring's waits do).
     for (;;) {
-      const left = Math.max(0, Math.min(SLICE_MS, deadline - performance.now()))
-      const got = claims.nextWithin(n, left)
+      const got = claims.nextWithin(n, Math.min(SLICE_MS, deadline.left() ?? SLICE_MS))
       if (got >= 0) return got
-      if (performance.now() >= deadline) {
-        throw coded(new Error(`no room for ${n} slots within the timeout`), 'ERR_DISRUPTOR_TIMEOUT')
-      }
+      if (deadline.expired()) throw deadline.error(n)
     }
   }
 

@@ -132,12 +132,22 @@ impl SplitCursor {
     /// Reads the epoch and the low word consistently: `(value, low word)`.
     #[inline]
     fn read(&self) -> (i64, i32) {
+        Self::read_words(
+            |acquire| if acquire { self.epoch.get() } else { self.epoch.get_relaxed() },
+            &self.low,
+        )
+    }
+
+    /// [`read`](Self::read) over any two words (a shared ring keeps them in its file):
+    /// `epoch(true)` loads the epoch with Acquire, `epoch(false)` Relaxed.
+    #[inline]
+    pub(crate) fn read_words(epoch: impl Fn(bool) -> i64, low: &AtomicI32) -> (i64, i32) {
         loop {
-            let epoch = self.epoch.get();
-            let low = self.low.load(Ordering::Acquire);
+            let e = epoch(true);
+            let m = low.load(Ordering::Acquire);
             // Relaxed: ordered after the low word's Acquire load; coherence gives the rest.
-            if self.epoch.get_relaxed() == epoch {
-                return (Self::extend(epoch, low), low);
+            if epoch(false) == e {
+                return (Self::extend(e, m), m);
             }
         }
     }
@@ -163,8 +173,18 @@ impl SplitCursor {
     /// ```
     #[inline]
     pub fn get_or_flag(&self, at_least: i64) -> Option<i64> {
+        Self::get_or_flag_words(|| self.read(), &self.low, at_least)
+    }
+
+    /// [`get_or_flag`](Self::get_or_flag) over any two words, `read` reading them as
+    /// [`read_words`](Self::read_words) does.
+    pub(crate) fn get_or_flag_words(
+        read: impl Fn() -> (i64, i32),
+        low_word: &AtomicI32,
+        at_least: i64,
+    ) -> Option<i64> {
         loop {
-            let (value, low) = self.read();
+            let (value, low) = read();
             if value >= at_least {
                 return Some(value);
             }
@@ -172,8 +192,7 @@ impl SplitCursor {
                 return None;
             }
             // Relaxed on failure: a writer published meanwhile; read again (Acquire).
-            if self
-                .low
+            if low_word
                 .compare_exchange(low, low | Self::WAITING, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {

@@ -145,17 +145,11 @@ impl SharedRing {
     /// The published cursor of a single-producer ring, and the low word as read (its
     /// [`SplitCursor::WAITING`] bit included). **Acquire**: slots up to it are visible.
     pub(crate) fn split_cursor(&self) -> (i64, i32) {
-        let r = &self.region;
-        let epoch = r.i64_at(CURSOR_AT);
-        let low = r.i32_at(LOW_AT);
-        loop {
-            let e1 = epoch.load(Ordering::Acquire);
-            let m = low.load(Ordering::Acquire);
-            // Relaxed: ordered after the low word's Acquire load (SplitCursor::read).
-            if epoch.load(Ordering::Relaxed) == e1 {
-                return (SplitCursor::extend(e1, m), m);
-            }
-        }
+        let epoch = self.region.i64_at(CURSOR_AT);
+        SplitCursor::read_words(
+            |acquire| epoch.load(if acquire { Ordering::Acquire } else { Ordering::Relaxed }),
+            self.region.i32_at(LOW_AT),
+        )
     }
 
     /// The writer's publish of `hi` (single producer; `epoch` is the epoch it last stored).
@@ -176,24 +170,9 @@ impl SharedRing {
     /// [`SplitCursor::WAITING`] in the low word unless `next` is published. True when it is
     /// (nothing to wait for). The caller registered as a sleeper first (`WakeWord::prepare`).
     pub(crate) fn flag_waiting(&self, next: i64) -> bool {
-        let low = self.region.i32_at(LOW_AT);
-        loop {
-            let (published, m) = self.split_cursor();
-            if published >= next {
-                return true;
-            }
-            if m < 0 {
-                return false;
-            }
-            // SeqCst: the writer's swap reads this flag or a later value, and a failed
-            // exchange means a publish came first: look again.
-            if low
-                .compare_exchange(m, m | SplitCursor::WAITING, Ordering::SeqCst, Ordering::Relaxed)
-                .is_ok()
-            {
-                return false;
-            }
-        }
+        // SplitCursor's own request (AcqRel: the writer's swap reads the flag or a later value).
+        SplitCursor::get_or_flag_words(|| self.split_cursor(), self.region.i32_at(LOW_AT), next)
+            .is_some()
     }
 
     /// Sets [`SplitCursor::WAITING`] in the low word (a close: see `close_intake`).
