@@ -242,21 +242,42 @@ test('bad values: coded errors, nothing claimed or published, the ring goes on',
   t.throws(() => d.emitEvents([]), { code: 'ERR_INVALID_ARG_VALUE' })
   t.is(d.cursor, -1, 'nothing published')
   t.is(d.stats().claims, 0, 'nothing claimed')
-  // A setter refuses before writing: the field keeps its value (the claim is published, as
-  // publishEvent's is whatever its fill throws).
-  const first = d.emitEvent({ price: 2, symbol: 'KEEP' })
-  const thrown = t.throws(() =>
-    d.publishEvent((e) => {
-      e.price = 3
-      e.symbol = 'WAY TOO LONG FOR IT'
-    }),
-  ) as DisruptorError
-  t.is(thrown.code, 'ERR_OUT_OF_RANGE')
-  t.like(d.read(first + 1), { price: 3 })
-  t.is(d.event(first + 1).symbol, d.event(first + 1).symbol)
-  t.not(d.event(first + 1).symbol, 'WAY TOO LONG FOR IT')
-  t.is(d.emitEvents([{ qty: 1 }, { qty: 2 }]), 3)
-  t.deepEqual([d.read(2).qty, d.read(3).qty], [1, 2])
+  // A setter refuses a value of the wrong type or out of range before writing: the field keeps
+  // its value. A string too long for its field leaves it empty, ASCII or not (the claim is
+  // published, as publishEvent's is whatever its fill throws).
+  const first = d.emitEvent({ price: 2, qty: 7, symbol: 'KEEP' })
+  const setters: [(e: Record<string, unknown>) => void, string, Record<string, unknown>][] = [
+    [(e) => (e.qty = -1), 'ERR_OUT_OF_RANGE', { qty: 7, symbol: 'KEEP' }],
+    [(e) => (e.symbol = 42), 'ERR_INVALID_ARG_TYPE', { qty: 7, symbol: 'KEEP' }],
+    [(e) => (e.symbol = 'WAY TOO LONG FOR IT'), 'ERR_OUT_OF_RANGE', { qty: 7, symbol: '' }],
+    [(e) => (e.symbol = 'AB€€€€'), 'ERR_OUT_OF_RANGE', { qty: 7, symbol: '' }], // 14 bytes
+  ]
+  for (const [set, code, after] of setters) {
+    const seq = d.cursor + 1
+    // The slot as `first` left it, then the fill: price set, then the refused field.
+    d.event(seq).qty = 7
+    d.event(seq).symbol = 'KEEP'
+    const thrown = t.throws(() =>
+      d.publishEvent((e) => {
+        e.price = 3
+        set(e as unknown as Record<string, unknown>)
+      }),
+    ) as DisruptorError
+    t.is(thrown.code, code)
+    t.is(d.cursor, seq, 'published whatever the fill threw')
+    t.like(d.read(seq), { price: 3, ...after })
+    poller.poll(() => {})
+  }
+  t.is(first, 0)
+  // A string that fits, not all ASCII, after an ASCII prefix: written whole.
+  d.publishEvent((e) => {
+    e.symbol = 'AB€€'
+  })
+  t.is(d.read(d.cursor).symbol, 'AB€€')
+  poller.poll(() => {})
+  const hi = d.emitEvents([{ qty: 1 }, { qty: 2 }])
+  t.is(hi, 7)
+  t.deepEqual([d.read(6).qty, d.read(7).qty], [1, 2])
   poller.poll(() => {})
   await d.close()
 })

@@ -12,7 +12,7 @@
 
 import { rangeError, typeError } from '../errors'
 import type { EventField, EventType } from './layout'
-import { decoder, invalid, outOfRange, shortAscii, TWO_32, Views, writeUtf8 } from './values'
+import { decoder, invalid, outOfRange, putUtf8, shortAscii, TWO_32, Views, writeUtf8 } from './values'
 
 /** A flyweight's ring and place in it: symbols, so that every string name is free for a field. */
 const kViews = Symbol('views')
@@ -70,7 +70,7 @@ function fieldCode(
   f: EventField,
   i: number,
   arrayIndex: number,
-): { check: string; get: (b: string) => string; put: (b: string) => string } {
+): { check: string; get: (b: string) => string; put: (b: string) => string; set?: (b: string) => string } {
   const o = f.offset
   const at = (b: string) => `(${b} + ${o})`
   switch (f.kind) {
@@ -113,7 +113,11 @@ function fieldCode(
         // A UTF-16 code unit takes at most 3 bytes of UTF-8: most strings fit on sight.
         check: `typeof v === 'string' && (v.length * 3 <= ${f.length} || Buffer.byteLength(v, 'utf8') <= ${f.length})`,
         get: (b) => `str(V, ${at(b)}, ${f.length})`,
-        put: (b) => `V.u16[${at(b)} >>> 1] = writeUtf8(V.u8, ${at(b)} + 2, v, ${f.length})`,
+        // Checked: a getter may hand over a longer string than the one `check` saw.
+        put: (b) =>
+          `if (!putUtf8(V, ${at(b)}, v, ${f.length})) V.u16[${at(b)} >>> 1] = writeUtf8(V.u8, ${at(b)} + 2, v, ${f.length})`,
+        // The setter checks as it writes (nothing written if it does not fit): one pass, no call.
+        set: (b) => `if (typeof v !== 'string' || !putUtf8(V, ${at(b)}, v, ${f.length})) throw bad(${i}, v)`,
       }
     case 'bytes':
       return {
@@ -133,6 +137,12 @@ function fieldCode(
   }
 }
 
+/** A generated setter's body: the field's own checked write, or its check then its write. */
+function setter(code: ReturnType<typeof fieldCode>, i: number): string {
+  if (code.set !== undefined) return `const V = this[kV]; ${code.set('this[kB]')}`
+  return `if (!(${code.check})) throw bad(${i}, v); const V = this[kV]; ${code.put('this[kB]')}`
+}
+
 /** Generated code by layout: made once per layout, shared by every ring of it on this thread. */
 const generated = new WeakMap<EventType, Generated>()
 
@@ -147,7 +157,7 @@ function generate(type: EventType): Generated {
     .map(
       (f, i) => `
     get ${q(f.name)}() { const V = this[kV]; return ${code[i].get('this[kB]')} }
-    set ${q(f.name)}(v) { if (!(${code[i].check})) throw bad(${i}, v); const V = this[kV]; ${code[i].put('this[kB]')} }`,
+    set ${q(f.name)}(v) { ${setter(code[i], i)} }`,
     )
     .join('')
   const checks = fields
@@ -202,6 +212,7 @@ function generate(type: EventType): Generated {
     rangeError,
     invalid,
     writeUtf8,
+    putUtf8,
     bad: (i: number, v: unknown) => invalid(fields[i], v) ?? typeError(`field '${fields[i].name}': invalid value`),
     safe: (x: number, i: number) => {
       if (Number.isSafeInteger(x)) return x

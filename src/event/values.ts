@@ -164,6 +164,42 @@ export function writeUtf8(u8: Uint8Array, at: number, s: string, capacity: numbe
   return p - at
 }
 
+/**
+ * Writes `s` as a length-prefixed UTF-8 field at byte `at`; returns false, with the field left
+ * empty, if it does not fit in `capacity` bytes. Small enough for V8 to inline into a generated
+ * setter: an ASCII string (symbols, codes) is written in one loop with no call. (Checking it
+ * before writing, so as to leave the field as it was, cost 7 ns of 19 for a 4-character symbol.)
+ */
+export function putUtf8(V: Views, at: number, s: string, capacity: number): boolean {
+  const n = s.length
+  // UTF-8 takes at least one byte per UTF-16 code unit.
+  if (n > capacity) {
+    V.u16[at >>> 1] = 0
+    return false
+  }
+  const u8 = V.u8
+  const p = at + 2
+  let k = 0
+  for (; k < n; k++) {
+    const c = s.charCodeAt(k)
+    if (c >= 0x80) break
+    u8[p + k] = c
+  }
+  if (k < n) return putUtf8Rest(V, at, s, capacity)
+  V.u16[at >>> 1] = n
+  return true
+}
+
+/** `putUtf8` of a string that is not all ASCII. */
+function putUtf8Rest(V: Views, at: number, s: string, capacity: number): boolean {
+  if (Buffer.byteLength(s, 'utf8') > capacity) {
+    V.u16[at >>> 1] = 0
+    return false
+  }
+  V.u16[at >>> 1] = writeUtf8(V.u8, at + 2, s, capacity)
+  return true
+}
+
 export const decoder = new TextDecoder()
 
 const fromCharCode = String.fromCharCode

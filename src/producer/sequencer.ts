@@ -97,6 +97,38 @@ export abstract class Sequencer extends EventEmitter {
     return hi >= 0 ? hi : this.claimSlow(n, true, FOREVER)
   }
 
+  /**
+   * `next(1)` for the ring's own publish paths (`publishEvent`): no options to look at, so that
+   * less of V8's inlining budget goes to the claim and more to the fill's setters.
+   */
+  protected nextOne(): number {
+    const sp = this.sp
+    if (
+      sp !== null &&
+      sp.closed[0] === 0 &&
+      sp.claimed - this.size < sp.gating &&
+      sp.claimed < Number.MAX_SAFE_INTEGER
+    ) {
+      this.claims++
+      return ++sp.claimed
+    }
+    return this.next(1)
+  }
+
+  /**
+   * `publish(seq)` of this thread's `nextOne()` claim, for the same paths and the same reason:
+   * the single producer's case first, in less bytecode than `publish` takes.
+   */
+  protected publishOne(seq: number): void {
+    const sp = this.sp
+    if (sp !== null && seq === sp.published + 1) {
+      if (!sp.publish(seq)) this.closedElsewhere()
+      if (this.waiting !== 0) this.deliverSoon()
+      return
+    }
+    this.publish(seq, seq)
+  }
+
   /** `next` with a deadline, checked before the claim: bad options fail even when there is room. */
   private nextWithin(n: number, deadline: Deadline): number {
     const hi = this.claimFast(n)
@@ -230,11 +262,7 @@ export abstract class Sequencer extends EventEmitter {
     // Not `sp?.owns()`: the optional chain cost about 1 ns of 13 per next() + publish() here.
     // biome-ignore lint/complexity/useOptionalChain: measured (benchmark/compare-builds.mjs)
     if (sp !== null && sp.owns(lo, hi)) {
-      if (!sp.publish(hi)) {
-        // Closed by another thread: so is every later call on this thread (the slow paths ask the engine).
-        this.sp = null
-        throw closedError()
-      }
+      if (!sp.publish(hi)) this.closedElsewhere()
     } else {
       const mp = this.mp
       // biome-ignore lint/complexity/useOptionalChain: as above
@@ -242,6 +270,12 @@ export abstract class Sequencer extends EventEmitter {
       else this.publishSlow(lo, hi)
     }
     if (this.waiting !== 0) this.deliverSoon()
+  }
+
+  /** Closed by another thread: so is every later call on this thread (the slow paths ask the engine). */
+  private closedElsewhere(): never {
+    this.sp = null
+    throw closedError()
   }
 
   private publishSlow(lo: number, hi: number): void {
