@@ -35,6 +35,7 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
     refused(`report skipped ${v}`, () => ring.report(cid, 0, 0, 0, v, none))
     refused(`report batchSizes ${v}`, () => ring.report(cid, 0, 0, 0, 0, new Float64Array([1, v])))
     refused(`reportClaims ${v}`, () => ring.reportClaims(v))
+    refused(`reserve claims ${v}`, () => ring.reserve(-7, -1, false, undefined, v))
     refused(`abandonedIn lo ${v}`, () => ring.abandonedIn(v, 0))
     refused(`recordError sequence ${v}`, () => ring.recordError(cid, v, 'x'))
     refused(`fail sequence ${v}`, () => ring.fail(cid, v, 'x'))
@@ -68,5 +69,9 @@ test('native calls refuse numbers out of range with ERR_INVALID_ARG_VALUE and ch
   t.is(ring.stats().claims, 0)
   t.true(ring.drained(-1))
   t.is(ring.reserve(-7, -1, false), -1)
+  // Claims given to reserve count whatever it answers: room, or an argument refused after them.
+  t.is(ring.reserve(-7, -1, false, undefined, 3), -1)
+  refused('reserve wrap above claimed, with claims', () => ring.reserve(0, -1, false, undefined, 2))
+  t.is(ring.stats().claims, 5)
   ring.halt()
 })

@@ -171,17 +171,19 @@ export abstract class Sequencer extends EventEmitter {
     // A handler of this thread that claims (republishing into its own ring) must see the room
     // its consumer's finished batches made, which `Gate.finish` may not have stored yet.
     this.flushConsumers()
-    // On the slow path only, which asks the engine anyway (it comes at least once per ring of
-    // claims when the producer streams, and before each wait): another thread's stats() sees
-    // this thread's claims that fresh.
-    this.reportClaims()
+    // Claims are reported on the slow path only, which asks the engine anyway (it comes at least
+    // once per ring of claims when the producer streams, and before each wait): another
+    // thread's stats() sees this thread's claims that fresh.
     let hi: number
     if (this.multi) {
+      this.reportClaims()
       this.mp ??= new MultiProducer(this.native, threadViews(this.token, this.native, true), this.size)
       hi = this.mp.claim(n, wait, deadline)
     } else {
       this.sp ??= new SingleProducer(this.native, () => threadViews(this.token, this.native, false), this.size)
-      hi = this.sp.claim(n, wait, deadline)
+      const claims = this.claims - this.reportedClaims
+      this.reportedClaims = this.claims
+      hi = this.sp.claim(n, wait, deadline, claims)
     }
     if (hi >= 0) this.claims++
     return hi

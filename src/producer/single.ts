@@ -61,38 +61,49 @@ export class SingleProducer {
 
   /**
    * Claims `n` after refreshing the gating minimum through the engine, waiting for room if
-   * `wait` until `deadline` (else -1 when there is none).
+   * `wait` until `deadline` (else -1 when there is none). `claims` (this thread's claims not yet
+   * reported to the engine, for `stats()`) are reported with the first engine call, or alone
+   * when there is none: one native call per ring of claims, not two (about 2% of a streaming
+   * next(64) + publish()).
    */
-  claim(n: number, wait: boolean, deadline: Deadline): number {
-    const hi = this.claimed + n
-    if (hi > Number.MAX_SAFE_INTEGER) {
-      throw coded(
-        new RangeError('sequences would pass 2**53 - 1, the largest exact JavaScript integer'),
-        'ERR_OUT_OF_RANGE',
-      )
-    }
-    while (hi - this.size > this.gating) {
-      const min = this.native.reserve(hi - this.size, this.claimed, wait, deadline.left())
-      if (min === ClaimSentinel.NoRoom) return -1
-      if (min === ClaimSentinel.StillWaiting) {
-        if (deadline.expired()) throw deadline.error(n)
-        continue
-      }
-      // Never cache a bound above the published cursor: a consumer that joins later starts
-      // there, and claims beyond it plus the ring size would overwrite what it has not read.
-      const bound = Math.min(min, this.published)
-      if (hi - this.size > bound) {
-        // Only this thread's own claims, not yet published, are in the way.
-        if (!wait) return -1
+  claim(n: number, wait: boolean, deadline: Deadline, claims: number): number {
+    let unreported = claims
+    try {
+      const hi = this.claimed + n
+      if (hi > Number.MAX_SAFE_INTEGER) {
         throw coded(
-          new Error('the ring is full of sequences this thread claimed and has not published'),
-          'ERR_DISRUPTOR_WOULD_DEADLOCK',
+          new RangeError('sequences would pass 2**53 - 1, the largest exact JavaScript integer'),
+          'ERR_OUT_OF_RANGE',
         )
       }
-      this.gating = bound
+      while (hi - this.size > this.gating) {
+        // Zeroed before the call: the engine adds them first, whatever the call then throws.
+        const report = unreported
+        unreported = 0
+        const min = this.native.reserve(hi - this.size, this.claimed, wait, deadline.left(), report)
+        if (min === ClaimSentinel.NoRoom) return -1
+        if (min === ClaimSentinel.StillWaiting) {
+          if (deadline.expired()) throw deadline.error(n)
+          continue
+        }
+        // Never cache a bound above the published cursor: a consumer that joins later starts
+        // there, and claims beyond it plus the ring size would overwrite what it has not read.
+        const bound = Math.min(min, this.published)
+        if (hi - this.size > bound) {
+          // Only this thread's own claims, not yet published, are in the way.
+          if (!wait) return -1
+          throw coded(
+            new Error('the ring is full of sequences this thread claimed and has not published'),
+            'ERR_DISRUPTOR_WOULD_DEADLOCK',
+          )
+        }
+        this.gating = bound
+      }
+      this.claimed = hi
+      return hi
+    } finally {
+      if (unreported !== 0) this.native.reportClaims(unreported)
     }
-    this.claimed = hi
-    return hi
   }
 
   /** Whether `[lo, hi]` is the next part of this thread's claim: what `publish` takes. */

@@ -204,6 +204,8 @@ impl NativeRing {
     /// ERR_DISRUPTOR_WOULD_DEADLOCK when only this thread's consumers could make room; with
     /// `wait` false, `ClaimSentinel.NoRoom` at once when there is no room;
     /// `ClaimSentinel.StillWaiting` after a slice of waiting (as `next`'s; call again).
+    /// `claims`: what `reportClaims` takes, added first (whatever the call then returns or
+    /// throws): the producer's claims ride on the call it makes once per ring of claims anyway.
     #[napi]
     pub fn reserve(
         &self,
@@ -211,7 +213,11 @@ impl NativeRing {
         claimed: f64,
         wait: bool,
         slice_ms: Option<f64>,
+        claims: Option<f64>,
     ) -> Result<f64> {
+        if let Some(claims) = claims {
+            self.report_claims(claims)?;
+        }
         let claimed = err::position("claimed", claimed)?;
         let slice = slice(slice_ms)?;
         let wrap = err::wrap_point("wrap", wrap, claimed, self.ring.size as i64)?;
