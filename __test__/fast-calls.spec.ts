@@ -90,3 +90,41 @@ test('the functions outlive the Disruptor they came from (the garbage collector 
   f.signal()
   t.is(codeOf(() => f.publish(0, 0)).code, 'ERR_DISRUPTOR_NOT_CLAIMED')
 })
+
+test('claim: the claim cursor exchanged within the gating bound it is given; bad input refused, nothing claimed', (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  const p = d.poller()
+  const fast = fastOf(d)
+  const call = fast.claim as unknown as (...a: unknown[]) => unknown
+  t.deepEqual(
+    codeOf(() => call('1', 0)),
+    { code: 'ERR_INVALID_ARG_TYPE', type: true },
+  )
+  for (const n of [0, 9, 1.5, -1, Number.NaN]) t.is(codeOf(() => fast.claim(n, 0)).code, 'ERR_INVALID_ARG_VALUE')
+  t.is(codeOf(() => fast.claim(1, Number.NaN)).code, 'ERR_INVALID_ARG_VALUE')
+  // No room by the bound given (a claim may reach one ring past it): nothing claimed.
+  t.false(fast.claim(1, Number.NEGATIVE_INFINITY))
+  t.false(fast.claim(8, -2))
+  t.is(d.remainingCapacity(), 8)
+  t.true(fast.claim(3, -1)) // [0, 2]
+  t.is(d.remainingCapacity(), 5)
+  fast.publish(0, 2)
+  const seen: number[] = []
+  p.poll((lo, hi) => {
+    for (let s = lo; s <= hi; s++) seen.push(s)
+  })
+  t.deepEqual(seen, [0, 1, 2])
+  // The Disruptor's own claims go on after it.
+  const hi = d.next(2)
+  t.is(hi, 4)
+  d.publish(3, 4)
+  d.halt()
+
+  // A single producer's cursor word is its split cursor's epoch: never claimed on.
+  const single = new Disruptor({ size: 8, slotSize: 8, producer: 'single' })
+  t.is(codeOf(() => fastOf(single).claim(1, 100)).code, 'ERR_DISRUPTOR_SINGLE_PRODUCER')
+  const s = single.next()
+  single.publish(s)
+  t.is(single.cursor, 0)
+  single.halt()
+})

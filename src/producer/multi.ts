@@ -23,8 +23,8 @@ function publishThreshold(setting: string | undefined): number {
 
 /**
  * The claim state of a multi-producer ring on one thread: claims are a compare-and-exchange on
- * the engine's cursor (when a cached gating minimum says there is room: never claim-then-wait),
- * publishes are `Atomics.store`s of each sequence's lap into the engine's availability flags,
+ * the engine's cursor, made by a fast call (when a cached gating minimum says there is room:
+ * never claim-then-wait), publishes are `Atomics.store`s of each sequence's lap into the engine's availability flags,
  * the same protocol as `MultiProducerSequencer` in Rust. Ranges this thread did not claim
  * itself are published through the engine, which checks them.
  */
@@ -34,7 +34,6 @@ export class MultiProducer {
   /** This thread's latest claim, `[next, hi]` still to publish (in order). */
   private next = 0
   private hi = -1
-  private readonly cursor: BigInt64Array
   private readonly flags: Int32Array
   private readonly sleepers: Int32Array | null
   private readonly fast: FastCalls
@@ -50,7 +49,6 @@ export class MultiProducer {
     views: RingViews,
     private readonly size: number,
   ) {
-    this.cursor = views.cursor
     this.flags = views.flags as Int32Array
     this.sleepers = views.sleepers
     this.fast = views.fast
@@ -85,21 +83,15 @@ export class MultiProducer {
     // new one, so the engine keeps this one for a detach (before the exchange: no call may
     // come between the exchange and the mirror's stores).
     if (this.next <= this.hi) this.native.keepClaim(this.next, this.hi)
-    for (;;) {
-      const current = Atomics.load(this.cursor, 0)
-      const hi = Number(current) + n
-      if (hi - this.size > this.gating || hi > Number.MAX_SAFE_INTEGER) return -1
-      if (Atomics.compareExchange(this.cursor, 0, current, BigInt(hi)) === current) {
-        // Recorded right after the exchange, with no call in between: a call's entry is where a
-        // terminating thread may stop, which would leave a claim its detach does not know.
-        const lo = hi - n + 1
-        this.next = lo
-        this.hi = hi
-        this.mirror[0] = lo
-        this.mirror[1] = hi
-        return hi
-      }
-    }
+    // The engine's compare-and-exchange on the 64-bit claim cursor, as a fast call: here it
+    // took a BigInt per load and per exchange (about 40 ns and a collection every 30 thousand
+    // claims). The call records the claim in the mirror before it returns: a thread terminated
+    // on the way back leaves it recorded, and its detach abandons it.
+    if (!this.fast.claim(n, this.gating)) return -1
+    const hi = this.mirror[1]
+    this.next = hi - n + 1
+    this.hi = hi
+    return hi
   }
 
   /** Whether `[lo, hi]` is the next part of this thread's claim (and the ring not halted): what `publish` takes. */

@@ -16,14 +16,15 @@
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 
-use crate::error::{coded, Result};
-use crate::instance::InstanceRef;
+use crate::error::{self as err, coded, Result};
+use crate::instance::{lock, ClaimMirror, InstanceRef};
 use crate::ring::NativeRing;
 use crate::shared::RingState;
 
@@ -33,6 +34,8 @@ pub(crate) struct FastHandle {
     ring: Arc<RingState>,
     inst: InstanceRef,
     id: u64,
+    /// This thread's claim mirror (`claim` records into it).
+    claims: Arc<ClaimMirror>,
 }
 
 /// A fast function's result, converted to a JavaScript value.
@@ -184,6 +187,52 @@ unsafe extern "C" fn publish(env: sys::napi_env, info: sys::napi_callback_info) 
     }
 }
 
+unsafe extern "C" fn claim(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, ["n", "gating"], |h: &FastHandle, [n, gating]| {
+            claim_within(h, n, gating).map(Out::Bool)
+        })
+    }
+}
+
+/// A multi producer's claim of `n` while `gating` (its cached lower bound of the slowest
+/// consumer) shows room: the compare-and-exchange on the claim cursor that JavaScript would
+/// make with `Atomics`, without the BigInts they take and give (about 40 ns and a collection
+/// every 30 thousand claims). Records `[lo, hi]` in this thread's claim mirror before it
+/// returns true (a thread terminated on the way back leaves its claim recorded); false when
+/// `gating` shows no room or the claim would pass exact numbers (nothing claimed).
+fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<bool> {
+    if !h.ring.multi {
+        // The cursor of a single producer is its split cursor's epoch: never claim on it.
+        return Err(coded("ERR_DISRUPTOR_SINGLE_PRODUCER", "claim: not a multi-producer ring"));
+    }
+    let n = err::count("n", n, h.ring.size as usize)?;
+    if gating.is_nan() {
+        return Err(coded("ERR_INVALID_ARG_VALUE", "gating must be a number"));
+    }
+    let cursor = h.ring.engine.cursor_atomic();
+    let size = i64::from(h.ring.size);
+    // Relaxed: a guess for the exchange, which fails (and reloads) if it is stale.
+    let mut current = cursor.load(Ordering::Relaxed);
+    loop {
+        let hi = current + n;
+        if (hi - size) as f64 > gating || hi > err::MAX_SEQUENCE {
+            return Ok(false);
+        }
+        // SeqCst, as JavaScript's `Atomics.compareExchange` it replaces (and the engine's
+        // `Sequence::compare_and_set`): the claim is one total-order step of the protocol
+        // the loom models check.
+        match cursor.compare_exchange(current, hi, Ordering::SeqCst, Ordering::Relaxed) {
+            Ok(_) => {
+                h.claims.record(hi - n + 1, hi);
+                return Ok(true);
+            }
+            Err(seen) => current = seen,
+        }
+    }
+}
+
 unsafe extern "C" fn arm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
@@ -257,11 +306,12 @@ pub(crate) fn functions<'a, H: 'static>(
     Ok(Object::from_raw(raw, object))
 }
 
-const FUNCTIONS: [(&str, Callback); 5] = [
+const FUNCTIONS: [(&str, Callback); 6] = [
     ("signal", signal),
     ("gatingMinimum", gating_minimum),
     ("isHalted", is_halted),
     ("publish", publish),
+    ("claim", claim),
     ("arm", arm),
 ];
 
@@ -272,13 +322,15 @@ impl NativeRing {
     /// the multi producer's room bound, the halted flag, a checked publish, arming consumer
     /// `cid`'s waker for sequence `next`).
     #[napi(
-        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; arm(cid: number, next: number): void }"
+        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; claim(n: number, gating: number): boolean; arm(cid: number, next: number): void }"
     )]
     pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
+        let claims = lock(&self.inst).claims.clone();
         functions(&env, &FUNCTIONS, || FastHandle {
             ring: self.ring.clone(),
             inst: self.inst.clone(),
             id: self.id,
+            claims: claims.clone(),
         })
     }
 }
