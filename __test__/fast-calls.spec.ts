@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm'
 import test from 'ava'
 
 import { Disruptor } from '../src'
-import type { FastCalls } from '../src/protocol'
+import { ClaimSentinel, type FastCalls } from '../src/protocol'
 
 const fastOf = (d: Disruptor): FastCalls => (d as unknown as { native: { fastCalls(): FastCalls } }).native.fastCalls()
 
@@ -103,10 +103,10 @@ test('claim: the claim cursor exchanged within the gating bound it is given; bad
   for (const n of [0, 9, 1.5, -1, Number.NaN]) t.is(codeOf(() => fast.claim(n, 0)).code, 'ERR_INVALID_ARG_VALUE')
   t.is(codeOf(() => fast.claim(1, Number.NaN)).code, 'ERR_INVALID_ARG_VALUE')
   // No room by the bound given (a claim may reach one ring past it): nothing claimed.
-  t.false(fast.claim(1, Number.NEGATIVE_INFINITY))
-  t.false(fast.claim(8, -2))
+  t.is(fast.claim(1, Number.NEGATIVE_INFINITY), ClaimSentinel.NoRoom)
+  t.is(fast.claim(8, -2), ClaimSentinel.NoRoom)
   t.is(d.remainingCapacity(), 8)
-  t.true(fast.claim(3, -1)) // [0, 2]
+  t.is(fast.claim(3, -1), 2) // [0, 2]
   t.is(d.remainingCapacity(), 5)
   fast.publish(0, 2)
   const seen: number[] = []
@@ -127,4 +127,23 @@ test('claim: the claim cursor exchanged within the gating bound it is given; bad
   single.publish(s)
   t.is(single.cursor, 0)
   single.halt()
+})
+
+test('claims past 2**31 - 1: the sequence comes from the claim mirror, exact, and publishes', (t) => {
+  const size = 2 ** 20
+  const d = new Disruptor({ size, slotSize: 8, producer: 'multi' })
+  // No consumers: claims are bounded by what is published. 2048 rings of claims reach 2**31 - 1.
+  for (let i = 0; i < 2 ** 31 / size; i++) {
+    const hi = d.next(size)
+    d.publish(hi - size + 1, hi)
+  }
+  t.is(d.cursor, 2 ** 31 - 1)
+  const fast = fastOf(d)
+  t.is(fast.claim(1, d.cursor), ClaimSentinel.InMirror)
+  fast.publish(2 ** 31, 2 ** 31)
+  const hi = d.next(3)
+  t.is(hi, 2 ** 31 + 3)
+  d.publish(hi - 2, hi)
+  t.is(d.cursor, 2 ** 31 + 3)
+  d.halt()
 })

@@ -87,8 +87,13 @@ export class MultiProducer {
     // took a BigInt per load and per exchange (about 40 ns and a collection every 30 thousand
     // claims). The call records the claim in the mirror before it returns: a thread terminated
     // on the way back leaves it recorded, and its detach abandons it.
-    if (!this.fast.claim(n, this.gating)) return -1
-    const hi = this.mirror[1]
+    let hi = this.fast.claim(n, this.gating)
+    if (hi < 0) {
+      if (hi !== ClaimSentinel.InMirror) return -1
+      // Past 2**31 - 1: read from the mirror, not returned (a heap number per claim). Not
+      // always: a Float64Array read is a double to V8, which then publishes with float `%`.
+      hi = this.mirror[1]
+    }
     this.next = hi - n + 1
     this.hi = hi
     return hi

@@ -25,6 +25,7 @@ use napi_derive::napi;
 
 use crate::error::{self as err, coded, Result};
 use crate::instance::{lock, ClaimMirror, InstanceRef};
+use crate::protocol::ClaimSentinel;
 use crate::ring::NativeRing;
 use crate::shared::RingState;
 
@@ -191,7 +192,7 @@ unsafe extern "C" fn claim(env: sys::napi_env, info: sys::napi_callback_info) ->
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
         call(env, info, ["n", "gating"], |h: &FastHandle, [n, gating]| {
-            claim_within(h, n, gating).map(Out::Bool)
+            claim_within(h, n, gating).map(|hi| Out::Number(hi as f64))
         })
     }
 }
@@ -200,9 +201,11 @@ unsafe extern "C" fn claim(env: sys::napi_env, info: sys::napi_callback_info) ->
 /// consumer) shows room: the compare-and-exchange on the claim cursor that JavaScript would
 /// make with `Atomics`, without the BigInts they take and give (about 40 ns and a collection
 /// every 30 thousand claims). Records `[lo, hi]` in this thread's claim mirror before it
-/// returns true (a thread terminated on the way back leaves its claim recorded); false when
-/// `gating` shows no room or the claim would pass exact numbers (nothing claimed).
-fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<bool> {
+/// returns (a thread terminated on the way back leaves its claim recorded), then returns `hi`
+/// (a small integer, which N-API hands over without allocating) or, past `2**31 - 1`,
+/// `ClaimSentinel::InMirror`; `ClaimSentinel::NoRoom` when `gating` shows no room or the claim
+/// would pass exact numbers (nothing claimed).
+fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<i64> {
     if !h.ring.multi {
         // The cursor of a single producer is its split cursor's epoch: never claim on it.
         return Err(coded("ERR_DISRUPTOR_SINGLE_PRODUCER", "claim: not a multi-producer ring"));
@@ -218,7 +221,7 @@ fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<bool> {
     loop {
         let hi = current + n;
         if (hi - size) as f64 > gating || hi > err::MAX_SEQUENCE {
-            return Ok(false);
+            return Ok(ClaimSentinel::NoRoom as i64);
         }
         // SeqCst, as JavaScript's `Atomics.compareExchange` it replaces (and the engine's
         // `Sequence::compare_and_set`): the claim is one total-order step of the protocol
@@ -226,7 +229,8 @@ fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<bool> {
         match cursor.compare_exchange(current, hi, Ordering::SeqCst, Ordering::Relaxed) {
             Ok(_) => {
                 h.claims.record(hi - n + 1, hi);
-                return Ok(true);
+                let small = hi <= i64::from(i32::MAX);
+                return Ok(if small { hi } else { ClaimSentinel::InMirror as i64 });
             }
             Err(seen) => current = seen,
         }
@@ -322,7 +326,7 @@ impl NativeRing {
     /// the multi producer's room bound, the halted flag, a checked publish, arming consumer
     /// `cid`'s waker for sequence `next`).
     #[napi(
-        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; claim(n: number, gating: number): boolean; arm(cid: number, next: number): void }"
+        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; claim(n: number, gating: number): number; arm(cid: number, next: number): void }"
     )]
     pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
         let claims = lock(&self.inst).claims.clone();

@@ -12,6 +12,9 @@ pub enum ClaimSentinel {
     NoRoom = -2,
     /// `next` / `reserve`: a slice of waiting ended without room; call again.
     StillWaiting = -3,
+    /// The `claim` fast call claimed past `2**31 - 1`: the highest sequence is in the thread's
+    /// claim mirror (returned, a number that large would be a heap allocation per claim).
+    InMirror = -4,
 }
 
 /// What `waitForRoom` passes to its callback.
