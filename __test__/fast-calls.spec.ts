@@ -147,3 +147,32 @@ test('claims past 2**31 - 1: the sequence comes from the claim mirror, exact, an
   t.is(d.cursor, 2 ** 31 + 3)
   d.halt()
 })
+
+test('scan: how many sequences from `from` on are published, up to `last`; bad ranges refused', (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  const fast = fastOf(d)
+  t.is(d.next(5), 4)
+  // Published out of order: 0-1 and 3-4, not 2.
+  fast.publish(0, 1)
+  fast.publish(3, 4)
+  t.is(fast.scan(0, 4), 2)
+  t.is(fast.scan(0, 0), 1)
+  t.is(fast.scan(2, 4), 0)
+  t.is(fast.scan(3, 7), 2)
+  t.is(fast.scan(5, 7), 0)
+  fast.publish(2, 2)
+  t.is(fast.scan(0, 4), 5)
+  t.is(fast.scan(0, 2), 3)
+  t.is(fast.scan(1, 8), 4)
+  for (const [from, last] of [
+    [3, 2],
+    [0, 8],
+    [-1, 3],
+    [0.5, 3],
+    [Number.NaN, 3],
+    [0, 2 ** 53],
+  ]) {
+    t.is(codeOf(() => fast.scan(from, last)).code, 'ERR_INVALID_ARG_VALUE', `[${from}, ${last}]`)
+  }
+  d.halt()
+})

@@ -11,6 +11,11 @@ import { Availability, type FastCalls, type RingViews, SplitCursorLayout, StatsL
 const REPORT_EVENTS = 16384
 /** An idle poller's figures are at most this stale (ms), as a callback consumer's slice. */
 const REPORT_MS = 2
+/**
+ * Availability flags a multi-producer consumer reads itself before it asks the engine to scan
+ * the rest (one fast call, about 20 ns): measured with 3P1C at batch 1 and 64.
+ */
+const SCAN_HERE = 4
 
 /**
  * What one consumer may process and where it got to, read and written through shared memory
@@ -136,12 +141,17 @@ export class Gate {
     // A consumer is never a whole ring behind what can be published for it.
     let last = next + Math.min(limit, size) - 1
     if (Math.floor(last / size) >= 0x7fffffff) last = Math.min(last, this.cursorFrom(next))
+    // The first few here (an empty or short poll makes no native call), the rest in the engine:
+    // V8 calls a builtin for each `Atomics.load` (about 5 ns), where the engine reads the flags
+    // relaxed and fences once (3P1C batch 64: the consumer's scan set the pace).
     let s = next
-    while (s <= last) {
+    const here = Math.min(last, next + SCAN_HERE - 1)
+    while (s <= here) {
       const index = s % size
       if (Atomics.load(flags, index) !== (((s - index) / size) | 0)) break
       s++
     }
+    if (s > here && s <= last) s += this.fast.scan(s, last)
     if (s > next) return this.withoutAbandoned(next, s - 1)
     return this.cursorFrom(next) >= next ? Availability.Gating : Availability.Idle
   }

@@ -52,6 +52,9 @@ pub(crate) trait Engine: Send + Sync {
     fn abandoned(&self) -> &AbandonedRanges;
     /// Whether `sequence` is published (**Acquire**).
     fn is_published(&self, sequence: i64) -> bool;
+    /// The highest sequence in `[sequence, last]` up to which every one is published, if
+    /// `sequence` is (see `Sequencer::poll_published_until`; **Acquire**).
+    fn published_until(&self, sequence: i64, last: i64) -> Option<i64>;
     fn cursor(&self) -> i64;
     fn remaining_capacity(&self) -> i64;
     /// A new consumer driven by a JavaScript thread, after every consumer of `after`.
@@ -222,6 +225,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn is_published(&self, sequence: i64) -> bool {
         self.sequencer().is_available(sequence)
+    }
+
+    fn published_until(&self, sequence: i64, last: i64) -> Option<i64> {
+        self.sequencer().poll_published_until(sequence, last)
     }
 
     fn cursor(&self) -> i64 {

@@ -1,6 +1,6 @@
 //! Fast calls: the few binding calls JavaScript makes on its hot paths (a wake-up signal after a
-//! publish, a consumer arming its waker, a multi producer's room check and batch publish), as
-//! raw N-API functions rather than `#[napi]` methods.
+//! publish, a consumer arming its waker or scanning the availability flags, a multi producer's
+//! claim, room check and batch publish), as raw N-API functions rather than `#[napi]` methods.
 //!
 //! Why: napi-rs 3.16 wraps every `#[napi]` method call in a native-borrow scope (a global
 //! `Mutex<HashMap>` shared by every thread), a type-tag check and an unwrap; on the 2-core VM a
@@ -237,6 +237,25 @@ fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<i64> {
     }
 }
 
+unsafe extern "C" fn scan(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: made by `fast_calls` (see `call`).
+    unsafe {
+        call(env, info, ["from", "last"], |h: &FastHandle, [from, last]| {
+            let from = err::sequence("from", from)?;
+            let last = err::sequence("last", last)?;
+            if last < from || last - from >= i64::from(h.ring.size) {
+                return Err(coded(
+                    "ERR_INVALID_ARG_VALUE",
+                    format!("invalid scan [{from}, {last}]"),
+                ));
+            }
+            // A count, not a sequence: at most a ring (a small integer, never allocated).
+            let found = h.ring.engine.published_until(from, last).map_or(0, |hi| hi - from + 1);
+            Ok(Out::Number(found as f64))
+        })
+    }
+}
+
 unsafe extern "C" fn arm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: made by `fast_calls` (see `call`).
     unsafe {
@@ -310,23 +329,25 @@ pub(crate) fn functions<'a, H: 'static>(
     Ok(Object::from_raw(raw, object))
 }
 
-const FUNCTIONS: [(&str, Callback); 6] = [
+const FUNCTIONS: [(&str, Callback); 7] = [
     ("signal", signal),
     ("gatingMinimum", gating_minimum),
     ("isHalted", is_halted),
     ("publish", publish),
     ("claim", claim),
+    ("scan", scan),
     ("arm", arm),
 ];
 
 #[napi]
 impl NativeRing {
     /// This thread's fast functions for this ring (see the module docs): `signal()`,
-    /// `gatingMinimum()`, `isHalted()`, `publish(lo, hi)` and `arm(cid, next)` (waking sleepers,
-    /// the multi producer's room bound, the halted flag, a checked publish, arming consumer
-    /// `cid`'s waker for sequence `next`).
+    /// `gatingMinimum()`, `isHalted()`, `publish(lo, hi)`, `claim(n, gating)`,
+    /// `scan(from, last)` and `arm(cid, next)` (waking sleepers, the multi producer's room
+    /// bound, the halted flag, a checked publish, a multi-producer claim, how many sequences
+    /// from `from` on are published, arming consumer `cid`'s waker for sequence `next`).
     #[napi(
-        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; claim(n: number, gating: number): number; arm(cid: number, next: number): void }"
+        ts_return_type = "{ signal(): void; gatingMinimum(): number; isHalted(): boolean; publish(lo: number, hi: number): void; claim(n: number, gating: number): number; scan(from: number, last: number): number; arm(cid: number, next: number): void }"
     )]
     pub fn fast_calls(&self, env: Env) -> Result<Object<'_>> {
         let claims = lock(&self.inst).claims.clone();

@@ -267,7 +267,16 @@ fn huge_timeouts_and_sequences_do_not_panic() {
     for lap in [(1i64 << 32) - 1, (1 << 31) - 1, 1 << 31, (1 << 32) + 5] {
         assert_eq!(barrier.try_wait_for(lap << 3), None, "lap {lap}");
         assert_eq!(s.poll_published((lap << 3) - 8), None, "lap {lap}");
+        assert_eq!(s.poll_published_until(lap << 3, (lap << 3) + 7), None, "lap {lap}");
+        assert_eq!(s.poll_published_until((lap << 3) - 8, i64::MAX), None, "lap {lap}");
     }
+    // A bound below the sequence, or at the end of the numbers: no answer past it, no overflow.
+    let hi = s.next(4).unwrap();
+    s.publish(0, hi).unwrap();
+    assert_eq!(s.poll_published_until(2, 1), None);
+    assert_eq!(s.poll_published_until(0, 2), Some(2));
+    assert_eq!(s.poll_published_until(0, i64::MAX), Some(3));
+    assert_eq!(s.poll_published_until(i64::MAX, i64::MAX), None);
     let b = DisruptorBuilder::new(
         RingBuffer::new(4, || 0u8).unwrap(),
         SingleProducerSequencer::new(4, BusySpinWaitStrategy).unwrap(),

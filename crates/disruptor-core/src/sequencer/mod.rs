@@ -256,6 +256,21 @@ pub unsafe trait Sequencer: Send + Sync + 'static {
     /// the result are visible to the caller (**Acquire**).
     fn poll_published(&self, sequence: i64) -> Option<i64>;
 
+    /// [`poll_published`](Sequencer::poll_published) that looks no further than `last` (a
+    /// batch limit): the same answer capped at `last`, without reading past it.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, MultiProducerSequencer, Sequencer};
+    /// let s = MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap();
+    /// let hi = s.next(4).unwrap();
+    /// s.publish(0, hi).unwrap();
+    /// assert_eq!(s.poll_published_until(1, 2), Some(2));
+    /// assert_eq!(s.poll_published_until(4, 6), None);
+    /// ```
+    fn poll_published_until(&self, sequence: i64, last: i64) -> Option<i64> {
+        self.poll_published(sequence).map(|highest| highest.min(last)).filter(|&h| h >= sequence)
+    }
+
     /// [`poll_published`](Sequencer::poll_published) for a thread that waits with the wait
     /// strategy when it gets `None`: a sequencer whose publisher signals only when asked (a
     /// [`SplitCursor`] published from JavaScript) records the request here

@@ -252,10 +252,15 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
 
     #[inline]
     fn poll_published(&self, sequence: i64) -> Option<i64> {
+        self.poll_published_until(sequence, i64::MAX)
+    }
+
+    #[inline]
+    fn poll_published_until(&self, sequence: i64, last: i64) -> Option<i64> {
         // Nothing precedes sequence 0; clamping also keeps the arithmetic below in range.
         let sequence = sequence.max(0);
         // A consumer is never a whole ring behind what can be published for it.
-        let mut end = sequence.saturating_add(self.index_mask);
+        let mut end = sequence.saturating_add(self.index_mask).min(last);
         if end >> self.index_shift >= i64::from(i32::MAX) {
             // Laps past i32 are truncated, so a flag (even an untouched -1) may equal the lap
             // of a sequence nobody claimed: bound the scan by the claim cursor. Below that a
