@@ -382,3 +382,24 @@ test('a fill that publishes on the same ring gets a flyweight of its own', async
   t.is(d.read(outer + 1).v, 2)
   await d.close()
 })
+
+test('strings of every length up to past the short-string paths, ASCII or not, round-trip through the flyweight and emitEvent', async (t) => {
+  const Text = defineEvent({ s: { utf8: 60 } })
+  const d = new Disruptor({ size: 8, event: Text })
+  const poller = d.poller()
+  for (let n = 0; n <= 20; n++) {
+    const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((i * 7 + n) % 94))).join('')
+    const other = `${ascii.slice(0, n >> 1)}é${ascii.slice(n >> 1)}€`
+    for (const value of [ascii, other]) {
+      const viaFill = d.publishEvent((e) => {
+        e.s = value
+      })
+      const viaEmit = d.emitEvent({ s: value })
+      t.is(d.event(viaFill).s, value, `fill ${JSON.stringify(value)}`)
+      t.is(d.event(viaEmit).s, value, `emit ${JSON.stringify(value)}`)
+      t.is(d.read(viaFill).s, value)
+      poller.poll(() => {})
+    }
+  }
+  await d.close()
+})
