@@ -184,3 +184,89 @@ test('a multi-producer ring too big for the memory limit is a coded error, not a
   t.is(run.status, 0, run.stderr)
   t.is(run.stdout.trim(), 'ERR_DISRUPTOR_OUT_OF_MEMORY')
 })
+
+test('two instances of a multi-producer ring on one thread: a claim made through the second is its own (abandoned when it closes, never handed out twice)', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  const seen: number[] = []
+  const p = d.poller()
+  const drain = () =>
+    p.poll((lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(s)
+    })
+  const first = d.next()
+  d.publish(first, first)
+  const other = Disruptor.attach(d.share())
+  t.is(other.next(), 1) // claimed, never published
+  drain()
+  await other.close()
+  const s = d.next()
+  d.publish(s, s)
+  drain()
+  t.deepEqual(seen, [0, 2], 'the second instance claim was abandoned when it closed')
+  // Both instances claim in turn: distinct, consecutive sequences, each published by its claimer.
+  const again = Disruptor.attach(d.share())
+  const claims: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const a = d.next()
+    const b = again.next()
+    claims.push(a, b)
+    again.publish(b, b)
+    d.publish(a, a)
+    drain()
+  }
+  t.deepEqual(claims, [3, 4, 5, 6, 7, 8])
+  t.deepEqual(seen, [0, 2, 3, 4, 5, 6, 7, 8])
+  await again.close()
+  d.halt()
+})
+
+test('two instances of a multi-producer ring on one thread, past 2**31 - 1: each claim once', async (t) => {
+  const size = 2 ** 20
+  const d = new Disruptor({ size, slotSize: 8, producer: 'multi' })
+  for (let i = 0; i < 2 ** 31 / size; i++) {
+    const hi = d.next(size)
+    d.publish(hi - size + 1, hi)
+  }
+  const other = Disruptor.attach(d.share())
+  const a = other.next()
+  const b = other.next()
+  const c = d.next()
+  t.deepEqual([a, b, c], [2 ** 31, 2 ** 31 + 1, 2 ** 31 + 2])
+  other.publish(a, a)
+  other.publish(b, b)
+  d.publish(c, c)
+  t.is(d.cursor, 2 ** 31 + 2)
+  await other.close()
+  d.halt()
+})
+
+test('a callback consumer of the second instance on a thread is woken (its waker armed for itself)', async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  // The first instance's views and fast functions come first.
+  const first = d.next()
+  d.publish(first, first)
+  const other = Disruptor.attach(d.share())
+  const got: number[] = []
+  let done: () => void = () => {}
+  const all = new Promise<void>((r) => {
+    done = r
+  })
+  other.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) got.push(s)
+    if (got.length === 3) done()
+  })
+  other.start()
+  // A wake-up does not keep the process alive (README, threading model): this timer does.
+  const alive = setInterval(() => {}, 1000)
+  // Published later, from a timer: the consumer found nothing first and armed its waker.
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    const s = d.next()
+    d.publish(s, s)
+  }
+  await all
+  clearInterval(alive)
+  t.deepEqual(got, [1, 2, 3], 'from where it joined on')
+  await other.close()
+  d.halt()
+})

@@ -29,7 +29,7 @@ export const enum Availability {
  */
 export type FastCalls = ReturnType<NativeRing['fastCalls']>
 
-/** One thread's views of one ring's atomics (see `openViews`), and its fast functions. */
+/** One thread's views of one ring's atomics (see `openViews`; its fast functions: `fastCallsOf`). */
 export interface RingViews {
   /** The claim cursor (multi producers), or the split cursor's 64-bit epoch (a single producer). */
   readonly cursor: BigInt64Array
@@ -48,8 +48,6 @@ export interface RingViews {
    * many were ever marked (a cached "none from here on" holds while it does not change).
    */
   readonly abandoned: Int32Array
-  /** The hot calls (signal, arm, the multi producer's room check and batch publish). */
-  readonly fast: FastCalls
 }
 
 /**
@@ -66,8 +64,24 @@ export function openViews(native: NativeRing, multi: boolean): RingViews {
     closed: new Uint8Array(native.closedView()),
     halted: new Uint8Array(native.haltedView()),
     abandoned: new Int32Array(native.abandonedView()),
-    fast: native.fastCalls(),
   }
+}
+
+/** Each instance's fast functions, made on first use. */
+const instanceCalls = new WeakMap<NativeRing, FastCalls>()
+
+/**
+ * The fast functions of `native`, this thread's instance of a ring. Per instance, not per ring
+ * like the views: `claim` records into, `publish` and `arm` check against, the instance that
+ * made them, and one thread may hold two instances of a ring (`attach` of its own `share()`).
+ */
+export function fastCallsOf(native: NativeRing): FastCalls {
+  let calls = instanceCalls.get(native)
+  if (calls === undefined) {
+    calls = native.fastCalls()
+    instanceCalls.set(native, calls)
+  }
+  return calls
 }
 
 /**

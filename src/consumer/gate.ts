@@ -5,7 +5,15 @@
 
 import { closedError } from '../errors'
 import type { NativeRing } from '../native'
-import { Availability, type FastCalls, type RingViews, SplitCursorLayout, StatsLayout, wakeSleepers } from '../protocol'
+import {
+  Availability,
+  type FastCalls,
+  fastCallsOf,
+  type RingViews,
+  SplitCursorLayout,
+  StatsLayout,
+  wakeSleepers,
+} from '../protocol'
 
 /** A consumer hands its figures to the engine at least once per this many events. */
 const REPORT_EVENTS = 16384
@@ -74,7 +82,7 @@ export class Gate {
     this.low = views.low
     this.flags = views.flags
     this.sleepers = views.sleepers
-    this.fast = views.fast
+    this.fast = fastCallsOf(native)
     this.halted = views.halted
     this.abandoned = views.abandoned
     this.size = size

@@ -4,7 +4,7 @@
  */
 
 import type { NativeRing } from '../native'
-import { ClaimSentinel, type FastCalls, type RingViews, wakeSleepers } from '../protocol'
+import { ClaimSentinel, type FastCalls, fastCallsOf, type RingViews, wakeSleepers } from '../protocol'
 import type { Deadline } from './deadline'
 
 /**
@@ -51,7 +51,7 @@ export class MultiProducer {
   ) {
     this.flags = views.flags as Int32Array
     this.sleepers = views.sleepers
-    this.fast = views.fast
+    this.fast = fastCallsOf(native)
     this.closed = views.closed
     this.halted = views.halted
     this.mirror = new Float64Array(native.claimsView())

@@ -5,7 +5,7 @@
 
 import { coded } from '../errors'
 import type { NativeRing } from '../native'
-import { ClaimSentinel, type FastCalls, type RingViews, SplitCursorLayout } from '../protocol'
+import { ClaimSentinel, type FastCalls, fastCallsOf, type RingViews, SplitCursorLayout } from '../protocol'
 import type { Deadline } from './deadline'
 
 /**
@@ -52,7 +52,7 @@ export class SingleProducer {
     this.cursor = views.cursor
     this.low = views.low as Int32Array
     this.sleepers = views.sleepers
-    this.fast = views.fast
+    this.fast = fastCallsOf(native)
     this.closed = views.closed
     this.halted = views.halted
     // A thread that produced before this one (and went away) may have stored it.
