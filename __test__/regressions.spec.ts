@@ -270,3 +270,89 @@ test('a callback consumer of the second instance on a thread is woken (its waker
   await other.close()
   d.halt()
 })
+
+for (const producer of ['single', 'multi'] as const) {
+  test(`${producer} producer: a claim that only a consumer of this thread's other instance of the ring could make room for is ERR_DISRUPTOR_WOULD_DEADLOCK, not a wait`, async (t) => {
+    const d = new Disruptor({ size: 4, slotSize: 8, producer })
+    const other = Disruptor.attach(d.share())
+    const p = other.poller()
+    for (let i = 0; i < 4; i++) {
+      const s = d.next()
+      d.publish(s, s)
+    }
+    // The ring is full; only `p`, polled by this very thread, can make room. (A timeout, so
+    // that a regression fails with ERR_DISRUPTOR_TIMEOUT instead of hanging.)
+    t.throws(() => d.next(1, { timeout: 2000 }), { code: 'ERR_DISRUPTOR_WOULD_DEADLOCK' })
+    const seen: number[] = []
+    p.poll((lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(s)
+    })
+    t.deepEqual(seen, [0, 1, 2, 3])
+    const s = d.next()
+    d.publish(s, s)
+    t.is(d.cursor, 4)
+    p.poll((lo, hi) => {
+      for (let q = lo; q <= hi; q++) seen.push(q)
+    })
+    t.deepEqual(seen, [0, 1, 2, 3, 4])
+    await other.close()
+    d.halt()
+  })
+}
+
+test("a handler of this thread's other instance that republishes into a full ring through this one: the progress of both instances counts (one ERR_DISRUPTOR_WOULD_DEADLOCK, as with one instance)", async (t) => {
+  const d = new Disruptor({ size: 64, slotSize: 8, producer: 'multi' })
+  const other = Disruptor.attach(d.share())
+  const dv = new Float64Array(d.buffer)
+  const ov = new Float64Array(other.buffer)
+  const got: number[] = []
+  const errors: string[] = []
+  let done: () => void = () => {}
+  const all = new Promise<void>((r) => {
+    done = r
+  })
+  other.handleEventsWith({
+    maxBatchSize: 1,
+    onBatch(lo, hi) {
+      for (let s = lo; s <= hi; s++) {
+        const v = ov[s & 63]
+        got.push(v)
+        if (v < 64) {
+          try {
+            const q = d.next(1, { timeout: 200 })
+            dv[q & 63] = v + 100
+            d.publish(q, q)
+          } catch (e) {
+            errors.push((e as { code: string }).code)
+          }
+        }
+        if (got.length === 127) done()
+      }
+    },
+  })
+  other.start()
+  for (let i = 0; i < 64; i++) {
+    const s = d.next()
+    dv[s & 63] = i
+    d.publish(s, s)
+  }
+  // Bounded: before the fix eight claims timed out (200 ms each) and 120 events came.
+  const alive = setInterval(() => {}, 1000)
+  await Promise.race([all, new Promise((r) => setTimeout(r, 5000))])
+  clearInterval(alive)
+  t.deepEqual(errors, ['ERR_DISRUPTOR_WOULD_DEADLOCK'])
+  t.is(got.length, 127)
+  t.is(got.filter((v) => v >= 100).length, 63)
+  await other.close()
+  d.halt()
+})
+
+test("drain() and close() with callback consumers of this thread's other instance never started: ERR_DISRUPTOR_NOT_STARTED at once", async (t) => {
+  const d = new Disruptor({ size: 8, slotSize: 8, producer: 'multi' })
+  const other = Disruptor.attach(d.share())
+  other.handleEventsWith(() => {}) // never started
+  const s = d.next()
+  d.publish(s, s)
+  await t.throwsAsync(d.drain({ timeout: 3000 }), { code: 'ERR_DISRUPTOR_NOT_STARTED' })
+  await t.throwsAsync(d.close(), { code: 'ERR_DISRUPTOR_NOT_STARTED' })
+})

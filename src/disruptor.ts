@@ -24,7 +24,7 @@ import { ProcessRing } from './process/ring'
 import { Sequencer } from './producer/sequencer'
 import { StatsWindow } from './stats'
 import { readableOf, type StreamRing, writableOf } from './stream'
-import { threadBuffer, track, untrack } from './thread'
+import { flushThread, neverStartedOnThread, threadBuffer, track, untrack } from './thread'
 import type {
   Batch,
   DisruptorOptions,
@@ -588,7 +588,7 @@ export class Disruptor<E = number> extends Sequencer {
 
   /** Waits until every consumer reached `targetNow()` (asked again each round). */
   private async drainUntil(timeout: number, targetNow: () => number): Promise<void> {
-    if (this.consumers.neverStarted) {
+    if (neverStartedOnThread(this.token)) {
       throw coded(new Error("drain() before start(): this thread's consumers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
     }
     const deadline = performance.now() + timeout
@@ -707,7 +707,7 @@ export class Disruptor<E = number> extends Sequencer {
 
   /** @internal */
   protected flushConsumers(): void {
-    this.consumers.flush()
+    flushThread(this.token)
   }
 
   /** @internal */

@@ -13,6 +13,10 @@ export interface OpenRing {
   readonly token: string
   /** Delivers events waiting for this thread's consumers; true if any were. */
   deliverPending(): boolean
+  /** Stores the progress its consumers finished and deferred. */
+  flush(): void
+  /** Whether it has callback consumers that were never started. */
+  readonly neverStarted: boolean
 }
 
 /**
@@ -44,6 +48,21 @@ export function untrack(ring: OpenRing): void {
   if (open.delete(ring) && open.size === 0) process.removeListener('beforeExit', beforeExit)
   for (const o of open) if (o.token === ring.token) return
   views.delete(ring.token)
+}
+
+/**
+ * Stores the progress of every consumer of ring `token` on this thread, whichever of the
+ * thread's instances of the ring it belongs to (`attach` of its own `share()` makes a second):
+ * a claim waiting for room must see all of it.
+ */
+export function flushThread(token: string): void {
+  for (const o of open) if (o.token === token) o.flush()
+}
+
+/** Whether an instance of ring `token` on this thread has callback consumers it never started. */
+export function neverStartedOnThread(token: string): boolean {
+  for (const o of open) if (o.token === token && o.neverStarted) return true
+  return false
 }
 
 /** This thread's ArrayBuffer over the ring's slots, made once and reused while it lives. */

@@ -1,10 +1,10 @@
 //! [`Instance`]: what one JavaScript thread's `NativeRing` owns (its consumers, its pending
 //! `waitForRoom` threads and its claim mirror), and how it lets go of them on detach.
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 
 use disruptor_core::Error;
@@ -16,6 +16,33 @@ use crate::waker::Waker;
 
 /// Distinguishes instances (for the single-producer owner check); 0 means none.
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's instances, of every ring (a JavaScript thread is one OS thread). One thread
+    /// may hold two instances of a ring (`attach` of its own `share()`): a producer that waits
+    /// for room must see the consumers of both.
+    static THREAD_INSTANCES: RefCell<Vec<Weak<Mutex<Instance>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records `inst` as one of this thread's instances (and forgets those that are gone).
+pub(crate) fn register_on_this_thread(inst: &InstanceRef) {
+    THREAD_INSTANCES.with(|list| {
+        let mut list = list.borrow_mut();
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(inst));
+    });
+}
+
+/// Whether `test` holds for an instance of ring `ring_id` on this thread that is not detached
+/// (each locked in turn, none while another is held).
+pub(crate) fn any_on_this_thread(ring_id: u32, mut test: impl FnMut(&Instance) -> bool) -> bool {
+    let live: Vec<InstanceRef> =
+        THREAD_INSTANCES.with(|list| list.borrow().iter().filter_map(Weak::upgrade).collect());
+    live.iter().any(|inst| {
+        let inst = lock(inst);
+        !inst.detached && inst.ring.id == ring_id && test(&inst)
+    })
+}
 
 /// A consumer this thread drives, with its waker thread once it has one.
 pub(crate) struct Consumer {

@@ -91,12 +91,14 @@ impl NativeRing {
         check_producer(&self.ring, &self.inst, self.id)
     }
 
-    /// Whether a running consumer of this thread has not passed `wrap`: a producer on this
-    /// thread waiting for it would wait forever.
+    /// Whether a running consumer of this thread (of any of its instances of the ring) has not
+    /// passed `wrap`: a producer on this thread waiting for it would wait forever.
     fn own_consumer_below(&self, wrap: i64) -> bool {
-        lock(&self.inst).consumers.iter().flatten().any(|c| {
-            let info = c.handle.info();
-            info.state() == ConsumerState::Running && info.sequence() < wrap
+        crate::instance::any_on_this_thread(self.ring.id, |inst| {
+            inst.consumers.iter().flatten().any(|c| {
+                let info = c.handle.info();
+                info.state() == ConsumerState::Running && info.sequence() < wrap
+            })
         })
     }
 
