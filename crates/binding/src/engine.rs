@@ -34,6 +34,9 @@ pub(crate) trait Engine: Send + Sync {
     /// The cursor's atomic: the claim cursor multi producers compare-and-exchange, or a single
     /// producer's split-cursor epoch (see `SplitCursor`).
     fn cursor_atomic(&self) -> &AtomicI64;
+    /// A multi-producer claim of `n` within `bound` and `limit`, never waiting (see
+    /// `MultiProducerSequencer::try_next_within`); `None` on a single-producer ring.
+    fn claim_within(&self, n: i64, bound: i64, limit: i64) -> Option<i64>;
     /// A single producer's split-cursor low word (what a JavaScript single producer swaps
     /// every publish into, and JavaScript consumers read); none for multi producers.
     fn published_low(&self) -> Option<&AtomicI32>;
@@ -111,6 +114,8 @@ struct Ring<S: Sequencer> {
     flags_of: fn(&S) -> &[AtomicI32],
     /// The split cursor's low word of a single-producer sequencer (none for multi producers).
     low_of: fn(&S) -> Option<&AtomicI32>,
+    /// A multi-producer sequencer's bounded claim (none for a single producer).
+    claim_within_of: fn(&S, i64, i64, i64) -> Option<i64>,
 }
 
 /// Builds the engine for `size` slots of `slot_size` bytes.
@@ -123,11 +128,17 @@ pub(crate) fn build(
     let slots = SlotBuffer::new(size, slot_size)?;
     Ok(if multi {
         let sequencer = MultiProducerSequencer::new(size, wait)?;
-        ring(slots, sequencer, |s| s.availability_flags(), |_| None)?
+        ring(
+            slots,
+            sequencer,
+            |s| s.availability_flags(),
+            |_| None,
+            |s, n, bound, limit| s.try_next_within(n, bound, limit),
+        )?
     } else {
         // Split cursor: JavaScript publishes with a 32-bit `Atomics.exchange` (no BigInt).
         let sequencer = SingleProducerSequencer::with_split_cursor(size, wait)?;
-        ring(slots, sequencer, |_| &[], |s| s.split_cursor().map(|c| c.low()))?
+        ring(slots, sequencer, |_| &[], |s| s.split_cursor().map(|c| c.low()), |_, _, _, _| None)?
     })
 }
 
@@ -136,11 +147,12 @@ fn ring<S: Sequencer<Wait = AnyWaitStrategy>>(
     sequencer: S,
     flags_of: fn(&S) -> &[AtomicI32],
     low_of: fn(&S) -> Option<&AtomicI32>,
+    claim_within_of: fn(&S, i64, i64, i64) -> Option<i64>,
 ) -> Result<Arc<dyn Engine>> {
     // No consumer threads: every consumer is a poller that JavaScript drives. The Producer is
     // dropped: JavaScript claims and publishes through the (checked) sequencer instead.
     let (disruptor, _producer) = DisruptorBuilder::new(slots, sequencer)?.build();
-    Ok(Arc::new(Ring { disruptor, flags_of, low_of }))
+    Ok(Arc::new(Ring { disruptor, flags_of, low_of, claim_within_of }))
 }
 
 impl<S: Sequencer<Wait = AnyWaitStrategy>> Ring<S> {
@@ -180,6 +192,10 @@ impl<S: Sequencer<Wait = AnyWaitStrategy>> Engine for Ring<S> {
 
     fn gating_minimum(&self, default: i64) -> i64 {
         self.sequencer().core().gating_minimum_for_claim(default)
+    }
+
+    fn claim_within(&self, n: i64, bound: i64, limit: i64) -> Option<i64> {
+        (self.claim_within_of)(self.sequencer(), n, bound, limit)
     }
 
     fn cursor_atomic(&self) -> &AtomicI64 {

@@ -16,7 +16,6 @@
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
@@ -198,13 +197,13 @@ unsafe extern "C" fn claim(env: sys::napi_env, info: sys::napi_callback_info) ->
 }
 
 /// A multi producer's claim of `n` while `gating` (its cached lower bound of the slowest
-/// consumer) shows room: the compare-and-exchange on the claim cursor that JavaScript would
-/// make with `Atomics`, without the BigInts they take and give (about 40 ns and a collection
-/// every 30 thousand claims). Records `[lo, hi]` in this thread's claim mirror before it
-/// returns (a thread terminated on the way back leaves its claim recorded), then returns `hi`
-/// (a small integer, which N-API hands over without allocating) or, past `2**31 - 1`,
-/// `ClaimSentinel::InMirror`; `ClaimSentinel::NoRoom` when `gating` shows no room or the claim
-/// would pass exact numbers (nothing claimed).
+/// consumer) shows room (`MultiProducerSequencer::try_next_within`): the compare-and-exchange
+/// JavaScript would make with `Atomics`, without the BigInts they take and give (about 40 ns and
+/// a collection every 30 thousand claims). Records `[lo, hi]` in this thread's claim mirror
+/// before it returns (a thread terminated on the way back leaves its claim recorded), then
+/// returns `hi` (a small integer, which N-API hands over without allocating) or, past
+/// `2**31 - 1`, `ClaimSentinel::InMirror`; `ClaimSentinel::NoRoom` when `gating` shows no room
+/// or the claim would pass exact numbers (nothing claimed).
 fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<i64> {
     if !h.ring.multi {
         // The cursor of a single producer is its split cursor's epoch: never claim on it.
@@ -214,25 +213,15 @@ fn claim_within(h: &FastHandle, n: f64, gating: f64) -> Result<i64> {
     if gating.is_nan() {
         return Err(coded("ERR_INVALID_ARG_VALUE", "gating must be a number"));
     }
-    let cursor = h.ring.engine.cursor_atomic();
-    let size = i64::from(h.ring.size);
-    // Relaxed: a guess for the exchange, which fails (and reloads) if it is stale.
-    let mut current = cursor.load(Ordering::Relaxed);
-    loop {
-        let hi = current + n;
-        if (hi - size) as f64 > gating || hi > err::MAX_SEQUENCE {
-            return Ok(ClaimSentinel::NoRoom as i64);
-        }
-        // SeqCst, as JavaScript's `Atomics.compareExchange` it replaces (and the engine's
-        // `Sequence::compare_and_set`): the claim is one total-order step of the protocol
-        // the loom models check.
-        match cursor.compare_exchange(current, hi, Ordering::SeqCst, Ordering::Relaxed) {
-            Ok(_) => {
-                h.claims.record(hi - n + 1, hi);
-                let small = hi <= i64::from(i32::MAX);
-                return Ok(if small { hi } else { ClaimSentinel::InMirror as i64 });
-            }
-            Err(seen) => current = seen,
+    // An integer bound: a sequence is above `gating` exactly when it is above its floor
+    // (`as` saturates: -Infinity is i64::MIN).
+    let bound = gating.floor() as i64;
+    match h.ring.engine.claim_within(n, bound, err::MAX_SEQUENCE) {
+        None => Ok(ClaimSentinel::NoRoom as i64),
+        Some(hi) => {
+            h.claims.record(hi - n + 1, hi);
+            let small = hi <= i64::from(i32::MAX);
+            Ok(if small { hi } else { ClaimSentinel::InMirror as i64 })
         }
     }
 }

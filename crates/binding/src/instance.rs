@@ -25,7 +25,7 @@ thread_local! {
 }
 
 /// Records `inst` as one of this thread's instances (and forgets those that are gone).
-pub(crate) fn register_on_this_thread(inst: &InstanceRef) {
+fn register_on_this_thread(inst: &InstanceRef) {
     THREAD_INSTANCES.with(|list| {
         let mut list = list.borrow_mut();
         list.retain(|w| w.strong_count() > 0);
@@ -130,11 +130,11 @@ pub(crate) fn lock(inst: &InstanceRef) -> MutexGuard<'_, Instance> {
 }
 
 impl Instance {
-    /// A new instance of `ring` with a fresh id.
+    /// A new instance of `ring` with a fresh id, one of this thread's.
     pub(crate) fn new(ring: Arc<RingState>) -> InstanceRef {
         // Relaxed: only uniqueness matters, which the atomic increment gives.
         let id = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Mutex::new(Instance {
+        let inst = Arc::new(Mutex::new(Instance {
             ring,
             id,
             consumers: Vec::new(),
@@ -143,7 +143,9 @@ impl Instance {
             waits: HashMap::new(),
             next_wait: 1,
             detached: false,
-        }))
+        }));
+        register_on_this_thread(&inst);
+        inst
     }
 
     /// Consumer `cid` of this thread; ERR_DISRUPTOR_CLOSED once detached.

@@ -50,7 +50,6 @@ impl NativeRing {
     /// A new instance of `ring` for this thread, detached when the thread's env goes away.
     fn with_instance(env: &Env, ring: Arc<RingState>) -> Result<NativeRing> {
         let inst = Instance::new(ring.clone());
-        crate::instance::register_on_this_thread(&inst);
         let id = lock(&inst).id;
         // A thread that exits without closing (a worker that ends) must not leave consumers
         // gating the ring or threads calling into a dead environment.

@@ -304,6 +304,36 @@ unsafe impl<W: WaitStrategy> Sequencer for MultiProducerSequencer<W> {
 }
 
 impl<W: WaitStrategy> MultiProducerSequencer<W> {
+    /// Claims `n` slots only if the claim reaches no further than a ring past `bound` (a lower
+    /// bound of the slowest consumer that the caller keeps itself, as JavaScript producers do)
+    /// and no further than `limit`: `Some(hi)`, or `None` with nothing claimed. Never waits:
+    /// a compare-and-set on the claim cursor, retried from the value that won when another
+    /// producer claimed first.
+    ///
+    /// ```
+    /// use disruptor_core::{BusySpinWaitStrategy, MultiProducerSequencer};
+    /// let s = MultiProducerSequencer::new(8, BusySpinWaitStrategy).unwrap();
+    /// assert_eq!(s.try_next_within(3, -1, i64::MAX), Some(2));
+    /// assert_eq!(s.try_next_within(6, -1, i64::MAX), None); // 8 is more than a ring past -1
+    /// assert_eq!(s.try_next_within(1, 0, 2), None); // past the limit
+    /// ```
+    pub fn try_next_within(&self, n: i64, bound: i64, limit: i64) -> Option<i64> {
+        let size = self.core.buffer_size as i64;
+        let mut current = self.core.cursor.get_relaxed();
+        loop {
+            let hi = current + n;
+            if hi - size > bound || hi > limit {
+                return None;
+            }
+            // SeqCst (`Sequence::compare_and_set`): the claim step of `next`, as the loom
+            // models check it.
+            if self.core.cursor.compare_and_set(current, hi) {
+                return Some(hi);
+            }
+            current = self.core.cursor.get_relaxed();
+        }
+    }
+
     /// The published cursor of a ring without gating consumers.
     fn published_without_consumers(&self) -> i64 {
         // JavaScript producers may run a ring or more ahead of what is published (their
