@@ -356,3 +356,27 @@ test("drain() and close() with callback consumers of this thread's other instanc
   await t.throwsAsync(d.drain({ timeout: 3000 }), { code: 'ERR_DISRUPTOR_NOT_STARTED' })
   await t.throwsAsync(d.close(), { code: 'ERR_DISRUPTOR_NOT_STARTED' })
 })
+
+test("messages in 8-byte slots: padding that starts in the ring's last slot is skipped, not delivered as an empty message (its header's kind word fell past the buffer's end)", async (t) => {
+  const d = new Disruptor({ size: 16, slotSize: 8 })
+  const got: [number, string, number][] = []
+  d.handleMessagesWith((view, seq, kind) => {
+    got.push([seq, kind, view.length])
+  })
+  d.start()
+  const five = 'é'.repeat(14) // 28 bytes and a 12-byte header: 5 slots
+  for (let i = 0; i < 3; i++) {
+    d.write(five) // slots 0-4, 5-9, 10-14
+    await d.drain()
+  }
+  // 6 slots claimed from 15 would wrap: 15-20 become padding, the message goes to 21.
+  t.is(d.write('é'.repeat(18)), 21)
+  await d.drain()
+  t.deepEqual(got, [
+    [0, 'text', 28],
+    [5, 'text', 28],
+    [10, 'text', 28],
+    [21, 'text', 36],
+  ])
+  await d.close()
+})

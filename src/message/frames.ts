@@ -252,9 +252,15 @@ export class Frames {
     return !wraps
   }
 
-  /** Marks the claim `[lo, lo + n - 1]` as padding (consumers skip it). */
+  /**
+   * Marks the claim `[lo, lo + n - 1]` as padding (consumers skip it). In the ring's last slot
+   * of 8 bytes the header has no room for its kind word: the stamp and length alone say
+   * padding there (`deliver`), since no message can start where its header does not fit.
+   */
   pad(lo: number, n: number): void {
-    this.header((lo & this.mask) * this.ring.slotSize, lo, n, Kind.Padding)
+    const at = (lo & this.mask) * this.ring.slotSize
+    if (at + HEADER <= this.u8.length) this.header(at, lo, n, Kind.Padding)
+    else this.u32.set([lo >>> 0, n], at >>> 2)
   }
 
   private header(at: number, seq: number, length: number, kind: Kind): void {
@@ -282,7 +288,8 @@ export class Frames {
         continue
       }
       const length = u32[i + 1]
-      const kind = u32[i + 2]
+      // A header that does not fit before the ring's end is padding's (see `pad`).
+      const kind = at + HEADER <= u8.length ? u32[i + 2] : Kind.Padding
       if (kind === Kind.Padding) {
         s += length
         continue
@@ -315,6 +322,6 @@ export function messageHandler(h: MessageHandler | MessageHandlerObject, frames:
 }
 
 /** A message handler as a frame visitor (the kind word named). */
-function asVisitor(h: MessageHandler): FrameVisitor {
+export function asVisitor(h: MessageHandler): FrameVisitor {
   return (view, seq, kind) => h(view, seq, (kind & KIND_BITS) === Kind.Text ? 'text' : 'bytes')
 }
