@@ -7,18 +7,16 @@
  * files as coded errors.
  */
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createInterface, type Interface } from 'node:readline'
 import { Worker } from 'node:worker_threads'
 import test from 'ava'
 
 import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
+import { killPeers, Peer, RUST_PEER } from './peer'
 
-const FIXTURE = join(__dirname, 'fixtures', 'process-peer.js')
 const ROOT = resolve(__dirname, '..')
-const RUST_PEER = join(ROOT, 'target', 'debug', 'disruptor-shm-peer')
 const DIR = process.env.NAPI_DISRUPTOR_SHM_DIR ?? '/dev/shm'
 const fileOf = (name: string) => join(DIR, `napi-disruptor.${name}`)
 
@@ -34,73 +32,7 @@ function named(t: { teardown(f: () => void): void }, what: string): string {
   return name
 }
 
-/** Peers still running: a test that fails midway leaves none behind (ava would not exit). */
-const running = new Set<ChildProcess>()
-test.afterEach.always(() => {
-  for (const child of running) child.kill('SIGKILL')
-  running.clear()
-})
-
-/** A peer process with its stdout read line by line. */
-class Peer {
-  readonly child: ChildProcess
-  private readonly lines: string[] = []
-  private readonly waiters: (() => void)[] = []
-  private readonly reader: Interface
-  readonly exited: Promise<number | null>
-
-  constructor(command: string, args: string[]) {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    this.child = child
-    running.add(child)
-    child.once('exit', () => running.delete(child))
-    this.reader = createInterface({ input: child.stdout })
-    this.reader.on('line', (l) => {
-      this.lines.push(l)
-      for (const w of this.waiters.splice(0)) w()
-    })
-    this.exited = new Promise((done) => this.child.on('exit', (code) => done(code)))
-  }
-
-  static js(...args: string[]): Peer {
-    return new Peer(process.execPath, [FIXTURE, ...args])
-  }
-
-  static rust(...args: string[]): Peer {
-    return new Peer(RUST_PEER, args)
-  }
-
-  /** The next line starting with `prefix`. */
-  async line(prefix: string): Promise<string> {
-    for (;;) {
-      const i = this.lines.findIndex((l) => l.startsWith(prefix))
-      if (i >= 0) return this.lines.splice(i, 1)[0]
-      if (this.child.exitCode !== null) throw new Error(`peer exited (${this.child.exitCode}) before '${prefix}'`)
-      await new Promise<void>((w) => {
-        this.waiters.push(w)
-        this.child.once('exit', w)
-      })
-    }
-  }
-
-  /** Waits for a clean exit; its `result` line parsed, if any. */
-  async finish(): Promise<{ events: number; per: Record<string, number> } | undefined> {
-    const code = await this.exited
-    if (code !== 0) throw new Error(`peer exited with ${code}`)
-    const r = this.lines.find((l) => l.startsWith('result '))
-    if (r === undefined) return undefined
-    const [, events, ...per] = r.split(' ')
-    return {
-      events: Number(events),
-      per: Object.fromEntries(per.map((p) => p.split(':')).map(([id, n]) => [id, Number(n)])),
-    }
-  }
-
-  async kill(): Promise<void> {
-    this.child.kill('SIGKILL')
-    await this.exited
-  }
-}
+test.afterEach.always(killPeers)
 
 test.serial('three producer processes and two consumer processes: every event exactly once, in order', async (t) => {
   const name = named(t, '3p2c')

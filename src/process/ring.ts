@@ -8,6 +8,7 @@
 import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
+import { asVisitor, type FrameProducer, Frames, type MessageKind } from '../message/frames'
 import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
 import { deadlineOf } from '../producer/deadline'
 import type { Batch } from '../types'
@@ -108,6 +109,9 @@ export class ProcessRing<E = number> {
   private readonly consumers = new Set<ProcessConsumer>()
   private codec: EventCodec | undefined
   private fly: unknown
+  /** This process's message framing and the producer it writes through (made on first use). */
+  private messageFrames: Frames | undefined
+  private framer: FrameProducer | undefined
   private closed = false
   /** Consumers this instance named itself. */
   private made = 0
@@ -262,6 +266,45 @@ export class ProcessRing<E = number> {
     return seq
   }
 
+  /**
+   * Claims `n` slots at once, calls `fill(eventOrOffset, seq)` for each in order and publishes
+   * them together; returns the highest sequence. A fill that throws abandons the whole claim
+   * (none of it is delivered) and the error propagates.
+   */
+  publishEvents(n: number, fill: (event: E, seq: number) => void): number {
+    fn('fill', fill)
+    const hi = this.next(integer('n', n, 1, this.size))
+    this.fillAndPublish(hi - n + 1, hi, fill)
+    return hi
+  }
+
+  /** Like `publishEvents`, but -1 at once when there is not room for `n` (nothing claimed, `fill` not called). */
+  tryPublishEvents(n: number, fill: (event: E, seq: number) => void): number {
+    fn('fill', fill)
+    const hi = this.tryNext(integer('n', n, 1, this.size))
+    if (hi >= 0) this.fillAndPublish(hi - n + 1, hi, fill)
+    return hi
+  }
+
+  /** `publishEvent` waiting for room as `nextAsync` does (an abort rejects with an AbortError, nothing claimed). */
+  async publishEventAsync(fill: (event: E, seq: number) => void, options?: { signal?: AbortSignal }): Promise<number> {
+    fn('fill', fill)
+    const seq = await this.nextAsync(1, options)
+    this.fillAndPublish(seq, seq, fill)
+    return seq
+  }
+
+  /** Fills the claim `[lo, hi]` and publishes it; abandons it if a fill throws. */
+  private fillAndPublish(lo: number, hi: number, fill: (event: E, seq: number) => void): void {
+    try {
+      for (let s = lo; s <= hi; s++) fill((this.eventType === undefined ? this.offset(s) : this.event(s)) as E, s)
+    } catch (e) {
+      this.abandon()
+      throw e
+    }
+    this.claimsOf().publish()
+  }
+
   /** Typed rings: claims one slot, writes `values` (checked first: nothing claimed on bad input) and publishes it. */
   emitEvent(values: EventInput<E>): number {
     const codec = this.eventCodec()
@@ -270,6 +313,85 @@ export class ProcessRing<E = number> {
     codec.write(seq & (this.size - 1), values as Record<string, unknown>)
     this.claimsOf().publish()
     return seq
+  }
+
+  /** Typed rings: `emitEvent`, or -1 at once when the ring is full (nothing written). */
+  tryEmitEvent(values: EventInput<E>): number {
+    const codec = this.eventCodec()
+    codec.check(values)
+    const seq = this.tryNext(1)
+    if (seq < 0) return -1
+    codec.write(seq & (this.size - 1), values as Record<string, unknown>)
+    this.claimsOf().publish()
+    return seq
+  }
+
+  /** Typed rings: `emitEvent` waiting for room as `nextAsync` does. */
+  async emitEventAsync(values: EventInput<E>, options?: { signal?: AbortSignal }): Promise<number> {
+    const codec = this.eventCodec()
+    codec.check(values)
+    const seq = await this.nextAsync(1, options)
+    codec.write(seq & (this.size - 1), values as Record<string, unknown>)
+    this.claimsOf().publish()
+    return seq
+  }
+
+  /**
+   * Typed rings: several events in one claim, published together; the highest sequence. All
+   * are checked first: one bad event and none is claimed.
+   */
+  emitEvents(events: readonly EventInput<E>[]): number {
+    const codec = this.eventCodec()
+    if (!Array.isArray(events)) throw typeError('events must be an array')
+    const n = integer('events.length', events.length, 1, this.size)
+    for (const e of events) codec.check(e)
+    const hi = this.next(n)
+    for (let s = hi - n + 1; s <= hi; s++) {
+      codec.write(s & (this.size - 1), events[s - hi + n - 1] as Record<string, unknown>)
+    }
+    this.claimsOf().publish()
+    return hi
+  }
+
+  /**
+   * Messages, as `Disruptor.write`: `data` (a string, as UTF-8, or bytes) as one message in as
+   * many consecutive slots as it needs, claimed and published at once (blocking while the ring
+   * is full); the sequence of its first slot. At most `maxMessageBytes` (ERR_OUT_OF_RANGE; a
+   * wrong type: ERR_INVALID_ARG_TYPE; nothing is claimed either way).
+   */
+  write(data: string | ArrayBufferView | ArrayBuffer): number {
+    const frames = this.frames()
+    return frames.send(this.framerOf(), frames.measure(data), 0, true)
+  }
+
+  /** Like `write`, but -1 at once when there is no room for it (nothing written). */
+  tryWrite(data: string | ArrayBufferView | ArrayBuffer): number {
+    const frames = this.frames()
+    return frames.send(this.framerOf(), frames.measure(data), 0, false)
+  }
+
+  /** Like `write`, waiting for room on libuv's pool (as `nextAsync`). */
+  async writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
+    const frames = this.frames()
+    return frames.sendAsync(this.framerOf(), frames.measure(data), 0, options)
+  }
+
+  /** The longest message `write` takes, in bytes (half the ring, less a 12-byte header). */
+  get maxMessageBytes(): number {
+    return this.frames().maxBytes
+  }
+
+  /**
+   * Calls `each(view, seq, kind)` for every message that starts in `[lo, hi]` (a consumer's
+   * batch), in order: `view` is the message in place, valid until the batch is committed (copy
+   * what you keep). When `each` returns a Promise, the messages after it wait for it, and the
+   * result is a Promise (return it from a `run()` handler to hold the batch).
+   */
+  eachMessage(lo: number, hi: number, each: (view: Uint8Array, seq: number, kind: MessageKind) => unknown): unknown {
+    fn('each', each)
+    integer('lo', lo, 0, Number.MAX_SAFE_INTEGER)
+    integer('hi', hi, lo - 1, lo + this.size - 1) // a batch is at most a ring long
+    return this.frames().deliver(lo, hi, asVisitor(each))
   }
 
   /** Typed rings: this process's flyweight moved to `seq` (no allocation). */
@@ -355,6 +477,35 @@ export class ProcessRing<E = number> {
     this.claims =
       this.producer === 'single' ? new SingleClaims(this.native, handle, this.size) : new EngineClaims(handle)
     return this.claims
+  }
+
+  /** This process's message framing; ERR_DISRUPTOR_HAS_EVENT_LAYOUT on a ring of typed events. */
+  private frames(): Frames {
+    if (this.messageFrames !== undefined) return this.messageFrames
+    if (this.eventType !== undefined) {
+      throw coded(
+        new Error('messages need a ring of byte slots (this one has an event layout)'),
+        'ERR_DISRUPTOR_HAS_EVENT_LAYOUT',
+      )
+    }
+    this.messageFrames = new Frames(this)
+    return this.messageFrames
+  }
+
+  /**
+   * What the framing claims and publishes through: this ring, except that a publish goes
+   * straight to the claim (the framing publishes exactly what it claimed, so the check
+   * `publish(lo, hi)` makes, a native call on a multi-producer ring, is not needed).
+   */
+  private framerOf(): FrameProducer {
+    if (this.framer !== undefined) return this.framer
+    this.framer = {
+      next: (n) => this.next(n),
+      tryNext: (n) => this.tryNext(n),
+      nextAsync: (n, options) => this.nextAsync(n, options),
+      publish: () => this.claimsOf().publish(),
+    }
+    return this.framer
   }
 
   private eventCodec(): EventCodec {

@@ -1,0 +1,200 @@
+/**
+ * ProcessRing's produce API beyond next/publish: messages (`write`, `tryWrite`, `writeAsync`,
+ * `eachMessage`) between real processes and in one, batches of events (`publishEvents`,
+ * `tryPublishEvents`, `publishEventAsync`) and typed ones (`emitEvents`, `tryEmitEvent`,
+ * `emitEventAsync`), with their coded errors.
+ */
+
+import test from 'ava'
+
+import { defineEvent, ProcessRing } from '../dist/index.js'
+import { killPeers, Peer } from './peer'
+
+test.afterEach.always(killPeers)
+
+let names = 0
+/** A ring name of this test run, removed when the test ends. */
+function named(t: { teardown(f: () => void): void }, what: string): string {
+  const name = `spec-msg-${what}-${process.pid}-${names++}`
+  t.teardown(() => {
+    try {
+      ProcessRing.unlink(name)
+    } catch {}
+  })
+  return name
+}
+
+type Got = [seq: number, kind: string, text: string]
+
+/** Everything `c` has now, as messages. */
+function drain(ring: ProcessRing, c: ReturnType<ProcessRing['consumer']>): Got[] {
+  const got: Got[] = []
+  const decoder = new TextDecoder()
+  while (
+    c.poll((lo, hi) => ring.eachMessage(lo, hi, (view, seq, kind) => got.push([seq, kind, decoder.decode(view)]))) ===
+    'processing'
+  ) {}
+  return got
+}
+
+for (const producer of ['multi', 'single'] as const) {
+  test(`messages in one process (${producer} producer): text and bytes in place, padding at the ring's end, a full ring, bad input`, async (t) => {
+    const ring = ProcessRing.create({ name: named(t, producer), size: 16, slotSize: 8, producer })
+    const c = ring.consumer('c')
+    t.is(ring.maxMessageBytes, 8 * 8 - 12)
+    t.is(ring.write('hi'), 0, 'a 2-byte message and its header: 2 slots')
+    t.is(ring.write(Buffer.from('0123456789')), 2, '3 slots')
+    t.is(ring.write(new Float64Array([1.5]).buffer), 5, 'an ArrayBuffer: bytes')
+    t.is(await ring.writeAsync(new Uint16Array([0x6b6f])), 8, 'a typed array: its bytes')
+    const first = drain(ring, c)
+    t.deepEqual(
+      first.map(([seq, kind]) => [seq, kind]),
+      [
+        [0, 'text'],
+        [2, 'bytes'],
+        [5, 'bytes'],
+        [8, 'bytes'],
+      ],
+    )
+    t.is(first[0][2], 'hi')
+    t.is(first[1][2], '0123456789')
+    t.is(first[3][2], 'ok')
+    // A 5-slot message takes slots 10..14; a 6-slot one claimed from 15 would wrap around the
+    // ring's end, so that claim (15..20) is published as padding and the message claimed again
+    // at 21, where it is whole in memory.
+    const mid = 'é'.repeat(14) // 28 bytes + 12: 5 slots
+    const long = 'é'.repeat(18) // 36 bytes + 12: 6 slots
+    t.is(ring.write(mid), 10)
+    t.deepEqual(drain(ring, c), [[10, 'text', mid]])
+    t.is(ring.write(long), 21)
+    t.deepEqual(drain(ring, c), [[21, 'text', long]])
+    // Bad input is refused before anything is claimed.
+    const before = ring.stats().cursor
+    t.throws(() => ring.write(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+    t.throws(() => ring.write('x'.repeat(ring.maxMessageBytes + 1)), { code: 'ERR_OUT_OF_RANGE' })
+    t.throws(() => ring.eachMessage(0, 1, 'no' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+    t.throws(() => ring.eachMessage(-1, 1, () => {}), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.throws(() => ring.eachMessage(0, 16, () => {}), { code: 'ERR_INVALID_ARG_VALUE' }, 'longer than a ring')
+    t.is(ring.stats().cursor, before)
+    // Full: tryWrite says so and writes nothing; the consumer frees the room.
+    let written = 0
+    while (ring.tryWrite('abcd') >= 0) written++
+    t.is(written, 7, '16 slots from 27: seven 2-slot messages and one padding (a claim from 31 would wrap)')
+    t.is(ring.tryWrite('abcd'), -1)
+    t.is(drain(ring, c).length, 7)
+    t.true(ring.tryWrite('abcd') >= 0)
+    ring.close()
+  })
+}
+
+test('messages need a ring of byte slots', (t) => {
+  const Tick = defineEvent({ price: 'f64' })
+  const ring = ProcessRing.create({ name: named(t, 'typed'), size: 8, event: Tick })
+  t.throws(() => ring.write('x'), { code: 'ERR_DISRUPTOR_HAS_EVENT_LAYOUT' })
+  t.throws(() => ring.eachMessage(0, 0, () => {}), { code: 'ERR_DISRUPTOR_HAS_EVENT_LAYOUT' })
+  ring.close()
+})
+
+test('an async message visitor holds the messages after it, and the batch with them', async (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'async'), size: 16, slotSize: 16 })
+  const c = ring.consumer('c')
+  for (const m of ['a', 'b', 'c']) ring.write(m)
+  ring.closeIntake()
+  const seen: string[] = []
+  const decoder = new TextDecoder()
+  await c.run((lo, hi) =>
+    ring.eachMessage(lo, hi, async (view) => {
+      const text = decoder.decode(view)
+      await new Promise((r) => setTimeout(r, 5))
+      seen.push(text)
+    }),
+  )
+  t.deepEqual(seen, ['a', 'b', 'c'])
+  t.is(c.sequence, 2)
+  ring.close()
+})
+
+test.serial(
+  'three producer processes write messages, two consumer processes get each exactly once, in order',
+  async (t) => {
+    const name = named(t, '3p2c')
+    const ring = ProcessRing.create({ name, size: 256, slotSize: 16 })
+    const consumers = ['a', 'b'].map((who) => Peer.fixture('process-messages.js', 'consume', name, who))
+    for (const c of consumers) await c.line('joined')
+    const EACH = 4000
+    const producers = [1, 2, 3].map((id) =>
+      Peer.fixture('process-messages.js', 'produce', name, String(id), String(EACH)),
+    )
+    for (const p of producers) t.is(await p.finish(), undefined)
+    ring.closeIntake()
+    for (const c of consumers) t.deepEqual(await c.finish(), { events: 3 * EACH, per: { 1: EACH, 2: EACH, 3: EACH } })
+    const s = ring.stats()
+    t.is(s.abandoned, 0)
+    ring.close()
+  },
+)
+
+for (const producer of ['multi', 'single'] as const) {
+  test(`batches of events (${producer} producer): one claim, a fill that throws abandons all of it`, async (t) => {
+    const ring = ProcessRing.create({ name: named(t, `batch-${producer}`), size: 8, slotSize: 8, producer })
+    const f64 = new Float64Array(ring.buffer)
+    const c = ring.consumer('c')
+    const got: number[] = []
+    const take = (lo: number, hi: number) => {
+      for (let s = lo; s <= hi; s++) got.push(f64[ring.offset(s) / 8])
+    }
+    const put = (at: number, seq: number) => {
+      f64[at / 8] = seq * 10
+    }
+    t.is(ring.publishEvents(3, put), 2)
+    t.throws(
+      () =>
+        ring.publishEvents(2, (at, seq) => {
+          if (seq === 4) throw new Error('fill failed')
+          put(at, seq)
+        }),
+      { message: 'fill failed' },
+    )
+    const next = producer === 'multi' ? 5 : 3 // a single producer claims abandoned sequences again
+    t.is(await ring.publishEventAsync(put), next)
+    t.is(ring.tryPublishEvents(8, put), -1, 'not room for 8: nothing claimed, fill not called')
+    t.is(c.poll(take), 'processing')
+    t.deepEqual(got, [0, 10, 20, next * 10], 'the abandoned claim was never delivered')
+    t.is(ring.stats().abandoned, producer === 'multi' ? 2 : 0)
+    t.is(ring.tryPublishEvents(2, put), next + 2)
+    for (const bad of [0, 9, 1.5]) t.throws(() => ring.publishEvents(bad, put), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.throws(() => ring.publishEvents(1, 'no' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+    ring.close()
+  })
+}
+
+test('typed events: emitEvents in one claim, tryEmitEvent on a full ring, emitEventAsync; bad input claims nothing', async (t) => {
+  const Trade = defineEvent({ price: 'f64', qty: 'u32', symbol: { utf8: 8 } })
+  const ring = ProcessRing.create({ name: named(t, 'typed-batch'), size: 4, event: Trade })
+  const c = ring.consumer('c')
+  t.is(
+    ring.emitEvents([
+      { price: 1.5, qty: 1, symbol: 'A' },
+      { price: 2.5, qty: 2, symbol: 'B' },
+    ]),
+    1,
+  )
+  t.is(await ring.emitEventAsync({ price: 3.5, qty: 3, symbol: 'C' }), 2)
+  t.throws(() => ring.emitEvents([{ price: 4.5 }, { qty: -1 }]), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => ring.emitEvents('no' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ring.emitEvents([]), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.is(ring.stats().cursor, 2, 'nothing claimed by the refused calls')
+  t.is(ring.tryEmitEvent({ price: 4.5, qty: 4, symbol: 'D' }), 3)
+  t.is(ring.tryEmitEvent({ price: 5.5, qty: 5, symbol: 'E' }), -1, 'full')
+  const got: unknown[] = []
+  c.poll((lo, hi) => {
+    for (let s = lo; s <= hi; s++) got.push(ring.read(s))
+  })
+  t.deepEqual(got, [
+    { price: 1.5, qty: 1, symbol: 'A' },
+    { price: 2.5, qty: 2, symbol: 'B' },
+    { price: 3.5, qty: 3, symbol: 'C' },
+    { price: 4.5, qty: 4, symbol: 'D' },
+  ])
+  ring.close()
+})
