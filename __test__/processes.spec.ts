@@ -12,7 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import test from 'ava'
-
+import type { Disruptor as ThreadDisruptor } from '../dist/disruptor'
 import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
 import { killPeers, Peer, RUST_PEER } from './peer'
 
@@ -36,7 +36,11 @@ test.afterEach.always(killPeers)
 
 test.serial('three producer processes and two consumer processes: every event exactly once, in order', async (t) => {
   const name = named(t, '3p2c')
-  const ring = ProcessRing.create({ name, size: 64, slotSize: 24 })
+  // The contract's spelling: a Disruptor with a name is the whole ring in named shared memory.
+  const ring = new Disruptor({ name, size: 64, slotSize: 24 })
+  t.true(ring instanceof ProcessRing)
+  t.false((ring as unknown) instanceof Disruptor)
+  t.is(ProcessRing.open(name).name, name)
   const consumers = [Peer.js('consume', name, 'a'), Peer.js('consume', name, 'b')]
   for (const c of consumers) await c.line('joined')
   const EACH = 15000
@@ -355,9 +359,17 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   }
   t.throws(() => ProcessRing.open(`spec-missing-${process.pid}`), { code: 'ERR_DISRUPTOR_NOT_FOUND' })
   t.throws(() => ProcessRing.open(42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
-  t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: 'x' } as never), {
+  t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: 'x', waitStrategy: 'yielding' } as never), {
     code: 'ERR_INVALID_ARG_VALUE',
-    message: /ProcessRing\.create/,
+    message: /waitStrategy does not apply/,
+  })
+  t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: 7 } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: '../x' }), { code: 'ERR_INVALID_ARG_VALUE' })
+  // A subclass is a ring of threads: it cannot become a named one.
+  class Mine extends (Disruptor as typeof ThreadDisruptor) {}
+  t.throws(() => new Mine({ size: 8, slotSize: 8, name: 'x' } as never), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /ProcessRing/,
   })
   t.throws(() => ProcessRing.create({ name: 'x', size: 3, slotSize: 8 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => ProcessRing.create({ name: 'x', size: 8, slotSize: 12 }), { code: 'ERR_INVALID_ARG_VALUE' })

@@ -17,7 +17,6 @@ export type {
 } from './channel/dispatcher'
 export { Dispatcher } from './channel/dispatcher'
 export { Poller } from './consumer/poller'
-export { Disruptor } from './disruptor'
 export type {
   ElementType,
   EventField,
@@ -31,9 +30,12 @@ export type {
 export { defineEvent } from './event/layout'
 export { EventHandlerGroup, StageBuilder } from './graph'
 export type { MessageHandler, MessageHandlerObject, MessageKind } from './message/frames'
+export type { DisruptorConstructor } from './named'
+export { Disruptor } from './named'
 export { engineVersion } from './native'
 export type { ProcessPollResult } from './process/consumer'
 export { ProcessConsumer } from './process/consumer'
+export type { ProcessHandler } from './process/handlers'
 export type { ProcessRingOptions, ProcessRingStats } from './process/ring'
 export { ProcessRing } from './process/ring'
 export type {

@@ -65,10 +65,11 @@ export function fn<T>(name: string, value: T): T {
 /** The options of `new Disruptor()`. */
 export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object')
-  // The contract's `new Disruptor({ name })`: not silently a ring of this process only.
+  // `new Disruptor({ name })` itself is a ProcessRing (src/named.ts); a subclass cannot be one,
+  // and must not silently become a ring of this process only.
   if ('name' in options) {
     throw rangeError(
-      "a ring shared between processes is made with ProcessRing.create({ name, ... }) (README 'Processes')",
+      "a ring shared between processes is a ProcessRing: new Disruptor({ name, ... }) or ProcessRing.create (README 'Processes')",
     )
   }
   const size = integer('size', options.size, 2, MAX_SIZE)

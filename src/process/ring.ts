@@ -5,16 +5,18 @@
  * binding's handles: a producer registered on first use and the consumers this process made.
  */
 
-import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
+import { abortError, closedError, coded, haltedError, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
-import { asVisitor, type FrameProducer, Frames, type MessageKind } from '../message/frames'
+import type { MessageKind } from '../message/frames'
 import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
 import { deadlineOf } from '../producer/deadline'
 import type { Batch } from '../types'
-import { fn, integer } from '../validate'
+import { fn, integer, timeoutOption } from '../validate'
 import { type Claims, EngineClaims, SingleClaims } from './claims'
 import { checkConsumerName, ProcessConsumer } from './consumer'
+import { type ProcessHandler, ProcessHandlers } from './handlers'
+import { ProcessMessages } from './messages'
 
 /** Options of `ProcessRing.create`. */
 export interface ProcessRingOptions<E = number> {
@@ -109,12 +111,13 @@ export class ProcessRing<E = number> {
   private readonly consumers = new Set<ProcessConsumer>()
   private codec: EventCodec | undefined
   private fly: unknown
-  /** This process's message framing and the producer it writes through (made on first use). */
-  private messageFrames: Frames | undefined
-  private framer: FrameProducer | undefined
+  /** This process's message framing (made on first use). */
+  private messages: ProcessMessages | undefined
   private closed = false
   /** Consumers this instance named itself. */
   private made = 0
+  /** Callback consumers (`handleEventsWith`), run from `start()`. */
+  private readonly handlers = new ProcessHandlers((name) => this.consumer(name ?? this.nextName('consumer')))
 
   private constructor(private readonly native: NativeSharedRingT) {
     this.name = native.name
@@ -360,25 +363,22 @@ export class ProcessRing<E = number> {
    * wrong type: ERR_INVALID_ARG_TYPE; nothing is claimed either way).
    */
   write(data: string | ArrayBufferView | ArrayBuffer): number {
-    const frames = this.frames()
-    return frames.send(this.framerOf(), frames.measure(data), 0, true)
+    return this.messagesOf().write(data, true)
   }
 
   /** Like `write`, but -1 at once when there is no room for it (nothing written). */
   tryWrite(data: string | ArrayBufferView | ArrayBuffer): number {
-    const frames = this.frames()
-    return frames.send(this.framerOf(), frames.measure(data), 0, false)
+    return this.messagesOf().write(data, false)
   }
 
   /** Like `write`, waiting for room on libuv's pool (as `nextAsync`). */
   async writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
-    const frames = this.frames()
-    return frames.sendAsync(this.framerOf(), frames.measure(data), 0, options)
+    return this.messagesOf().writeAsync(data, options)
   }
 
   /** The longest message `write` takes, in bytes (half the ring, less a 12-byte header). */
   get maxMessageBytes(): number {
-    return this.frames().maxBytes
+    return this.messagesOf().frames.maxBytes
   }
 
   /**
@@ -388,10 +388,7 @@ export class ProcessRing<E = number> {
    * result is a Promise (return it from a `run()` handler to hold the batch).
    */
   eachMessage(lo: number, hi: number, each: (view: Uint8Array, seq: number, kind: MessageKind) => unknown): unknown {
-    fn('each', each)
-    integer('lo', lo, 0, Number.MAX_SAFE_INTEGER)
-    integer('hi', hi, lo - 1, lo + this.size - 1) // a batch is at most a ring long
-    return this.frames().deliver(lo, hi, asVisitor(each))
+    return this.messagesOf().each(lo, hi, each)
   }
 
   /** Typed rings: this process's flyweight moved to `seq` (no allocation). */
@@ -428,7 +425,55 @@ export class ProcessRing<E = number> {
 
   /** A pull consumer, as `Disruptor.poller()`: `consumer(name)`, named `poller-<pid>-<n>` unless told. */
   poller(options?: { name?: string }): ProcessConsumer {
-    return this.consumer(options?.name ?? `poller-${process.pid}-${++this.made}`)
+    return this.consumer(options?.name ?? this.nextName('poller'))
+  }
+
+  /**
+   * Callback consumers, as `Disruptor.handleEventsWith`: one consumer in the ring per handler
+   * (a function `(lo, hi)`, or `{ onBatch, name, maxBatchSize, onStart, onShutdown }`), joining
+   * now, called on this process's event loop from `start()` on (a Promise holds its batch). One
+   * that throws or rejects leaves the ring, and `drain()` rejects with its error.
+   */
+  handleEventsWith(...handlers: ProcessHandler[]): ProcessConsumer[] {
+    this.checkOpen()
+    return this.handlers.add(handlers)
+  }
+
+  /** Starts the handlers of `handleEventsWith` (later ones start at once). */
+  start(): this {
+    this.checkOpen()
+    this.handlers.start()
+    return this
+  }
+
+  /**
+   * Resolves once every live consumer of the ring, in every process, has handled everything
+   * claimed before the call (a dead producer's claim is skipped once it is found dead).
+   * Rejects with ERR_DISRUPTOR_CONSUMER_HALTED when a handler of this process failed, and
+   * ERR_DISRUPTOR_TIMEOUT after `timeout` ms (default: none).
+   */
+  async drain(options?: { timeout?: number }): Promise<void> {
+    this.checkOpen()
+    const timeout = timeoutOption(options)
+    if (this.handlers.notStarted()) {
+      throw coded(new Error("drain() before start(): this process's handlers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
+    }
+    const target = this.native.cursor()
+    const deadline = performance.now() + timeout
+    for (let round = 0; ; round++) {
+      const failure = this.handlers.failed()
+      if (failure !== null) throw haltedError(failure.name, failure.error)
+      const behind = this.native.stats().consumers.filter((c) => c.alive && c.sequence < target)
+      if (behind.length === 0) return
+      if (performance.now() >= deadline) {
+        const who = behind.map((c) => `'${c.name}' (pid ${c.pid}) at ${c.sequence}`).join(', ')
+        throw coded(
+          new Error(`drain to sequence ${target} did not finish within ${timeout} ms; behind: ${who}`),
+          'ERR_DISRUPTOR_TIMEOUT',
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, round < 16 ? 0 : 1))
+    }
   }
 
   /**
@@ -480,32 +525,21 @@ export class ProcessRing<E = number> {
   }
 
   /** This process's message framing; ERR_DISRUPTOR_HAS_EVENT_LAYOUT on a ring of typed events. */
-  private frames(): Frames {
-    if (this.messageFrames !== undefined) return this.messageFrames
+  private messagesOf(): ProcessMessages {
+    if (this.messages !== undefined) return this.messages
     if (this.eventType !== undefined) {
       throw coded(
         new Error('messages need a ring of byte slots (this one has an event layout)'),
         'ERR_DISRUPTOR_HAS_EVENT_LAYOUT',
       )
     }
-    this.messageFrames = new Frames(this)
-    return this.messageFrames
+    this.messages = new ProcessMessages(this, () => this.claimsOf().publish())
+    return this.messages
   }
 
-  /**
-   * What the framing claims and publishes through: this ring, except that a publish goes
-   * straight to the claim (the framing publishes exactly what it claimed, so the check
-   * `publish(lo, hi)` makes, a native call on a multi-producer ring, is not needed).
-   */
-  private framerOf(): FrameProducer {
-    if (this.framer !== undefined) return this.framer
-    this.framer = {
-      next: (n) => this.next(n),
-      tryNext: (n) => this.tryNext(n),
-      nextAsync: (n, options) => this.nextAsync(n, options),
-      publish: () => this.claimsOf().publish(),
-    }
-    return this.framer
+  /** A consumer name of this process: `<what>-<pid>-<n>`. */
+  private nextName(what: string): string {
+    return `${what}-${process.pid}-${++this.made}`
   }
 
   private eventCodec(): EventCodec {

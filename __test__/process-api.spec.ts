@@ -1,13 +1,14 @@
 /**
- * ProcessRing's produce API beyond next/publish: messages (`write`, `tryWrite`, `writeAsync`,
- * `eachMessage`) between real processes and in one, batches of events (`publishEvents`,
+ * ProcessRing's share of the thread API: messages (`write`, `tryWrite`, `writeAsync`,
+ * `eachMessage`) between real processes and in one; batches of events (`publishEvents`,
  * `tryPublishEvents`, `publishEventAsync`) and typed ones (`emitEvents`, `tryEmitEvent`,
- * `emitEventAsync`), with their coded errors.
+ * `emitEventAsync`); callback consumers (`handleEventsWith`, `start`) and `drain()` over every
+ * consumer of every process; with their coded errors.
  */
 
 import test from 'ava'
 
-import { defineEvent, ProcessRing } from '../dist/index.js'
+import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
 import { killPeers, Peer } from './peer'
 
 test.afterEach.always(killPeers)
@@ -198,3 +199,110 @@ test('typed events: emitEvents in one claim, tryEmitEvent on a full ring, emitEv
   ])
   ring.close()
 })
+
+test('handleEventsWith: callback consumers on this event loop from start(), in order, in slices of maxBatchSize; drain() waits for them', async (t) => {
+  const ring = new Disruptor({ name: named(t, 'handlers'), size: 64, slotSize: 8 })
+  const f64 = new Float64Array(ring.buffer)
+  const seen: number[] = []
+  const sliced: number[] = []
+  const calls: string[] = []
+  const [a, b] = ring.handleEventsWith(
+    (lo, hi) => {
+      for (let s = lo; s <= hi; s++) seen.push(f64[ring.offset(s) / 8])
+    },
+    {
+      name: 'sliced',
+      maxBatchSize: 7,
+      onStart: () => calls.push('start'),
+      onShutdown: () => calls.push('shutdown'),
+      onBatch: async (lo, hi) => {
+        t.true(hi - lo < 7)
+        await new Promise((r) => setImmediate(r))
+        for (let s = lo; s <= hi; s++) sliced.push(f64[ring.offset(s) / 8])
+      },
+    },
+  )
+  t.is(b.name, 'sliced')
+  t.regex(a.name, /^consumer-\d+-\d+$/)
+  t.deepEqual(
+    ring
+      .stats()
+      .consumers.map((c) => c.name)
+      .sort(),
+    [a.name, 'sliced'].sort(),
+  )
+  ring.publishEvents(5, (at, seq) => {
+    f64[at / 8] = seq
+  })
+  await t.throwsAsync(ring.drain(), { code: 'ERR_DISRUPTOR_NOT_STARTED' })
+  ring.start()
+  t.deepEqual(calls, ['start'])
+  const total = 1000
+  for (let i = 5; i < total; i++) await ring.publishEventAsync((at) => (f64[at / 8] = i))
+  await ring.drain({ timeout: 10_000 })
+  const expected = Array.from({ length: total }, (_, i) => i)
+  t.deepEqual(seen, expected)
+  t.deepEqual(sliced, expected)
+  // A handler added after start() runs at once.
+  const late: number[] = []
+  ring.handleEventsWith((lo, hi) => {
+    for (let s = lo; s <= hi; s++) late.push(s)
+  })
+  ring.publishEvents(3, () => {})
+  await ring.drain({ timeout: 10_000 })
+  t.deepEqual(late, [total, total + 1, total + 2])
+  ring.close()
+  await new Promise((r) => setTimeout(r, 250)) // a wait slice: the loops see the close
+  t.deepEqual(calls, ['start', 'shutdown'])
+})
+
+test('handleEventsWith: bad handlers register nothing; a handler that throws leaves the ring and drain() rejects with its error', async (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'handler-fails'), size: 8, slotSize: 8 })
+  t.throws(() => ring.handleEventsWith(), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ring.handleEventsWith(() => {}, 42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, onError: 'skip' } as never), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /'onError' is not a handler option/,
+  })
+  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, maxBatchSize: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ring.handleEventsWith({ onBatch: 'no' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.is(ring.stats().consumers.length, 0, 'nothing registered')
+  const boom = new Error('handler failed')
+  ring.handleEventsWith({
+    name: 'fails',
+    onBatch: () => {
+      throw boom
+    },
+  })
+  ring.start()
+  ring.publishEvent(() => {})
+  const e = await t.throwsAsync(ring.drain({ timeout: 10_000 }), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
+  t.is(e?.cause, boom)
+  t.is(ring.stats().consumers.length, 0, 'the failed consumer left the ring: it gates nobody')
+  await t.throwsAsync(ring.drain({ timeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })
+  ring.close()
+})
+
+test.serial(
+  'drain() waits for consumers of other processes, and names the ones behind when it times out',
+  async (t) => {
+    const name = named(t, 'drain-procs')
+    const ring = new Disruptor({ name, size: 64, slotSize: 24 })
+    const steady = Peer.js('consume', name, 'steady')
+    const stalling = Peer.js('consume', name, 'stalling', '--stall-after', '100')
+    await steady.line('joined')
+    await stalling.line('joined')
+    const producer = Peer.js('produce', name, '1', '2000', '--batch', '4')
+    await stalling.line('stalled ')
+    const e = await t.throwsAsync(ring.drain({ timeout: 200 }), { code: 'ERR_DISRUPTOR_TIMEOUT' })
+    t.regex(e?.message ?? '', /'stalling' \(pid \d+\)/)
+    t.notRegex(e?.message ?? '', /'steady'/)
+    await stalling.kill()
+    t.is(await producer.finish(), undefined)
+    await ring.drain({ timeout: 20_000 }) // the dead consumer is not waited for
+    t.is(ring.stats().consumers.find((c) => c.name === 'steady')?.sequence, ring.stats().cursor)
+    ring.closeIntake()
+    t.deepEqual(await steady.finish(), { events: 2000, per: { 1: 2000 } })
+    ring.close()
+  },
+)

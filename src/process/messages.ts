@@ -1,0 +1,51 @@
+/**
+ * Messages in a `ProcessRing` (`write`, `eachMessage`): `Disruptor`'s frames (src/message/
+ * frames.ts) over the ring's slots in the file, claimed and published through the ring.
+ */
+
+import { asVisitor, type FrameProducer, type FrameRing, Frames, type MessageKind } from '../message/frames'
+import { fn, integer } from '../validate'
+
+/** What messages need of the ring: its slots, and claims as `FrameProducer` makes them. */
+export type MessageRing = FrameRing & Omit<FrameProducer, 'publish'>
+
+export class ProcessMessages {
+  readonly frames: Frames
+  /**
+   * The ring as the framing claims through it, except that a publish goes straight to the
+   * claim: the framing publishes exactly what it claimed, so the check of `publish(lo, hi)`
+   * (a native call on a multi-producer ring) is not needed.
+   */
+  private readonly producer: FrameProducer
+
+  constructor(
+    private readonly ring: MessageRing,
+    publish: () => void,
+  ) {
+    this.frames = new Frames(ring)
+    this.producer = {
+      next: (n) => ring.next(n),
+      tryNext: (n) => ring.tryNext(n),
+      nextAsync: (n, options) => ring.nextAsync(n, options),
+      publish,
+    }
+  }
+
+  /** One message, waiting for room (`wait`) or -1 without it; its first sequence. */
+  write(data: string | ArrayBufferView | ArrayBuffer, wait: boolean): number {
+    return this.frames.send(this.producer, this.frames.measure(data), 0, wait)
+  }
+
+  /** One message, waiting for room without blocking the event loop. */
+  writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
+    return this.frames.sendAsync(this.producer, this.frames.measure(data), 0, options)
+  }
+
+  /** `each(view, seq, kind)` for every message starting in the batch `[lo, hi]` (see `ProcessRing.eachMessage`). */
+  each(lo: number, hi: number, each: (view: Uint8Array, seq: number, kind: MessageKind) => unknown): unknown {
+    fn('each', each)
+    integer('lo', lo, 0, Number.MAX_SAFE_INTEGER)
+    integer('hi', hi, lo - 1, lo + this.ring.size - 1) // a batch is at most a ring long
+    return this.frames.deliver(lo, hi, asVisitor(each))
+  }
+}
