@@ -306,3 +306,188 @@ test.serial(
     ring.close()
   },
 )
+
+test('after: a diamond of callback consumers (a and b, then c after both) and a poller after c; none passes its upstream', async (t) => {
+  const ring = new Disruptor({ name: named(t, 'diamond'), size: 32, slotSize: 8 })
+  const f64 = new Float64Array(ring.buffer)
+  const done = { a: -1, b: -1 }
+  const order: string[] = []
+  let violations = 0
+  const [a, b] = ring.handleEventsWith(
+    {
+      name: 'a',
+      onBatch: async (_lo, hi) => {
+        await new Promise((r) => setTimeout(r, 1)) // slower than c could be
+        done.a = hi
+      },
+    },
+    {
+      name: 'b',
+      onBatch: (_lo, hi) => {
+        done.b = hi
+      },
+    },
+  )
+  const seen: number[] = []
+  const [c] = ring.after(a, b).handleEventsWith({
+    name: 'c',
+    onBatch: (lo, hi) => {
+      if (hi > done.a || hi > done.b) violations++
+      for (let s = lo; s <= hi; s++) seen.push(f64[ring.offset(s) / 8])
+      order.push(`c ${lo}-${hi}`)
+    },
+  })
+  const tail = ring.after(c).poller({ name: 'tail' })
+  t.is(
+    tail.poll(() => {}),
+    'idle',
+  )
+  ring.start()
+  const total = 500
+  // The poller gates producers too: publish while it polls.
+  const published = (async () => {
+    for (let i = 0; i < total; i++) await ring.publishEventAsync((at) => (f64[at / 8] = i))
+  })()
+  let polled = 0
+  let gated = 0
+  while (polled < total) {
+    const r = tail.poll((lo, hi) => {
+      if (hi > c.sequence) violations++
+      polled += hi - lo + 1
+    })
+    if (r === 'gating') gated++
+    if (r !== 'processing') await new Promise((r) => setTimeout(r, 1))
+  }
+  await published
+  await ring.drain({ timeout: 10_000 })
+  t.is(violations, 0)
+  t.deepEqual(
+    seen,
+    Array.from({ length: total }, (_, i) => i),
+  )
+  t.true(gated > 0, 'the poller found events its upstream had not handled')
+  t.true(order.length > 1)
+  // Bad upstreams register nothing.
+  const other = ProcessRing.create({ name: named(t, 'diamond-other'), size: 8, slotSize: 8 })
+  const foreign = other.consumer('x')
+  const before = ring.stats().consumers.length
+  t.throws(() => ring.after(foreign), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ring.after({} as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => ring.consumer('d', { after: 'a' as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  const gone = ring.consumer('gone')
+  gone.close()
+  t.throws(() => ring.after(gone), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.is(ring.stats().consumers.length, before)
+  other.close()
+  ring.close()
+})
+
+test("asynchronous producers of one process at once: none finds another one's claim open, also while waiting for room", async (t) => {
+  for (const producer of ['multi', 'single'] as const) {
+    const ring = new Disruptor({ name: named(t, `async-${producer}`), size: 8, slotSize: 16, producer })
+    const c = ring.consumer('c')
+    const seqs = await Promise.all([
+      ring.writeAsync('a'),
+      ring.writeAsync('b'),
+      ring.publishEventAsync(() => {}),
+      ring.nextAsync(1).then((s) => {
+        ring.publish()
+        return s
+      }),
+    ])
+    t.deepEqual(
+      [...seqs].sort((a, b) => a - b),
+      [0, 1, 2, 3],
+      producer,
+    )
+    ring.publishEvents(4, () => {}) // full
+    // They wait for room; each claims and publishes in one go when it comes.
+    const waiting = Promise.all([ring.writeAsync('c'), ring.writeAsync('d'), ring.publishEventAsync(() => {})])
+    await new Promise((r) => setTimeout(r, 20))
+    let got = 0
+    const timer = setInterval(() => c.poll((lo, hi) => void (got += hi - lo + 1)), 1)
+    const later = await waiting
+    clearInterval(timer)
+    t.deepEqual(
+      [...later].sort((a, b) => a - b),
+      [8, 9, 10],
+      producer,
+    )
+    t.true(got >= 3)
+    ring.close()
+  }
+})
+
+test("handleEventsWith is all or none; a function whose name cannot be a consumer's gets one made", (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'all-or-none'), size: 8, slotSize: 8, maxConsumers: 2 })
+  t.throws(() => ring.handleEventsWith(() => {}, { name: 'x'.repeat(49), onBatch: () => {} }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  t.throws(
+    () =>
+      ring.handleEventsWith(
+        () => {},
+        () => {},
+        () => {},
+      ),
+    { code: 'ERR_DISRUPTOR_TABLE_FULL' },
+  )
+  t.is(ring.stats().consumers.length, 0, 'nothing left registered')
+  const named49 = { ['y'.repeat(49)]: () => {} }['y'.repeat(49)]
+  const [c] = ring.handleEventsWith(named49)
+  t.regex(c.name, /^consumer-\d+-\d+$/)
+  ring.close()
+})
+
+test('messages: slots that only look like frames (padding of length 0, lengths past the ring) are skipped, never a stuck loop', (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'malformed'), size: 8, slotSize: 16 })
+  const c = ring.consumer('c')
+  const u32 = new Uint32Array(ring.buffer)
+  const raw = (words: number[]) =>
+    ring.publishEvent((at, seq) => {
+      u32.set(
+        words.map((w, i) => (i === 0 ? seq : w)),
+        at / 4,
+      )
+    })
+  raw([0, 0, 0xffffffff]) // padding of no slots
+  raw([0, 2 ** 31, 0xffffffff]) // padding past the ring
+  raw([0, ring.maxMessageBytes + 1, 1]) // longer than any message
+  raw([0, 16, 1]) // a message running past the ring's end from slot 3? no: 12 + 16 bytes from slot 3 fit
+  const got: number[] = []
+  c.poll((lo, hi) => ring.eachMessage(lo, hi, (view, seq) => void got.push(seq, view.length)))
+  t.deepEqual(got, [3, 16], 'only the well-formed frame')
+  ring.close()
+})
+
+test('drain() rejects when this process leaves the ring meanwhile; a batch settling after close() is not a failure; thenables hold a batch', async (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'drain-close'), size: 8, slotSize: 8 })
+  let settle: () => void = () => {}
+  const handled: number[] = []
+  ring.handleEventsWith((lo, hi) => ({
+    // a thenable, not a Promise
+    // biome-ignore lint/suspicious/noThenProperty: the point of the test
+    then(resolve: () => void) {
+      settle = () => {
+        handled.push(lo, hi)
+        resolve()
+      }
+    },
+  }))
+  ring.start()
+  ring.publishEvent(() => {})
+  await new Promise((r) => setTimeout(r, 20))
+  t.deepEqual(handled, [], 'the batch is held until the thenable settles')
+  const drained = ring.drain()
+  ring.close()
+  await t.throwsAsync(drained, { code: 'ERR_DISRUPTOR_CLOSED' })
+  settle()
+  await new Promise((r) => setTimeout(r, 20))
+  t.deepEqual(handled, [0, 0])
+  const bytes = ProcessRing.create({ name: named(t, 'no-layout'), size: 8, slotSize: 8 })
+  t.throws(() => bytes.emitEvent({} as never), { code: 'ERR_DISRUPTOR_NO_EVENT_LAYOUT' })
+  bytes.close()
+  const threads = new Disruptor({ name: undefined, size: 8, slotSize: 8 } as never)
+  t.true(threads instanceof Disruptor, 'name: undefined is no name')
+  ;(threads as unknown as { halt(): void }).halt()
+})

@@ -12,8 +12,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import test from 'ava'
-import type { Disruptor as ThreadDisruptor } from '../dist/disruptor'
-import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
+import { Disruptor, type DisruptorClass, defineEvent, ProcessRing } from '../dist/index.js'
 import { killPeers, Peer, RUST_PEER } from './peer'
 
 const ROOT = resolve(__dirname, '..')
@@ -366,7 +365,7 @@ test('bad names, foreign, truncated and other-version files, and misuse get code
   t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: 7 } as never), { code: 'ERR_INVALID_ARG_TYPE' })
   t.throws(() => new Disruptor({ size: 8, slotSize: 8, name: '../x' }), { code: 'ERR_INVALID_ARG_VALUE' })
   // A subclass is a ring of threads: it cannot become a named one.
-  class Mine extends (Disruptor as typeof ThreadDisruptor) {}
+  class Mine extends (Disruptor as DisruptorClass) {}
   t.throws(() => new Mine({ size: 8, slotSize: 8, name: 'x' } as never), {
     code: 'ERR_INVALID_ARG_VALUE',
     message: /ProcessRing/,

@@ -30,7 +30,7 @@ export type {
 export { defineEvent } from './event/layout'
 export { EventHandlerGroup, StageBuilder } from './graph'
 export type { MessageHandler, MessageHandlerObject, MessageKind } from './message/frames'
-export type { DisruptorConstructor } from './named'
+export type { DisruptorClass, DisruptorConstructor } from './named'
 export { Disruptor } from './named'
 export { engineVersion } from './native'
 export type { ProcessPollResult } from './process/consumer'

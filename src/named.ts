@@ -22,24 +22,35 @@ export type DisruptorConstructor = {
   new <E = number>(options: ProcessRingOptions<E>): ProcessRing<E>
 } & typeof ThreadDisruptor
 
+/** The class of rings of one process's threads (for `class X extends (Disruptor as DisruptorClass)`). */
+export type DisruptorClass = typeof ThreadDisruptor
+
 /** The instance type of a ring of one process's threads. */
 export type Disruptor<E = number> = ThreadDisruptor<E>
 
 /**
  * The class behind a Proxy whose `construct` sends options with a `name` to
- * `ProcessRing.create`. Everything else (statics, `instanceof`, subclasses) is the class's.
+ * `ProcessRing.create`. Everything else (statics, `instanceof` of a thread ring, subclasses)
+ * is the class's; a named ring is a `ProcessRing`, not `instanceof Disruptor`. TypeScript
+ * refuses `class X extends Disruptor` (two construct signatures): extend
+ * `Disruptor as DisruptorClass` instead.
  */
 export const Disruptor = new Proxy(ThreadDisruptor, {
   construct(target, args: unknown[], newTarget) {
     const options = args[0]
-    if (newTarget === Disruptor && options !== null && typeof options === 'object' && 'name' in options) {
+    if (
+      newTarget === Disruptor &&
+      options !== null &&
+      typeof options === 'object' &&
+      (options as { name?: unknown }).name !== undefined
+    ) {
       for (const key of THREAD_ONLY) {
         if (key in options)
           throw rangeError(
             `${key} does not apply to a ring shared between processes (its waits are futexes in the file)`,
           )
       }
-      if (typeof options.name !== 'string') throw typeError('name must be a string')
+      if (typeof (options as { name: unknown }).name !== 'string') throw typeError('name must be a string')
       return ProcessRing.create(options as ProcessRingOptions<unknown>)
     }
     return Reflect.construct(target, args, newTarget)

@@ -67,7 +67,7 @@ export function ringOptions(options: DisruptorOptions<unknown>): RingOptions {
   if (options === null || typeof options !== 'object') throw typeError('options must be an object')
   // `new Disruptor({ name })` itself is a ProcessRing (src/named.ts); a subclass cannot be one,
   // and must not silently become a ring of this process only.
-  if ('name' in options) {
+  if ((options as { name?: unknown }).name !== undefined) {
     throw rangeError(
       "a ring shared between processes is a ProcessRing: new Disruptor({ name, ... }) or ProcessRing.create (README 'Processes')",
     )

@@ -5,7 +5,7 @@
  * computes the same offsets from the same schema, so a Rust program and JavaScript agree.
  */
 
-import { rangeError, typeError } from '../errors'
+import { coded, rangeError, typeError } from '../errors'
 
 /** A scalar field type. 64-bit integers are bigints (`{ u64: 'number' }`: exact numbers). */
 export type ScalarType = 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'f32' | 'f64' | 'i64' | 'u64' | 'bool'
@@ -196,4 +196,28 @@ function fieldOf(name: string, spec: unknown): Omit<EventField, 'offset'> {
   throw typeError(
     `field '${name}': expected a type name, { utf8: n }, { bytes: n }, { i64|u64: 'number' } or [type, n]`,
   )
+}
+
+/**
+ * The event layout a ring's header records (`JSON.stringify({ event: schema })`, written by
+ * `ProcessRing.create`). A ring made without one, or by a program that
+ * records something else there (the engine keeps it opaque), has none; a `{ event }` record
+ * whose schema `defineEvent` refuses is ERR_DISRUPTOR_FOREIGN.
+ */
+export function layoutFromRecord(layout: string): EventType | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(layout)
+  } catch {
+    return undefined
+  }
+  if (parsed === null || typeof parsed !== 'object' || !('event' in parsed)) return undefined
+  try {
+    return defineEvent((parsed as { event: Record<string, never> }).event)
+  } catch (cause) {
+    throw coded(
+      new Error(`the ring's event layout is not one defineEvent accepts: ${(cause as Error).message}`, { cause }),
+      'ERR_DISRUPTOR_FOREIGN',
+    )
+  }
 }

@@ -38,6 +38,9 @@ export interface FrameProducer {
   publish(lo: number, hi: number): void
 }
 
+/** What the synchronous sends need (`send`, `sendAll`). */
+export type SyncFrameProducer = Omit<FrameProducer, 'nextAsync'>
+
 /** Visits a frame: its bytes in place, its first sequence, its kind word. */
 export type FrameVisitor = (view: Uint8Array, seq: number, kind: number) => unknown
 
@@ -130,7 +133,7 @@ export class Frames {
    * Claims, writes and publishes one measured message; `tag` is or-ed into its kind word (a
    * channel's id). Waits for room (`wait`) or returns -1 without it; else its first sequence.
    */
-  send(p: FrameProducer, [bytes, kind, length]: Measured, tag: number, wait: boolean): number {
+  send(p: SyncFrameProducer, [bytes, kind, length]: Measured, tag: number, wait: boolean): number {
     const n = this.slotsFor(length)
     for (;;) {
       const hi = wait ? p.next(n) : p.tryNext(n)
@@ -159,7 +162,7 @@ export class Frames {
    * when `wait` is false and the first claim found no room (then nothing was sent). Later
    * claims wait for room even then: what was measured is never half sent.
    */
-  sendAll(p: FrameProducer, messages: readonly Measured[], tags: readonly number[], wait: boolean): number {
+  sendAll(p: SyncFrameProducer, messages: readonly Measured[], tags: readonly number[], wait: boolean): number {
     let lo = -1
     for (let first = 0; first < messages.length; ) {
       const [end, n] = this.chunk(messages, first)
@@ -208,7 +211,7 @@ export class Frames {
    * when it would wrap around the ring's end (then false: claim again).
    */
   private publishChunk(
-    p: FrameProducer,
+    p: SyncFrameProducer,
     lo: number,
     n: number,
     messages: readonly Measured[],
@@ -235,7 +238,7 @@ export class Frames {
    * ring's end, as padding (then false: claim again, after it).
    */
   private publishFrame(
-    p: FrameProducer,
+    p: SyncFrameProducer,
     lo: number,
     hi: number,
     bytes: Uint8Array | string,
@@ -290,8 +293,14 @@ export class Frames {
       const length = u32[i + 1]
       // A header that does not fit before the ring's end is padding's (see `pad`).
       const kind = at + HEADER <= u8.length ? u32[i + 2] : Kind.Padding
+      // Lengths no frame written here has (a slot's bytes that merely look like a header, or a
+      // hostile process's) make it no frame: never a stuck loop or a view past the ring's end.
       if (kind === Kind.Padding) {
-        s += length
+        s += length >= 1 && length <= this.ring.size ? length : 1
+        continue
+      }
+      if (length > this.maxBytes || at + HEADER + length > u8.length) {
+        s++
         continue
       }
       const result = visit(u8.subarray(at + HEADER, at + HEADER + length), s, kind)

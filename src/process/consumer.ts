@@ -4,13 +4,17 @@
  * lives in the ring file and gates every producer of every process.
  */
 
+import { isThenable } from '../consumer/runner'
 import { coded, rangeError, typeError } from '../errors'
 import type { NativeSharedConsumer, NativeSharedRing } from '../native'
 import type { Batch } from '../types'
 import { fn } from '../validate'
 
-/** What `poll` did: handled a batch, found nothing, or found the ring closed and drained. */
-export type ProcessPollResult = 'processing' | 'idle' | 'closed'
+/**
+ * What `poll` did: handled a batch, found nothing, found events its upstream consumers have not
+ * handled yet (`after`), or found the ring closed and drained.
+ */
+export type ProcessPollResult = 'processing' | 'idle' | 'gating' | 'closed'
 
 /** How long one wait on libuv's pool lasts before the consumer looks again (ms): bounds how long `stop()` takes. */
 const WAIT_SLICE_MS = 200
@@ -35,6 +39,12 @@ export class ProcessConsumer {
   private lastBatch = 0
   /** Whether the batch `available()` last gave holds abandoned sequences. */
   private skipping = false
+  /** Whether `available()` last stopped short of what is published, at an upstream consumer. */
+  private heldBack = false
+  /** The consumers that follow this one (`after`): told when it commits or closes. */
+  private readonly dependents = new Set<ProcessConsumer>()
+  /** Ends `waitForUpstream`'s wait, while one runs. */
+  private wakeUp: (() => void) | null = null
 
   /** @internal Made by `ProcessRing.consumer`. */
   constructor(
@@ -43,9 +53,12 @@ export class ProcessConsumer {
     private readonly ring: NativeSharedRing,
     private readonly native: NativeSharedConsumer,
     private readonly onClose: (c: ProcessConsumer) => void,
+    /** The consumers of this process it follows (`after`): it never passes any of them. */
+    private readonly upstream: readonly ProcessConsumer[] = [],
   ) {
     this.fast = native.fastCalls()
     this.next = native.sequence() + 1
+    for (const u of upstream) u.dependents.add(this)
   }
 
   /** Whether it took over the entry of a dead process's consumer of its name (`consumer(name, { resume: true })`). */
@@ -67,7 +80,7 @@ export class ProcessConsumer {
     fn('handler', handler)
     const lo = this.next
     const hi = this.available()
-    if (hi < lo) return this.ring.isDrained(lo) ? 'closed' : 'idle'
+    if (hi < lo) return this.heldBack ? 'gating' : this.ring.isDrained(lo) ? 'closed' : 'idle'
     this.eachRun(lo, hi, handler)
     this.commit(hi)
     return 'processing'
@@ -112,18 +125,21 @@ export class ProcessConsumer {
         if (!this.skipping) {
           // The usual batch, one run: no closure or array per batch.
           const r = handler(this.next, hi)
-          if (r instanceof Promise) await r
+          if (isThenable(r)) await r
         } else {
           const pending: Promise<unknown>[] = []
           this.eachRun(this.next, hi, (a, b) => {
             const r = handler(a, b)
-            if (r instanceof Promise) pending.push(r)
+            if (isThenable(r)) pending.push(Promise.resolve(r))
           })
           if (pending.length > 0) await Promise.all(pending)
         }
         this.commit(hi)
       }
     } catch (e) {
+      // Closed meanwhile (by its owner, or the ring's close()): what failed is the close's
+      // doing (a commit after it), not the handler's.
+      if (this.closed) return
       this.close()
       throw e
     }
@@ -156,8 +172,9 @@ export class ProcessConsumer {
       } else {
         const hi = this.available()
         if (hi >= this.next) return hi
-        if (this.ring.isDrained(this.next)) return -1
-        await this.waitForEvents()
+        if (this.heldBack) await this.waitForUpstream()
+        else if (this.ring.isDrained(this.next)) return -1
+        else await this.waitForEvents()
       }
       this.since = performance.now()
     }
@@ -175,13 +192,21 @@ export class ProcessConsumer {
     this.closed = true
     this.native.close()
     this.onClose(this)
+    for (const u of this.upstream) u.dependents.delete(this)
+    this.notify()
   }
 
   /** The end of the available batch (`next - 1` if none), noting whether it holds abandoned sequences. */
   private available(): number {
-    const hi = this.fast.available()
-    this.skipping = hi <= -2
-    return this.skipping ? -hi - 2 : hi
+    const found = this.fast.available()
+    this.skipping = found <= -2
+    let hi = this.skipping ? -found - 2 : found
+    if (this.upstream.length > 0) {
+      const published = hi
+      for (const u of this.upstream) hi = Math.min(hi, u.sequence)
+      this.heldBack = hi < published
+    }
+    return hi
   }
 
   /** `each` over the runs of the batch `available()` gave that were not abandoned (usually one). */
@@ -194,6 +219,27 @@ export class ProcessConsumer {
     this.lastBatch = hi - this.next + 1
     this.fast.commit(hi)
     this.next = hi + 1
+    if (this.dependents.size > 0) this.notify()
+  }
+
+  /** Ends the waits of the consumers that follow this one. */
+  private notify(): void {
+    for (const d of this.dependents) d.wakeUp?.()
+  }
+
+  /**
+   * Until an upstream consumer commits or closes, or a wait slice passes (so that `stop()` is
+   * seen): they run on this event loop, so a wait on libuv's pool would not see them move.
+   */
+  private waitForUpstream(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wakeUp?.(), WAIT_SLICE_MS)
+      this.wakeUp = () => {
+        this.wakeUp = null
+        clearTimeout(timer)
+        resolve()
+      }
+    })
   }
 
   private async waitForEvents(): Promise<void> {

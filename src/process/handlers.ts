@@ -2,15 +2,16 @@
  * Callback consumers of a `ProcessRing`, as `Disruptor.handleEventsWith`: each handler is a
  * consumer in the ring's file (it gates every producer of every process), run on this
  * process's event loop (`ProcessConsumer.run`) from `start()` on. A handler that throws or
- * rejects halts its consumer (it leaves the ring); `drain()` then rejects with
- * ERR_DISRUPTOR_CONSUMER_HALTED and the handler's error as `cause`.
+ * rejects halts its consumer (it leaves the ring); `drain()` (every consumer of every process)
+ * then rejects with ERR_DISRUPTOR_CONSUMER_HALTED and the handler's error as `cause`.
  */
 
 import { isThenable } from '../consumer/runner'
-import { rangeError, typeError } from '../errors'
+import { closedError, coded, haltedError, rangeError, typeError } from '../errors'
+import type { NativeSharedRing } from '../native'
 import type { BatchHandler, HandlerObject } from '../types'
 import { fn, integer } from '../validate'
-import type { ProcessConsumer } from './consumer'
+import { checkConsumerName, type ProcessConsumer } from './consumer'
 
 /** A handler of a ring shared between processes: a function, or an object with these options. */
 export type ProcessHandler =
@@ -29,7 +30,11 @@ interface Checked {
 
 /** `handler` checked, with `maxBatchSize` folded into its `onBatch`. */
 function checked(handler: ProcessHandler): Checked {
-  if (typeof handler === 'function') return { name: handler.name || undefined, onBatch: handler }
+  // A function's own name, when it can be a consumer's (1 .. 48 bytes); else one is made.
+  if (typeof handler === 'function') {
+    const own = handler.name
+    return { name: own !== '' && Buffer.byteLength(own) <= 48 ? own : undefined, onBatch: handler }
+  }
   if (handler === null || typeof handler !== 'object')
     throw typeError('a handler must be a function or an object with onBatch')
   for (const key of Object.keys(handler)) {
@@ -38,7 +43,7 @@ function checked(handler: ProcessHandler): Checked {
   const onBatch = fn('onBatch', handler.onBatch)
   if (handler.onStart !== undefined) fn('onStart', handler.onStart)
   if (handler.onShutdown !== undefined) fn('onShutdown', handler.onShutdown)
-  if (handler.name !== undefined && typeof handler.name !== 'string') throw typeError('name must be a string')
+  if (handler.name !== undefined) checkConsumerName(handler.name)
   const max = handler.maxBatchSize === undefined ? 0 : integer('maxBatchSize', handler.maxBatchSize, 1, 2 ** 30)
   return {
     name: handler.name,
@@ -63,19 +68,31 @@ export class ProcessHandlers {
   /** The first handler that failed, and its error. */
   private failure: { name: string; error: unknown } | null = null
 
-  /** `consumerOf(name)`: a new consumer of the ring (a name of its own when undefined). */
-  constructor(private readonly consumerOf: (name: string | undefined) => ProcessConsumer) {}
+  /** `consumerOf(name, after)`: a new consumer of the ring (a name of its own when undefined). */
+  constructor(
+    private readonly consumerOf: (name: string | undefined, after: readonly ProcessConsumer[]) => ProcessConsumer,
+  ) {}
 
-  /** Registers a consumer per handler (all checked first: none on bad input); they run from `start()`. */
-  add(handlers: readonly ProcessHandler[]): ProcessConsumer[] {
+  /**
+   * Registers a consumer per handler, following `after` (all checked first: none on bad
+   * input); they run from `start()`.
+   */
+  add(handlers: readonly ProcessHandler[], after: readonly ProcessConsumer[] = []): ProcessConsumer[] {
     if (handlers.length === 0) throw rangeError('handleEventsWith needs at least one handler')
     const all = handlers.map(checked)
-    return all.map((h) => {
-      const c = this.consumerOf(h.name)
-      if (this.started) this.run(c, h)
-      else this.waiting.push([c, h])
-      return c
+    const made: ProcessConsumer[] = []
+    try {
+      for (const h of all) made.push(this.consumerOf(h.name, after))
+    } catch (e) {
+      // All or none: a full consumer table (or a name taken meanwhile) undoes the others.
+      for (const c of made) c.close()
+      throw e
+    }
+    made.forEach((c, i) => {
+      if (this.started) this.run(c, all[i])
+      else this.waiting.push([c, all[i]])
     })
+    return made
   }
 
   start(): void {
@@ -83,14 +100,30 @@ export class ProcessHandlers {
     for (const [c, h] of this.waiting.splice(0)) this.run(c, h)
   }
 
-  /** Whether handlers wait for a `start()` that has not come. */
-  notStarted(): boolean {
-    return !this.started && this.waiting.length > 0
-  }
-
-  /** The first failure, if any. */
-  failed(): { name: string; error: unknown } | null {
-    return this.failure
+  /**
+   * `ProcessRing.drain`: until every live consumer of the ring, in every process, reached what
+   * was claimed at the call (read from the file's consumer table).
+   */
+  async drain(ring: NativeSharedRing, timeout: number, closed: () => boolean): Promise<void> {
+    if (!this.started && this.waiting.length > 0) {
+      throw coded(new Error("drain() before start(): this process's handlers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
+    }
+    const target = ring.cursor()
+    const deadline = performance.now() + timeout
+    for (let round = 0; ; round++) {
+      if (this.failure !== null) throw haltedError(this.failure.name, this.failure.error)
+      if (closed()) throw closedError()
+      const behind = ring.stats().consumers.filter((c) => c.alive && c.sequence < target)
+      if (behind.length === 0) return
+      if (performance.now() >= deadline) {
+        const who = behind.map((c) => `'${c.name}' (pid ${c.pid}) at ${c.sequence}`).join(', ')
+        throw coded(
+          new Error(`drain to sequence ${target} did not finish within ${timeout} ms; behind: ${who}`),
+          'ERR_DISRUPTOR_TIMEOUT',
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, round < 16 ? 0 : 1))
+    }
   }
 
   private run(c: ProcessConsumer, h: Checked): void {

@@ -3,11 +3,18 @@
  * frames.ts) over the ring's slots in the file, claimed and published through the ring.
  */
 
-import { asVisitor, type FrameProducer, type FrameRing, Frames, type MessageKind } from '../message/frames'
+import {
+  asVisitor,
+  type FrameRing,
+  Frames,
+  type Measured,
+  type MessageKind,
+  type SyncFrameProducer,
+} from '../message/frames'
 import { fn, integer } from '../validate'
 
 /** What messages need of the ring: its slots, and claims as `FrameProducer` makes them. */
-export type MessageRing = FrameRing & Omit<FrameProducer, 'publish'>
+export type MessageRing = FrameRing & Omit<SyncFrameProducer, 'publish'>
 
 export class ProcessMessages {
   readonly frames: Frames
@@ -16,7 +23,7 @@ export class ProcessMessages {
    * claim: the framing publishes exactly what it claimed, so the check of `publish(lo, hi)`
    * (a native call on a multi-producer ring) is not needed.
    */
-  private readonly producer: FrameProducer
+  private readonly producer: SyncFrameProducer
 
   constructor(
     private readonly ring: MessageRing,
@@ -26,19 +33,13 @@ export class ProcessMessages {
     this.producer = {
       next: (n) => ring.next(n),
       tryNext: (n) => ring.tryNext(n),
-      nextAsync: (n, options) => ring.nextAsync(n, options),
       publish,
     }
   }
 
-  /** One message, waiting for room (`wait`) or -1 without it; its first sequence. */
-  write(data: string | ArrayBufferView | ArrayBuffer, wait: boolean): number {
-    return this.frames.send(this.producer, this.frames.measure(data), 0, wait)
-  }
-
-  /** One message, waiting for room without blocking the event loop. */
-  writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
-    return this.frames.sendAsync(this.producer, this.frames.measure(data), 0, options)
+  /** One measured message, waiting for room (`wait`) or -1 without it; its first sequence. */
+  send(measured: Measured, wait: boolean): number {
+    return this.frames.send(this.producer, measured, 0, wait)
   }
 
   /** `each(view, seq, kind)` for every message starting in the batch `[lo, hi]` (see `ProcessRing.eachMessage`). */

@@ -5,9 +5,9 @@
  * binding's handles: a producer registered on first use and the consumers this process made.
  */
 
-import { abortError, closedError, coded, haltedError, rangeChecked, rangeError, typeError } from '../errors'
+import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
-import { defineEvent, type EventInput, type EventOf, type EventType, isEventType } from '../event/layout'
+import { type EventInput, type EventOf, type EventType, isEventType, layoutFromRecord } from '../event/layout'
 import type { MessageKind } from '../message/frames'
 import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
 import { deadlineOf } from '../producer/deadline'
@@ -69,29 +69,6 @@ function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: ()
   return { promise, dispose: () => signal.removeEventListener('abort', onAbort) }
 }
 
-/**
- * The event layout a ring's header records. A ring made without one, or by a program that
- * records something else there (the engine keeps it opaque), has none; a `{ event }` record
- * whose schema `defineEvent` refuses is ERR_DISRUPTOR_FOREIGN.
- */
-function eventOf(layout: string): EventType | undefined {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(layout)
-  } catch {
-    return undefined
-  }
-  if (parsed === null || typeof parsed !== 'object' || !('event' in parsed)) return undefined
-  try {
-    return defineEvent((parsed as { event: Record<string, never> }).event)
-  } catch (cause) {
-    throw coded(
-      new Error(`the ring's event layout is not one defineEvent accepts: ${(cause as Error).message}`, { cause }),
-      'ERR_DISRUPTOR_FOREIGN',
-    )
-  }
-}
-
 export class ProcessRing<E = number> {
   /** The ring's name. */
   readonly name: string
@@ -117,14 +94,16 @@ export class ProcessRing<E = number> {
   /** Consumers this instance named itself. */
   private made = 0
   /** Callback consumers (`handleEventsWith`), run from `start()`. */
-  private readonly handlers = new ProcessHandlers((name) => this.consumer(name ?? this.nextName('consumer')))
+  private readonly handlers = new ProcessHandlers((name, after) =>
+    this.consumer(name ?? this.nextName('consumer'), { after }),
+  )
 
   private constructor(private readonly native: NativeSharedRingT) {
     this.name = native.name
     this.size = native.size
     this.slotSize = native.slotSize
     this.buffer = native.buffer()
-    this.eventType = eventOf(native.layout)
+    this.eventType = layoutFromRecord(native.layout)
     this.producer = native.singleProducer ? 'single' : 'multi'
   }
 
@@ -209,13 +188,27 @@ export class ProcessRing<E = number> {
 
   /** Claims `n` slots, waiting for room on libuv's pool: the event loop goes on meanwhile. */
   async nextAsync(n = 1, options?: { signal?: AbortSignal }): Promise<number> {
+    return this.whenRoom(n, options, () => this.tryNext(n))
+  }
+
+  /**
+   * `attempt()` (a claim of `n` that gives -1 without room) until it succeeds, waiting for
+   * room on libuv's pool between tries. The asynchronous producers claim, fill and publish in
+   * one `attempt`: a claim is never held across an `await`, where another producer of this
+   * process would find it open (ERR_DISRUPTOR_CLAIM_OPEN).
+   */
+  private async whenRoom(
+    n: number,
+    options: { signal?: AbortSignal } | undefined,
+    attempt: () => number,
+  ): Promise<number> {
     const signal = options?.signal
     // The pool's wait cannot be cancelled: an abort stops waiting for it instead.
     const aborted = signal === undefined ? undefined : abortedOf(signal)
     try {
       for (;;) {
         if (signal?.aborted) throw abortError(signal)
-        const hi = this.tryNext(n)
+        const hi = attempt()
         if (hi >= 0) return hi
         const waited = this.native.waitForRoomAsync(n, 200)
         const code = aborted === undefined ? await waited : await Promise.race([waited, aborted.promise])
@@ -292,9 +285,7 @@ export class ProcessRing<E = number> {
   /** `publishEvent` waiting for room as `nextAsync` does (an abort rejects with an AbortError, nothing claimed). */
   async publishEventAsync(fill: (event: E, seq: number) => void, options?: { signal?: AbortSignal }): Promise<number> {
     fn('fill', fill)
-    const seq = await this.nextAsync(1, options)
-    this.fillAndPublish(seq, seq, fill)
-    return seq
+    return this.whenRoom(1, options, () => this.tryPublishEvents(1, fill))
   }
 
   /** Fills the claim `[lo, hi]` and publishes it; abandons it if a fill throws. */
@@ -331,12 +322,8 @@ export class ProcessRing<E = number> {
 
   /** Typed rings: `emitEvent` waiting for room as `nextAsync` does. */
   async emitEventAsync(values: EventInput<E>, options?: { signal?: AbortSignal }): Promise<number> {
-    const codec = this.eventCodec()
-    codec.check(values)
-    const seq = await this.nextAsync(1, options)
-    codec.write(seq & (this.size - 1), values as Record<string, unknown>)
-    this.claimsOf().publish()
-    return seq
+    this.eventCodec().check(values)
+    return this.whenRoom(1, options, () => this.tryEmitEvent(values))
   }
 
   /**
@@ -363,17 +350,21 @@ export class ProcessRing<E = number> {
    * wrong type: ERR_INVALID_ARG_TYPE; nothing is claimed either way).
    */
   write(data: string | ArrayBufferView | ArrayBuffer): number {
-    return this.messagesOf().write(data, true)
+    const messages = this.messagesOf()
+    return messages.send(messages.frames.measure(data), true)
   }
 
   /** Like `write`, but -1 at once when there is no room for it (nothing written). */
   tryWrite(data: string | ArrayBufferView | ArrayBuffer): number {
-    return this.messagesOf().write(data, false)
+    const messages = this.messagesOf()
+    return messages.send(messages.frames.measure(data), false)
   }
 
   /** Like `write`, waiting for room on libuv's pool (as `nextAsync`). */
   async writeAsync(data: string | ArrayBufferView | ArrayBuffer, options?: { signal?: AbortSignal }): Promise<number> {
-    return this.messagesOf().writeAsync(data, options)
+    const messages = this.messagesOf()
+    const measured = messages.frames.measure(data)
+    return this.whenRoom(messages.frames.slotsFor(measured[2]), options, () => messages.send(measured, false))
   }
 
   /** The longest message `write` takes, in bytes (half the ring, less a 12-byte header). */
@@ -410,15 +401,17 @@ export class ProcessRing<E = number> {
    * consumer of that name whose process died and whose entry is still in the ring (a producer
    * short of room reaps it after 50 ms): it takes that entry over and goes on where it stopped
    * (nothing published since is lost; the batch that consumer died handling comes again), and
-   * its `resumed` says so.
+   * its `resumed` says so. With `after` (consumers of this ring made by this process), it never
+   * passes any of them: a stage of a pipeline or diamond.
    */
-  consumer(name: string, options?: { resume?: boolean }): ProcessConsumer {
+  consumer(name: string, options?: { resume?: boolean; after?: readonly ProcessConsumer[] }): ProcessConsumer {
     this.checkOpen()
     const checked = checkConsumerName(name)
     const resume = options?.resume ?? false
     if (typeof resume !== 'boolean') throw typeError('resume must be a boolean')
+    const upstream = this.upstreamOf(options?.after ?? [])
     const native = rangeChecked(() => this.native.consumer(checked, resume))
-    const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone))
+    const c = new ProcessConsumer(checked, this.native, native, (gone) => this.consumers.delete(gone), upstream)
     this.consumers.add(c)
     return c
   }
@@ -426,6 +419,34 @@ export class ProcessRing<E = number> {
   /** A pull consumer, as `Disruptor.poller()`: `consumer(name)`, named `poller-<pid>-<n>` unless told. */
   poller(options?: { name?: string }): ProcessConsumer {
     return this.consumer(options?.name ?? this.nextName('poller'))
+  }
+
+  /**
+   * Consumers that follow `upstream` (consumers of this ring made by this process), as
+   * `Disruptor.after(...)`: each never passes any of them (a pipeline, a diamond).
+   */
+  after(...upstream: ProcessConsumer[]): {
+    handleEventsWith(...handlers: ProcessHandler[]): ProcessConsumer[]
+    poller(options?: { name?: string }): ProcessConsumer
+  } {
+    const checked = this.upstreamOf(upstream)
+    return {
+      handleEventsWith: (...handlers) => {
+        this.checkOpen()
+        return this.handlers.add(handlers, checked)
+      },
+      poller: (options) => this.consumer(options?.name ?? this.nextName('poller'), { after: checked }),
+    }
+  }
+
+  /** `after` checked: open consumers of this ring instance. */
+  private upstreamOf(after: readonly ProcessConsumer[]): readonly ProcessConsumer[] {
+    if (!Array.isArray(after)) throw typeError('after must be an array of consumers')
+    for (const u of after) {
+      if (!(u instanceof ProcessConsumer) || !this.consumers.has(u))
+        throw rangeError('after takes open consumers of this ring made by this process')
+    }
+    return [...after]
   }
 
   /**
@@ -449,31 +470,13 @@ export class ProcessRing<E = number> {
   /**
    * Resolves once every live consumer of the ring, in every process, has handled everything
    * claimed before the call (a dead producer's claim is skipped once it is found dead).
-   * Rejects with ERR_DISRUPTOR_CONSUMER_HALTED when a handler of this process failed, and
+   * Rejects with ERR_DISRUPTOR_CONSUMER_HALTED when a handler of this process failed,
+   * ERR_DISRUPTOR_CLOSED when this process leaves the ring meanwhile (`close()`), and
    * ERR_DISRUPTOR_TIMEOUT after `timeout` ms (default: none).
    */
   async drain(options?: { timeout?: number }): Promise<void> {
     this.checkOpen()
-    const timeout = timeoutOption(options)
-    if (this.handlers.notStarted()) {
-      throw coded(new Error("drain() before start(): this process's handlers never run"), 'ERR_DISRUPTOR_NOT_STARTED')
-    }
-    const target = this.native.cursor()
-    const deadline = performance.now() + timeout
-    for (let round = 0; ; round++) {
-      const failure = this.handlers.failed()
-      if (failure !== null) throw haltedError(failure.name, failure.error)
-      const behind = this.native.stats().consumers.filter((c) => c.alive && c.sequence < target)
-      if (behind.length === 0) return
-      if (performance.now() >= deadline) {
-        const who = behind.map((c) => `'${c.name}' (pid ${c.pid}) at ${c.sequence}`).join(', ')
-        throw coded(
-          new Error(`drain to sequence ${target} did not finish within ${timeout} ms; behind: ${who}`),
-          'ERR_DISRUPTOR_TIMEOUT',
-        )
-      }
-      await new Promise((resolve) => setTimeout(resolve, round < 16 ? 0 : 1))
-    }
+    return this.handlers.drain(this.native, timeoutOption(options), () => this.closed)
   }
 
   /**
@@ -544,7 +547,10 @@ export class ProcessRing<E = number> {
 
   private eventCodec(): EventCodec {
     if (this.eventType === undefined)
-      throw coded(new TypeError('this ring has no event layout'), 'ERR_INVALID_ARG_TYPE')
+      throw coded(
+        new Error('this ring has no event layout (new Disruptor({ name, event }))'),
+        'ERR_DISRUPTOR_NO_EVENT_LAYOUT',
+      )
     if (this.codec === undefined) this.codec = new EventCodec(this.eventType, this.buffer, this.slotSize)
     return this.codec
   }
