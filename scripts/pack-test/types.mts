@@ -1,5 +1,13 @@
 // Type-checked (tsc --noEmit, module nodenext) against the installed package's types: ESM side.
-import { Disruptor, type DisruptorOptions, type PollResult, type WaitStrategyOptions } from 'napi-disruptor'
+import {
+  Disruptor,
+  type DisruptorClass,
+  type DisruptorOptions,
+  defineEvent,
+  type PollResult,
+  ProcessRing,
+  type WaitStrategyOptions,
+} from 'napi-disruptor'
 import { type JournalOptions, journal, replay } from 'napi-disruptor/journal'
 import { type ToJetStreamOptions, toJetStream } from 'napi-disruptor/nats'
 
@@ -26,6 +34,25 @@ void timed
 void d.nextAsync(1, { timeout: 5 }).catch(() => {})
 void later.catch(() => {})
 void d.close({ timeout: 1000 })
+
+// A named ring is a ProcessRing, typed events included (checked only: never run).
+function named(): void {
+  const Tick = defineEvent({ price: 'f64', qty: 'u32' })
+  const r = new Disruptor({ name: 'pack-types', size: 8, event: Tick })
+  const p: ProcessRing<{ price: number; qty: number }> = r
+  p.publishEvent((e) => void (e.price = 1.5))
+  const [c] = p.handleEventsWith((lo: number, hi: number) => void (lo + hi))
+  p.after(c).poller().poll(() => {})
+  const drained: Promise<void> = p.drain({ timeout: 10 })
+  void drained
+  // @ts-expect-error a ProcessRing has no halt()
+  r.halt()
+  // @ts-expect-error waitStrategy is a thread ring's option
+  new Disruptor({ name: 'x', size: 8, slotSize: 8, waitStrategy: 'blocking' })
+  class Mine extends (Disruptor as DisruptorClass) {}
+  void new Mine({ size: 8, slotSize: 8 }).share()
+}
+void named
 
 // The types are real, not `any`: each of these must be a type error.
 // @ts-expect-error size is a number
