@@ -7,6 +7,9 @@
 //                            waits on libuv's pool); both again on a ring created with
 //                            producer: 'single' (claims and publishes are Atomics swaps in
 //                            the producer process, no native call)
+//   ProcessRing messages     the same ring's message API: write() per event (one slot of
+//                            size + 12 bytes each), consumer poll() + eachMessage; not compared
+//                            with the bars (the raw-slot rows are), shown beside them
 //   shared-memory-disruptor  4.2.1, a POSIX shm ring: produceClaimSync / produceClaimManySync(B)
 //                            (retried while full) and produceCommitSync, consumeNewSync and
 //                            consumeCommit in a poll loop
@@ -73,6 +76,7 @@ const SYSTEMS = [
   { id: 'ring-run', label: 'ProcessRing (run())' },
   { id: 'ring-single', label: "ProcessRing, producer: 'single' (poll loop)" },
   { id: 'ring-single-run', label: "ProcessRing, producer: 'single' (run())" },
+  { id: 'ring-msg', label: "ProcessRing messages: write() + eachMessage ('single', poll loop)" },
   { id: 'smd', label: `shared-memory-disruptor ${SMD_VERSION}` },
   { id: 'send', label: 'process.send()' },
   { id: 'socket', label: 'Unix socket (net)' },
@@ -150,8 +154,14 @@ async function runOnce(system, shape, mode, events) {
     role: 'consume',
     system,
     size: shape.size,
-    // ProcessRing slots are multiples of 8 bytes: a 100-byte message takes 104
-    slot: system.startsWith('ring') ? Math.ceil(shape.size / 8) * 8 : shape.size,
+    // ProcessRing slots are multiples of 8 bytes: a 100-byte message takes 104 (and its 12-byte
+    // frame header, written with write(), 112: one slot per message)
+    slot:
+      system === 'ring-msg'
+        ? Math.ceil((shape.size + 12) / 8) * 8
+        : system.startsWith('ring')
+          ? Math.ceil(shape.size / 8) * 8
+          : shape.size,
     batch: shape.batch,
     events,
     warm: Math.floor(events / 10),

@@ -6,7 +6,8 @@
 // config: { role, system, size, slot, batch, events, warm, ringSize, name, mode, rate, serialization,
 //          parent (the pid of the process that started this one) }
 //   system   'ring' (ProcessRing, poll loop), 'ring-run' (ProcessRing, consumer.run()), the same
-//            with producer: 'single' ('ring-single', 'ring-single-run'), 'smd'
+//            with producer: 'single' ('ring-single', 'ring-single-run'), 'ring-msg' (messages:
+//            write() per event, eachMessage, single producer, poll loop), 'smd'
 //            (shared-memory-disruptor), 'send' (process.send over the fork's IPC channel),
 //            'socket' (a Unix domain socket, length-prefixed frames)
 //   size     bytes per event: 8 (a float64) or 100 (a float64 then 92 bytes of a fixed pattern)
@@ -139,7 +140,29 @@ async function consume() {
   const t = new Tally()
   let producer
 
-  if (system.startsWith('ring')) {
+  if (system === 'ring-msg') {
+    // Messages: write() one per event, eachMessage over each batch; the value in the message's
+    // first 8 bytes (a DataView: a message's bytes start 12 bytes into its slot).
+    const { ProcessRing } = require('../../dist/index.js')
+    const ring = ProcessRing.create({ name: cfg.name, size: ringSize, slotSize: slot, producer: 'single' })
+    leaveEarly = () => ring.unlink()
+    const dv = new DataView(ring.buffer)
+    const c = ring.consumer('bench')
+    let done = false
+    let at = 0
+    const each = (view) => t.event(dv.getFloat64(view.byteOffset, true), big ? view[99] : 0, at)
+    const handler = (lo, hi) => {
+      at = latency ? now() : 0
+      ring.eachMessage(lo, hi, each)
+      done = t.after()
+    }
+    producer = startProducer()
+    await producer.attached
+    ring.unlink()
+    leaveEarly = () => {}
+    while (!done) if (c.poll(handler) !== 'processing') idlePause()
+    ring.close()
+  } else if (system.startsWith('ring')) {
     const { ProcessRing } = require('../../dist/index.js')
     const kind = system.startsWith('ring-single') ? 'single' : 'multi'
     const ring = ProcessRing.create({ name: cfg.name, size: ringSize, slotSize: slot, producer: kind })
@@ -276,6 +299,28 @@ async function consume() {
 // ---------------------------------------------------------------- producer
 /** Producer of each system: `emit(v0)` sends events v0 .. v0 + B - 1 (one operation). */
 function producerFor() {
+  if (system === 'ring-msg') {
+    const { ProcessRing } = require('../../dist/index.js')
+    const ring = ProcessRing.open(cfg.name)
+    const message = Buffer.from(big ? TEMPLATE : Buffer.alloc(8))
+    return {
+      attached: true,
+      emit(v) {
+        for (let i = 0; i < B; i++) {
+          message.writeDoubleLE(v++, 0)
+          ring.write(message)
+        }
+      },
+      stamp() {
+        message.writeDoubleLE(now(), 0) // taken before the write: the write is part of the hop
+        ring.write(message)
+      },
+      end() {
+        ring.closeIntake()
+        ring.close()
+      },
+    }
+  }
   if (system.startsWith('ring')) {
     const { ProcessRing } = require('../../dist/index.js')
     const ring = ProcessRing.open(cfg.name)
