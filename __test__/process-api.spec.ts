@@ -6,10 +6,13 @@
  * consumer of every process; with their coded errors.
  */
 
+import { spawnSync } from 'node:child_process'
+import { resolve } from 'node:path'
+
 import test from 'ava'
 
 import { Disruptor, defineEvent, ProcessRing } from '../dist/index.js'
-import { killPeers, Peer } from './peer'
+import { killPeers, Peer, RUST_PEER } from './peer'
 
 test.afterEach.always(killPeers)
 
@@ -132,6 +135,37 @@ test.serial(
     const s = ring.stats()
     t.is(s.abandoned, 0)
     ring.close()
+  },
+)
+
+test.serial(
+  'messages between Rust and Node processes: a Rust and a Node producer, a Node and a Rust consumer, every message once, in order',
+  async (t) => {
+    const built = spawnSync('cargo', ['build', '-q', '-p', 'disruptor-core', '--bin', 'disruptor-shm-peer'], {
+      cwd: resolve(__dirname, '..'),
+      stdio: 'inherit',
+    })
+    t.is(built.status, 0, 'cargo build of the Rust peer')
+    for (const slotSize of [8, 40]) {
+      const name = named(t, `rust-${slotSize}`)
+      const ring = new Disruptor({ name, size: 128, slotSize })
+      const consumers = [
+        Peer.fixture('process-messages.js', 'consume', name, 'node'),
+        Peer.rust('consume-messages', name, 'rust'),
+      ]
+      for (const c of consumers) await c.line('joined')
+      const EACH = 3000
+      const producers = [
+        Peer.rust('produce-messages', name, '1', String(EACH)),
+        Peer.fixture('process-messages.js', 'produce', name, '2', String(EACH)),
+      ]
+      for (const p of producers) t.is(await p.finish(), undefined)
+      ring.closeIntake()
+      for (const c of consumers)
+        t.deepEqual(await c.finish(), { events: 2 * EACH, per: { 1: EACH, 2: EACH } }, `slots of ${slotSize}`)
+      ring.close()
+    }
+    t.true(RUST_PEER.length > 0)
   },
 )
 

@@ -4,7 +4,14 @@
 //! disruptor-shm-peer produce <ring> <id> <count> [--batch B] [--hang-after K]
 //! disruptor-shm-peer consume <ring> <name> [--stall-after K] [--expect ID:COUNT ...]
 //! disruptor-shm-peer open <ring>          prints "ok" or the error code
+//! disruptor-shm-peer produce-messages <ring> <id> <count>
+//! disruptor-shm-peer consume-messages <ring> <name>
 //! ```
+//!
+//! Messages (`disruptor_core::shm::MessageKind`, the JavaScript API's frames) are those of
+//! `__test__/fixtures/process-messages.js`: `m<id>:<i>:` and `i % 61` times `é`, every third
+//! one as bytes, the rest as text; the consumer checks each producer's `i` runs 0, 1, 2...,
+//! the text and the kind, and prints `result <messages> <id>:<count>...`.
 //!
 //! Events are 24 bytes: producer id (u64), its counter (u64), a checksum of both (u64), little
 //! endian. A consumer checks every event (intact, each producer's counters 0, 1, 2... with no
@@ -33,7 +40,7 @@ mod peer {
     use std::io::Write;
     use std::time::Duration;
 
-    use disruptor_core::shm::SharedRing;
+    use disruptor_core::shm::{MessageKind, SharedRing};
     use disruptor_core::Error;
 
     /// A poison producer id: a consumer that receives it received an abandoned claim.
@@ -52,6 +59,8 @@ mod peer {
         let result = match args.first().map(String::as_str) {
             Some("produce") if args.len() >= 4 => produce(&args),
             Some("consume") if args.len() >= 3 => consume(&args),
+            Some("produce-messages") if args.len() >= 4 => produce_messages(&args),
+            Some("consume-messages") if args.len() >= 3 => consume_messages(&args),
             Some("open") if args.len() >= 2 => {
                 match SharedRing::open(&args[1]) {
                     Ok(_) => println!("ok"),
@@ -169,6 +178,74 @@ mod peer {
         }
         let per: Vec<String> = next.iter().map(|(id, n)| format!("{id}:{n}")).collect();
         println!("result {events} {}", per.join(" "));
+        Ok(())
+    }
+
+    /// Message `i` of producer `id` (as the JavaScript fixture writes it), and its kind.
+    fn message(id: u64, i: u64) -> (String, MessageKind) {
+        let text = format!("m{id}:{i}:{}", "é".repeat((i % 61) as usize));
+        (text, if i.is_multiple_of(3) { MessageKind::Bytes } else { MessageKind::Text })
+    }
+
+    fn produce_messages(args: &[String]) -> Result<(), String> {
+        let ring = SharedRing::open(&args[1]).map_err(|e| e.to_string())?;
+        let id: u64 = args[2].parse().map_err(|_| "bad id")?;
+        let count: u64 = args[3].parse().map_err(|_| "bad count")?;
+        let mut producer = ring.producer().map_err(|e| e.to_string())?;
+        for i in 0..count {
+            let (text, kind) = message(id, i);
+            producer.write_message(text.as_bytes(), kind).map_err(|e| e.to_string())?;
+        }
+        println!("done {count}");
+        Ok(())
+    }
+
+    fn consume_messages(args: &[String]) -> Result<(), String> {
+        let ring = SharedRing::open(&args[1]).map_err(|e| e.to_string())?;
+        let mut consumer = ring.consumer(&args[2]).map_err(|e| e.to_string())?;
+        println!("joined");
+        std::io::stdout().flush().ok();
+        let mut next: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut messages = 0u64;
+        let mut violation = None;
+        loop {
+            match consumer.wait(None) {
+                Ok(()) => {}
+                Err(Error::Closed) => break,
+                Err(e) => return Err(e.to_string()),
+            }
+            consumer
+                .poll_messages(|seq, bytes, kind| {
+                    let text = String::from_utf8_lossy(bytes);
+                    let parsed = text.strip_prefix('m').and_then(|rest| {
+                        let mut parts = rest.splitn(3, ':');
+                        Some((
+                            parts.next()?.parse::<u64>().ok()?,
+                            parts.next()?.parse::<u64>().ok()?,
+                        ))
+                    });
+                    let Some((id, i)) = parsed else {
+                        violation.get_or_insert(format!("torn message at {seq}"));
+                        return;
+                    };
+                    let expected = next.entry(id).or_insert(0);
+                    if i != *expected
+                        || (text.as_ref(), kind) != (message(id, i).0.as_str(), message(id, i).1)
+                    {
+                        violation.get_or_insert(format!(
+                            "producer {id}: message {i} at {seq}, expected {expected}"
+                        ));
+                    }
+                    *expected = i + 1;
+                    messages += 1;
+                })
+                .map_err(|e| e.to_string())?;
+            if let Some(v) = violation {
+                return Err(v);
+            }
+        }
+        let per: Vec<String> = next.iter().map(|(id, n)| format!("{id}:{n}")).collect();
+        println!("result {messages} {}", per.join(" "));
         Ok(())
     }
 }

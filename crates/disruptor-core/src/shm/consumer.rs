@@ -33,11 +33,11 @@ use crate::error::{Error, Result};
 /// # ring.remove().unwrap();
 /// ```
 pub struct SharedConsumer {
-    ring: Arc<SharedRing>,
+    pub(super) ring: Arc<SharedRing>,
     /// Offset of this consumer's table entry.
     entry: usize,
     /// The next sequence to receive.
-    next: i64,
+    pub(super) next: i64,
     /// The ring's abandoned count when this consumer last looked, and the cursor then: no
     /// sequence abandoned so far is above it, so batches above it need no look at the marks.
     abandoned_seen: u64,
@@ -241,7 +241,7 @@ impl SharedConsumer {
     /// Moves past a handled batch ending at `hi`, of which `events` were delivered: the
     /// sequence (Release: the batch's reads happen-before a producer reuses its slots), the
     /// statistics (Relaxed), and a wake for producers waiting for room.
-    fn advance(&mut self, hi: i64, events: u64) {
+    pub(super) fn advance(&mut self, hi: i64, events: u64) {
         let r = &self.ring.region;
         r.i64_at(self.entry + C_SEQUENCE).store(hi, Ordering::Release);
         r.u64_at(self.entry + C_EVENTS).fetch_add(events, Ordering::Relaxed);
@@ -302,7 +302,7 @@ impl SharedConsumer {
     /// cursor as it was when the abandoned count last changed. Acquire on the count: an
     /// abandon increments it (Release) after its claim moved the cursor past what it
     /// abandons, so the cursor read after covers every abandon counted.
-    fn marks_to_check(&mut self, hi: i64) -> i64 {
+    pub(super) fn marks_to_check(&mut self, hi: i64) -> i64 {
         let count = self.ring.region.u64_at(ABANDONED_AT).load(Ordering::Acquire);
         if count != self.abandoned_seen {
             self.abandoned_seen = count;

@@ -41,6 +41,7 @@ mod consumer;
 mod futex;
 mod layout;
 mod liveness;
+mod message;
 mod name;
 mod producer;
 mod recovery;
@@ -53,6 +54,7 @@ mod wait;
 pub use consumer::SharedConsumer;
 pub use layout::{LAYOUT_VERSION, MAX_CONSUMER_NAME, MAX_LAYOUT_LEN, MAX_TABLE};
 pub use liveness::ProcessId;
+pub use message::{MessageKind, FRAME_HEADER};
 pub use name::{ring_dir, ring_path, validate_name, MAX_NAME_LEN};
 pub use producer::SharedProducer;
 pub use ring::{

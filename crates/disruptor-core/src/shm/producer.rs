@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 /// # ring.remove().unwrap();
 /// ```
 pub struct SharedProducer {
-    ring: Arc<SharedRing>,
+    pub(super) ring: Arc<SharedRing>,
     /// Offset of this producer's table entry.
     entry: usize,
     /// The gating minimum last read: claims up to it + buffer size need no scan.
