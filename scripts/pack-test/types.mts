@@ -5,7 +5,7 @@ import {
   type DisruptorOptions,
   defineEvent,
   type PollResult,
-  ProcessRing,
+  type ProcessRing,
   type WaitStrategyOptions,
 } from 'napi-disruptor'
 import { type JournalOptions, journal, replay } from 'napi-disruptor/journal'
@@ -42,7 +42,9 @@ function named(): void {
   const p: ProcessRing<{ price: number; qty: number }> = r
   p.publishEvent((e) => void (e.price = 1.5))
   const [c] = p.handleEventsWith((lo: number, hi: number) => void (lo + hi))
-  p.after(c).poller().poll(() => {})
+  p.after(c)
+    .poller()
+    .poll(() => {})
   const drained: Promise<void> = p.drain({ timeout: 10 })
   void drained
   // @ts-expect-error a ProcessRing has no halt()
