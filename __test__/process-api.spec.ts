@@ -525,3 +525,24 @@ test('drain() rejects when this process leaves the ring meanwhile; a batch settl
   t.true(threads instanceof Disruptor, 'name: undefined is no name')
   ;(threads as unknown as { halt(): void }).halt()
 })
+
+test('writeAll: many messages in as few claims as fit (half the ring each), all checked first', (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'write-all'), size: 16, slotSize: 16 })
+  const c = ring.consumer('c')
+  const before = ring.stats().cursor
+  t.throws(() => ring.writeAll(['ok', 42 as never]), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => ring.writeAll(['ok', 'x'.repeat(ring.maxMessageBytes + 1)]), { code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => ring.writeAll('ok' as never), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.is(ring.stats().cursor, before, 'nothing written')
+  t.is(ring.writeAll([]), -1)
+  // 1 slot each (4 bytes + 12): claims of at most 8 slots.
+  const items = Array.from({ length: 12 }, (_, i) =>
+    i % 2 ? `m${String(i).padStart(3, '0')}` : Buffer.from(`b${String(i).padStart(3, '0')}`),
+  )
+  t.is(ring.writeAll(items), 8, 'two claims: 0-7 and 8-11')
+  t.deepEqual(
+    drain(ring, c).map(([seq, kind, text]) => `${seq} ${kind} ${text}`),
+    items.map((m, i) => `${i} ${i % 2 ? 'text' : 'bytes'} ${m.toString()}`),
+  )
+  ring.close()
+})

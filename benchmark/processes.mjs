@@ -7,8 +7,9 @@
 //                            waits on libuv's pool); both again on a ring created with
 //                            producer: 'single' (claims and publishes are Atomics swaps in
 //                            the producer process, no native call)
-//   ProcessRing messages     the same ring's message API: write() per event (one slot of
-//                            size + 12 bytes each), consumer poll() + eachMessage; not compared
+//   ProcessRing messages     the same ring's message API: write() per event, writeAll() per
+//                            batch (one slot of size + 12 bytes each), consumer poll() +
+//                            eachMessage; not compared
 //                            with the bars (the raw-slot rows are), shown beside them
 //   shared-memory-disruptor  4.2.1, a POSIX shm ring: produceClaimSync / produceClaimManySync(B)
 //                            (retried while full) and produceCommitSync, consumeNewSync and
@@ -76,7 +77,7 @@ const SYSTEMS = [
   { id: 'ring-run', label: 'ProcessRing (run())' },
   { id: 'ring-single', label: "ProcessRing, producer: 'single' (poll loop)" },
   { id: 'ring-single-run', label: "ProcessRing, producer: 'single' (run())" },
-  { id: 'ring-msg', label: "ProcessRing messages: write() + eachMessage ('single', poll loop)" },
+  { id: 'ring-msg', label: "ProcessRing messages: write()/writeAll() + eachMessage ('single', poll loop)" },
   { id: 'smd', label: `shared-memory-disruptor ${SMD_VERSION}` },
   { id: 'send', label: 'process.send()' },
   { id: 'socket', label: 'Unix socket (net)' },

@@ -7,7 +7,7 @@
 //          parent (the pid of the process that started this one) }
 //   system   'ring' (ProcessRing, poll loop), 'ring-run' (ProcessRing, consumer.run()), the same
 //            with producer: 'single' ('ring-single', 'ring-single-run'), 'ring-msg' (messages:
-//            write() per event, eachMessage, single producer, poll loop), 'smd'
+//            write(), or writeAll() of a batch, eachMessage, single producer, poll loop), 'smd'
 //            (shared-memory-disruptor), 'send' (process.send over the fork's IPC channel),
 //            'socket' (a Unix domain socket, length-prefixed frames)
 //   size     bytes per event: 8 (a float64) or 100 (a float64 then 92 bytes of a fixed pattern)
@@ -303,13 +303,18 @@ function producerFor() {
     const { ProcessRing } = require('../../dist/index.js')
     const ring = ProcessRing.open(cfg.name)
     const message = Buffer.from(big ? TEMPLATE : Buffer.alloc(8))
+    // A batch: B messages in one writeAll (one claim), each its own Buffer.
+    const batch = Array.from({ length: B }, () => Buffer.from(message))
     return {
       attached: true,
       emit(v) {
-        for (let i = 0; i < B; i++) {
-          message.writeDoubleLE(v++, 0)
+        if (B === 1) {
+          message.writeDoubleLE(v, 0)
           ring.write(message)
+          return
         }
+        for (let i = 0; i < B; i++) batch[i].writeDoubleLE(v++, 0)
+        ring.writeAll(batch)
       },
       stamp() {
         message.writeDoubleLE(now(), 0) // taken before the write: the write is part of the hop

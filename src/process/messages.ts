@@ -3,6 +3,7 @@
  * frames.ts) over the ring's slots in the file, claimed and published through the ring.
  */
 
+import { typeError } from '../errors'
 import {
   asVisitor,
   type FrameRing,
@@ -40,6 +41,17 @@ export class ProcessMessages {
   /** One measured message, waiting for room (`wait`) or -1 without it; its first sequence. */
   send(measured: Measured, wait: boolean): number {
     return this.frames.send(this.producer, measured, 0, wait)
+  }
+
+  /**
+   * Messages in as few claims as possible (each at most half the ring, its messages published
+   * at once), all checked first; the first sequence of the last claim, or -1 for none.
+   */
+  sendAll(items: readonly (string | ArrayBufferView | ArrayBuffer)[]): number {
+    if (!Array.isArray(items)) throw typeError('messages must be an array')
+    const measured = items.map((m) => this.frames.measure(m))
+    if (measured.length === 0) return -1
+    return this.frames.sendAll(this.producer, measured, new Array<number>(measured.length).fill(0), true)
   }
 
   /** `each(view, seq, kind)` for every message starting in the batch `[lo, hi]` (see `ProcessRing.eachMessage`). */

@@ -5,7 +5,7 @@
  * binding's handles: a producer registered on first use and the consumers this process made.
  */
 
-import { abortError, closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
+import { closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { type EventInput, type EventOf, type EventType, isEventType, layoutFromRecord } from '../event/layout'
 import type { MessageKind } from '../message/frames'
@@ -17,6 +17,7 @@ import { type Claims, EngineClaims, SingleClaims } from './claims'
 import { checkConsumerName, ProcessConsumer } from './consumer'
 import { type ProcessHandler, ProcessHandlers } from './handlers'
 import { ProcessMessages } from './messages'
+import { whenRoom } from './room'
 
 /** Options of `ProcessRing.create`. */
 export interface ProcessRingOptions<E = number> {
@@ -57,16 +58,6 @@ function nativeClass(): NonNullable<typeof NativeSharedRing> {
     )
   }
   return NativeSharedRing
-}
-
-/** A Promise of '' once `signal` aborts (the caller then throws its AbortError), and the listener's removal. */
-function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: () => void } {
-  let onAbort = () => {}
-  const promise = new Promise<string>((resolve) => {
-    onAbort = () => resolve('')
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) }
 }
 
 export class ProcessRing<E = number> {
@@ -191,33 +182,9 @@ export class ProcessRing<E = number> {
     return this.whenRoom(n, options, () => this.tryNext(n))
   }
 
-  /**
-   * `attempt()` (a claim of `n` that gives -1 without room) until it succeeds, waiting for
-   * room on libuv's pool between tries. The asynchronous producers claim, fill and publish in
-   * one `attempt`: a claim is never held across an `await`, where another producer of this
-   * process would find it open (ERR_DISRUPTOR_CLAIM_OPEN).
-   */
-  private async whenRoom(
-    n: number,
-    options: { signal?: AbortSignal } | undefined,
-    attempt: () => number,
-  ): Promise<number> {
-    const signal = options?.signal
-    // The pool's wait cannot be cancelled: an abort stops waiting for it instead.
-    const aborted = signal === undefined ? undefined : abortedOf(signal)
-    try {
-      for (;;) {
-        if (signal?.aborted) throw abortError(signal)
-        const hi = attempt()
-        if (hi >= 0) return hi
-        const waited = this.native.waitForRoomAsync(n, 200)
-        const code = aborted === undefined ? await waited : await Promise.race([waited, aborted.promise])
-        if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
-          throw coded(new Error(`waiting for room failed: ${code}`), code)
-      }
-    } finally {
-      aborted?.dispose()
-    }
+  /** `whenRoom` (./room.ts) on this ring. */
+  private whenRoom(n: number, options: { signal?: AbortSignal } | undefined, attempt: () => number): Promise<number> {
+    return whenRoom(this.native, n, options, attempt)
   }
 
   /**
@@ -352,6 +319,15 @@ export class ProcessRing<E = number> {
   write(data: string | ArrayBufferView | ArrayBuffer): number {
     const messages = this.messagesOf()
     return messages.send(messages.frames.measure(data), true)
+  }
+
+  /**
+   * Several messages in as few claims as possible (each at most half the ring, its messages
+   * published at once; blocking while full), all checked first: one bad message and none is
+   * written. Returns the first sequence of the last claim (-1 for none).
+   */
+  writeAll(messages: readonly (string | ArrayBufferView | ArrayBuffer)[]): number {
+    return this.messagesOf().sendAll(messages)
   }
 
   /** Like `write`, but -1 at once when there is no room for it (nothing written). */
