@@ -546,3 +546,28 @@ test('writeAll: many messages in as few claims as fit (half the ring each), all 
   )
   ring.close()
 })
+
+test('a stage whose upstream leaves the ring leaves it too: producers are not held back for good (found by review)', async (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'cascade'), size: 8, slotSize: 8 })
+  let shut = false
+  const [up] = ring.handleEventsWith({
+    name: 'up',
+    onBatch: () => {
+      throw new Error('boom')
+    },
+  })
+  const [down] = ring.after(up).handleEventsWith({ name: 'down', onBatch: () => {}, onShutdown: () => (shut = true) })
+  const tail = ring.after(down).poller({ name: 'tail' })
+  ring.start()
+  ring.publishEvent(() => {})
+  await t.throwsAsync(ring.drain({ timeout: 10_000 }), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
+  t.deepEqual(ring.stats().consumers, [], 'the failed consumer and every stage after it left')
+  let claimed = 0
+  while (claimed < 20 && ring.tryPublishEvents(1, () => {}) >= 0) claimed++
+  t.is(claimed, 20, 'producers go on')
+  t.throws(() => tail.poll(() => {}), { code: 'ERR_DISRUPTOR_CLOSED' })
+  await new Promise((r) => setTimeout(r, 50))
+  t.true(shut, "the stage's handler was shut down")
+  t.is(down.sequence, -1)
+  ring.close()
+})

@@ -185,7 +185,10 @@ export class ProcessConsumer {
     this.stopped = true
   }
 
-  /** Stops and leaves the ring: the consumer no longer gates producers. */
+  /**
+   * Stops and leaves the ring: the consumer no longer gates producers. The stages that follow
+   * it (`after`) leave with it.
+   */
   close(): void {
     if (this.closed) return
     this.stopped = true
@@ -193,7 +196,10 @@ export class ProcessConsumer {
     this.native.close()
     this.onClose(this)
     for (const u of this.upstream) u.dependents.delete(this)
-    this.notify()
+    // A stage can never pass this consumer again: it leaves the ring too, or it would gate
+    // every producer of every process for good.
+    for (const d of [...this.dependents]) d.close()
+    this.wakeUp?.() // its own wait for an upstream ends now
   }
 
   /** The end of the available batch (`next - 1` if none), noting whether it holds abandoned sequences. */

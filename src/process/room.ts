@@ -9,20 +9,34 @@
 import { abortError, coded } from '../errors'
 import type { NativeSharedRing } from '../native'
 
-/** A Promise of '' once `signal` aborts (the caller then throws its AbortError), and the listener's removal. */
-function abortedOf(signal: AbortSignal): { promise: Promise<string>; dispose: () => void } {
-  let onAbort = () => {}
-  const promise = new Promise<string>((resolve) => {
-    onAbort = () => resolve('')
+/**
+ * One wait slice of the pool (200 ms at most): its code, or '' as soon as `signal` aborts.
+ * The listener lives as long as the slice (one per slice, removed after it: a producer that
+ * waits for hours with a signal holds nothing more than one that does not).
+ */
+function slice(ring: NativeSharedRing, n: number, signal: AbortSignal | undefined): Promise<string> {
+  const waited = ring.waitForRoomAsync(n, 200)
+  if (signal === undefined) return waited
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = () => resolve('')
     signal.addEventListener('abort', onAbort, { once: true })
+    waited.then(
+      (code) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(code)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
   })
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) }
 }
 
 /**
  * `attempt()` (a claim of `n` slots that gives -1 without room) until it succeeds, waiting on
- * libuv's pool for room between tries (in slices of 200 ms); an abort rejects with an
- * AbortError.
+ * libuv's pool for room between tries; an abort rejects with an AbortError. (The pool's wait
+ * cannot be cancelled: an abort stops waiting for it instead.)
  */
 export async function whenRoom(
   ring: NativeSharedRing,
@@ -31,19 +45,12 @@ export async function whenRoom(
   attempt: () => number,
 ): Promise<number> {
   const signal = options?.signal
-  // The pool's wait cannot be cancelled: an abort stops waiting for it instead.
-  const aborted = signal === undefined ? undefined : abortedOf(signal)
-  try {
-    for (;;) {
-      if (signal?.aborted) throw abortError(signal)
-      const hi = attempt()
-      if (hi >= 0) return hi
-      const waited = ring.waitForRoomAsync(n, 200)
-      const code = aborted === undefined ? await waited : await Promise.race([waited, aborted.promise])
-      if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
-        throw coded(new Error(`waiting for room failed: ${code}`), code)
-    }
-  } finally {
-    aborted?.dispose()
+  for (;;) {
+    if (signal?.aborted) throw abortError(signal)
+    const hi = attempt()
+    if (hi >= 0) return hi
+    const code = await slice(ring, n, signal)
+    if (code !== '' && code !== 'ERR_DISRUPTOR_TIMEOUT')
+      throw coded(new Error(`waiting for room failed: ${code}`), code)
   }
 }

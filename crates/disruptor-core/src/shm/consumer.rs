@@ -44,6 +44,8 @@ pub struct SharedConsumer {
     abandoned_until: i64,
     /// Since when polls have found `next` claimed and unpublished.
     stuck_since: Option<Instant>,
+    /// Since when `poll_messages` has found a frame at `next` with unpublished last slots.
+    pub(super) frame_stuck_since: Option<Instant>,
     /// What `available` last returned: the most `commit` accepts.
     found: i64,
 }
@@ -85,6 +87,7 @@ impl SharedConsumer {
             abandoned_seen: 0,
             abandoned_until: -1,
             stuck_since: None,
+            frame_stuck_since: None,
             found: start,
         })
     }
@@ -135,6 +138,7 @@ impl SharedConsumer {
                     abandoned_seen: 0,
                     abandoned_until: -1,
                     stuck_since: None,
+                    frame_stuck_since: None,
                     found: at,
                 }));
             }
@@ -188,6 +192,21 @@ impl SharedConsumer {
             self.stuck_since = None;
         }
         hi
+    }
+
+    /// [`check_stuck`](Self::check_stuck) for `poll_messages`: a frame whose first slot is
+    /// published and last ones are not, each [`LIVENESS_INTERVAL`] of that, runs
+    /// [`SharedRing::recover_dead_producers`] (a writer that died between its flags).
+    pub(super) fn stuck_on_frame(&mut self) {
+        let now = Instant::now();
+        match self.frame_stuck_since {
+            None => self.frame_stuck_since = Some(now),
+            Some(since) if now.duration_since(since) >= LIVENESS_INTERVAL => {
+                self.ring.recover_dead_producers();
+                self.frame_stuck_since = Some(now);
+            }
+            Some(_) => {}
+        }
     }
 
     /// Notes how long polls have found nothing; each [`LIVENESS_INTERVAL`] of that, if `next`

@@ -185,7 +185,13 @@ impl SharedConsumer {
                 continue;
             }
             if room < FRAME_HEADER {
-                end = s - 1; // the header's second slot is not published yet
+                // The header's second slot is not published: a frame's, yet to come, only if
+                // a claim covers it (a writer claims before it publishes the first slot).
+                if ring.cursor() < s + 1 {
+                    s += 1;
+                    continue;
+                }
+                end = s - 1;
                 break;
             }
             let kind = word(2);
@@ -198,7 +204,12 @@ impl SharedConsumer {
                 continue;
             }
             if FRAME_HEADER + length > room {
-                end = s - 1; // its last slots are not published yet
+                // Its last slots are not published: as above, a frame only if claimed.
+                if ring.cursor() < s + ring.slots_for(length) - 1 {
+                    s += 1;
+                    continue;
+                }
+                end = s - 1;
                 break;
             }
             let kind = if kind & KIND_BITS == 2 { MessageKind::Text } else { MessageKind::Bytes };
@@ -207,8 +218,12 @@ impl SharedConsumer {
             s += ring.slots_for(length);
         }
         if end < lo {
+            // A frame whose writer may have died between its flags: look for dead producers
+            // now and then, as `available` does for a claim (recovery abandons the rest).
+            self.stuck_on_frame();
             return Ok(None);
         }
+        self.frame_stuck_since = None;
         self.advance(end, delivered);
         Ok(Some((lo, end)))
     }
@@ -261,5 +276,74 @@ mod tests {
         c.poll_messages(|seq, bytes, kind| got.push((seq, bytes.len(), kind))).unwrap();
         assert_eq!(got, [(3, 4, MessageKind::Text)]);
         assert_eq!(c.sequence(), 3);
+    }
+
+    /// A producer dies between the first and the last flag of a 3-slot frame: the consumer
+    /// delivers the frame (written whole before its first flag) once the recovery abandoned
+    /// the rest of the claim. (Found by review: it polled forever.)
+    #[test]
+    fn a_frame_whose_writer_died_between_its_flags_comes_after_recovery() {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+
+        use super::super::layout::*;
+        use super::super::test_ring::dead;
+
+        let ring = test_ring("msg-midpub", &SharedRingOptions::new(16, 8));
+        let r = &ring.0;
+        let mut c = r.consumer("c").unwrap();
+        let mut p = r.producer().unwrap();
+        assert_eq!(p.next(3).unwrap(), 2); // 12 + 5 bytes: 3 slots
+        let mut frame = Vec::new();
+        for w in [0u32, 5, 2] {
+            frame.extend_from_slice(&w.to_le_bytes());
+        }
+        frame.extend_from_slice(b"hello");
+        for (i, chunk) in frame.chunks(8).enumerate() {
+            p.slot(i as i64).unwrap()[..chunk.len()].copy_from_slice(chunk);
+        }
+        // The first flag published, then the process dies.
+        r.region.flag(0).store(stamp(0, r.shift), Ordering::Release);
+        r.region.u64_at(p.entry + P_OWNER).store(dead().word(), Ordering::SeqCst);
+        std::mem::forget(p);
+        let started = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() && started.elapsed() < Duration::from_secs(5) {
+            let _ = c.wait(Some(Duration::from_millis(100)));
+            c.poll_messages(|seq, bytes, kind| got.push((seq, bytes.to_vec(), kind))).unwrap();
+        }
+        assert_eq!(got, [(0, b"hello".to_vec(), MessageKind::Text)]);
+        assert_eq!(r.stats().abandoned, 2);
+    }
+
+    /// One published slot whose header says two slots, and no claim covers the second: not a
+    /// frame, so intake's close ends the consumer. (Found by review: it waited forever.)
+    #[test]
+    fn a_header_no_claim_covers_never_stops_a_consumer() {
+        use std::time::Duration;
+
+        let ring = test_ring("msg-short", &SharedRingOptions::new(8, 16));
+        let r = &ring.0;
+        let mut c = r.consumer("c").unwrap();
+        let mut p = r.producer().unwrap();
+        let hi = p.next(1).unwrap();
+        let mut header = Vec::new();
+        for w in [0u32, 20, 1] {
+            header.extend_from_slice(&w.to_le_bytes());
+        }
+        p.write(hi, &header).unwrap();
+        p.publish().unwrap();
+        r.close_intake();
+        for _ in 0..3 {
+            if c.wait(Some(Duration::from_millis(100))).is_err() {
+                break;
+            }
+            c.poll_messages(|_, _, _| panic!("not a message")).unwrap();
+        }
+        assert_eq!(
+            c.wait(Some(Duration::from_millis(100))).unwrap_err().code(),
+            "ERR_DISRUPTOR_CLOSED"
+        );
+        assert_eq!(c.sequence(), 0);
     }
 }

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 pub struct SharedProducer {
     pub(super) ring: Arc<SharedRing>,
     /// Offset of this producer's table entry.
-    entry: usize,
+    pub(super) entry: usize,
     /// The gating minimum last read: claims up to it + buffer size need no scan.
     cached_minimum: i64,
     /// The claim to publish, `[lo, hi]`.
