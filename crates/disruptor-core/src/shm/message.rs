@@ -305,7 +305,6 @@ mod tests {
         // The first flag published, then the process dies.
         r.region.flag(0).store(stamp(0, r.shift), Ordering::Release);
         r.region.u64_at(p.entry + P_OWNER).store(dead().word(), Ordering::SeqCst);
-        std::mem::forget(p);
         let started = Instant::now();
         let mut got = Vec::new();
         while got.is_empty() && started.elapsed() < Duration::from_secs(5) {
@@ -314,6 +313,9 @@ mod tests {
         }
         assert_eq!(got, [(0, b"hello".to_vec(), MessageKind::Text)]);
         assert_eq!(r.stats().abandoned, 2);
+        // The "dead" handle's claim was recovered: dropping it must not abandon it again.
+        p.claim = None;
+        drop(p);
     }
 
     /// One published slot whose header says two slots, and no claim covers the second: not a

@@ -38,7 +38,7 @@ pub struct SharedProducer {
     /// The gating minimum last read: claims up to it + buffer size need no scan.
     cached_minimum: i64,
     /// The claim to publish, `[lo, hi]`.
-    claim: Option<(i64, i64)>,
+    pub(super) claim: Option<(i64, i64)>,
     /// Single-producer rings: the published cursor, and the epoch this producer last stored
     /// (the `single` module).
     published: i64,
