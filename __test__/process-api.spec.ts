@@ -571,3 +571,56 @@ test('a stage whose upstream leaves the ring leaves it too: producers are not he
   t.is(down.sequence, -1)
   ring.close()
 })
+
+test('streams: a Writable of typed events into the ring and a Readable out of it, back-pressure through a small ring', async (t) => {
+  const { Readable } = await import('node:stream')
+  const { pipeline } = await import('node:stream/promises')
+  const Tick = defineEvent({ n: 'u32', symbol: { utf8: 8 } })
+  const ring = new Disruptor({ name: named(t, 'streams'), size: 8, event: Tick })
+  const out = ring.readable({ highWaterMark: 4 }) // a consumer from now on: it sees every event
+  const got: unknown[] = []
+  const reading = (async () => {
+    for await (const e of out) got.push(e)
+  })()
+  const total = 500
+  await pipeline(
+    Readable.from(Array.from({ length: total }, (_, n) => ({ n, symbol: `S${n % 7}` }))),
+    ring.writable({ highWaterMark: 2 }),
+  )
+  ring.closeIntake() // the Readable ends once it has everything
+  await reading
+  t.deepEqual(
+    got,
+    Array.from({ length: total }, (_, n) => ({ n, symbol: `S${n % 7}` })),
+  )
+  t.deepEqual(ring.stats().consumers, [], "the Readable's consumer left the ring")
+  ring.close()
+})
+
+test.serial(
+  'streams: messages of three producer processes read through a Readable, each exactly once, in order',
+  async (t) => {
+    const name = named(t, 'stream-procs')
+    const ring = new Disruptor({ name, size: 64, slotSize: 16 })
+    const out = ring.readable({ objectMode: true })
+    const next = new Map<string, number>()
+    let bad = 0
+    const reading = (async () => {
+      for await (const m of out) {
+        const [, id, i] = /^m(\d+):(\d+):/.exec((m as Buffer).toString()) ?? []
+        if (Number(i) !== (next.get(id) ?? 0)) bad++
+        next.set(id, Number(i) + 1)
+      }
+    })()
+    const EACH = 2000
+    const producers = [1, 2, 3].map((id) =>
+      Peer.fixture('process-messages.js', 'produce', name, String(id), String(EACH)),
+    )
+    for (const p of producers) t.is(await p.finish(), undefined)
+    ring.closeIntake()
+    await reading
+    t.is(bad, 0)
+    t.deepEqual(Object.fromEntries(next), { 1: EACH, 2: EACH, 3: EACH })
+    ring.close()
+  },
+)

@@ -5,12 +5,15 @@
  * binding's handles: a producer registered on first use and the consumers this process made.
  */
 
+import type { Readable, Writable } from 'node:stream'
 import { closedError, coded, rangeChecked, rangeError, typeError } from '../errors'
 import { EventCodec } from '../event/codec'
 import { type EventInput, type EventOf, type EventType, isEventType, layoutFromRecord } from '../event/layout'
 import type { MessageKind } from '../message/frames'
 import { NativeSharedRing, type NativeSharedRing as NativeSharedRingT, type NativeSharedStats } from '../native'
 import { deadlineOf } from '../producer/deadline'
+
+import { readableOf, type StreamRing, writableOf } from '../stream'
 import type { Batch } from '../types'
 import { fn, integer, timeoutOption } from '../validate'
 import { type Claims, EngineClaims, SingleClaims } from './claims'
@@ -459,15 +462,37 @@ export class ProcessRing<E = number> {
    * Batches as they come, as `Disruptor.batches()`, through a consumer of their own that leaves
    * the ring when the loop ends (see `ProcessConsumer.batches`).
    */
-  batches(options?: { name?: string }): AsyncGenerator<Batch, void, undefined> {
+  batches(options?: { name?: string; maxBatchSize?: number }): AsyncGenerator<Batch, void, undefined> {
+    const max =
+      options?.maxBatchSize === undefined ? Infinity : integer('maxBatchSize', options.maxBatchSize, 1, 2 ** 30)
     const c = this.poller(options)
     return (async function* () {
       try {
-        yield* c.batches()
+        // Slices of a batch: its slots are freed when the loop asks for the next batch.
+        for await (const b of c.batches()) {
+          for (let lo = b.lo; lo <= b.hi; lo += max) yield { lo, hi: Math.min(b.hi, lo + max - 1) }
+        }
       } finally {
         c.close()
       }
     })()
+  }
+
+  /**
+   * A Writable stream into the ring, as `Disruptor.writable()`: typed events (object mode) or
+   * messages (strings, Buffers); it takes the next chunk once there is room.
+   */
+  writable(options?: { highWaterMark?: number }): Writable {
+    return writableOf(this as unknown as StreamRing, this.eventType !== undefined, options)
+  }
+
+  /**
+   * A Readable stream out of the ring, as `Disruptor.readable()`: a consumer of its own in the
+   * ring (it gates every producer of every process), typed events as plain objects or messages
+   * as Buffers; it ends when intake is closed and drained; destroying it leaves the ring.
+   */
+  readable(options?: { highWaterMark?: number; objectMode?: boolean; name?: string }): Readable {
+    return readableOf(this as unknown as StreamRing, this.eventType !== undefined, options)
   }
 
   /** The ring as the file says: cursor, abandoned sequences, dead processes reaped, every producer and consumer entry. */
