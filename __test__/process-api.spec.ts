@@ -294,9 +294,15 @@ test('handleEventsWith: bad handlers register nothing; a handler that throws lea
   const ring = ProcessRing.create({ name: named(t, 'handler-fails'), size: 8, slotSize: 8 })
   t.throws(() => ring.handleEventsWith(), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => ring.handleEventsWith(() => {}, 42 as never), { code: 'ERR_INVALID_ARG_TYPE' })
-  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, onError: 'skip' } as never), {
+  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, onTimeout: () => {} } as never), {
     code: 'ERR_INVALID_ARG_VALUE',
-    message: /'onError' is not a handler option/,
+    message: /'onTimeout' is not a handler option/,
+  })
+  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, onError: 'retry' as never }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  t.throws(() => ring.handleEventsWith({ onBatch: () => {}, onError: 'rewind', maxRewinds: -1 }), {
+    code: 'ERR_INVALID_ARG_VALUE',
   })
   t.throws(() => ring.handleEventsWith({ onBatch: () => {}, maxBatchSize: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => ring.handleEventsWith({ onBatch: 'no' } as never), { code: 'ERR_INVALID_ARG_TYPE' })
@@ -624,3 +630,64 @@ test.serial(
     ring.close()
   },
 )
+
+test("handlers' error policies, as on threads: skip goes on, rewind hands the same batch again (then halts), a decider per error", async (t) => {
+  const ring = ProcessRing.create({ name: named(t, 'policies'), size: 16, slotSize: 8 })
+  const f64 = new Float64Array(ring.buffer)
+  const seen = { skip: [] as number[], rewind: [] as number[], decider: [] as number[] }
+  let rewindCalls = 0
+  const bad = (s: number) => f64[ring.offset(s) / 8] === 13
+  ring.handleEventsWith(
+    {
+      name: 'skip',
+      onError: 'skip',
+      onBatch: (lo, hi) => {
+        for (let s = lo; s <= hi; s++) if (bad(s)) throw new Error('bad event')
+        for (let s = lo; s <= hi; s++) seen.skip.push(f64[ring.offset(s) / 8])
+      },
+    },
+    {
+      name: 'rewind',
+      onError: 'rewind',
+      maxRewinds: 2,
+      rewindDelayMs: 1,
+      onBatch: async (lo, hi) => {
+        if (rewindCalls++ < 2) throw new Error('not yet') // fails twice, then goes through
+        for (let s = lo; s <= hi; s++) seen.rewind.push(f64[ring.offset(s) / 8])
+      },
+    },
+    {
+      name: 'decider',
+      onError: (e) => ((e as Error).message === 'skip me' ? 'skip' : 'halt'),
+      onBatch: (lo, hi) => {
+        for (let s = lo; s <= hi; s++) if (bad(s)) throw new Error('skip me')
+        for (let s = lo; s <= hi; s++) seen.decider.push(f64[ring.offset(s) / 8])
+      },
+    },
+  )
+  ring.start()
+  ring.publishEvent((at) => (f64[at / 8] = 13))
+  await ring.drain({ timeout: 10_000 })
+  ring.publishEvent((at) => (f64[at / 8] = 1))
+  await ring.drain({ timeout: 10_000 })
+  t.deepEqual(seen.skip, [1], 'the failed batch counted as done')
+  t.deepEqual(seen.decider, [1])
+  t.deepEqual(seen.rewind, [13, 1], 'the same batch came again and went through')
+  t.is(rewindCalls, 4)
+  // A rewind that keeps failing halts after maxRewinds.
+  let calls = 0
+  ring.handleEventsWith({
+    name: 'stubborn',
+    onError: 'rewind',
+    maxRewinds: 2,
+    onBatch: () => {
+      calls++
+      throw new Error('always')
+    },
+  })
+  ring.publishEvent(() => {})
+  const e = await t.throwsAsync(ring.drain({ timeout: 10_000 }), { code: 'ERR_DISRUPTOR_CONSUMER_HALTED' })
+  t.is((e?.cause as Error | undefined)?.message, 'always')
+  t.is(calls, 3, 'the first try and two rewinds')
+  ring.close()
+})

@@ -1,8 +1,8 @@
 /**
  * Callback consumers of a `ProcessRing`, as `Disruptor.handleEventsWith`: each handler is a
  * consumer in the ring's file (it gates every producer of every process), run on this
- * process's event loop (`ProcessConsumer.run`) from `start()` on. A handler that throws or
- * rejects halts its consumer (it leaves the ring); `drain()` (every consumer of every process)
+ * process's event loop (`ProcessConsumer.run`) from `start()` on. A handler that halts (its
+ * `onError` policy, 'halt' by default) leaves the ring; `drain()` (every consumer of every process)
  * then rejects with ERR_DISRUPTOR_CONSUMER_HALTED and the handler's error as `cause`.
  */
 
@@ -16,10 +16,22 @@ import { checkConsumerName, type ProcessConsumer } from './consumer'
 /** A handler of a ring shared between processes: a function, or an object with these options. */
 export type ProcessHandler =
   | BatchHandler
-  | Pick<HandlerObject, 'onBatch' | 'name' | 'maxBatchSize' | 'onStart' | 'onShutdown'>
+  | Pick<
+      HandlerObject,
+      'onBatch' | 'name' | 'maxBatchSize' | 'onStart' | 'onShutdown' | 'onError' | 'maxRewinds' | 'rewindDelayMs'
+    >
 
-/** What a handler object may hold here (the thread API's error policies are not there yet). */
-const OPTIONS = new Set(['onBatch', 'name', 'maxBatchSize', 'onStart', 'onShutdown'])
+/** What a handler object may hold here (all the thread API's options but `onTimeout`). */
+const OPTIONS = new Set([
+  'onBatch',
+  'name',
+  'maxBatchSize',
+  'onStart',
+  'onShutdown',
+  'onError',
+  'maxRewinds',
+  'rewindDelayMs',
+])
 
 interface Checked {
   name: string | undefined
@@ -40,7 +52,7 @@ function checked(handler: ProcessHandler): Checked {
   for (const key of Object.keys(handler)) {
     if (!OPTIONS.has(key)) throw rangeError(`'${key}' is not a handler option of a ring shared between processes`)
   }
-  const onBatch = fn('onBatch', handler.onBatch)
+  const onBatch = withPolicy(fn('onBatch', handler.onBatch), handler)
   if (handler.onStart !== undefined) fn('onStart', handler.onStart)
   if (handler.onShutdown !== undefined) fn('onShutdown', handler.onShutdown)
   if (handler.name !== undefined) checkConsumerName(handler.name)
@@ -50,6 +62,41 @@ function checked(handler: ProcessHandler): Checked {
     onBatch: max === 0 ? onBatch : (lo, hi) => inSlices(onBatch, lo, hi, max),
     onStart: handler.onStart,
     onShutdown: handler.onShutdown,
+  }
+}
+
+/**
+ * `onBatch` under the handler's `onError`, as on threads: 'halt' (default: the error stops the
+ * consumer), 'skip' (the batch counts as done), 'rewind' (the same batch again after
+ * `rewindDelayMs`, at most `maxRewinds` times in a row, then it halts), or a function deciding
+ * per error ('halt' halts, 'rewind' rewinds, anything else skips).
+ */
+function withPolicy(
+  onBatch: BatchHandler,
+  { onError, maxRewinds, rewindDelayMs }: Pick<HandlerObject, 'onError' | 'maxRewinds' | 'rewindDelayMs'>,
+): BatchHandler {
+  if (onError !== undefined && typeof onError !== 'function' && !['halt', 'skip', 'rewind'].includes(onError))
+    throw rangeError(`onError must be 'halt', 'skip', 'rewind' or a function, got ${String(onError)}`)
+  const rewinds = maxRewinds === undefined ? 3 : integer('maxRewinds', maxRewinds, 0, 2 ** 30)
+  const delay = rewindDelayMs === undefined ? 0 : integer('rewindDelayMs', rewindDelayMs, 0, 2 ** 31 - 1)
+  if (onError === undefined || onError === 'halt') return onBatch
+  return (lo, hi) => {
+    const decide = (error: unknown, done: number): unknown => {
+      const decision = typeof onError === 'function' ? onError(error, lo, hi) : onError
+      if (decision === 'halt' || (decision === 'rewind' && done >= rewinds)) throw error
+      if (decision !== 'rewind') return undefined // skip: the batch counts as done
+      return new Promise((resolve) => setTimeout(resolve, delay)).then(() => attempt(done + 1))
+    }
+    const attempt = (done: number): unknown => {
+      let r: unknown
+      try {
+        r = onBatch(lo, hi)
+      } catch (e) {
+        return decide(e, done)
+      }
+      return isThenable(r) ? Promise.resolve(r).catch((e: unknown) => decide(e, done)) : r
+    }
+    return attempt(0)
   }
 }
 

@@ -430,9 +430,9 @@ export class ProcessRing<E = number> {
 
   /**
    * Callback consumers, as `Disruptor.handleEventsWith`: one consumer in the ring per handler
-   * (a function `(lo, hi)`, or `{ onBatch, name, maxBatchSize, onStart, onShutdown }`), joining
-   * now, called on this process's event loop from `start()` on (a Promise holds its batch). One
-   * that throws or rejects leaves the ring, and `drain()` rejects with its error.
+   * (a function `(lo, hi)`, or an object with `onBatch` and the thread API's options but
+   * `onTimeout`), joining now, called on this process's event loop from `start()` on (a Promise
+   * holds its batch). One that halts leaves the ring, and `drain()` rejects with its error.
    */
   handleEventsWith(...handlers: ProcessHandler[]): ProcessConsumer[] {
     this.checkOpen()
