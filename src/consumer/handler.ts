@@ -4,7 +4,7 @@
  */
 
 import { rangeError, typeError } from '../errors'
-import type { BatchHandler, Handler, HandlerObject } from '../types'
+import type { BatchHandler, ErrorDecision, Handler, HandlerObject } from '../types'
 import { fn, integer } from '../validate'
 
 /** Normalised handler. */
@@ -61,4 +61,33 @@ export function toWorker(h: Handler, what: string): Worker {
     maxRewinds,
     rewindDelayMs,
   }
+}
+
+/**
+ * What `worker.onError` decides for `error` in the batch `[lo, hi]`, already rewound `rewinds`
+ * times in a row, and the error to report: 'skip', 'rewind', or 'halt' (the default; also a
+ * rewind past `maxRewinds`, and a decider that throws, with its own error).
+ */
+export function decide(
+  worker: Worker,
+  error: unknown,
+  lo: number,
+  hi: number,
+  rewinds: number,
+): [ErrorDecision, unknown] {
+  let decision: ErrorDecision = 'halt'
+  let cause = error
+  if (worker.onError === 'skip' || worker.onError === 'rewind') {
+    decision = worker.onError
+  } else if (typeof worker.onError === 'function') {
+    try {
+      const d = worker.onError(error, lo, hi)
+      decision = d === 'halt' || d === 'rewind' ? d : 'skip'
+    } catch (e) {
+      cause = e
+    }
+  }
+  // Rewound too often in a row: the usual default, halt.
+  if (decision === 'rewind' && rewinds >= worker.maxRewinds) decision = 'halt'
+  return [decision, cause]
 }

@@ -9,9 +9,9 @@ import { performance } from 'node:perf_hooks'
 import { message } from '../errors'
 import type { NativeRing } from '../native'
 import { Availability } from '../protocol'
-import type { DisruptorError, ErrorDecision } from '../types'
+import type { DisruptorError } from '../types'
 import type { Gate } from './gate'
-import type { Worker } from './handler'
+import { decide, type Worker } from './handler'
 import type { ConsumerHost, Retirable } from './host'
 
 /** How long a consumer drains batches before yielding to the event loop. */
@@ -448,29 +448,14 @@ export class ConsumerRunner implements Retirable {
   private failed(w: number, batch: InFlight, error: unknown): void {
     if (this.stopped) return
     const worker = this.workers[w]
-    let decision: ErrorDecision = 'halt'
-    let cause = error
-    if (worker.onError === 'skip' || worker.onError === 'rewind') {
-      decision = worker.onError
-    } else if (typeof worker.onError === 'function') {
-      try {
-        const d = worker.onError(error, batch.lo, batch.hi)
-        decision = d === 'halt' || d === 'rewind' ? d : 'skip'
-      } catch (e) {
-        cause = e
-      }
-    }
+    const [decision, cause] = decide(worker, error, batch.lo, batch.hi, batch.rewinds)
     if (decision === 'rewind') {
-      // Rewound too often in a row: the usual default, halt.
-      if (batch.rewinds >= worker.maxRewinds) decision = 'halt'
-      else {
-        batch.rewinds++
-        this.recordError(batch.lo, cause)
-        const again = () => this.rerun(w, batch)
-        if (worker.rewindDelayMs > 0) setTimeout(again, worker.rewindDelayMs)
-        else setImmediate(again)
-        return
-      }
+      batch.rewinds++
+      this.recordError(batch.lo, cause)
+      const again = () => this.rerun(w, batch)
+      if (worker.rewindDelayMs > 0) setTimeout(again, worker.rewindDelayMs)
+      else setImmediate(again)
+      return
     }
     if (decision === 'halt') {
       this.fail(batch.lo, cause)

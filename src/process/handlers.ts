@@ -6,11 +6,11 @@
  * then rejects with ERR_DISRUPTOR_CONSUMER_HALTED and the handler's error as `cause`.
  */
 
+import { decide, toWorker, type Worker } from '../consumer/handler'
 import { isThenable } from '../consumer/runner'
-import { closedError, coded, haltedError, rangeError, typeError } from '../errors'
+import { closedError, coded, haltedError, rangeError } from '../errors'
 import type { NativeSharedRing } from '../native'
 import type { BatchHandler, HandlerObject } from '../types'
-import { fn, integer } from '../validate'
 import { checkConsumerName, type ProcessConsumer } from './consumer'
 
 /** A handler of a ring shared between processes: a function, or an object with these options. */
@@ -40,61 +40,57 @@ interface Checked {
   onShutdown?: () => void
 }
 
-/** `handler` checked, with `maxBatchSize` folded into its `onBatch`. */
+/**
+ * `handler` checked and normalised as on threads (`toWorker`), with its error policy and
+ * `maxBatchSize` folded into its `onBatch`.
+ */
 function checked(handler: ProcessHandler): Checked {
-  // A function's own name, when it can be a consumer's (1 .. 48 bytes); else one is made.
+  if (handler !== null && typeof handler === 'object') {
+    for (const key of Object.keys(handler)) {
+      if (!OPTIONS.has(key)) throw rangeError(`'${key}' is not a handler option of a ring shared between processes`)
+    }
+  }
+  const worker = toWorker(handler, 'handler')
+  let name = worker.name
   if (typeof handler === 'function') {
-    const own = handler.name
-    return { name: own !== '' && Buffer.byteLength(own) <= 48 ? own : undefined, onBatch: handler }
+    // A function's own name, when it can be a consumer's (1 .. 48 bytes); else one is made.
+    if (name !== undefined && Buffer.byteLength(name) > 48) name = undefined
+  } else if (name !== undefined) {
+    checkConsumerName(name)
   }
-  if (handler === null || typeof handler !== 'object')
-    throw typeError('a handler must be a function or an object with onBatch')
-  for (const key of Object.keys(handler)) {
-    if (!OPTIONS.has(key)) throw rangeError(`'${key}' is not a handler option of a ring shared between processes`)
-  }
-  const onBatch = withPolicy(fn('onBatch', handler.onBatch), handler)
-  if (handler.onStart !== undefined) fn('onStart', handler.onStart)
-  if (handler.onShutdown !== undefined) fn('onShutdown', handler.onShutdown)
-  if (handler.name !== undefined) checkConsumerName(handler.name)
-  const max = handler.maxBatchSize === undefined ? 0 : integer('maxBatchSize', handler.maxBatchSize, 1, 2 ** 30)
+  const onBatch = withPolicy(worker)
+  const max = worker.maxBatchSize
   return {
-    name: handler.name,
-    onBatch: max === 0 ? onBatch : (lo, hi) => inSlices(onBatch, lo, hi, max),
-    onStart: handler.onStart,
-    onShutdown: handler.onShutdown,
+    name,
+    onBatch: max === Number.MAX_SAFE_INTEGER ? onBatch : (lo, hi) => inSlices(onBatch, lo, hi, max),
+    onStart: worker.onStart,
+    onShutdown: worker.onShutdown,
   }
 }
 
 /**
- * `onBatch` under the handler's `onError`, as on threads: 'halt' (default: the error stops the
- * consumer), 'skip' (the batch counts as done), 'rewind' (the same batch again after
- * `rewindDelayMs`, at most `maxRewinds` times in a row, then it halts), or a function deciding
- * per error ('halt' halts, 'rewind' rewinds, anything else skips).
+ * The worker's `onBatch` under its `onError` (`decide`, as on threads): a skipped batch counts
+ * as done, a rewound one comes again after `rewindDelayMs`, a halt rejects (the consumer
+ * leaves the ring).
  */
-function withPolicy(
-  onBatch: BatchHandler,
-  { onError, maxRewinds, rewindDelayMs }: Pick<HandlerObject, 'onError' | 'maxRewinds' | 'rewindDelayMs'>,
-): BatchHandler {
-  if (onError !== undefined && typeof onError !== 'function' && !['halt', 'skip', 'rewind'].includes(onError))
-    throw rangeError(`onError must be 'halt', 'skip', 'rewind' or a function, got ${String(onError)}`)
-  const rewinds = maxRewinds === undefined ? 3 : integer('maxRewinds', maxRewinds, 0, 2 ** 30)
-  const delay = rewindDelayMs === undefined ? 0 : integer('rewindDelayMs', rewindDelayMs, 0, 2 ** 31 - 1)
-  if (onError === undefined || onError === 'halt') return onBatch
+function withPolicy(worker: Worker): BatchHandler {
+  const { onBatch } = worker
+  if (worker.onError === 'halt') return onBatch
   return (lo, hi) => {
-    const decide = (error: unknown, done: number): unknown => {
-      const decision = typeof onError === 'function' ? onError(error, lo, hi) : onError
-      if (decision === 'halt' || (decision === 'rewind' && done >= rewinds)) throw error
-      if (decision !== 'rewind') return undefined // skip: the batch counts as done
-      return new Promise((resolve) => setTimeout(resolve, delay)).then(() => attempt(done + 1))
+    const failed = (error: unknown, rewinds: number): unknown => {
+      const [decision, cause] = decide(worker, error, lo, hi, rewinds)
+      if (decision === 'halt') throw cause
+      if (decision === 'skip') return undefined
+      return new Promise((resolve) => setTimeout(resolve, worker.rewindDelayMs)).then(() => attempt(rewinds + 1))
     }
-    const attempt = (done: number): unknown => {
+    const attempt = (rewinds: number): unknown => {
       let r: unknown
       try {
         r = onBatch(lo, hi)
       } catch (e) {
-        return decide(e, done)
+        return failed(e, rewinds)
       }
-      return isThenable(r) ? Promise.resolve(r).catch((e: unknown) => decide(e, done)) : r
+      return isThenable(r) ? Promise.resolve(r).catch((e: unknown) => failed(e, rewinds)) : r
     }
     return attempt(0)
   }
